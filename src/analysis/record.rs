@@ -1,0 +1,220 @@
+//! Session records: what the report says about one session.
+
+use crate::flow::{EndReason, PacketRef, RoleBasis, SessionInfo, Side, SideStats};
+use crate::text;
+use crate::time::Timestamp;
+use serde::{Serialize, Serializer};
+use std::sync::Arc;
+
+/// Where a piece of evidence is: packet number (1-based within its file),
+/// its time, and the file when the run has several inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PacketLocation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<Arc<str>>,
+    pub packet: u64,
+    #[serde(serialize_with = "rfc3339")]
+    pub timestamp: Timestamp,
+}
+
+pub fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(ts)
+}
+
+/// Turns packet references into locations (naming files only when the run
+/// has more than one input).
+#[derive(Clone, Debug, Default)]
+pub struct Locator {
+    files: Vec<Arc<str>>,
+}
+
+impl Locator {
+    pub fn new(input_names: &[String]) -> Self {
+        Locator {
+            files: input_names.iter().map(|n| Arc::from(n.as_str())).collect(),
+        }
+    }
+
+    pub fn locate(&self, packet: PacketRef) -> PacketLocation {
+        let file = if self.files.len() > 1 {
+            self.files.get(usize::from(packet.input)).cloned()
+        } else {
+            None
+        };
+        PacketLocation {
+            file,
+            packet: packet.frame,
+            timestamp: packet.ts,
+        }
+    }
+}
+
+/// One side's traffic in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct DirectionRecord {
+    pub packets: u64,
+    pub wire_bytes: u64,
+    pub payload_bytes: u64,
+    /// Bytes delivered in order to the protocol parser.
+    pub stream_bytes: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub retransmitted_bytes: u64,
+    pub out_of_order_segments: u64,
+    pub conflicts: u64,
+    pub snaplen_truncated_bytes: u64,
+}
+
+impl From<&SideStats> for DirectionRecord {
+    fn from(s: &SideStats) -> Self {
+        DirectionRecord {
+            packets: s.packets,
+            wire_bytes: s.wire_bytes,
+            payload_bytes: s.payload_bytes,
+            stream_bytes: s.stream.delivered_bytes,
+            gaps: s.stream.gaps,
+            gap_bytes: s.stream.gap_bytes,
+            retransmitted_bytes: s.stream.retransmitted_bytes,
+            out_of_order_segments: s.stream.out_of_order_segments,
+            conflicts: s.stream.conflicts,
+            snaplen_truncated_bytes: s.truncated_bytes,
+        }
+    }
+}
+
+/// Something the capture could not show about a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Observability {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    pub detail: String,
+}
+
+/// A transport-level anomaly: both versions of a byte range that two
+/// packets disagreed about.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnomalyRecord {
+    pub kind: &'static str,
+    pub direction: Side,
+    pub stream_offset: u64,
+    pub length: u64,
+    /// The version the stream (and every verdict) used: the first seen.
+    pub used: AnomalyVersion,
+    pub ignored: AnomalyVersion,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnomalyVersion {
+    #[serde(flatten)]
+    pub location: PacketLocation,
+    pub excerpt: String,
+}
+
+/// The transport-level facts of a session.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransportRecord {
+    #[serde(serialize_with = "rfc3339")]
+    pub first_seen: Timestamp,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_seen: Timestamp,
+    pub first_packet: PacketLocation,
+    pub last_packet: PacketLocation,
+    pub client_to_server: DirectionRecord,
+    pub server_to_client: DirectionRecord,
+    /// Gaps in both directions.
+    pub gaps: u64,
+    pub mid_stream: bool,
+    pub handshake_seen: bool,
+    pub roles_from: RoleBasis,
+    pub end: EndReason,
+    pub checksum_errors: u64,
+}
+
+impl TransportRecord {
+    pub fn build(info: &SessionInfo, locator: &Locator) -> Self {
+        let c = info.side(Side::Client);
+        let s = info.side(Side::Server);
+        TransportRecord {
+            first_seen: info.first_packet.ts,
+            last_seen: info.last_packet.ts,
+            first_packet: locator.locate(info.first_packet),
+            last_packet: locator.locate(info.last_packet),
+            client_to_server: c.into(),
+            server_to_client: s.into(),
+            gaps: c.stream.gaps + s.stream.gaps,
+            mid_stream: info.mid_stream,
+            handshake_seen: info.syn_seen || info.syn_ack_seen,
+            roles_from: info.roles_from,
+            end: info.end,
+            checksum_errors: info.checksum_errors,
+        }
+    }
+}
+
+/// Transport-level observability notes: what this capture cannot show.
+pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
+    let mut out = Vec::new();
+    if info.mid_stream {
+        out.push(Observability {
+            kind: "mid-stream",
+            side: None,
+            detail: "the capture begins after the TCP handshake; earlier bytes were not observed"
+                .into(),
+        });
+    }
+    for side in [Side::Client, Side::Server] {
+        let st = info.side(side);
+        if st.packets == 0 {
+            out.push(Observability {
+                kind: "one-sided",
+                side: Some(side),
+                detail: format!("no packet from the {} was captured", side.name()),
+            });
+        } else if st.stream.gap_bytes > 0 {
+            out.push(Observability {
+                kind: "gap",
+                side: Some(side),
+                detail: format!(
+                    "{} bytes of the {} stream were not captured ({} gaps)",
+                    st.stream.gap_bytes,
+                    side.name(),
+                    st.stream.gaps
+                ),
+            });
+        }
+        if st.truncated_bytes > 0 {
+            out.push(Observability {
+                kind: "snaplen",
+                side: Some(side),
+                detail: format!(
+                    "{} payload bytes from the {} were cut off by the capture's snaplen",
+                    st.truncated_bytes,
+                    side.name()
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Conflicting retransmissions as anomalies with both versions.
+pub fn conflict_anomalies(info: &SessionInfo, locator: &Locator) -> Vec<AnomalyRecord> {
+    info.conflicts
+        .iter()
+        .map(|(side, c)| AnomalyRecord {
+            kind: "conflicting-retransmission",
+            direction: *side,
+            stream_offset: c.offset,
+            length: c.len,
+            used: AnomalyVersion {
+                location: locator.locate(c.kept),
+                excerpt: text::escape_truncated(&c.kept_bytes, 128),
+            },
+            ignored: AnomalyVersion {
+                location: locator.locate(c.ignored),
+                excerpt: text::escape_truncated(&c.ignored_bytes, 128),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,332 @@
+//! Reading one capture file (pcap or pcapng, optionally gzip-compressed, or
+//! standard input) with pcap-parser's streaming readers over a bounded buffer.
+//!
+//! Memory stays at the buffer size whatever the file size: the reader refills
+//! its circular buffer and the pipeline never holds a frame past the callback.
+
+use super::{CaptureError, CaptureErrorKind, Frame, LinkType};
+use crate::time::Timestamp;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Initial reader buffer: large enough for any common frame many times over.
+const READ_BUFFER: usize = 1 << 20;
+/// The buffer may grow to this for unusually large blocks (pcapng with big
+/// options or 256 KiB snaplen jumbo frames). Anything larger is corrupt.
+const MAX_RECORD: usize = 16 << 20;
+
+/// What kind of container a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    Pcap,
+    PcapNg,
+}
+
+/// Per-interface facts from a pcapng Interface Description Block.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second (if_tsresol; default microseconds).
+    units_per_sec: u64,
+    /// Seconds added to every timestamp (if_tsoffset).
+    offset_secs: i64,
+}
+
+/// An open capture file, ready to be read frame by frame.
+pub struct CaptureFile {
+    name: String,
+    reader: Box<dyn PcapReaderIterator + Send>,
+    gzip: bool,
+    format: CaptureFormat,
+    /// Legacy pcap: the file's link type and whether timestamps are in ns.
+    legacy: Option<(LinkType, bool)>,
+    /// pcapng: interfaces of the current section, in order of appearance.
+    interfaces: Vec<Interface>,
+    frames: u64,
+    last_ts: Timestamp,
+}
+
+impl CaptureFile {
+    /// Opens a file (`-` is standard input), recognising gzip by its magic.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let name = path.display().to_string();
+        let io_err = |e| CaptureError {
+            file: name.clone(),
+            packet: None,
+            kind: CaptureErrorKind::Io(e),
+        };
+        let raw: Box<dyn Read + Send> = if path == Path::new("-") {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(io_err)?)
+        };
+        Self::from_reader(name.clone(), raw).map_err(|kind| CaptureError {
+            file: name,
+            packet: None,
+            kind,
+        })
+    }
+
+    /// Reads a capture from any byte source (gzip-compressed or not).
+    pub fn from_reader(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureErrorKind> {
+        let mut buffered = BufReader::with_capacity(64 << 10, raw);
+        let head = buffered.fill_buf().map_err(CaptureErrorKind::Io)?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let source: Box<dyn Read + Send> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        } else {
+            Box::new(buffered)
+        };
+        let reader = create_reader(READ_BUFFER, source).map_err(|e| match e {
+            PcapError::ReadError => {
+                CaptureErrorKind::Io(std::io::Error::other("read error (or corrupt gzip stream)"))
+            }
+            PcapError::Eof | PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+                CaptureErrorKind::Truncated
+            }
+            _ => CaptureErrorKind::NotACapture,
+        })?;
+        Ok(CaptureFile {
+            name,
+            reader,
+            gzip,
+            format: CaptureFormat::Pcap,
+            legacy: None,
+            interfaces: Vec::new(),
+            frames: 0,
+            last_ts: Timestamp::ZERO,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    pub fn format(&self) -> CaptureFormat {
+        self.format
+    }
+
+    /// Frames read so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Calls `on_frame` for every frame until the end of the file, or until
+    /// `on_frame` returns `false`. On a truncated or corrupt file the frames
+    /// before the damage have been delivered when the error is returned.
+    pub fn for_each_frame(
+        &mut self,
+        mut on_frame: impl FnMut(Frame<'_>) -> bool,
+    ) -> Result<(), CaptureError> {
+        loop {
+            match self.reader.next() {
+                Ok((consumed, block)) => {
+                    let frame = frame_of(
+                        block,
+                        &mut self.legacy,
+                        &mut self.interfaces,
+                        &mut self.format,
+                        &mut self.last_ts,
+                        self.frames + 1,
+                    );
+                    let keep_going = match frame {
+                        Ok(Some(frame)) => {
+                            self.frames += 1;
+                            on_frame(frame)
+                        }
+                        Ok(None) => true,
+                        Err(kind) => {
+                            return Err(CaptureError {
+                                file: self.name.clone(),
+                                packet: Some(self.frames + 1),
+                                kind,
+                            });
+                        }
+                    };
+                    self.reader.consume(consumed);
+                    if !keep_going {
+                        return Ok(());
+                    }
+                }
+                Err(PcapError::Eof) => return Ok(()),
+                Err(PcapError::Incomplete(_)) => {
+                    if self.reader.refill().is_err() {
+                        return Err(self.error(io_kind()));
+                    }
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    let want = self
+                        .reader
+                        .data()
+                        .len()
+                        .saturating_mul(2)
+                        .max(READ_BUFFER * 2);
+                    if want > MAX_RECORD || !self.reader.grow(want) {
+                        let claimed = claimed_record_len(self.reader.data());
+                        return Err(self.error(CaptureErrorKind::RecordTooLarge(claimed)));
+                    }
+                    if self.reader.refill().is_err() {
+                        return Err(self.error(io_kind()));
+                    }
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    return Err(self.error(CaptureErrorKind::Truncated));
+                }
+                Err(PcapError::ReadError) => return Err(self.error(io_kind())),
+                Err(e) => {
+                    let what = describe(&e);
+                    return Err(self.error(CaptureErrorKind::Corrupt(what)));
+                }
+            }
+        }
+    }
+
+    /// Timestamp of the first frame, for ordering rotated files; reads only
+    /// as far as that frame.
+    pub fn peek_first_timestamp(path: &Path) -> Option<Timestamp> {
+        let mut file = CaptureFile::open(path).ok()?;
+        let mut first = None;
+        let _ = file.for_each_frame(|frame| {
+            first = Some(frame.ts);
+            false
+        });
+        first
+    }
+
+    fn error(&self, kind: CaptureErrorKind) -> CaptureError {
+        CaptureError {
+            file: self.name.clone(),
+            packet: Some(self.frames + 1),
+            kind,
+        }
+    }
+}
+
+fn io_kind() -> CaptureErrorKind {
+    CaptureErrorKind::Io(std::io::Error::other("read error (or corrupt gzip stream)"))
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::HeaderNotRecognized => "unrecognised block".to_string(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("unparsable record: {}", kind.description())
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Best-effort length a corrupt record claims, for the error message.
+fn claimed_record_len(data: &[u8]) -> u64 {
+    // pcap record header: caplen at offset 8; pcapng block: length at 4.
+    // Either reading is only informative.
+    let at = |i: usize| {
+        data.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+    };
+    at(8).or(at(4)).map_or(0, u64::from)
+}
+
+/// The first `len` bytes of a block's data (which carries padding).
+fn captured(data: &[u8], len: u32) -> &[u8] {
+    data.get(..len as usize).unwrap_or(data)
+}
+
+/// Turns one block into a frame, updating per-file state (link types,
+/// interfaces, timestamp resolution). Non-packet blocks yield `None`.
+fn frame_of<'a>(
+    block: PcapBlockOwned<'a>,
+    legacy: &mut Option<(LinkType, bool)>,
+    interfaces: &mut Vec<Interface>,
+    format: &mut CaptureFormat,
+    last_ts: &mut Timestamp,
+    number: u64,
+) -> Result<Option<Frame<'a>>, CaptureErrorKind> {
+    match block {
+        PcapBlockOwned::LegacyHeader(header) => {
+            *format = CaptureFormat::Pcap;
+            *legacy = Some((header.network.0, header.is_nanosecond_precision()));
+            Ok(None)
+        }
+        PcapBlockOwned::Legacy(record) => {
+            let (link, nanos) = legacy.unwrap_or((1, false));
+            let frac = if nanos {
+                record.ts_usec
+            } else {
+                record.ts_usec.saturating_mul(1000)
+            };
+            let ts = Timestamp::new(i64::from(record.ts_sec), frac);
+            *last_ts = ts;
+            let len = (record.caplen as usize).min(record.data.len());
+            Ok(Some(Frame {
+                number,
+                ts,
+                link,
+                data: record.data.get(..len).unwrap_or(record.data),
+                orig_len: record.origlen,
+            }))
+        }
+        PcapBlockOwned::NG(block) => {
+            *format = CaptureFormat::PcapNg;
+            match block {
+                Block::SectionHeader(_) => {
+                    // A new section starts a new interface list.
+                    interfaces.clear();
+                    Ok(None)
+                }
+                Block::InterfaceDescription(idb) => {
+                    interfaces.push(Interface {
+                        link: idb.linktype.0,
+                        units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+                        offset_secs: idb.ts_offset(),
+                    });
+                    Ok(None)
+                }
+                Block::EnhancedPacket(epb) => {
+                    let iface = usize::try_from(epb.if_id)
+                        .ok()
+                        .and_then(|i| interfaces.get(i))
+                        .copied()
+                        .ok_or_else(|| {
+                            CaptureErrorKind::Corrupt(format!(
+                                "packet names interface {} that was never described",
+                                epb.if_id
+                            ))
+                        })?;
+                    let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let base = Timestamp::from_units(count, iface.units_per_sec);
+                    let ts =
+                        Timestamp::new(base.secs.saturating_add(iface.offset_secs), base.nanos);
+                    *last_ts = ts;
+                    Ok(Some(Frame {
+                        number,
+                        ts,
+                        link: iface.link,
+                        data: captured(epb.data, epb.caplen),
+                        orig_len: epb.origlen,
+                    }))
+                }
+                Block::SimplePacket(spb) => {
+                    // No timestamp of its own: it inherits the last one seen.
+                    let link = interfaces.first().map_or(1, |i| i.link);
+                    Ok(Some(Frame {
+                        number,
+                        ts: *last_ts,
+                        link,
+                        data: captured(spb.data, spb.origlen),
+                        orig_len: spb.origlen,
+                    }))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Link, IP and TCP headers, via etherparse's lax slicing so that
+//! snaplen-truncated frames still yield whatever headers survived.
+//!
+//! Link types: Ethernet (802.1Q, 802.1ad, QinQ), Linux cooked SLL and SLL2,
+//! raw IP (and the IPv4/IPv6-only variants), BSD NULL and OpenBSD LOOP.
+//! IPv4 and IPv6 with extension headers.
+
+use crate::capture::LinkType;
+use etherparse::checksum::Sum16BitWords;
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use std::net::IpAddr;
+
+pub mod linktype {
+    use crate::capture::LinkType;
+    pub const NULL: LinkType = 0;
+    pub const ETHERNET: LinkType = 1;
+    /// Raw IP as some BSDs number it in files.
+    pub const RAW_BSD_12: LinkType = 12;
+    pub const RAW_BSD_14: LinkType = 14;
+    pub const RAW: LinkType = 101;
+    pub const LOOP: LinkType = 108;
+    pub const LINUX_SLL: LinkType = 113;
+    pub const IPV4: LinkType = 228;
+    pub const IPV6: LinkType = 229;
+    pub const LINUX_SLL2: LinkType = 276;
+
+    /// A short name for reports.
+    pub fn name(link: LinkType) -> String {
+        match link {
+            NULL => "NULL".into(),
+            ETHERNET => "ETHERNET".into(),
+            RAW | RAW_BSD_12 | RAW_BSD_14 => "RAW".into(),
+            LOOP => "LOOP".into(),
+            LINUX_SLL => "LINUX_SLL".into(),
+            IPV4 => "IPV4".into(),
+            IPV6 => "IPV6".into(),
+            LINUX_SLL2 => "LINUX_SLL2".into(),
+            other => format!("LINKTYPE_{other}"),
+        }
+    }
+}
+
+/// TCP flag bits as they appear in byte 13 of the header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// A decoded TCP segment. Borrowed from the frame.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpSegment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// The payload bytes the capture kept.
+    pub payload: &'a [u8],
+    /// Payload bytes that were on the wire but not captured (snaplen).
+    pub missing: u32,
+    checksum_input: Option<ChecksumInput<'a>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ChecksumInput<'a> {
+    /// The IPv4 header (empty for IPv6, which has no header checksum).
+    ipv4_header: &'a [u8],
+    /// TCP header and payload, complete.
+    tcp: &'a [u8],
+}
+
+/// Checksum verdict for one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumStatus {
+    Valid,
+    /// Wrong IPv4 header or TCP checksum (usually NIC offload on the
+    /// capturing host: the NIC fills it in after the capture point).
+    Invalid,
+    /// Truncated by snaplen: cannot be checked.
+    Unverifiable,
+}
+
+impl TcpSegment<'_> {
+    /// Computes the IPv4 header and TCP checksums. Touches every payload
+    /// byte, so the pipeline calls it only for mail flows.
+    pub fn checksum_status(&self) -> ChecksumStatus {
+        let Some(input) = self.checksum_input else {
+            return ChecksumStatus::Unverifiable;
+        };
+        if !input.ipv4_header.is_empty()
+            && Sum16BitWords::new()
+                .add_slice(input.ipv4_header)
+                .ones_complement()
+                != 0
+        {
+            return ChecksumStatus::Invalid;
+        }
+        let Ok(tcp_len) = u32::try_from(input.tcp.len()) else {
+            return ChecksumStatus::Unverifiable;
+        };
+        let pseudo = match (self.src, self.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => Sum16BitWords::new()
+                .add_4bytes(s.octets())
+                .add_4bytes(d.octets()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => Sum16BitWords::new()
+                .add_16bytes(s.octets())
+                .add_16bytes(d.octets()),
+            _ => return ChecksumStatus::Unverifiable,
+        };
+        let sum = pseudo
+            .add_2bytes([0, IpNumber::TCP.0])
+            .add_4bytes(tcp_len.to_be_bytes())
+            .add_slice(input.tcp)
+            .ones_complement();
+        if sum == 0 {
+            ChecksumStatus::Valid
+        } else {
+            ChecksumStatus::Invalid
+        }
+    }
+}
+
+/// Why a frame yields no TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// A link type this decoder does not know.
+    UnknownLinkType,
+    /// IP, but not TCP (UDP, ICMP, ...).
+    NotTcp,
+    /// Not IP at all (ARP, LLDP, ...).
+    NotIp,
+    /// An IP fragment: not reassembled.
+    Fragment,
+    /// Headers that cannot be decoded (too short, malformed).
+    Undecodable,
+}
+
+/// Decodes one frame of the given link type down to TCP.
+pub fn decode(link: LinkType, data: &[u8]) -> Result<TcpSegment<'_>, Skip> {
+    let sliced = match link {
+        linktype::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Undecodable)?
+        }
+        linktype::RAW
+        | linktype::RAW_BSD_12
+        | linktype::RAW_BSD_14
+        | linktype::IPV4
+        | linktype::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Undecodable)?,
+        linktype::LINUX_SLL => {
+            // 16-byte header; protocol (an EtherType) in the last two bytes.
+            let ether_type = be16(data, 14).ok_or(Skip::Undecodable)?;
+            let rest = data.get(16..).ok_or(Skip::Undecodable)?;
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+        }
+        linktype::LINUX_SLL2 => {
+            // 20-byte header; protocol first.
+            let ether_type = be16(data, 0).ok_or(Skip::Undecodable)?;
+            let rest = data.get(20..).ok_or(Skip::Undecodable)?;
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+        }
+        linktype::NULL | linktype::LOOP => {
+            // 4-byte address family: host byte order for NULL (either order
+            // can appear in a file), network order for LOOP. AF_INET is 2
+            // everywhere; AF_INET6 is 10, 24, 28 or 30 depending on the OS.
+            let family = data.get(..4).ok_or(Skip::Undecodable)?;
+            let value = if family.first().copied().unwrap_or(0) == 0 && family.get(1) == Some(&0) {
+                be16(family, 2).map(u32::from)
+            } else {
+                family.first().map(|b| u32::from(*b))
+            };
+            match value {
+                Some(2 | 10 | 24 | 28 | 30) => {}
+                _ => return Err(Skip::NotIp),
+            }
+            let rest = data.get(4..).ok_or(Skip::Undecodable)?;
+            LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Undecodable)?
+        }
+        _ => return Err(Skip::UnknownLinkType),
+    };
+    tcp_of(data, &sliced)
+}
+
+/// The part of `whole` that `part` (a sub-slice of it) covers, with
+/// `whole`'s lifetime.
+fn reborrow<'a>(whole: &'a [u8], part: &[u8]) -> &'a [u8] {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    start
+        .checked_add(part.len())
+        .and_then(|end| whole.get(start..end))
+        .unwrap_or_default()
+}
+
+fn tcp_of<'a>(data: &'a [u8], sliced: &LaxSlicedPacket<'a>) -> Result<TcpSegment<'a>, Skip> {
+    let (src, dst, ip_payload, ipv4_header, declared_payload_len) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let header = v4.header();
+            let payload = v4.payload();
+            let declared = usize::from(header.total_len()).saturating_sub(
+                header.slice().len() + v4.extensions().auth.map_or(0, |a| a.slice().len()),
+            );
+            (
+                IpAddr::V4(header.source_addr()),
+                IpAddr::V4(header.destination_addr()),
+                payload.clone(),
+                reborrow(data, header.slice()),
+                declared,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let header = v6.header();
+            let payload = v6.payload();
+            let declared =
+                usize::from(header.payload_length()).saturating_sub(v6.extensions().slice().len());
+            (
+                IpAddr::V6(header.source_addr()),
+                IpAddr::V6(header.destination_addr()),
+                payload.clone(),
+                &[][..],
+                declared,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) | None => {
+            return Err(if sliced.stop_err.is_some() && sliced.net.is_none() {
+                Skip::Undecodable
+            } else {
+                Skip::NotIp
+            });
+        }
+    };
+    if ip_payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    if ip_payload.fragmented {
+        return Err(Skip::Fragment);
+    }
+    // TSO on the capturing host can leave total_len 0; then what was
+    // captured is all there is to go by.
+    let declared = if declared_payload_len == 0 || !ip_payload.incomplete {
+        ip_payload.payload.len()
+    } else {
+        declared_payload_len.max(ip_payload.payload.len())
+    };
+    match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => {
+            let header_len = tcp.header_slice().len();
+            let payload = tcp.payload();
+            let missing = declared.saturating_sub(header_len + payload.len());
+            Ok(TcpSegment {
+                src,
+                dst,
+                src_port: tcp.source_port(),
+                dst_port: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: TcpFlags(tcp.slice().get(13).copied().unwrap_or(0)),
+                window: tcp.window_size(),
+                payload,
+                missing: u32::try_from(missing).unwrap_or(u32::MAX),
+                checksum_input: (missing == 0 && !ip_payload.incomplete).then_some(ChecksumInput {
+                    ipv4_header,
+                    tcp: tcp.slice(),
+                }),
+            })
+        }
+        _ => truncated_tcp(src, dst, ip_payload.payload, declared),
+    }
+}
+
+/// The TCP header itself was cut by snaplen: take the fixed fields that
+/// survived (ports, sequence numbers, flags need 14 bytes) so the flow still
+/// counts; the whole payload is missing.
+fn truncated_tcp(
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &[u8],
+    declared: usize,
+) -> Result<TcpSegment<'_>, Skip> {
+    let src_port = be16(bytes, 0).ok_or(Skip::Undecodable)?;
+    let dst_port = be16(bytes, 2).ok_or(Skip::Undecodable)?;
+    let seq = be32(bytes, 4).ok_or(Skip::Undecodable)?;
+    let ack = be32(bytes, 8).ok_or(Skip::Undecodable)?;
+    let data_offset = usize::from(bytes.get(12).ok_or(Skip::Undecodable)? >> 4) * 4;
+    let flags = *bytes.get(13).ok_or(Skip::Undecodable)?;
+    if data_offset < 20 {
+        return Err(Skip::Undecodable);
+    }
+    Ok(TcpSegment {
+        src,
+        dst,
+        src_port,
+        dst_port,
+        seq,
+        ack,
+        flags: TcpFlags(flags),
+        window: be16(bytes, 14).unwrap_or(0),
+        payload: &[],
+        missing: u32::try_from(declared.saturating_sub(data_offset)).unwrap_or(u32::MAX),
+        checksum_input: None,
+    })
+}
+
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at.checked_add(4)?)?;
+    <[u8; 4]>::try_from(b).ok().map(u32::from_be_bytes)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 25, 1000, 65535)
+            .ack(7)
+            .psh();
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn ethernet_ipv4() {
+        let frame = ipv4_tcp(b"EHLO x\r\n");
+        let seg = decode(linktype::ETHERNET, &frame).unwrap();
+        assert_eq!(seg.src_port, 40000);
+        assert_eq!(seg.dst_port, 25);
+        assert_eq!(seg.seq, 1000);
+        assert_eq!(seg.ack, 7);
+        assert_eq!(seg.payload, b"EHLO x\r\n");
+        assert_eq!(seg.missing, 0);
+        assert_eq!(seg.checksum_status(), ChecksumStatus::Valid);
+    }
+
+    #[test]
+    fn bad_checksum_is_detected_not_dropped() {
+        let mut frame = ipv4_tcp(b"EHLO x\r\n");
+        let last = frame.len() - 1;
+        frame[last] ^= 0xff;
+        let seg = decode(linktype::ETHERNET, &frame).unwrap();
+        assert_eq!(seg.checksum_status(), ChecksumStatus::Invalid);
+    }
+
+    #[test]
+    fn snaplen_cut_payload() {
+        let frame = ipv4_tcp(b"0123456789");
+        let cut = &frame[..frame.len() - 4];
+        let seg = decode(linktype::ETHERNET, cut).unwrap();
+        assert_eq!(seg.payload, b"012345");
+        assert_eq!(seg.missing, 4);
+        assert_eq!(seg.checksum_status(), ChecksumStatus::Unverifiable);
+    }
+
+    #[test]
+    fn snaplen_cut_tcp_header() {
+        let frame = ipv4_tcp(b"0123456789");
+        // Ethernet 14 + IPv4 20 + 16 bytes of TCP header.
+        let seg = decode(linktype::ETHERNET, &frame[..50]).unwrap();
+        assert_eq!((seg.src_port, seg.dst_port, seg.seq), (40000, 25, 1000));
+        assert_eq!(seg.payload, b"");
+        assert_eq!(seg.missing, 10);
+    }
+
+    #[test]
+    fn null_loopback_and_raw() {
+        let frame = ipv4_tcp(b"x");
+        let ip = &frame[14..];
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(ip);
+        assert_eq!(decode(linktype::NULL, &null).unwrap().payload, b"x");
+        let mut null_be = vec![0, 0, 0, 2];
+        null_be.extend_from_slice(ip);
+        assert_eq!(decode(linktype::NULL, &null_be).unwrap().payload, b"x");
+        assert_eq!(decode(linktype::RAW, ip).unwrap().payload, b"x");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for link in [0, 1, 12, 101, 108, 113, 228, 229, 276, 999] {
+            for len in 0..80 {
+                let data: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
+                let _ = decode(link, &data);
+            }
+        }
+    }
+}

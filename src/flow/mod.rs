@@ -1,0 +1,203 @@
+//! TCP sessions: the flow table, per-direction reassembly, timeouts and
+//! limits.
+//!
+//! The flow table turns decoded segments into sessions. Each session gets a
+//! [`StreamSink`] (from a [`SessionHandler`]) that is fed both directions as
+//! in-order byte slices plus explicit gap events; protocol parsers sit
+//! behind that interface and never see packets.
+
+mod reassembly;
+mod table;
+
+pub use reassembly::{
+    ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
+    Segment, StreamEvent,
+};
+pub use table::{FlowConfig, FlowTable, PortSet, SessionHandler, StreamSink, TableStats};
+
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Where a packet is: which input, which frame, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PacketRef {
+    /// Index of the input file in processing order.
+    pub input: u16,
+    /// 1-based frame number within that file.
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+/// The two sides of a session, named by who sends the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn index(self) -> usize {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+/// An IP address and port. Displays as `ip:port`, IPv6 as `[addr]:port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The four-tuple of a connection, in a canonical order (both directions
+/// map to the same key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    pub fn new(a: Endpoint, b: Endpoint) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+
+    /// A hash that is the same in every run and on every machine, for
+    /// sharding flows across workers.
+    pub fn shard_hash(&self) -> u64 {
+        // FNV-1a over the canonical bytes: stable and cheap.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for ep in [self.lo, self.hi] {
+            match ep.ip {
+                IpAddr::V4(ip) => eat(&ip.octets()),
+                IpAddr::V6(ip) => eat(&ip.octets()),
+            }
+            eat(&ep.port.to_be_bytes());
+        }
+        h
+    }
+}
+
+/// How the client and server roles were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleBasis {
+    /// From the SYN or SYN-ACK.
+    Handshake,
+    /// The side on a mail port is the server.
+    MailPort,
+    /// The side that spoke first is the server (all three protocols greet
+    /// first).
+    FirstSpeaker,
+    /// Nothing told: the lower port is taken as the server.
+    Guess,
+}
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// Both sides sent FIN and everything before was delivered.
+    Fin,
+    Rst,
+    /// Idle for longer than the idle timeout.
+    Timeout,
+    /// Still open when the input ended.
+    EndOfCapture,
+    /// Pushed out of a full flow table.
+    Evicted,
+    /// A new connection (SYN with another ISN) reused the four-tuple.
+    PortReused,
+}
+
+/// Per-side counters of a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SideStats {
+    pub packets: u64,
+    /// Frame bytes on the wire.
+    pub wire_bytes: u64,
+    /// TCP payload bytes the capture kept.
+    pub payload_bytes: u64,
+    /// TCP payload bytes cut off by snaplen.
+    pub truncated_bytes: u64,
+    pub stream: DirectionStats,
+}
+
+/// Most conflicts recorded per session (all are counted).
+pub const MAX_RECORDED_CONFLICTS: usize = 16;
+
+/// Everything the transport layer knows about a session.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// 1-based, in order of the session's first packet.
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub roles_from: RoleBasis,
+    pub first_packet: PacketRef,
+    pub last_packet: PacketRef,
+    pub syn_seen: bool,
+    pub syn_ack_seen: bool,
+    /// Payload bytes of the session crossed before the capture began
+    /// (neither SYN nor SYN-ACK seen).
+    pub mid_stream: bool,
+    pub sides: [SideStats; 2],
+    pub end: EndReason,
+    /// Conflicting retransmissions, by the side that sent them (the first
+    /// [`MAX_RECORDED_CONFLICTS`]; all are counted in the side's stats).
+    pub conflicts: Vec<(Side, Conflict)>,
+    pub checksum_errors: u64,
+}
+
+impl SessionInfo {
+    pub fn side(&self, side: Side) -> &SideStats {
+        match side {
+            Side::Client => &self.sides[0],
+            Side::Server => &self.sides[1],
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! Per-direction TCP reassembly into an exact, in-order byte stream.
+//!
+//! A [`Reassembler`] turns segments in capture order into stream events:
+//! in-order data chunks (each tagged with the packet that carried it), gaps
+//! for bytes that will never be seen, and conflicts where a retransmission
+//! carried different bytes for a range already seen.
+//!
+//! Rules, in the order they matter:
+//! - Sequence numbers are mapped to 64-bit stream offsets relative to the
+//!   next expected byte, so wraparound needs no special case (arithmetic on
+//!   `u32` sequence numbers wraps by intent).
+//! - First-seen bytes win. A later copy of a range is compared with the
+//!   first one; if they differ that is a [`Conflict`] (a classic evasion),
+//!   reported with both versions, and the stream keeps the first.
+//! - Out-of-order data waits in a bounded buffer. A hole becomes a gap when
+//!   the peer has acknowledged bytes past it (the capture lost them) and
+//!   they still have not appeared after [`ACKED_HOLE_PATIENCE`] more packets
+//!   of the flow (a tap can see an ACK shortly before the data it covers),
+//!   when the buffer limit is hit, or when the flow ends.
+//! - Bytes a snaplen cut off are a gap as soon as the stream reaches them.
+
+use super::PacketRef;
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+
+/// Packets of the flow to wait, after the peer acknowledged bytes that the
+/// capture does not have, before declaring them lost.
+pub const ACKED_HOLE_PATIENCE: u32 = 8;
+
+/// Delivered bytes kept per direction to compare retransmissions with.
+/// Retransmissions of older bytes are counted but not compared.
+pub const RETAINED_BYTES: usize = 4096;
+
+/// Longest excerpt of each version kept in a [`Conflict`].
+pub const CONFLICT_EXCERPT: usize = 256;
+
+/// Limits on what one direction may buffer out of order.
+#[derive(Clone, Copy, Debug)]
+pub struct ReassemblyLimits {
+    /// Bytes waiting behind a hole.
+    pub max_pending_bytes: usize,
+    /// Segments waiting behind a hole (bounds the per-segment overhead
+    /// against floods of tiny segments).
+    pub max_pending_segments: usize,
+}
+
+impl Default for ReassemblyLimits {
+    fn default() -> Self {
+        ReassemblyLimits {
+            max_pending_bytes: 4 << 20,
+            max_pending_segments: 4096,
+        }
+    }
+}
+
+/// Why bytes of the stream were not observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapReason {
+    /// The peer acknowledged them: the capture lost them.
+    NotCaptured,
+    /// Cut off by the capture's snaplen.
+    Snaplen,
+    /// The out-of-order buffer limit was hit before the hole filled.
+    BufferLimit,
+    /// The flow ended (FIN, RST, timeout, end of input) with the hole open.
+    FlowEnd,
+}
+
+/// A byte range two packets disagree about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// Stream offset where the two versions start to be compared.
+    pub offset: u64,
+    /// Length of the overlapping range.
+    pub len: u64,
+    /// The version the stream kept (first seen).
+    pub kept: PacketRef,
+    pub kept_bytes: Vec<u8>,
+    /// The later, different version (ignored by the stream).
+    pub ignored: PacketRef,
+    pub ignored_bytes: Vec<u8>,
+}
+
+/// What a reassembler tells its consumer.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// In-order bytes starting at `offset`.
+    Data {
+        offset: u64,
+        bytes: &'a [u8],
+        packet: PacketRef,
+    },
+    /// `len` bytes at `offset` will never be seen.
+    Gap {
+        offset: u64,
+        len: u64,
+        reason: GapReason,
+    },
+    /// A retransmission disagreed with what the stream holds.
+    Conflict(&'a Conflict),
+    /// The FIN was reached: every byte before it was delivered or a gap.
+    Fin { offset: u64, packet: PacketRef },
+}
+
+/// Counters for one direction, all reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DirectionStats {
+    /// Segments carrying payload.
+    pub segments: u64,
+    /// Payload bytes delivered in order.
+    pub delivered_bytes: u64,
+    /// Payload bytes seen again for ranges already held.
+    pub retransmitted_bytes: u64,
+    /// Retransmitted bytes too old to compare with what was kept.
+    pub unverified_retransmitted_bytes: u64,
+    /// Segments that arrived ahead of a hole.
+    pub out_of_order_segments: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub conflicts: u64,
+    /// Times the out-of-order buffer limit forced a gap.
+    pub buffer_limit_hits: u64,
+    /// Payload bytes after the FIN (ignored).
+    pub bytes_after_fin: u64,
+}
+
+/// One TCP segment as a reassembler sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// Sequence number of the first payload byte.
+    pub seq: u32,
+    /// The payload bytes the capture kept.
+    pub payload: &'a [u8],
+    /// Bytes that followed `payload` on the wire but were not captured.
+    pub missing: u32,
+    pub fin: bool,
+    pub packet: PacketRef,
+}
+
+struct Pending {
+    data: Vec<u8>,
+    packet: PacketRef,
+}
+
+/// One direction of a TCP connection.
+#[derive(Default)]
+pub struct Reassembler {
+    /// Sequence number of stream offset 0, once known.
+    base: Option<u32>,
+    /// Next offset to deliver: everything before it was delivered or a gap.
+    next: u64,
+    /// Out-of-order data, keyed by offset; pieces never overlap and all
+    /// start after `next`.
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// Offset of the FIN, once seen.
+    fin: Option<(u64, PacketRef)>,
+    fin_delivered: bool,
+    /// Highest offset the peer acknowledged.
+    peer_acked: Option<u64>,
+    /// Packets of the flow seen while an acknowledged hole stays open.
+    hole_age: u32,
+    /// Offset at which the current snaplen cut begins and where it ends.
+    snaplen_cut: Option<(u64, u64)>,
+    /// The last delivered bytes (`retained_start` is the offset of the
+    /// first) and the packets that delivered them.
+    retained: VecDeque<u8>,
+    retained_start: u64,
+    retained_packets: VecDeque<(u64, PacketRef)>,
+    pub stats: DirectionStats,
+}
+
+impl Reassembler {
+    /// The stream starts after this initial sequence number (SYN seen).
+    pub fn set_isn(&mut self, isn: u32) {
+        if self.base.is_none() {
+            self.base = Some(isn.wrapping_add(1));
+        }
+    }
+
+    /// The stream is picked up at `seq` (no SYN seen).
+    pub fn set_start(&mut self, seq: u32) {
+        if self.base.is_none() {
+            self.base = Some(seq);
+        }
+    }
+
+    pub fn has_start(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// Next offset to be delivered.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// True when the FIN was reached and everything before it delivered.
+    pub fn finished(&self) -> bool {
+        self.fin_delivered
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Maps a sequence number to a stream offset near `next`. `None` when it
+    /// lies before the start of the stream.
+    fn offset_of(&self, seq: u32) -> Option<u64> {
+        let base = self.base?;
+        let next_seq = base.wrapping_add(self.next as u32);
+        let delta = i64::from(seq.wrapping_sub(next_seq) as i32);
+        u64::try_from(i64::try_from(self.next).ok()?.checked_add(delta)?).ok()
+    }
+
+    /// Records the peer's acknowledgement number for this direction.
+    pub fn peer_ack(&mut self, ack: u32) {
+        if let Some(off) = self.offset_of(ack) {
+            self.peer_acked = Some(self.peer_acked.map_or(off, |a| a.max(off)));
+        }
+    }
+
+    /// A segment of this direction.
+    pub fn segment(
+        &mut self,
+        seg: Segment<'_>,
+        limits: &ReassemblyLimits,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let Segment {
+            seq,
+            payload,
+            missing,
+            fin,
+            packet,
+        } = seg;
+        if self.base.is_none() {
+            self.base = Some(seq);
+        }
+        let Some(mut off) = self.offset_of(seq) else {
+            return;
+        };
+        let captured_end = off + payload.len() as u64;
+        let wire_end = captured_end + u64::from(missing);
+        if fin && self.fin.is_none() {
+            self.fin = Some((wire_end, packet));
+        }
+        if !payload.is_empty() || missing > 0 {
+            self.stats.segments += 1;
+        }
+        if missing > 0 && wire_end > self.next {
+            self.snaplen_cut = Some((captured_end.max(self.next), wire_end));
+        }
+        let mut data = payload;
+        if let Some((fin_off, _)) = self.fin {
+            // Bytes past the FIN are not part of the stream.
+            let end = off + data.len() as u64;
+            if end > fin_off {
+                let keep = fin_off.saturating_sub(off).min(data.len() as u64) as usize;
+                self.stats.bytes_after_fin += (data.len() - keep) as u64;
+                data = data.get(..keep).unwrap_or_default();
+            }
+        }
+        // The part before `next` was already delivered (or is a gap).
+        if off < self.next && !data.is_empty() {
+            let old = (self.next - off).min(data.len() as u64) as usize;
+            let (before, rest) = data.split_at(old);
+            self.compare_with_retained(off, before, packet, out);
+            self.stats.retransmitted_bytes += old as u64;
+            data = rest;
+            off += old as u64;
+        }
+        if !data.is_empty() {
+            self.insert(off, data, packet, limits, out);
+        }
+        self.advance_past_cut(out);
+        self.deliver_fin(out);
+    }
+
+    /// Called once per packet of the flow: closes holes the peer has
+    /// acknowledged once they have stayed open long enough.
+    pub fn tick(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        let limit = self.hole_limit();
+        if limit > self.next {
+            self.hole_age += 1;
+            if self.hole_age > ACKED_HOLE_PATIENCE {
+                self.hole_age = 0;
+                while self.hole_limit() > self.next {
+                    let upto = self
+                        .first_pending()
+                        .unwrap_or(u64::MAX)
+                        .min(self.hole_limit());
+                    self.gap_to(upto, GapReason::NotCaptured, out);
+                    self.drain(out);
+                }
+                self.deliver_fin(out);
+            }
+        } else {
+            self.hole_age = 0;
+        }
+    }
+
+    /// End of the flow: every hole becomes a gap and everything buffered is
+    /// delivered.
+    pub fn finish(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        while let Some(first) = self.first_pending() {
+            self.gap_to(first, GapReason::FlowEnd, out);
+            self.drain(out);
+        }
+        let acked = self.hole_limit();
+        if acked > self.next {
+            self.gap_to(acked, GapReason::NotCaptured, out);
+        }
+        if let Some((fin_off, _)) = self.fin {
+            if fin_off > self.next {
+                self.gap_to(fin_off, GapReason::FlowEnd, out);
+            }
+        }
+        self.deliver_fin(out);
+    }
+
+    /// Acknowledged bytes the stream has not reached, capped at the FIN
+    /// (whose own sequence number the peer also acknowledges).
+    fn hole_limit(&self) -> u64 {
+        let acked = self.peer_acked.unwrap_or(0);
+        match self.fin {
+            Some((fin_off, _)) => acked.min(fin_off),
+            None => acked,
+        }
+    }
+
+    fn first_pending(&self) -> Option<u64> {
+        self.pending.first_key_value().map(|(k, _)| *k)
+    }
+
+    /// Inserts `data` at `off >= next`: the parts not yet held are delivered
+    /// (if at `next`) or buffered; the parts already held are compared.
+    fn insert(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        packet: PacketRef,
+        limits: &ReassemblyLimits,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let end = off + data.len() as u64;
+        // Fast path: in order with nothing buffered (the common case).
+        if off == self.next && self.pending.is_empty() {
+            self.deliver(off, data, packet, out);
+            return;
+        }
+        // Pieces already buffered that overlap [off, end).
+        let held: Vec<(u64, u64)> = self
+            .pending
+            .range(..end)
+            .rev()
+            .take_while(|(start, p)| **start + p.data.len() as u64 > off)
+            .map(|(start, p)| (*start, *start + p.data.len() as u64))
+            .collect();
+        let mut cursor = off;
+        for (h_start, h_end) in held.into_iter().rev() {
+            if h_start > cursor {
+                self.place(cursor, slice(data, off, cursor, h_start), packet, out);
+            }
+            let (c_start, c_end) = (cursor.max(h_start), end.min(h_end));
+            if c_start < c_end {
+                self.compare_with_pending(
+                    h_start,
+                    c_start,
+                    slice(data, off, c_start, c_end),
+                    packet,
+                    out,
+                );
+                self.stats.retransmitted_bytes += c_end - c_start;
+            }
+            cursor = cursor.max(h_end);
+        }
+        if cursor < end {
+            self.place(cursor, slice(data, off, cursor, end), packet, out);
+        }
+        self.drain(out);
+        self.enforce_limits(limits, out);
+    }
+
+    /// New bytes at `off`: delivered directly when the stream is there,
+    /// buffered otherwise.
+    fn place(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        packet: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        if off == self.next {
+            self.deliver(off, data, packet, out);
+            self.drain(out);
+        } else {
+            self.stats.out_of_order_segments += 1;
+            self.pending_bytes += data.len();
+            self.pending.insert(
+                off,
+                Pending {
+                    data: data.to_vec(),
+                    packet,
+                },
+            );
+        }
+    }
+
+    /// Delivers buffered pieces that the stream has reached.
+    fn drain(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() != self.next {
+                break;
+            }
+            let (off, piece) = entry.remove_entry();
+            self.pending_bytes -= piece.data.len();
+            self.deliver(off, &piece.data, piece.packet, out);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        packet: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        debug_assert_eq!(off, self.next);
+        self.retain(off, data, packet);
+        self.next = off + data.len() as u64;
+        self.stats.delivered_bytes += data.len() as u64;
+        out(StreamEvent::Data {
+            offset: off,
+            bytes: data,
+            packet,
+        });
+    }
+
+    fn gap_to(&mut self, upto: u64, reason: GapReason, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        if upto <= self.next {
+            return;
+        }
+        let len = upto - self.next;
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        out(StreamEvent::Gap {
+            offset: self.next,
+            len,
+            reason,
+        });
+        self.next = upto;
+        // What was retained no longer adjoins the stream.
+        self.retained.clear();
+        self.retained_packets.clear();
+        self.retained_start = upto;
+    }
+
+    /// Bytes a snaplen cut off become a gap once the stream reaches them.
+    fn advance_past_cut(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        if let Some((from, to)) = self.snaplen_cut {
+            if self.next >= to {
+                self.snaplen_cut = None;
+            } else if self.next >= from {
+                let upto = self.first_pending().map_or(to, |p| p.min(to));
+                self.gap_to(upto, GapReason::Snaplen, out);
+                self.snaplen_cut = None;
+                self.drain(out);
+            }
+        }
+    }
+
+    fn deliver_fin(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        if let Some((fin_off, packet)) = self.fin {
+            if !self.fin_delivered && self.next >= fin_off && self.pending.is_empty() {
+                self.fin_delivered = true;
+                out(StreamEvent::Fin {
+                    offset: fin_off,
+                    packet,
+                });
+            }
+        }
+    }
+
+    fn enforce_limits(&mut self, limits: &ReassemblyLimits, out: &mut dyn FnMut(StreamEvent<'_>)) {
+        while self.pending_bytes > limits.max_pending_bytes
+            || self.pending.len() > limits.max_pending_segments
+        {
+            let Some(first) = self.first_pending() else {
+                break;
+            };
+            self.stats.buffer_limit_hits += 1;
+            self.gap_to(first, GapReason::BufferLimit, out);
+            self.drain(out);
+        }
+    }
+
+    fn retain(&mut self, off: u64, data: &[u8], packet: PacketRef) {
+        if self.retained.is_empty() {
+            self.retained_start = off;
+        }
+        let tail = data
+            .get(data.len().saturating_sub(RETAINED_BYTES)..)
+            .unwrap_or(data);
+        let tail_off = off + (data.len() - tail.len()) as u64;
+        if tail_off > self.retained_start + self.retained.len() as u64 {
+            self.retained.clear();
+            self.retained_packets.clear();
+            self.retained_start = tail_off;
+        }
+        self.retained.extend(tail);
+        self.retained_packets.push_back((tail_off, packet));
+        let excess = self.retained.len().saturating_sub(RETAINED_BYTES);
+        if excess > 0 {
+            self.retained.drain(..excess);
+            self.retained_start += excess as u64;
+        }
+        while self.retained_packets.len() > 1
+            && self
+                .retained_packets
+                .get(1)
+                .is_some_and(|(o, _)| *o <= self.retained_start)
+        {
+            self.retained_packets.pop_front();
+        }
+    }
+
+    /// A retransmission of bytes already delivered: compare with what is
+    /// still retained.
+    fn compare_with_retained(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        packet: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let end = off + data.len() as u64;
+        let r_start = self.retained_start;
+        let r_end = r_start + self.retained.len() as u64;
+        let (c_start, c_end) = (off.max(r_start), end.min(r_end));
+        let compared = c_end.saturating_sub(c_start);
+        self.stats.unverified_retransmitted_bytes += data.len() as u64 - compared;
+        if compared == 0 {
+            return;
+        }
+        let theirs = slice(data, off, c_start, c_end);
+        let from = (c_start - r_start) as usize;
+        let ours: Vec<u8> = self
+            .retained
+            .range(from..from + compared as usize)
+            .copied()
+            .collect();
+        if ours != theirs {
+            let kept = self
+                .retained_packets
+                .iter()
+                .rev()
+                .find(|(o, _)| *o <= c_start)
+                .or(self.retained_packets.front())
+                .map_or(packet, |(_, p)| *p);
+            self.report_conflict(c_start, &ours, kept, theirs, packet, out);
+        }
+    }
+
+    fn compare_with_pending(
+        &mut self,
+        held_at: u64,
+        off: u64,
+        data: &[u8],
+        packet: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let Some(held) = self.pending.get(&held_at) else {
+            return;
+        };
+        let from = (off - held_at) as usize;
+        let ours = held.data.get(from..from + data.len()).unwrap_or_default();
+        if ours != data {
+            let (ours, kept) = (ours.to_vec(), held.packet);
+            self.report_conflict(off, &ours, kept, data, packet, out);
+        }
+    }
+
+    fn report_conflict(
+        &mut self,
+        off: u64,
+        ours: &[u8],
+        kept: PacketRef,
+        theirs: &[u8],
+        ignored: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        self.stats.conflicts += 1;
+        let excerpt = |b: &[u8]| b.get(..CONFLICT_EXCERPT).unwrap_or(b).to_vec();
+        let conflict = Conflict {
+            offset: off,
+            len: ours.len() as u64,
+            kept,
+            kept_bytes: excerpt(ours),
+            ignored,
+            ignored_bytes: excerpt(theirs),
+        };
+        out(StreamEvent::Conflict(&conflict));
+    }
+}
+
+/// The part of `data` (which starts at stream offset `base`) between the
+/// offsets `from` and `to`.
+fn slice(data: &[u8], base: u64, from: u64, to: u64) -> &[u8] {
+    let a = (from - base) as usize;
+    let b = (to - base) as usize;
+    data.get(a..b).unwrap_or_default()
+}

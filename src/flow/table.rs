@@ -1,0 +1,679 @@
+//! The flow table: which session a segment belongs to, who is client and
+//! server, when a session ends, and the limits that keep memory bounded by
+//! the number of concurrent flows.
+
+use super::reassembly::{Conflict, Reassembler, ReassemblyLimits, Segment, StreamEvent};
+use super::{
+    EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis, SessionInfo, Side,
+    SideStats,
+};
+use crate::decode::{ChecksumStatus, TcpSegment};
+use crate::time::Timestamp;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+/// Consumer of one session's streams (a protocol analyzer).
+pub trait StreamSink {
+    fn on_event(&mut self, side: Side, event: StreamEvent<'_>);
+}
+
+/// Creates a sink per session and receives each session when it ends.
+pub trait SessionHandler {
+    type Sink: StreamSink;
+    /// Called before the first event of a session (roles are final).
+    fn open(&mut self, info: &SessionInfo) -> Self::Sink;
+    /// Called once when the session ends, with everything it saw.
+    fn close(&mut self, info: SessionInfo, sink: Self::Sink);
+}
+
+/// A set of TCP ports as a bitmap (one bit per port).
+#[derive(Clone)]
+pub struct PortSet(Box<[u64; 1024]>);
+
+impl PortSet {
+    /// SMTP (25, 587 submission, 465 submissions, 2525), POP3 (110, 995),
+    /// IMAP (143, 993).
+    pub const MAIL_PORTS: [u16; 8] = [25, 465, 587, 2525, 110, 995, 143, 993];
+
+    pub fn empty() -> Self {
+        PortSet(Box::new([0; 1024]))
+    }
+
+    pub fn mail() -> Self {
+        let mut set = Self::empty();
+        for p in Self::MAIL_PORTS {
+            set.insert(p);
+        }
+        set
+    }
+
+    pub fn insert(&mut self, port: u16) {
+        if let Some(word) = self.0.get_mut(usize::from(port >> 6)) {
+            *word |= 1 << (port & 63);
+        }
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        self.0
+            .get(usize::from(port >> 6))
+            .is_some_and(|w| w & (1 << (port & 63)) != 0)
+    }
+}
+
+/// Flow-table settings.
+#[derive(Clone)]
+pub struct FlowConfig {
+    pub ports: PortSet,
+    /// A session idle this long (capture time) ends with `timeout`.
+    pub idle_timeout_secs: i64,
+    /// How long an ended session's four-tuple absorbs stray packets
+    /// (retransmissions after FIN or RST) before a new session may start
+    /// there without a SYN.
+    pub closed_linger_secs: i64,
+    /// Most concurrent flows; past it the least recently active is evicted.
+    pub max_flows: usize,
+    pub reassembly: ReassemblyLimits,
+    /// Drop segments with a wrong checksum (off by default: offload on the
+    /// capturing host makes them common and harmless).
+    pub drop_bad_checksums: bool,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            ports: PortSet::mail(),
+            idle_timeout_secs: 600,
+            closed_linger_secs: 30,
+            max_flows: 1_000_000,
+            reassembly: ReassemblyLimits::default(),
+            drop_bad_checksums: false,
+        }
+    }
+}
+
+/// Table-wide counters. Every limit hit is counted here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableStats {
+    /// Segments on mail ports handed to sessions.
+    pub segments: u64,
+    pub sessions: u64,
+    pub timed_out: u64,
+    pub evicted: u64,
+    pub port_reused: u64,
+    /// Most flows alive at once.
+    pub peak_flows: u64,
+    /// Segments with a wrong IPv4 or TCP checksum (kept unless asked).
+    pub bad_checksums: u64,
+    /// Of those, dropped because of `--verify-checksums`.
+    pub dropped_bad_checksums: u64,
+    /// Segments of a session that had already ended (stray retransmissions).
+    pub after_close: u64,
+}
+
+#[derive(PartialEq, Eq)]
+enum FlowState {
+    Open,
+    /// Ended and reported; the entry only absorbs stray packets.
+    Closed,
+}
+
+struct Flow<S> {
+    key: FlowKey,
+    info: SessionInfo,
+    /// [client → server, server → client]
+    dirs: [Reassembler; 2],
+    client_isn: Option<u32>,
+    /// Roles still a guess: the first side to send payload is the server.
+    roles_tentative: bool,
+    /// Some payload was seen (decides `mid_stream`).
+    payload_seen: bool,
+    state: FlowState,
+    sink: Option<S>,
+    last_seen: Timestamp,
+}
+
+struct Slot<S> {
+    generation: u32,
+    flow: Option<Flow<S>>,
+}
+
+/// Sessions of mail ports, by four-tuple.
+pub struct FlowTable<H: SessionHandler> {
+    config: FlowConfig,
+    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    slots: Vec<Slot<H::Sink>>,
+    free: Vec<u32>,
+    /// (deadline in capture seconds, slot, generation). Entries are lazy:
+    /// a flow active since its entry was pushed is rescheduled when popped.
+    expiry: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    live: usize,
+    next_id: u64,
+    now: Timestamp,
+    handler: H,
+    pub stats: TableStats,
+}
+
+impl<H: SessionHandler> FlowTable<H> {
+    pub fn new(config: FlowConfig, handler: H) -> Self {
+        FlowTable {
+            config,
+            index: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            expiry: BinaryHeap::new(),
+            live: 0,
+            next_id: 1,
+            now: Timestamp::ZERO,
+            handler,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &FlowConfig {
+        &self.config
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Flows currently held (open or lingering after close).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// True when either port is one this table follows.
+    #[inline]
+    pub fn wants(&self, src_port: u16, dst_port: u16) -> bool {
+        self.config.ports.contains(src_port) || self.config.ports.contains(dst_port)
+    }
+
+    /// Feeds one decoded segment. The caller has checked [`Self::wants`].
+    pub fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
+        self.advance_clock(packet.ts);
+        self.stats.segments += 1;
+        let bad_checksum = seg.checksum_status() == ChecksumStatus::Invalid;
+        if bad_checksum {
+            self.stats.bad_checksums += 1;
+            if self.config.drop_bad_checksums {
+                self.stats.dropped_bad_checksums += 1;
+                return;
+            }
+        }
+        let src = Endpoint {
+            ip: seg.src,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.dst,
+            port: seg.dst_port,
+        };
+        let key = FlowKey::new(src, dst);
+        let is_syn = seg.flags.syn() && !seg.flags.ack();
+        let is_syn_ack = seg.flags.syn() && seg.flags.ack();
+
+        let slot = match self.index.get(&key).copied() {
+            Some(slot) => {
+                let (state, client_isn, had_payload) = match self.flow(slot) {
+                    Some(f) => (
+                        &f.state,
+                        f.client_isn,
+                        f.info.sides.iter().any(|s| s.payload_bytes > 0),
+                    ),
+                    None => return,
+                };
+                let new_connection = match state {
+                    FlowState::Closed => is_syn || is_syn_ack,
+                    // A SYN with another ISN (or on a flow picked up
+                    // mid-stream that already carried data) is a new
+                    // connection on a reused four-tuple.
+                    FlowState::Open => {
+                        is_syn
+                            && match client_isn {
+                                Some(isn) => isn != seg.seq,
+                                None => had_payload,
+                            }
+                    }
+                };
+                if new_connection {
+                    if *state == FlowState::Open {
+                        self.stats.port_reused += 1;
+                        self.close_slot(slot, EndReason::PortReused);
+                    }
+                    self.remove_slot(slot);
+                    self.create(key, seg, packet)
+                } else {
+                    slot
+                }
+            }
+            None => self.create(key, seg, packet),
+        };
+
+        let config = &self.config;
+        let handler = &mut self.handler;
+        let Some(flow) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.flow.as_mut())
+        else {
+            return;
+        };
+        if flow.state == FlowState::Closed {
+            self.stats.after_close += 1;
+            return;
+        }
+        flow.last_seen = packet.ts;
+        if bad_checksum {
+            flow.info.checksum_errors += 1;
+        }
+        let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
+        if let Some(reason) = ended {
+            self.close_slot(slot, reason);
+        }
+    }
+
+    /// Ends every open session (end of input), in id order.
+    pub fn finish(&mut self) {
+        let mut open: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let f = s.flow.as_ref()?;
+                (f.state == FlowState::Open).then_some((f.info.id, i as u32))
+            })
+            .collect();
+        open.sort_unstable();
+        for (_, slot) in open {
+            self.close_slot(slot, EndReason::EndOfCapture);
+        }
+    }
+
+    /// Consumes the table, returning its handler.
+    pub fn into_handler(self) -> H {
+        self.handler
+    }
+
+    fn flow(&self, slot: u32) -> Option<&Flow<H::Sink>> {
+        self.slots.get(slot as usize).and_then(|s| s.flow.as_ref())
+    }
+
+    fn create(&mut self, key: FlowKey, seg: &TcpSegment<'_>, packet: PacketRef) -> u32 {
+        if self.live >= self.config.max_flows {
+            self.evict_one();
+        }
+        let src = Endpoint {
+            ip: seg.src,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.dst,
+            port: seg.dst_port,
+        };
+        let ports = &self.config.ports;
+        let (client, server, roles_from, tentative) = if seg.flags.syn() {
+            if seg.flags.ack() {
+                (dst, src, RoleBasis::Handshake, false)
+            } else {
+                (src, dst, RoleBasis::Handshake, false)
+            }
+        } else {
+            match (ports.contains(src.port), ports.contains(dst.port)) {
+                (false, true) => (src, dst, RoleBasis::MailPort, false),
+                (true, false) => (dst, src, RoleBasis::MailPort, false),
+                _ if src.port >= dst.port => (src, dst, RoleBasis::Guess, true),
+                _ => (dst, src, RoleBasis::Guess, true),
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.sessions += 1;
+        let flow = Flow {
+            key,
+            info: SessionInfo {
+                id,
+                client,
+                server,
+                roles_from,
+                first_packet: packet,
+                last_packet: packet,
+                syn_seen: false,
+                syn_ack_seen: false,
+                mid_stream: false,
+                sides: [SideStats::default(); 2],
+                end: EndReason::EndOfCapture,
+                conflicts: Vec::new(),
+                checksum_errors: 0,
+            },
+            dirs: [Reassembler::default(), Reassembler::default()],
+            client_isn: None,
+            roles_tentative: tentative,
+            payload_seen: false,
+            state: FlowState::Open,
+            sink: None,
+            last_seen: packet.ts,
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i as usize) {
+                    s.generation = s.generation.wrapping_add(1);
+                    s.flow = Some(flow);
+                }
+                i
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    flow: Some(flow),
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, slot);
+        self.live += 1;
+        self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
+        let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
+        let deadline = packet.ts.secs.saturating_add(self.config.idle_timeout_secs);
+        self.expiry.push(Reverse((deadline, slot, generation)));
+        slot
+    }
+
+    /// Reports the session in `slot` (if open) and marks it closed; the
+    /// entry lingers to absorb stray packets.
+    fn close_slot(&mut self, slot: u32, reason: EndReason) {
+        let handler = &mut self.handler;
+        let Some(flow) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.flow.as_mut())
+        else {
+            return;
+        };
+        if flow.state == FlowState::Closed {
+            return;
+        }
+        flow.state = FlowState::Closed;
+        match reason {
+            EndReason::Timeout => self.stats.timed_out += 1,
+            EndReason::Evicted => self.stats.evicted += 1,
+            _ => {}
+        }
+        flush_flow(flow, handler);
+        flow.info.end = reason;
+        for (i, dir) in flow.dirs.iter().enumerate() {
+            if let Some(side) = flow.info.sides.get_mut(i) {
+                side.stream = dir.stats;
+            }
+        }
+        let sink = match flow.sink.take() {
+            Some(sink) => sink,
+            None => handler.open(&flow.info),
+        };
+        let info = std::mem::replace(&mut flow.info, placeholder_info(&flow.key));
+        // The reassemblers' buffers are not needed past this point.
+        flow.dirs = [Reassembler::default(), Reassembler::default()];
+        handler.close(info, sink);
+    }
+
+    fn remove_slot(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if let Some(flow) = s.flow.take() {
+                self.index.remove(&flow.key);
+                self.live -= 1;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// Ends sessions idle past the timeout, and forgets closed ones past
+    /// their linger time.
+    fn advance_clock(&mut self, ts: Timestamp) {
+        if ts <= self.now {
+            return;
+        }
+        let advanced_second = ts.secs > self.now.secs;
+        self.now = ts;
+        if !advanced_second {
+            return;
+        }
+        while let Some(Reverse((deadline, slot, generation))) = self.expiry.peek().copied() {
+            if deadline > self.now.secs {
+                break;
+            }
+            self.expiry.pop();
+            self.expire(slot, generation);
+        }
+    }
+
+    /// The heap entry for `slot` came due: end the flow, or reschedule it
+    /// when it was active since.
+    fn expire(&mut self, slot: u32, generation: u32) {
+        let now = self.now.secs;
+        let (idle, linger) = (
+            self.config.idle_timeout_secs,
+            self.config.closed_linger_secs,
+        );
+        let Some(s) = self.slots.get(slot as usize) else {
+            return;
+        };
+        if s.generation != generation {
+            return;
+        }
+        let Some(flow) = s.flow.as_ref() else { return };
+        let limit = match flow.state {
+            FlowState::Open => idle,
+            FlowState::Closed => linger,
+        };
+        let due = flow.last_seen.secs.saturating_add(limit);
+        if due > now {
+            self.expiry.push(Reverse((due, slot, generation)));
+            return;
+        }
+        if flow.state == FlowState::Open {
+            self.close_slot(slot, EndReason::Timeout);
+        }
+        self.remove_slot(slot);
+    }
+
+    /// Makes room: ends the flow that has been idle longest.
+    fn evict_one(&mut self) {
+        while let Some(Reverse((deadline, slot, generation))) = self.expiry.pop() {
+            let Some(s) = self.slots.get(slot as usize) else {
+                continue;
+            };
+            if s.generation != generation {
+                continue;
+            }
+            let Some(flow) = s.flow.as_ref() else {
+                continue;
+            };
+            let limit = match flow.state {
+                FlowState::Open => self.config.idle_timeout_secs,
+                FlowState::Closed => self.config.closed_linger_secs,
+            };
+            let due = flow.last_seen.secs.saturating_add(limit);
+            if due > deadline {
+                // Active since this entry was pushed: not the oldest after all.
+                self.expiry.push(Reverse((due, slot, generation)));
+                continue;
+            }
+            if flow.state == FlowState::Open {
+                self.close_slot(slot, EndReason::Evicted);
+            }
+            self.remove_slot(slot);
+            return;
+        }
+    }
+}
+
+/// Applies one segment to its flow; returns how the session ended, if it did.
+fn update_flow<H: SessionHandler>(
+    flow: &mut Flow<H::Sink>,
+    seg: &TcpSegment<'_>,
+    src: Endpoint,
+    packet: PacketRef,
+    wire_len: u32,
+    config: &FlowConfig,
+    handler: &mut H,
+) -> Option<EndReason> {
+    let mut side = if src == flow.info.client {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    if flow.roles_tentative && (!seg.payload.is_empty() || seg.missing > 0) {
+        // The first to speak is the server in SMTP, IMAP and POP3.
+        flow.roles_tentative = false;
+        flow.info.roles_from = RoleBasis::FirstSpeaker;
+        if side == Side::Client {
+            std::mem::swap(&mut flow.info.client, &mut flow.info.server);
+            flow.info.sides.swap(0, 1);
+            flow.dirs.swap(0, 1);
+            side = Side::Server;
+        }
+    }
+    flow.info.last_packet = packet;
+    let stats = side_stats(&mut flow.info, side);
+    stats.packets += 1;
+    stats.wire_bytes += u64::from(wire_len);
+    stats.payload_bytes += seg.payload.len() as u64;
+    stats.truncated_bytes += u64::from(seg.missing);
+
+    let flags = seg.flags;
+    let mut seq = seg.seq;
+    if flags.syn() {
+        if flags.ack() {
+            flow.info.syn_ack_seen = true;
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Server) {
+                dir.set_isn(seg.seq);
+            }
+            // The SYN-ACK acknowledges the client's ISN + 1.
+            flow.client_isn.get_or_insert(seg.ack.wrapping_sub(1));
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
+                dir.set_start(seg.ack);
+            }
+        } else {
+            flow.info.syn_seen = true;
+            flow.client_isn.get_or_insert(seg.seq);
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
+                dir.set_isn(seg.seq);
+            }
+        }
+        // Data on a SYN (TCP Fast Open) starts after the SYN's own number.
+        seq = seq.wrapping_add(1);
+    }
+    if !flow.payload_seen && (!seg.payload.is_empty() || seg.missing > 0) {
+        // Payload before any handshake packet: the capture began mid-stream.
+        flow.payload_seen = true;
+        flow.info.mid_stream = !flow.info.syn_seen && !flow.info.syn_ack_seen;
+    }
+
+    let limits = config.reassembly;
+    let Flow {
+        dirs, info, sink, ..
+    } = flow;
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| {
+        if let StreamEvent::Conflict(c) = &ev {
+            if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
+                info.conflicts.push((s, Conflict::clone(c)));
+            }
+        }
+        let sink = sink.get_or_insert_with(|| handler.open(info));
+        sink.on_event(s, ev);
+    };
+    if flags.ack() {
+        if let Some(peer) = dir_mut(dirs, side.other()) {
+            if !peer.has_start() && !flags.syn() {
+                // Picked up mid-stream: the ACK tells where the peer is.
+                peer.set_start(seg.ack);
+            }
+            peer.peer_ack(seg.ack);
+        }
+    }
+    if let Some(dir) = dir_mut(dirs, side) {
+        let segment = Segment {
+            seq,
+            payload: seg.payload,
+            missing: seg.missing,
+            fin: flags.fin(),
+            packet,
+        };
+        dir.segment(segment, &limits, &mut |ev| deliver(side, ev));
+    }
+    for s in [Side::Client, Side::Server] {
+        if let Some(dir) = dir_mut(dirs, s) {
+            dir.tick(&mut |ev| deliver(s, ev));
+        }
+    }
+    if flags.rst() {
+        return Some(EndReason::Rst);
+    }
+    if dirs.iter().all(Reassembler::finished) {
+        return Some(EndReason::Fin);
+    }
+    None
+}
+
+/// Delivers whatever the reassemblers still hold (end of the session).
+fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &mut H) {
+    let Flow {
+        dirs, info, sink, ..
+    } = flow;
+    for s in [Side::Client, Side::Server] {
+        if let Some(dir) = dir_mut(dirs, s) {
+            dir.finish(&mut |ev| {
+                if let StreamEvent::Conflict(c) = &ev {
+                    if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
+                        info.conflicts.push((s, Conflict::clone(c)));
+                    }
+                }
+                let sink = sink.get_or_insert_with(|| handler.open(info));
+                sink.on_event(s, ev);
+            });
+        }
+    }
+}
+
+fn side_stats(info: &mut SessionInfo, side: Side) -> &mut SideStats {
+    let [client, server] = &mut info.sides;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+fn dir_mut(dirs: &mut [Reassembler; 2], side: Side) -> Option<&mut Reassembler> {
+    dirs.get_mut(side.index())
+}
+
+/// What a closed entry keeps: nothing a report needs.
+fn placeholder_info(key: &FlowKey) -> SessionInfo {
+    let zero = PacketRef {
+        input: 0,
+        frame: 0,
+        ts: Timestamp::ZERO,
+    };
+    SessionInfo {
+        id: 0,
+        client: key.lo,
+        server: key.hi,
+        roles_from: RoleBasis::Guess,
+        first_packet: zero,
+        last_packet: zero,
+        syn_seen: false,
+        syn_ack_seen: false,
+        mid_stream: false,
+        sides: [SideStats::default(); 2],
+        end: EndReason::EndOfCapture,
+        conflicts: Vec::new(),
+        checksum_errors: 0,
+    }
+}

@@ -1,0 +1,25 @@
+//! stripwatch: a passive analyzer that finds STARTTLS stripping, downgrades
+//! and cleartext credentials in SMTP, IMAP and POP3 traffic, from captures
+//! alone.
+//!
+//! The pipeline flows one way:
+//! [`capture`] (files) → [`decode`] (headers) → [`flow`] (sessions,
+//! reassembly) → [`analysis`] (records, findings) → [`report`] (output).
+//! The library works without the CLI: [`analysis::analyze`] takes inputs and
+//! returns a [`analysis::Report`].
+
+// Code that touches packet bytes must not panic on them.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)
+)]
+
+pub mod analysis;
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod flow;
+pub mod pipeline;
+pub mod report;
+pub mod text;
+pub mod time;
