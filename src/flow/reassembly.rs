@@ -204,13 +204,19 @@ impl Reassembler {
         self.pending_bytes
     }
 
-    /// Maps a sequence number to a stream offset near `next`. `None` when it
-    /// lies before the start of the stream.
-    fn offset_of(&self, seq: u32) -> Option<u64> {
+    /// Maps a sequence number to a signed stream offset near `next`
+    /// (negative: before the start of the stream).
+    fn signed_offset_of(&self, seq: u32) -> Option<i64> {
         let base = self.base?;
         let next_seq = base.wrapping_add(self.next as u32);
         let delta = i64::from(seq.wrapping_sub(next_seq) as i32);
-        u64::try_from(i64::try_from(self.next).ok()?.checked_add(delta)?).ok()
+        i64::try_from(self.next).ok()?.checked_add(delta)
+    }
+
+    /// Maps a sequence number to a stream offset near `next`. `None` when it
+    /// lies before the start of the stream.
+    fn offset_of(&self, seq: u32) -> Option<u64> {
+        u64::try_from(self.signed_offset_of(seq)?).ok()
     }
 
     /// Records the peer's acknowledgement number for this direction.
@@ -237,9 +243,17 @@ impl Reassembler {
         if self.base.is_none() {
             self.base = Some(seq);
         }
-        let Some(mut off) = self.offset_of(seq) else {
+        let Some(signed) = self.signed_offset_of(seq) else {
             return;
         };
+        // Bytes before the start of the stream (a retransmission reaching
+        // back past where a mid-stream pickup began) are cut off.
+        let before_start = usize::try_from(signed.min(0).unsigned_abs()).unwrap_or(usize::MAX);
+        let payload = payload.get(before_start..).unwrap_or_default();
+        if before_start > 0 && payload.is_empty() && !fin {
+            return;
+        }
+        let mut off = signed.max(0) as u64;
         let captured_end = off + payload.len() as u64;
         let wire_end = captured_end + u64::from(missing);
         if fin && self.fin.is_none() {
@@ -357,26 +371,27 @@ impl Reassembler {
             .take_while(|(start, p)| **start + p.data.len() as u64 > off)
             .map(|(start, p)| (*start, *start + p.data.len() as u64))
             .collect();
+        // Compare the overlaps first, while every held piece is still
+        // buffered; then place the new parts (which may drain the held ones).
+        let mut new_parts = Vec::with_capacity(held.len() + 1);
         let mut cursor = off;
         for (h_start, h_end) in held.into_iter().rev() {
             if h_start > cursor {
-                self.place(cursor, slice(data, off, cursor, h_start), packet, out);
+                new_parts.push((cursor, h_start));
             }
             let (c_start, c_end) = (cursor.max(h_start), end.min(h_end));
             if c_start < c_end {
-                self.compare_with_pending(
-                    h_start,
-                    c_start,
-                    slice(data, off, c_start, c_end),
-                    packet,
-                    out,
-                );
+                let theirs = slice(data, off, c_start, c_end);
+                self.compare_with_pending(h_start, c_start, theirs, packet, out);
                 self.stats.retransmitted_bytes += c_end - c_start;
             }
             cursor = cursor.max(h_end);
         }
         if cursor < end {
-            self.place(cursor, slice(data, off, cursor, end), packet, out);
+            new_parts.push((cursor, end));
+        }
+        for (from, to) in new_parts {
+            self.place(from, slice(data, off, from, to), packet, out);
         }
         self.drain(out);
         self.enforce_limits(limits, out);
@@ -614,3 +629,8 @@ fn slice(data: &[u8], base: u64, from: u64, to: u64) -> &[u8] {
     let b = (to - base) as usize;
     data.get(a..b).unwrap_or_default()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[path = "reassembly_tests.rs"]
+mod tests;
