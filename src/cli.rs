@@ -54,6 +54,10 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub idle_timeout: i64,
 
+    /// Show passwords, tokens and challenge responses (masked by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+
     /// Most concurrent flows; beyond it the longest idle one is evicted.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
@@ -96,7 +100,10 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             crate::text::escape(path.display().to_string().as_bytes())
         );
     }
-    let report = analysis::analyze(&inputs, args.flow_config());
+    let options = analysis::AnalysisOptions {
+        show_secrets: args.show_secrets,
+    };
+    let report = analysis::analyze(&inputs, args.flow_config(), options);
     for input in &report.inputs {
         if let Some(e) = &input.error {
             eprintln!("stripwatch: {}", crate::text::escape(e.as_bytes()));

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod pipeline;
+pub mod proto;
 pub mod report;
 pub mod text;
 pub mod time;

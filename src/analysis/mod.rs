@@ -1,87 +1,62 @@
 //! Session records, findings and the end-of-input pass.
 //!
 //! [`MailSessions`] is the session handler the pipeline feeds: it gives
-//! every session a protocol analyzer and turns each ended session into a
-//! [`SessionRecord`]. [`analyze`] runs the whole thing over a list of
-//! inputs and returns the [`Report`].
+//! every session a [`MailDialog`] and turns each ended session into a
+//! [`SessionRecord`]. [`analyze`] runs the whole thing over a list of inputs
+//! and returns the [`Report`].
 
+pub mod findings;
+pub mod profile;
 pub mod record;
+pub mod session;
+
+pub use findings::{Finding, FindingKind, Severity};
+pub use session::SessionRecord;
 
 use crate::capture::InputSpec;
 use crate::flow::{
     FlowConfig, SessionHandler, SessionInfo, Side, StreamEvent, StreamSink, TableStats,
 };
 use crate::pipeline::{InputSummary, Pipeline};
-use record::{
-    AnomalyRecord, Locator, Observability, TransportRecord, conflict_anomalies,
-    transport_observability,
-};
+use crate::proto::Protocol;
+use crate::proto::dialog::MailDialog;
+use record::Locator;
 use serde::Serialize;
 
 /// Version of the JSON report's layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Mail protocol of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Smtp,
-    Imap,
-    Pop3,
-    Unknown,
-}
-
-impl Protocol {
-    /// The protocol a well-known port suggests.
-    pub fn from_port(port: u16) -> Protocol {
-        match port {
-            25 | 465 | 587 | 2525 => Protocol::Smtp,
-            143 | 993 => Protocol::Imap,
-            110 | 995 => Protocol::Pop3,
-            _ => Protocol::Unknown,
-        }
-    }
-}
-
-/// The report's entry for one session.
-#[derive(Clone, Debug, Serialize)]
-pub struct SessionRecord {
-    pub id: u64,
-    pub protocol: Protocol,
-    pub client: String,
-    pub server: String,
-    #[serde(flatten)]
-    pub transport: TransportRecord,
-    pub anomalies: Vec<AnomalyRecord>,
-    pub observability: Vec<Observability>,
+/// Choices that change what the report shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnalysisOptions {
+    /// Show passwords, tokens and challenge responses instead of masking
+    /// them.
+    pub show_secrets: bool,
 }
 
 /// The protocol analyzer of one session.
-#[derive(Default)]
 pub struct MailSession {
-    bytes_seen: [u64; 2],
+    dialog: MailDialog,
 }
 
 impl StreamSink for MailSession {
     fn on_event(&mut self, side: Side, event: StreamEvent<'_>) {
-        if let StreamEvent::Data { bytes, .. } = event {
-            if let Some(n) = self.bytes_seen.get_mut(side.index()) {
-                *n += bytes.len() as u64;
-            }
-        }
+        self.dialog.on_event(side, &event);
     }
 }
 
 /// Session handler that analyzes mail sessions and keeps their records.
 pub struct MailSessions {
     locator: Locator,
+    options: AnalysisOptions,
     records: Vec<SessionRecord>,
 }
 
 impl MailSessions {
-    pub fn new(input_names: &[String]) -> Self {
+    pub fn new(input_names: &[String], options: AnalysisOptions) -> Self {
         MailSessions {
             locator: Locator::new(input_names),
+            options,
             records: Vec::new(),
         }
     }
@@ -90,20 +65,21 @@ impl MailSessions {
 impl SessionHandler for MailSessions {
     type Sink = MailSession;
 
-    fn open(&mut self, _info: &SessionInfo) -> MailSession {
-        MailSession::default()
+    fn open(&mut self, info: &SessionInfo) -> MailSession {
+        MailSession {
+            dialog: MailDialog::new(Protocol::from_port(info.server.port)),
+        }
     }
 
-    fn close(&mut self, info: SessionInfo, _session: MailSession) {
-        self.records.push(SessionRecord {
-            id: info.id,
-            protocol: Protocol::from_port(info.server.port),
-            client: info.client.to_string(),
-            server: info.server.to_string(),
-            transport: TransportRecord::build(&info, &self.locator),
-            anomalies: conflict_anomalies(&info, &self.locator),
-            observability: transport_observability(&info),
-        });
+    fn close(&mut self, info: SessionInfo, mut session: MailSession) {
+        session.dialog.finish();
+        let record = SessionRecord::build(
+            &info,
+            &session.dialog.facts,
+            &self.locator,
+            self.options.show_secrets,
+        );
+        self.records.push(record);
     }
 }
 
@@ -113,6 +89,8 @@ pub struct Report {
     pub schema_version: u32,
     pub inputs: Vec<InputSummary>,
     pub sessions: Vec<SessionRecord>,
+    /// Every finding, by session then kind.
+    pub findings: Vec<Finding>,
     pub stats: TableStats,
 }
 
@@ -121,23 +99,35 @@ impl Report {
     pub fn inputs_complete(&self) -> bool {
         self.inputs.iter().all(InputSummary::complete)
     }
+
+    /// The most severe finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
 }
 
 /// Analyzes the inputs in order and returns the report, sessions in id
 /// order.
-pub fn analyze(inputs: &[InputSpec], config: FlowConfig) -> Report {
+pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOptions) -> Report {
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let mut pipeline = Pipeline::new(config, MailSessions::new(&names));
+    let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
     for spec in inputs {
         pipeline.read_input(spec);
     }
     let (handler, inputs, stats) = pipeline.finish();
+    let locator = handler.locator;
     let mut sessions = handler.records;
     sessions.sort_by_key(|s| s.id);
+    profile::prove_stripping_across_sessions(&mut sessions, &locator, options.show_secrets);
+    let findings = sessions
+        .iter()
+        .flat_map(|s| s.findings.iter().cloned())
+        .collect();
     Report {
         schema_version: SCHEMA_VERSION,
         inputs,
         sessions,
+        findings,
         stats,
     }
 }

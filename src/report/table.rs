@@ -30,7 +30,7 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             s.id.to_string(),
             t.first_seen.to_string(),
             format!("{} → {}", s.client, s.server),
-            format!("{:?}", s.protocol).to_lowercase(),
+            s.protocol.to_string(),
             format!(
                 "{}/{}",
                 t.client_to_server.packets, t.server_to_client.packets

@@ -1,0 +1,286 @@
+//! The session record: what the report says about one session, built from
+//! its transport facts and its dialog.
+
+use super::findings::{Finding, FindingKind, RuleInput, session_findings};
+use super::record::{
+    AnomalyRecord, Locator, Observability, TransportRecord, conflict_anomalies,
+    transport_observability,
+};
+use crate::flow::{EndReason, SessionInfo, Side};
+use crate::proto::{
+    DialogFacts, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello,
+    tls_version_name,
+};
+use crate::text;
+use serde::{Serialize, Serializer};
+
+/// The STARTTLS lifecycle of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct StarttlsRecord {
+    /// True if a cleartext capability list had STARTTLS/STLS, false if lists
+    /// crossed and none had it, null if none crossed.
+    pub offered: Option<bool>,
+    /// The client sent STARTTLS/STLS.
+    pub requested: bool,
+    /// The server's answer; null when not requested or not seen.
+    pub accepted: Option<bool>,
+    /// ClientHello and ServerHello both seen.
+    pub tls_established: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HelloRecord {
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+}
+
+impl HelloRecord {
+    fn build(hello: &TlsHello) -> Self {
+        HelloRecord {
+            version: tls_version_name(hello.version()),
+            sni: hello.sni.as_deref().map(|s| text::escape(s.as_bytes())),
+            cipher: hello
+                .cipher
+                .map(|c| match crate::proto::tls::cipher_name(c) {
+                    Some(name) => name.to_string(),
+                    None => format!("0x{c:04x}"),
+                }),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_hello: Option<HelloRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hello: Option<HelloRecord>,
+}
+
+/// A credential as reported: the username shown, the secret masked unless
+/// revealed.
+#[derive(Clone, Debug, Serialize)]
+pub struct CredentialRecord {
+    pub mechanism: String,
+    pub username: Option<String>,
+    pub cleartext: bool,
+    pub outcome: Outcome,
+    pub secret_kind: SecretKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
+}
+
+/// Placeholder for a masked secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// Line-level oddities of the dialog, per side.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct DialogStats {
+    pub bare_lf_lines: [u64; 2],
+    pub long_lines: [u64; 2],
+    pub unparsed_lines: [u64; 2],
+}
+
+/// What the end-of-input pass needs to prove stripping across sessions.
+#[derive(Clone, Debug)]
+pub struct StrippingFacts {
+    /// The first capability list with STARTTLS (this session offered it).
+    pub offer: Option<Evidence>,
+    /// This session's list lacked STARTTLS with no mask on it: another
+    /// session to the same server that offered it would prove stripping.
+    pub unproven_absence: Option<Evidence>,
+}
+
+/// The report's entry for one session.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionRecord {
+    pub id: u64,
+    pub protocol: &'static str,
+    pub client: String,
+    pub server: String,
+    pub implicit_tls: bool,
+    pub starttls: StarttlsRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsRecord>,
+    pub credentials: Vec<CredentialRecord>,
+    /// Finding kinds, in order; the full findings are in the report's list.
+    #[serde(serialize_with = "finding_kinds")]
+    pub findings: Vec<Finding>,
+    pub observability: Vec<Observability>,
+    #[serde(flatten)]
+    pub transport: TransportRecord,
+    pub dialog: DialogStats,
+    pub anomalies: Vec<AnomalyRecord>,
+    #[serde(skip)]
+    pub server_key: crate::flow::Endpoint,
+    #[serde(skip)]
+    pub stripping: StrippingFacts,
+}
+
+fn finding_kinds<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
+    let mut kinds: Vec<FindingKind> = findings.iter().map(|f| f.kind).collect();
+    kinds.dedup();
+    s.collect_seq(kinds)
+}
+
+impl SessionRecord {
+    /// Builds the record of an ended session.
+    pub fn build(
+        info: &SessionInfo,
+        facts: &DialogFacts,
+        locator: &Locator,
+        show_secrets: bool,
+    ) -> Self {
+        let protocol = facts
+            .protocol
+            .or_else(|| Protocol::from_port(info.server.port));
+        let starttls = StarttlsRecord {
+            offered: facts.starttls_offered(),
+            requested: facts.starttls_command.is_some(),
+            accepted: facts
+                .starttls_answer
+                .as_ref()
+                .map(|(a, _)| *a == StarttlsAnswer::Accepted),
+            tls_established: facts.tls_established(),
+        };
+        let tls =
+            (facts.client_hello.is_some() || facts.server_hello.is_some()).then(|| TlsRecord {
+                client_hello: facts
+                    .client_hello
+                    .as_ref()
+                    .map(|(_, h)| HelloRecord::build(h)),
+                server_hello: facts
+                    .server_hello
+                    .as_ref()
+                    .map(|(_, h)| HelloRecord::build(h)),
+            });
+        let credentials = facts
+            .credentials
+            .iter()
+            .map(|c| CredentialRecord {
+                mechanism: c.mechanism.clone(),
+                username: c.username.as_deref().map(text::escape),
+                cleartext: c.cleartext,
+                outcome: c.outcome,
+                secret_kind: c.secret_kind,
+                secret: (c.secret_kind != SecretKind::None).then(|| {
+                    if show_secrets {
+                        text::escape(&c.secret)
+                    } else {
+                        REDACTED.to_string()
+                    }
+                }),
+                cancelled: c.cancelled,
+            })
+            .collect();
+        let input = RuleInput {
+            info,
+            facts,
+            protocol,
+            locator,
+            show_secrets,
+        };
+        let mut findings = session_findings(&input);
+        findings.sort_by_key(|f| f.kind);
+        let mut observability = transport_observability(info);
+        observability.extend(dialog_observability(info, facts, protocol));
+        let masked = facts.capabilities.iter().any(|c| c.masked_token.is_some());
+        SessionRecord {
+            id: info.id,
+            protocol: protocol.map_or("unknown", Protocol::name),
+            client: info.client.to_string(),
+            server: info.server.to_string(),
+            implicit_tls: facts.implicit_tls,
+            starttls,
+            tls,
+            credentials,
+            findings,
+            observability,
+            transport: TransportRecord::build(info, locator),
+            dialog: DialogStats {
+                bare_lf_lines: facts.bare_lf_lines,
+                long_lines: facts.long_lines,
+                unparsed_lines: facts.unparsed_lines,
+            },
+            anomalies: conflict_anomalies(info, locator),
+            server_key: info.server,
+            stripping: StrippingFacts {
+                offer: facts
+                    .capabilities
+                    .iter()
+                    .find(|c| c.starttls)
+                    .map(|c| c.evidence.clone()),
+                unproven_absence: (starttls.offered == Some(false) && !masked)
+                    .then(|| facts.capabilities.first().map(|c| c.evidence.clone()))
+                    .flatten(),
+            },
+        }
+    }
+}
+
+/// What the dialog could not show.
+fn dialog_observability(
+    info: &SessionInfo,
+    f: &DialogFacts,
+    protocol: Option<Protocol>,
+) -> Vec<Observability> {
+    let mut out = Vec::new();
+    let note = |kind: &'static str, side: Option<Side>, detail: String| Observability {
+        kind,
+        side,
+        detail,
+    };
+    let payload = info.sides.iter().any(|s| s.payload_bytes > 0);
+    if payload && f.protocol.is_none() && !f.implicit_tls {
+        out.push(note(
+            "protocol-not-recognised",
+            None,
+            "no SMTP, IMAP or POP3 greeting or command was recognised".into(),
+        ));
+    }
+    let cleartext_dialog = f.greeting.is_some() || f.sensitive_command.is_some();
+    if cleartext_dialog && f.capabilities.is_empty() && !f.implicit_tls {
+        let kw = protocol.map_or("STARTTLS", Protocol::starttls_keyword);
+        out.push(note(
+            "capabilities-not-seen",
+            None,
+            format!("no capability list crossed in cleartext, so whether the server offers {kw} is not visible"),
+        ));
+    }
+    if f.starttls_command.is_some() && f.starttls_answer.is_none() {
+        out.push(note(
+            "starttls-answer-not-seen",
+            Some(Side::Server),
+            "the client requested TLS but the server's answer is not in the capture".into(),
+        ));
+    }
+    if let Some((StarttlsAnswer::Accepted, _)) = &f.starttls_answer {
+        let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
+        if f.client_hello.is_none() && f.cleartext_after_go_ahead.is_none() && !closed {
+            out.push(note(
+                "tls-not-observed",
+                None,
+                "the server accepted STARTTLS but the capture ends before the client's next bytes"
+                    .into(),
+            ));
+        }
+    }
+    if f.client_hello.is_some() != f.server_hello.is_some() {
+        let missing = if f.client_hello.is_none() {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        out.push(note(
+            "tls-handshake-incomplete",
+            Some(missing),
+            format!("the TLS {} hello is not in the capture", missing.name()),
+        ));
+    }
+    out
+}

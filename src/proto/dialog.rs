@@ -1,0 +1,708 @@
+//! The dialog driver shared by SMTP, IMAP and POP3.
+//!
+//! It routes each direction's bytes to what they are: lines (handed to the
+//! protocol's [`LineMachine`]), a literal or chunk counted by length, a
+//! dot-terminated body skipped without buffering, or TLS records. It also
+//! runs the STARTTLS lifecycle that the three protocols share:
+//!
+//! ```text
+//!  Cleartext --client STARTTLS--> Requested --answer OK--> GoAhead --ClientHello--> Handshake --ServerHello--> Tls
+//!      ^                              |                       |
+//!      +---------answer refused-------+                       +--cleartext or close--> NotEstablished
+//! ```
+//!
+//! Client bytes after STARTTLS are held until the server answers: if it
+//! accepts, they were sent before the go-ahead and are command injection;
+//! if it refuses, they are ordinary commands. Server bytes after the
+//! go-ahead that are not TLS, sent before any further client byte, are
+//! response injection.
+
+use super::facts::{DialogFacts, Evidence, Protocol, StarttlsAnswer};
+use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::tls::{Sniff, TlsEvent, TlsReader, sniff};
+use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
+use crate::flow::{PacketRef, Side, StreamEvent};
+
+/// Client bytes kept while STARTTLS awaits its answer. A real client sends
+/// nothing there (RFC 3207 4.2); anything is evidence, and a few KiB of it
+/// is plenty.
+pub const HELD_BYTES: usize = 4096;
+
+/// First lines to look at before giving up on recognising the protocol.
+const DETECTION_LINES: u32 = 4;
+
+/// A protocol's line-level state machine.
+pub trait LineMachine {
+    /// A complete line from `side`.
+    fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>);
+    /// The literal (or chunk) announced with [`Ctx::literal`] has passed:
+    /// its first bytes (up to the `keep` asked for) and its total length.
+    fn on_literal(&mut self, _side: Side, _bytes: &[u8], _total: u64, _ctx: &mut Ctx<'_>) {}
+    /// The dot-terminated body announced with [`Ctx::dot_body`] ended.
+    fn on_body_end(&mut self, _side: Side, _ctx: &mut Ctx<'_>) {}
+    /// `len` bytes of `side` were not captured (a partial line was dropped).
+    fn on_gap(&mut self, _side: Side, _len: u64, _ctx: &mut Ctx<'_>) {}
+    /// The session ended: settle whatever is pending.
+    fn finish(&mut self, _ctx: &mut Ctx<'_>) {}
+}
+
+/// What a machine can see and ask of the driver.
+pub struct Ctx<'a> {
+    pub facts: &'a mut DialogFacts,
+    requests: &'a mut Requests,
+    gaps: [u64; 2],
+    in_body: [bool; 2],
+}
+
+#[derive(Default)]
+struct Requests {
+    modes: [Option<Request>; 2],
+    starttls: Option<StarttlsEvent>,
+}
+
+enum Request {
+    Literal { len: u64, keep: usize },
+    DotBody,
+    Lines,
+}
+
+enum StarttlsEvent {
+    Requested(Evidence),
+    Answered(StarttlsAnswer, Evidence),
+}
+
+impl Ctx<'_> {
+    /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
+    /// `keep` of them are handed to [`LineMachine::on_literal`].
+    pub fn literal(&mut self, side: Side, len: u64, keep: usize) {
+        set(
+            &mut self.requests.modes,
+            side,
+            Request::Literal { len, keep },
+        );
+    }
+
+    /// A body ended by a lone dot follows on `side` (SMTP DATA, POP3
+    /// multi-line responses); it is skipped without buffering.
+    pub fn dot_body(&mut self, side: Side) {
+        set(&mut self.requests.modes, side, Request::DotBody);
+    }
+
+    /// Back to lines on `side` (a body the other side's reply proves over).
+    pub fn lines(&mut self, side: Side) {
+        set(&mut self.requests.modes, side, Request::Lines);
+    }
+
+    /// The client asked for TLS: hold its further bytes until the answer.
+    pub fn starttls_requested(&mut self, command: Evidence) {
+        self.requests.starttls = Some(StarttlsEvent::Requested(command));
+    }
+
+    /// The server answered STARTTLS.
+    pub fn starttls_answered(&mut self, answer: StarttlsAnswer, line: Evidence) {
+        self.requests.starttls = Some(StarttlsEvent::Answered(answer, line));
+    }
+
+    /// Gaps so far in `side`'s stream.
+    pub fn gaps(&self, side: Side) -> u64 {
+        pick(&self.gaps, side)
+    }
+
+    /// True while `side` is inside a dot-terminated body.
+    pub fn in_body(&self, side: Side) -> bool {
+        pick(&self.in_body, side)
+    }
+}
+
+fn set<T>(slots: &mut [Option<T>; 2], side: Side, value: T) {
+    let [client, server] = slots;
+    match side {
+        Side::Client => *client = Some(value),
+        Side::Server => *server = Some(value),
+    }
+}
+
+fn pick<T: Copy>(pair: &[T; 2], side: Side) -> T {
+    let [client, server] = pair;
+    match side {
+        Side::Client => *client,
+        Side::Server => *server,
+    }
+}
+
+/// What a direction's next bytes are.
+enum Mode {
+    /// Nothing seen yet: the first bytes tell TLS from cleartext.
+    Start,
+    Lines,
+    Literal {
+        remaining: u64,
+        keep: usize,
+        kept: Vec<u8>,
+        total: u64,
+    },
+    DotBody(DotTerminator),
+    /// Client bytes after STARTTLS, held until the server answers.
+    Hold,
+    /// After the go-ahead: TLS expected.
+    ExpectTls,
+    /// A line injected where TLS was expected: skip it, then expect TLS.
+    InjectedLine,
+    Tls(Box<TlsReader>),
+    /// Nothing more to learn.
+    Ignore,
+}
+
+struct Direction {
+    mode: Mode,
+    lines: LineReader,
+    /// Bytes waiting for a decision (Start, ExpectTls, Hold).
+    held: Vec<u8>,
+    held_packet: Option<PacketRef>,
+    gaps: u64,
+    /// Bytes seen since the STARTTLS go-ahead.
+    spoke_since_go_ahead: bool,
+    fin: bool,
+}
+
+impl Direction {
+    fn new() -> Self {
+        Direction {
+            mode: Mode::Start,
+            lines: LineReader::default(),
+            held: Vec::new(),
+            held_packet: None,
+            gaps: 0,
+            spoke_since_go_ahead: false,
+            fin: false,
+        }
+    }
+}
+
+enum Machine {
+    Undetected {
+        lines_seen: u32,
+    },
+    Smtp(SmtpDialog),
+    Imap(ImapDialog),
+    Pop3(Pop3Dialog),
+    /// Not a mail protocol we know.
+    Opaque,
+}
+
+impl Machine {
+    fn get(&mut self) -> Option<&mut dyn LineMachine> {
+        match self {
+            Machine::Smtp(m) => Some(m),
+            Machine::Imap(m) => Some(m),
+            Machine::Pop3(m) => Some(m),
+            Machine::Undetected { .. } | Machine::Opaque => None,
+        }
+    }
+}
+
+/// One session's mail dialog: feed it stream events, then read its facts.
+pub struct MailDialog {
+    pub facts: DialogFacts,
+    machine: Machine,
+    /// The protocol the server port suggests, when the dialog does not say.
+    port_hint: Option<Protocol>,
+    dirs: [Direction; 2],
+    requests: Requests,
+    go_ahead: bool,
+}
+
+impl MailDialog {
+    pub fn new(port_hint: Option<Protocol>) -> Self {
+        MailDialog {
+            facts: DialogFacts::default(),
+            machine: Machine::Undetected { lines_seen: 0 },
+            port_hint,
+            dirs: [Direction::new(), Direction::new()],
+            requests: Requests::default(),
+            go_ahead: false,
+        }
+    }
+
+    /// One event of the session's reassembled streams.
+    pub fn on_event(&mut self, side: Side, event: &StreamEvent<'_>) {
+        match *event {
+            StreamEvent::Data { bytes, packet, .. } => self.feed(side, bytes, packet),
+            StreamEvent::Gap { len, .. } => self.gap(side, len),
+            StreamEvent::Fin { .. } => self.dir(side).fin = true,
+            StreamEvent::Conflict(_) => {}
+        }
+    }
+
+    /// True when `side` sent FIN.
+    pub fn fin(&self, side: Side) -> bool {
+        self.dirs.get(side.index()).is_some_and(|d| d.fin)
+    }
+
+    /// The session ended.
+    pub fn finish(&mut self) {
+        // A STARTTLS never answered in this capture: what the client sent
+        // after it is still worth reading.
+        if matches!(self.dir(Side::Client).mode, Mode::Hold) {
+            let held = std::mem::take(&mut self.dir(Side::Client).held);
+            let packet = self.dir(Side::Client).held_packet.take();
+            self.dir(Side::Client).mode = Mode::ExpectTls;
+            if let Some(packet) = packet {
+                self.feed(Side::Client, &held, packet);
+            }
+        }
+        let (facts, requests) = (&mut self.facts, &mut self.requests);
+        let mut ctx = Ctx {
+            facts,
+            requests,
+            gaps: [self.dirs[0].gaps, self.dirs[1].gaps],
+            in_body: [false; 2],
+        };
+        if let Some(m) = self.machine.get() {
+            m.finish(&mut ctx);
+        }
+        self.requests = Requests::default();
+    }
+
+    fn dir(&mut self, side: Side) -> &mut Direction {
+        let [client, server] = &mut self.dirs;
+        match side {
+            Side::Client => client,
+            Side::Server => server,
+        }
+    }
+
+    fn gap(&mut self, side: Side, len: u64) {
+        let dir = self.dir(side);
+        dir.gaps += 1;
+        if dir.lines.clear() {
+            // A line was cut by the gap: what follows is its tail.
+        }
+        match &mut dir.mode {
+            Mode::Literal { remaining, .. } if *remaining > len => *remaining -= len,
+            Mode::Literal { .. } => dir.mode = Mode::Lines,
+            Mode::Tls(reader) => reader.gap(len),
+            _ => {}
+        }
+        self.with_machine(|m, ctx| m.on_gap(side, len, ctx));
+        self.apply_requests();
+    }
+
+    /// Runs `f` on the protocol machine with a fresh context.
+    fn with_machine(&mut self, f: impl FnOnce(&mut dyn LineMachine, &mut Ctx<'_>)) {
+        let gaps = [self.dirs[0].gaps, self.dirs[1].gaps];
+        let in_body = [
+            matches!(self.dirs[0].mode, Mode::DotBody(_)),
+            matches!(self.dirs[1].mode, Mode::DotBody(_)),
+        ];
+        if let Some(m) = self.machine.get() {
+            let mut ctx = Ctx {
+                facts: &mut self.facts,
+                requests: &mut self.requests,
+                gaps,
+                in_body,
+            };
+            f(m, &mut ctx);
+        }
+    }
+
+    fn feed(&mut self, side: Side, bytes: &[u8], packet: PacketRef) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.go_ahead {
+                self.dir(side).spoke_since_go_ahead = true;
+            }
+            let used = self.step(side, rest, packet).min(rest.len());
+            rest = rest.get(used..).unwrap_or_default();
+            self.apply_requests();
+        }
+    }
+
+    /// Processes a prefix of `input` in the current mode; returns its length.
+    fn step(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+        let dir = self.dir(side);
+        match &mut dir.mode {
+            Mode::Ignore => input.len(),
+            Mode::InjectedLine => match memchr::memchr(b'\n', input) {
+                Some(i) => {
+                    dir.mode = Mode::ExpectTls;
+                    i + 1
+                }
+                None => input.len(),
+            },
+            Mode::Start | Mode::ExpectTls => self.decide(side, input, packet),
+            Mode::Hold => {
+                let room = HELD_BYTES.saturating_sub(dir.held.len());
+                dir.held
+                    .extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
+                dir.held_packet.get_or_insert(packet);
+                input.len()
+            }
+            Mode::Tls(reader) => {
+                let mut events = Vec::new();
+                reader.feed(input, &mut events);
+                for event in events {
+                    self.on_tls(side, event, packet);
+                }
+                input.len()
+            }
+            Mode::DotBody(term) => match term.scan(input) {
+                Some(end) => {
+                    dir.mode = Mode::Lines;
+                    self.with_machine(|m, ctx| m.on_body_end(side, ctx));
+                    end
+                }
+                None => input.len(),
+            },
+            Mode::Literal {
+                remaining,
+                keep,
+                kept,
+                total,
+            } => {
+                let take = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                let room = keep.saturating_sub(kept.len()).min(take);
+                kept.extend_from_slice(input.get(..room).unwrap_or_default());
+                *remaining -= take as u64;
+                if *remaining == 0 {
+                    let (kept, total) = (std::mem::take(kept), *total);
+                    dir.mode = Mode::Lines;
+                    self.with_machine(|m, ctx| m.on_literal(side, &kept, total, ctx));
+                }
+                take
+            }
+            Mode::Lines => self.lines(side, input, packet),
+        }
+    }
+
+    /// Feeds lines until one of them changes a mode.
+    fn lines(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+        let MailDialog {
+            facts,
+            machine,
+            port_hint,
+            dirs,
+            requests,
+            ..
+        } = self;
+        let gaps = [dirs[0].gaps, dirs[1].gaps];
+        let in_body = [
+            matches!(dirs[0].mode, Mode::DotBody(_)),
+            matches!(dirs[1].mode, Mode::DotBody(_)),
+        ];
+        let Some(dir) = dirs.get_mut(side.index()) else {
+            return input.len();
+        };
+        dir.lines.feed(input, packet, |line| {
+            let slot = side.index().min(1);
+            match line.ending {
+                LineEnding::BareLf => bump(&mut facts.bare_lf_lines, slot),
+                LineEnding::Cut => bump(&mut facts.long_lines, slot),
+                LineEnding::CrLf => {}
+            }
+            if let Machine::Undetected { lines_seen } = machine {
+                *lines_seen += 1;
+                let seen = *lines_seen;
+                match detect(side, line.bytes).or(if seen >= DETECTION_LINES {
+                    *port_hint
+                } else {
+                    None
+                }) {
+                    Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
+                    Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
+                    Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
+                    None if seen >= DETECTION_LINES => *machine = Machine::Opaque,
+                    None => {}
+                }
+                if let Some(p) = protocol_of(machine) {
+                    facts.protocol = Some(p);
+                }
+            }
+            let mut ctx = Ctx {
+                facts,
+                requests,
+                gaps,
+                in_body,
+            };
+            if let Some(m) = machine.get() {
+                m.on_line(side, line, &mut ctx);
+            }
+            // Stop at a line that changes how this side's bytes are read.
+            requests.modes.iter().all(Option::is_none) && requests.starttls.is_none()
+        })
+    }
+
+    /// Start or after the go-ahead: TLS or cleartext?
+    fn decide(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+        let dir = self.dir(side);
+        let mut probe = std::mem::take(&mut dir.held);
+        let first_packet = *dir.held_packet.get_or_insert(packet);
+        let already = probe.len();
+        probe.extend_from_slice(input.get(..8).unwrap_or(input));
+        let verdict = sniff(&probe);
+        if verdict == Sniff::NeedMore && probe.len() < 8 && input.len() < 8 {
+            dir.held = probe;
+            return input.len();
+        }
+        probe.truncate(already);
+        dir.held_packet = None;
+        let expecting_tls = matches!(dir.mode, Mode::ExpectTls);
+        if verdict == Sniff::Tls {
+            dir.mode = Mode::Tls(Box::default());
+            if !expecting_tls && side == Side::Client && self.facts.client_hello.is_none() {
+                self.facts.implicit_tls = true;
+            }
+            if !expecting_tls && side == Side::Server && !self.facts.implicit_tls {
+                // The server's first bytes are TLS: the client's hello was
+                // not captured, but the session is TLS from the start.
+                self.facts.implicit_tls = true;
+            }
+        } else if expecting_tls {
+            self.cleartext_after_go_ahead(side, &probe, input, first_packet);
+        } else {
+            dir.mode = Mode::Lines;
+        }
+        // Replay what was held, then go on with this input in the new mode.
+        if !probe.is_empty() {
+            self.feed(side, &probe, first_packet);
+        }
+        0
+    }
+
+    /// Non-TLS bytes where TLS was expected.
+    fn cleartext_after_go_ahead(
+        &mut self,
+        side: Side,
+        held: &[u8],
+        input: &[u8],
+        packet: PacketRef,
+    ) {
+        let mut line = held.to_vec();
+        line.extend_from_slice(input);
+        let end = memchr::memchr(b'\n', &line).unwrap_or(line.len());
+        let text = line.get(..end).unwrap_or_default();
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let evidence = Evidence::new(side, packet, text);
+        let client_spoke = self.dirs[0].spoke_since_go_ahead;
+        match side {
+            Side::Server if !client_spoke => {
+                // Response injection: the server (or someone in the path)
+                // speaks before the client could start TLS. The line is
+                // skipped and TLS still expected after it.
+                self.facts.response_injection.get_or_insert(evidence);
+                self.dir(side).mode = Mode::InjectedLine;
+            }
+            Side::Server => {
+                // The client went on in cleartext (or started TLS and the
+                // server did not): the server's cleartext is ordinary again.
+                self.dir(side).mode = Mode::Lines;
+            }
+            Side::Client => {
+                self.facts.cleartext_after_go_ahead.get_or_insert(evidence);
+                self.dir(side).mode = Mode::Lines;
+                if matches!(self.dir(Side::Server).mode, Mode::ExpectTls) {
+                    self.dir(Side::Server).mode = Mode::Lines;
+                }
+            }
+        }
+    }
+
+    fn on_tls(&mut self, side: Side, event: TlsEvent, packet: PacketRef) {
+        match event {
+            TlsEvent::ClientHello(hello) => {
+                let text = describe_hello("ClientHello", &hello);
+                self.facts
+                    .client_hello
+                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
+            }
+            TlsEvent::ServerHello(hello) => {
+                let text = describe_hello("ServerHello", &hello);
+                self.facts
+                    .server_hello
+                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
+            }
+            TlsEvent::NotTls => {
+                self.facts.anomaly(
+                    "tls-stream-desynchronised",
+                    Evidence::new(side, packet, b""),
+                );
+                self.dir(side).mode = Mode::Ignore;
+            }
+        }
+        if self.facts.client_hello.is_some() && self.facts.server_hello.is_some() {
+            // Both hellos seen: the rest is encrypted and of no interest.
+            for dir in &mut self.dirs {
+                if matches!(dir.mode, Mode::Tls(_)) {
+                    dir.mode = Mode::Ignore;
+                }
+            }
+        }
+    }
+
+    /// Applies what the machine asked for after a line.
+    fn apply_requests(&mut self) {
+        let requests = std::mem::take(&mut self.requests);
+        for (side, request) in [Side::Client, Side::Server].into_iter().zip(requests.modes) {
+            let Some(request) = request else { continue };
+            let dir = self.dir(side);
+            dir.mode = match request {
+                Request::Literal { len: 0, .. } => Mode::Lines,
+                Request::Literal { len, keep } => Mode::Literal {
+                    remaining: len,
+                    keep,
+                    kept: Vec::new(),
+                    total: len,
+                },
+                Request::DotBody => Mode::DotBody(DotTerminator::default()),
+                Request::Lines => Mode::Lines,
+            };
+        }
+        match requests.starttls {
+            None => {}
+            Some(StarttlsEvent::Requested(command)) => {
+                self.facts.starttls_command.get_or_insert(command);
+                let client = self.dir(Side::Client);
+                client.mode = Mode::Hold;
+                client.held.clear();
+                client.held_packet = None;
+            }
+            Some(StarttlsEvent::Answered(answer, line)) => {
+                self.facts.starttls_answer.get_or_insert((answer, line));
+                let client = self.dir(Side::Client);
+                let held = std::mem::take(&mut client.held);
+                let held_packet = client.held_packet.take();
+                let was_holding = matches!(client.mode, Mode::Hold);
+                match answer {
+                    StarttlsAnswer::Accepted => {
+                        self.go_ahead = true;
+                        self.dir(Side::Server).mode = Mode::ExpectTls;
+                        self.dir(Side::Client).mode = Mode::ExpectTls;
+                        if let (false, Some(packet)) = (held.is_empty(), held_packet) {
+                            if sniff(&held) == Sniff::Tls {
+                                self.feed(Side::Client, &held, packet);
+                            } else {
+                                self.facts.command_injection.get_or_insert(Evidence::new(
+                                    Side::Client,
+                                    packet,
+                                    trim_crlf(&held),
+                                ));
+                            }
+                        }
+                    }
+                    StarttlsAnswer::Rejected => {
+                        if was_holding {
+                            self.dir(Side::Client).mode = Mode::Lines;
+                            if let Some(packet) = held_packet {
+                                self.feed(Side::Client, &held, packet);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bump(counts: &mut [u64; 2], slot: usize) {
+    if let Some(c) = counts.get_mut(slot) {
+        *c += 1;
+    }
+}
+
+fn trim_crlf(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+fn protocol_of(machine: &Machine) -> Option<Protocol> {
+    match machine {
+        Machine::Smtp(_) => Some(Protocol::Smtp),
+        Machine::Imap(_) => Some(Protocol::Imap),
+        Machine::Pop3(_) => Some(Protocol::Pop3),
+        Machine::Undetected { .. } | Machine::Opaque => None,
+    }
+}
+
+fn describe_hello(kind: &str, hello: &super::facts::TlsHello) -> String {
+    let mut text = format!(
+        "TLS {kind} ({}",
+        super::facts::tls_version_name(hello.version())
+    );
+    if let Some(sni) = &hello.sni {
+        text.push_str(", SNI ");
+        text.push_str(sni);
+    }
+    if let Some(cipher) = hello.cipher {
+        match super::tls::cipher_name(cipher) {
+            Some(name) => text.push_str(&format!(", {name}")),
+            None => text.push_str(&format!(", cipher 0x{cipher:04x}")),
+        }
+    }
+    text.push(')');
+    text
+}
+
+/// Recognises the protocol from a session's first line: the server's
+/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE`, POP3 `+OK`), or
+/// the client's first command when the greeting is missing.
+pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
+    let upper: Vec<u8> = line.iter().take(16).map(u8::to_ascii_uppercase).collect();
+    let starts = |p: &[u8]| upper.starts_with(p);
+    match side {
+        Side::Server => {
+            if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
+                Some(Protocol::Imap)
+            } else if starts(b"+OK") || starts(b"-ERR") {
+                Some(Protocol::Pop3)
+            } else if upper.len() >= 3
+                && upper.iter().take(3).all(u8::is_ascii_digit)
+                && matches!(upper.get(3), None | Some(b' ' | b'-'))
+                && matches!(upper.first(), Some(b'2' | b'4' | b'5'))
+            {
+                Some(Protocol::Smtp)
+            } else {
+                None
+            }
+        }
+        Side::Client => {
+            let word: Vec<u8> = upper
+                .split(|b| *b == b' ')
+                .next()
+                .unwrap_or_default()
+                .to_vec();
+            match word.as_slice() {
+                b"EHLO" | b"HELO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"BDAT"
+                | b"STARTTLS" => Some(Protocol::Smtp),
+                b"USER" | b"PASS" | b"APOP" | b"CAPA" | b"STLS" | b"STAT" | b"RETR" | b"UIDL"
+                | b"TOP" => Some(Protocol::Pop3),
+                _ => {
+                    // IMAP: a tag, then a command.
+                    let mut parts = upper.split(|b| *b == b' ');
+                    let tag = parts.next().unwrap_or_default();
+                    let command = parts.next().unwrap_or_default();
+                    let is_imap_command = matches!(
+                        command,
+                        b"CAPABILITY"
+                            | b"LOGIN"
+                            | b"AUTHENTICATE"
+                            | b"STARTTLS"
+                            | b"SELECT"
+                            | b"EXAMINE"
+                            | b"LIST"
+                            | b"LSUB"
+                            | b"NOOP"
+                            | b"LOGOUT"
+                            | b"ID"
+                            | b"FETCH"
+                            | b"UID"
+                            | b"STATUS"
+                            | b"ENABLE"
+                    );
+                    (!tag.is_empty() && is_imap_command).then_some(Protocol::Imap)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! What a dialog showed on the wire: the facts the protocol state machines
+//! record and the analysis layer turns into verdicts. Every fact carries its
+//! evidence (side, packet, exact bytes).
+
+use crate::flow::{PacketRef, Side};
+
+/// Longest excerpt kept as evidence (a line is cut, never buffered whole).
+pub const EVIDENCE_BYTES: usize = 256;
+
+/// Mail protocol of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+impl Protocol {
+    /// The protocol a well-known port suggests.
+    pub fn from_port(port: u16) -> Option<Protocol> {
+        match port {
+            25 | 465 | 587 | 2525 => Some(Protocol::Smtp),
+            143 | 993 => Some(Protocol::Imap),
+            110 | 995 => Some(Protocol::Pop3),
+            _ => None,
+        }
+    }
+
+    /// Ports where the protocol runs inside TLS from the first byte
+    /// (RFC 8314).
+    pub fn implicit_tls_port(port: u16) -> bool {
+        matches!(port, 465 | 993 | 995)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+        }
+    }
+
+    /// The STARTTLS keyword of the protocol (POP3 calls it STLS).
+    pub fn starttls_keyword(self) -> &'static str {
+        match self {
+            Protocol::Pop3 => "STLS",
+            Protocol::Smtp | Protocol::Imap => "STARTTLS",
+        }
+    }
+}
+
+/// Exact bytes at a place in a stream: the proof behind a fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub side: Side,
+    /// The packet that carried the first byte.
+    pub packet: PacketRef,
+    /// The bytes (a line without its terminator, cut at [`EVIDENCE_BYTES`]).
+    pub bytes: Vec<u8>,
+    /// From this offset on, `bytes` are a secret (password, token,
+    /// challenge response) that outputs mask unless asked to reveal.
+    pub secret_from: Option<usize>,
+}
+
+impl Evidence {
+    pub fn new(side: Side, packet: PacketRef, bytes: &[u8]) -> Self {
+        Evidence {
+            side,
+            packet,
+            bytes: bytes.get(..EVIDENCE_BYTES).unwrap_or(bytes).to_vec(),
+            secret_from: None,
+        }
+    }
+
+    /// Marks everything from `offset` on as secret.
+    pub fn secret_from(mut self, offset: usize) -> Self {
+        self.secret_from = Some(offset.min(self.bytes.len()));
+        self
+    }
+
+    /// The bytes with the secret part overwritten by `*` (same length).
+    pub fn redacted(&self) -> Vec<u8> {
+        let mut bytes = self.bytes.clone();
+        if let Some(from) = self.secret_from {
+            for b in bytes.iter_mut().skip(from) {
+                *b = b'*';
+            }
+        }
+        bytes
+    }
+}
+
+/// A capability list that crossed the wire in cleartext: an SMTP EHLO
+/// reply, an IMAP CAPABILITY response or `[CAPABILITY ...]` code, a POP3
+/// CAPA reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapabilityList {
+    /// The first line of the list (or the line with the code).
+    pub evidence: Evidence,
+    /// STARTTLS (STLS in POP3) is among the capabilities.
+    pub starttls: bool,
+    /// A masked token stands where STARTTLS/STLS would be (the Cisco ASA
+    /// writes `XXXXXXXA`): the line that carries it.
+    pub masked_token: Option<Evidence>,
+    /// SASL mechanisms offered (upper case).
+    pub auth_mechanisms: Vec<String>,
+    /// IMAP LOGINDISABLED.
+    pub login_disabled: bool,
+    /// An SMTP 5xx reply to EHLO: counts as a list without STARTTLS.
+    pub refused: bool,
+}
+
+/// The server's answer to STARTTLS/STLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StarttlsAnswer {
+    /// 220 / tagged OK / +OK: go ahead with TLS.
+    Accepted,
+    /// 454, 5xx / NO, BAD / -ERR.
+    Rejected,
+}
+
+/// Facts of a TLS ClientHello or ServerHello.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsHello {
+    /// Record-layer / legacy version, e.g. 0x0303.
+    pub legacy_version: u16,
+    /// The negotiated or highest offered version from supported_versions
+    /// (TLS 1.3), when present.
+    pub supported_version: Option<u16>,
+    /// Server Name Indication (ClientHello).
+    pub sni: Option<String>,
+    /// The cipher suite chosen (ServerHello).
+    pub cipher: Option<u16>,
+}
+
+impl TlsHello {
+    /// The version in effect: supported_versions when present, else the
+    /// legacy field.
+    pub fn version(&self) -> u16 {
+        self.supported_version.unwrap_or(self.legacy_version)
+    }
+}
+
+/// A TLS version as text ("TLS 1.2").
+pub fn tls_version_name(v: u16) -> String {
+    match v {
+        0x0200 => "SSL 2.0".into(),
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+/// How an authentication attempt ended, from the server's reply
+/// (235/535, tagged OK/NO, +OK/-ERR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Unknown,
+}
+
+/// What kind of secret crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretKind {
+    /// A password in clear (PLAIN, LOGIN, IMAP LOGIN, USER/PASS).
+    Password,
+    /// A bearer token (XOAUTH2, OAUTHBEARER).
+    Token,
+    /// Challenge-response material: no password, but offline-crackable
+    /// (CRAM-MD5, DIGEST-MD5, APOP, NTLM).
+    ChallengeResponse,
+    /// Nothing secret crossed (SCRAM, GSSAPI, EXTERNAL, a cancelled
+    /// exchange, a username without password).
+    None,
+}
+
+/// Credentials that crossed the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    /// IANA SASL name (`PLAIN`, `CRAM-MD5`, ...), `IMAP-LOGIN`,
+    /// `USER-PASS` or `APOP`.
+    pub mechanism: String,
+    /// Raw username bytes (escaped only when printed).
+    pub username: Option<Vec<u8>>,
+    pub secret_kind: SecretKind,
+    /// The secret itself (password, token, or the challenge response).
+    pub secret: Vec<u8>,
+    /// The server's challenge for challenge-response mechanisms (CRAM-MD5's
+    /// `<id@host>`, APOP's greeting timestamp, NTLM's server challenge,
+    /// DIGEST-MD5's nonce), for hash export.
+    pub challenge: Option<Vec<u8>>,
+    /// Mechanism-specific fields needed to export a crackable hash
+    /// (e.g. DIGEST-MD5's realm, cnonce, nc, qop, digest-uri; NTLM's
+    /// domain), as (name, value) pairs.
+    pub extra: Vec<(String, Vec<u8>)>,
+    /// Crossed outside TLS.
+    pub cleartext: bool,
+    pub outcome: Outcome,
+    /// The exchange was cancelled by the client (`*`).
+    pub cancelled: bool,
+    /// The lines that carried it (command, responses) and the server's
+    /// verdict.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Credential {
+    pub fn new(mechanism: &str) -> Self {
+        Credential {
+            mechanism: mechanism.to_string(),
+            username: None,
+            secret_kind: SecretKind::None,
+            secret: Vec::new(),
+            challenge: None,
+            extra: Vec::new(),
+            cleartext: true,
+            outcome: Outcome::Unknown,
+            cancelled: false,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// Odd things seen in the dialog that do not make a finding by themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogAnomaly {
+    pub kind: &'static str,
+    pub evidence: Evidence,
+}
+
+/// Everything the dialog showed.
+#[derive(Clone, Debug, Default)]
+pub struct DialogFacts {
+    pub protocol: Option<Protocol>,
+    /// The greeting's first line.
+    pub greeting: Option<Evidence>,
+    /// IMAP `* PREAUTH` greeting.
+    pub preauth: Option<Evidence>,
+    /// Capability lists seen in cleartext, in order.
+    pub capabilities: Vec<CapabilityList>,
+    /// SMTP: EHLO refused (5xx), then HELO: (the refusal, the HELO).
+    pub helo_fallback: Option<(Evidence, Evidence)>,
+    /// The client's STARTTLS/STLS command.
+    pub starttls_command: Option<Evidence>,
+    /// The server's answer to it.
+    pub starttls_answer: Option<(StarttlsAnswer, Evidence)>,
+    /// A client command of the length of STARTTLS/STLS made of one repeated
+    /// character, and the server's refusal of it.
+    pub tampered_command: Option<(Evidence, Option<Evidence>)>,
+    /// Client bytes after STARTTLS, sent before the server's answer.
+    pub command_injection: Option<Evidence>,
+    /// Server bytes after its go-ahead, sent before the client's next byte.
+    pub response_injection: Option<Evidence>,
+    /// Cleartext the client sent after the go-ahead instead of TLS.
+    pub cleartext_after_go_ahead: Option<Evidence>,
+    /// The session's first client payload is a TLS record.
+    pub implicit_tls: bool,
+    pub client_hello: Option<(Evidence, TlsHello)>,
+    pub server_hello: Option<(Evidence, TlsHello)>,
+    pub credentials: Vec<Credential>,
+    /// The first cleartext client command that matters (authentication or
+    /// mail/mailbox access), before any STARTTLS.
+    pub sensitive_command: Option<Evidence>,
+    pub anomalies: Vec<DialogAnomaly>,
+    /// Lines ended by a bare LF, per side [client, server].
+    pub bare_lf_lines: [u64; 2],
+    /// Lines cut at the line limit, per side.
+    pub long_lines: [u64; 2],
+    /// Bytes the parser could not interpret, per side.
+    pub unparsed_lines: [u64; 2],
+}
+
+impl DialogFacts {
+    /// STARTTLS offered: true if any cleartext list had it, false if lists
+    /// crossed and none had it, `None` if no list crossed.
+    pub fn starttls_offered(&self) -> Option<bool> {
+        if self.capabilities.is_empty() {
+            None
+        } else {
+            Some(self.capabilities.iter().any(|c| c.starttls))
+        }
+    }
+
+    /// ClientHello and ServerHello both seen.
+    pub fn tls_established(&self) -> bool {
+        self.client_hello.is_some() && self.server_hello.is_some()
+    }
+
+    /// Records an anomaly, keeping at most a few of each kind.
+    pub fn anomaly(&mut self, kind: &'static str, evidence: Evidence) {
+        if self.anomalies.iter().filter(|a| a.kind == kind).count() < 4 {
+            self.anomalies.push(DialogAnomaly { kind, evidence });
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! (in progress)
+use super::dialog::{Ctx, LineMachine};
+use super::lines::Line;
+use crate::flow::Side;
+
+#[derive(Default)]
+pub struct ImapDialog {}
+
+impl LineMachine for ImapDialog {
+    fn on_line(&mut self, _side: Side, _line: &Line<'_>, _ctx: &mut Ctx<'_>) {}
+}

@@ -1,0 +1,364 @@
+//! SMTP (RFC 5321) with STARTTLS (RFC 3207), AUTH (RFC 4954), PIPELINING
+//! (RFC 2920) and CHUNKING (RFC 3030).
+//!
+//! Commands are queued as they are sent and replies matched to them in
+//! order, so pipelined groups are read right. DATA bodies and BDAT chunks
+//! are skipped by the driver without being buffered.
+
+use super::dialog::{Ctx, LineMachine};
+use super::facts::{CapabilityList, Evidence, Outcome, StarttlsAnswer};
+use super::lines::Line;
+use super::sasl::SaslExchange;
+use super::words::{is, is_masked_token, is_overwritten_command, parse_u64, split_word, trim};
+use crate::flow::Side;
+use std::collections::VecDeque;
+
+/// Commands awaiting their reply. A client may pipeline many (RFC 2920),
+/// but only a few kinds matter here; past this bound the oldest are
+/// dropped and replies may be matched loosely (counted as an anomaly).
+pub const MAX_PENDING_COMMANDS: usize = 256;
+
+/// EHLO keywords of the length of STARTTLS that are real (never masks).
+const KNOWN_8: &[&str] = &[
+    "STARTTLS",
+    "SMTPUTF8",
+    "8BITMIME",
+    "CHUNKING",
+    "XFORWARD",
+    "DELIVERBY",
+];
+
+#[derive(Debug)]
+enum Command {
+    Ehlo,
+    Helo,
+    Starttls,
+    /// `XXXXXXXX` where STARTTLS was, after STARTTLS was offered.
+    Overwritten(Evidence),
+    Auth,
+    Data,
+    /// The body after a 354: its reply is the message's verdict.
+    DataBody,
+    Other,
+}
+
+/// A multi-line reply being read.
+struct Reply {
+    code: u16,
+    first: Evidence,
+    /// Capability facts, when this replies to EHLO.
+    starttls: bool,
+    masked: Option<Evidence>,
+    auth: Vec<String>,
+    lines: u32,
+}
+
+/// The SMTP dialog of one session.
+#[derive(Default)]
+pub struct SmtpDialog {
+    greeted: bool,
+    pending: VecDeque<Command>,
+    reply: Option<Reply>,
+    auth: Option<SaslExchange>,
+    /// 334 challenges not yet answered by the client.
+    challenges: u32,
+    /// The last EHLO was refused (for the HELO fallback).
+    ehlo_refused: Option<Evidence>,
+    /// The 354 came: the client is sending a body whose reply is next.
+    in_data_body: bool,
+}
+
+impl LineMachine for SmtpDialog {
+    fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>) {
+        let evidence = Evidence::new(side, line.packet, line.bytes);
+        match side {
+            Side::Client => self.client_line(line.bytes, evidence, ctx),
+            Side::Server => self.server_line(line.bytes, evidence, ctx),
+        }
+    }
+
+    fn on_literal(&mut self, _side: Side, _bytes: &[u8], _total: u64, _ctx: &mut Ctx<'_>) {
+        // A BDAT chunk passed; its reply is already queued.
+    }
+
+    fn on_body_end(&mut self, side: Side, _ctx: &mut Ctx<'_>) {
+        if side == Side::Client {
+            self.in_data_body = false;
+            self.push(Command::DataBody);
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(auth) = self.auth.take() {
+            if let Some(cred) = auth.finish(Outcome::Unknown, None) {
+                ctx.facts.credentials.push(cred);
+            }
+        }
+    }
+}
+
+impl SmtpDialog {
+    fn push(&mut self, command: Command) {
+        if self.pending.len() >= MAX_PENDING_COMMANDS {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(command);
+    }
+
+    fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
+        // A line answering a 334 challenge is SASL, not a command.
+        if self.challenges > 0 {
+            if let Some(auth) = self.auth.as_mut() {
+                self.challenges -= 1;
+                auth.on_response(trim(bytes), evidence.secret_from(0));
+                return;
+            }
+        }
+        let (verb, args) = split_word(bytes);
+        // `AUTH mech initial-response`: the response is secret.
+        let evidence = match auth_initial_response_at(bytes) {
+            Some(at) if is(verb, "AUTH") => evidence.secret_from(at),
+            _ => evidence,
+        };
+        let sensitive = ["AUTH", "MAIL", "RCPT", "DATA", "BDAT"]
+            .iter()
+            .any(|k| is(verb, k));
+        if sensitive && ctx.facts.sensitive_command.is_none() {
+            ctx.facts.sensitive_command = Some(evidence.clone());
+        }
+        let command = if is(verb, "EHLO") || is(verb, "LHLO") {
+            Command::Ehlo
+        } else if is(verb, "HELO") {
+            if let Some(refusal) = self.ehlo_refused.take() {
+                ctx.facts.helo_fallback.get_or_insert((refusal, evidence));
+            }
+            Command::Helo
+        } else if is(verb, "STARTTLS") {
+            ctx.starttls_requested(evidence);
+            Command::Starttls
+        } else if is(verb, "AUTH") {
+            let (mechanism, initial) = split_word(args);
+            let initial = trim(initial);
+            let initial = (!initial.is_empty()).then_some(initial);
+            if let Some(old) = self.auth.take() {
+                if let Some(cred) = old.finish(Outcome::Unknown, None) {
+                    ctx.facts.credentials.push(cred);
+                }
+            }
+            self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
+            self.challenges = 0;
+            Command::Auth
+        } else if is(verb, "DATA") {
+            // The body follows the 354; a refused DATA sends the client
+            // back to commands (see `server_line`).
+            ctx.dot_body(Side::Client);
+            Command::Data
+        } else if is(verb, "BDAT") {
+            let (size, _last) = split_word(args);
+            if let Some(n) = parse_u64(size) {
+                ctx.literal(Side::Client, n, 0);
+            }
+            Command::Other
+        } else if is_overwritten_command(verb, 8)
+            && args.is_empty()
+            && ctx.facts.starttls_offered() == Some(true)
+            && ctx.facts.starttls_command.is_none()
+        {
+            Command::Overwritten(evidence)
+        } else {
+            if !is_known_command(verb) {
+                bump(&mut ctx.facts.unparsed_lines[0]);
+            }
+            Command::Other
+        };
+        self.push(command);
+    }
+
+    fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
+        let Some((code, last, text)) = parse_reply_line(bytes) else {
+            bump(&mut ctx.facts.unparsed_lines[1]);
+            ctx.facts.anomaly("smtp-unparsable-reply", evidence);
+            return;
+        };
+        let reply = self.reply.get_or_insert_with(|| Reply {
+            code,
+            first: evidence.clone(),
+            starttls: false,
+            masked: None,
+            auth: Vec::new(),
+            lines: 0,
+        });
+        reply.lines += 1;
+        if reply.code != code {
+            ctx.facts
+                .anomaly("smtp-reply-code-changes", evidence.clone());
+        }
+        // EHLO keywords are on every line after the first (RFC 5321 4.1.1.1).
+        if reply.lines > 1 {
+            read_keyword(reply, text, &evidence);
+        }
+        if !last {
+            return;
+        }
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        self.complete(reply, ctx);
+    }
+
+    fn complete(&mut self, reply: Reply, ctx: &mut Ctx<'_>) {
+        let code = reply.code;
+        // A server never replies while the client sends a body: a reply
+        // then proves the body over (its terminator was lost in a gap).
+        if self.in_data_body {
+            self.in_data_body = false;
+            if ctx.in_body(Side::Client) {
+                ctx.lines(Side::Client);
+                return;
+            }
+        }
+        if !self.greeted {
+            let answers_command = matches!(self.pending.front(), Some(Command::Starttls));
+            if matches!(code, 220 | 421 | 554) && !answers_command {
+                self.greeted = true;
+                ctx.facts.greeting.get_or_insert(reply.first);
+                return;
+            }
+            self.greeted = true;
+        }
+        // A 334 continues an AUTH exchange; the command stays pending.
+        if code == 334 {
+            if let Some(auth) = self.auth.as_mut() {
+                let challenge = reply.first.bytes.get(3..).map(trim).unwrap_or_default();
+                auth.on_challenge(challenge, reply.first.clone());
+                self.challenges += 1;
+                return;
+            }
+        }
+        let command = self.pending.pop_front().unwrap_or(Command::Other);
+        match command {
+            Command::Ehlo => {
+                if code == 250 {
+                    ctx.facts.capabilities.push(CapabilityList {
+                        evidence: reply.first,
+                        starttls: reply.starttls,
+                        masked_token: reply.masked,
+                        auth_mechanisms: reply.auth,
+                        login_disabled: false,
+                        refused: false,
+                    });
+                } else if code >= 500 {
+                    // A refused EHLO is a list without STARTTLS.
+                    self.ehlo_refused = Some(reply.first.clone());
+                    ctx.facts.capabilities.push(CapabilityList {
+                        evidence: reply.first,
+                        starttls: false,
+                        masked_token: None,
+                        auth_mechanisms: Vec::new(),
+                        login_disabled: false,
+                        refused: true,
+                    });
+                }
+            }
+            Command::Helo | Command::Other | Command::DataBody => {}
+            Command::Starttls => {
+                let answer = if code == 220 {
+                    StarttlsAnswer::Accepted
+                } else {
+                    StarttlsAnswer::Rejected
+                };
+                ctx.starttls_answered(answer, reply.first);
+            }
+            Command::Overwritten(command) => {
+                if code >= 500 {
+                    ctx.facts
+                        .tampered_command
+                        .get_or_insert((command, Some(reply.first)));
+                }
+            }
+            Command::Auth => {
+                if let Some(auth) = self.auth.take() {
+                    self.challenges = 0;
+                    let outcome = if code == 235 {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    };
+                    if let Some(cred) = auth.finish(outcome, Some(reply.first)) {
+                        ctx.facts.credentials.push(cred);
+                    }
+                }
+            }
+            Command::Data => {
+                if code == 354 {
+                    self.in_data_body = ctx.in_body(Side::Client);
+                } else {
+                    // No body follows a refused DATA.
+                    ctx.lines(Side::Client);
+                }
+            }
+        }
+    }
+}
+
+/// Reads one EHLO keyword line into the reply's capability facts.
+fn read_keyword(reply: &mut Reply, text: &[u8], evidence: &Evidence) {
+    let (keyword, params) = split_word(text);
+    if is(keyword, "STARTTLS") {
+        reply.starttls = true;
+    } else if is(keyword, "AUTH")
+        || keyword.len() > 5 && keyword.get(..5).is_some_and(|k| is(k, "AUTH="))
+    {
+        // `AUTH PLAIN LOGIN` and the legacy `AUTH=LOGIN`.
+        let mut mechanisms: Vec<&[u8]> = params
+            .split(|b| *b == b' ')
+            .filter(|m| !m.is_empty())
+            .collect();
+        if let Some(legacy) = keyword.get(5..).filter(|m| !m.is_empty()) {
+            mechanisms.push(legacy);
+        }
+        for m in mechanisms {
+            let name = String::from_utf8_lossy(m).to_ascii_uppercase();
+            if reply.auth.len() < 32 && !reply.auth.contains(&name) {
+                reply.auth.push(name);
+            }
+        }
+    } else if is_masked_token(keyword, 8, KNOWN_8) && reply.masked.is_none() {
+        reply.masked = Some(evidence.clone());
+    }
+}
+
+/// `NNN-text` (more lines follow), `NNN text` or `NNN` (last line).
+fn parse_reply_line(line: &[u8]) -> Option<(u16, bool, &[u8])> {
+    let digits = line.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = parse_u64(digits).and_then(|c| u16::try_from(c).ok())?;
+    match line.get(3) {
+        None => Some((code, true, &[])),
+        Some(b'-') => Some((code, false, line.get(4..).unwrap_or_default())),
+        Some(b' ') => Some((code, true, line.get(4..).unwrap_or_default())),
+        Some(_) => None,
+    }
+}
+
+/// Offset of the third word of a line (`AUTH PLAIN <here>`), if any.
+pub fn auth_initial_response_at(line: &[u8]) -> Option<usize> {
+    let (_, rest) = split_word(line);
+    let (_, initial) = split_word(rest);
+    (!initial.is_empty()).then(|| line.len() - initial.len())
+}
+
+fn is_known_command(verb: &[u8]) -> bool {
+    [
+        "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
+        "EXPN", "HELP", "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
+    ]
+    .iter()
+    .any(|k| is(verb, k))
+}
+
+fn bump(counter: &mut u64) {
+    *counter += 1;
+}

@@ -1,0 +1,124 @@
+//! Small helpers for reading protocol lines: words, case-insensitive
+//! keywords, and the masked tokens middleboxes leave.
+
+/// Splits off the first space-separated word; the rest has its leading
+/// spaces removed.
+pub fn split_word(line: &[u8]) -> (&[u8], &[u8]) {
+    let line = trim_start(line);
+    match line.iter().position(|b| *b == b' ' || *b == b'\t') {
+        Some(i) => (
+            line.get(..i).unwrap_or_default(),
+            trim_start(line.get(i + 1..).unwrap_or_default()),
+        ),
+        None => (line, &[]),
+    }
+}
+
+pub fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+pub fn trim(bytes: &[u8]) -> &[u8] {
+    let bytes = trim_start(bytes);
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    bytes.get(..end).unwrap_or_default()
+}
+
+/// Case-insensitive keyword comparison (all three protocols' keywords are
+/// case-insensitive).
+pub fn is(word: &[u8], keyword: &str) -> bool {
+    word.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// A token where a middlebox masked a keyword of `len` characters: same
+/// length, and at least three quarters of it one repeated character
+/// (the Cisco ASA writes `XXXXXXXA` for STARTTLS). Real keywords of that
+/// length never qualify (UIDL, USER, PIPELINING ...), and `known` ones are
+/// excluded outright.
+pub fn is_masked_token(token: &[u8], len: usize, known: &[&str]) -> bool {
+    if token.len() != len || len == 0 || known.iter().any(|k| is(token, k)) {
+        return false;
+    }
+    let mut counts = [0usize; 256];
+    for b in token {
+        if let Some(c) = counts.get_mut(usize::from(*b)) {
+            *c += 1;
+        }
+    }
+    let most = counts.iter().max().copied().unwrap_or(0);
+    most * 4 >= len * 3
+}
+
+/// A client command line made of one repeated character, of `len`
+/// characters (a middlebox overwrote the command: `XXXXXXXX`, `********`).
+pub fn is_overwritten_command(word: &[u8], len: usize) -> bool {
+    len > 0 && word.len() == len && word.windows(2).all(|w| w.first() == w.get(1))
+}
+
+/// Decimal number, bounded to u64, no sign.
+pub fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked() {
+        let cases: &[(&[u8], usize, bool)] = &[
+            (b"XXXXXXXA", 8, true),
+            (b"XXXXXXXX", 8, true),
+            (b"xxxxxxxa", 8, true),
+            (b"********", 8, true),
+            (b"STARTTLS", 8, false),
+            (b"SMTPUTF8", 8, false),
+            (b"8BITMIME", 8, false),
+            (b"XXXXXAAA", 8, false),
+            (b"XXXX", 4, true),
+            (b"XXXA", 4, true),
+            (b"UIDL", 4, false),
+            (b"USER", 4, false),
+            (b"XXXXXXXA", 4, false),
+        ];
+        for (token, len, want) in cases {
+            assert_eq!(
+                is_masked_token(token, *len, &["STARTTLS", "STLS"]),
+                *want,
+                "{token:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn overwritten() {
+        assert!(is_overwritten_command(b"XXXXXXXX", 8));
+        assert!(is_overwritten_command(b"********", 8));
+        assert!(!is_overwritten_command(b"STARTTLS", 8));
+        assert!(!is_overwritten_command(b"XXXXXXX", 8));
+        assert!(is_overwritten_command(b"XXXX", 4));
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_word(b"AUTH PLAIN  abc"),
+            (&b"AUTH"[..], &b"PLAIN  abc"[..])
+        );
+        assert_eq!(split_word(b"QUIT"), (&b"QUIT"[..], &b""[..]));
+        assert_eq!(trim(b"  x y \t"), b"x y");
+        assert_eq!(parse_u64(b"123"), Some(123));
+        assert_eq!(parse_u64(b"99999999999999999999"), None);
+        assert_eq!(parse_u64(b"-1"), None);
+    }
+}
