@@ -290,6 +290,19 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                     ),
                     &[reply, cleartext],
                 ));
+            } else if let Some(ack) = client_after(input.info, reply) {
+                // The client's TCP stack took the go-ahead and the client
+                // sent no ClientHello before the capture ended.
+                let ack = Evidence::new(Side::Client, ack, b"");
+                out.push(input.finding(
+                    FindingKind::TlsNotEstablished,
+                    Severity::High,
+                    format!(
+                        "{} accepted {kw}; the client acknowledged the go-ahead but sent no TLS handshake",
+                        input.server()
+                    ),
+                    &[reply, &ack],
+                ));
             } else if closed && f.command_injection.is_none() {
                 out.push(input.finding(
                     FindingKind::TlsNotEstablished,
@@ -363,8 +376,10 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
         }
     }
 
+    // Cleartext from either side on an implicit-TLS port (a server greeting
+    // in cleartext answering a TLS client's hello counts too).
     let port = input.info.server.port;
-    if Protocol::implicit_tls_port(port) && !f.implicit_tls {
+    if Protocol::implicit_tls_port(port) {
         if let Some(first) = f
             .greeting
             .as_ref()
@@ -408,6 +423,12 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// The client's last packet, when it came after `line`'s packet (the
+/// client was still there after the server said it).
+fn client_after(info: &SessionInfo, line: &Evidence) -> Option<crate::flow::PacketRef> {
+    info.side(Side::Client).last_packet.filter(|p| *p > line.packet)
 }
 
 /// The masked word on a capability line, for the summary.

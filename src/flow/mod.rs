@@ -165,6 +165,9 @@ pub struct SideStats {
     /// TCP payload bytes cut off by snaplen.
     pub truncated_bytes: u64,
     pub stream: DirectionStats,
+    /// The side's last packet (payload or not).
+    #[serde(skip)]
+    pub last_packet: Option<PacketRef>,
 }
 
 /// Most conflicts recorded per session (all are counted).

@@ -546,6 +546,7 @@ fn update_flow<H: SessionHandler>(
     stats.wire_bytes += u64::from(wire_len);
     stats.payload_bytes += seg.payload.len() as u64;
     stats.truncated_bytes += u64::from(seg.missing);
+    stats.last_packet = Some(packet);
 
     let flags = seg.flags;
     let mut seq = seg.seq;

@@ -60,8 +60,6 @@ pub struct SmtpDialog {
     pending: VecDeque<Command>,
     reply: Option<Reply>,
     auth: Option<SaslExchange>,
-    /// 334 challenges not yet answered by the client.
-    challenges: u32,
     /// The last EHLO was refused (for the HELO fallback).
     ehlo_refused: Option<Evidence>,
     /// The 354 came: the client is sending a body whose reply is next.
@@ -107,12 +105,9 @@ impl SmtpDialog {
 
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
         // A line answering a 334 challenge is SASL, not a command.
-        if self.challenges > 0 {
-            if let Some(auth) = self.auth.as_mut() {
-                self.challenges -= 1;
-                auth.on_response(trim(bytes), evidence.secret_from(0));
-                return;
-            }
+        if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
+            auth.on_response(trim(bytes), evidence.secret_from(0));
+            return;
         }
         let (verb, args) = split_word(bytes);
         // `AUTH mech initial-response`: the response is secret.
@@ -146,7 +141,6 @@ impl SmtpDialog {
                 }
             }
             self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
-            self.challenges = 0;
             Command::Auth
         } else if is(verb, "DATA") {
             // The body follows the 354; a refused DATA sends the client
@@ -231,7 +225,6 @@ impl SmtpDialog {
             if let Some(auth) = self.auth.as_mut() {
                 let challenge = reply.first.bytes.get(3..).map(trim).unwrap_or_default();
                 auth.on_challenge(challenge, reply.first.clone());
-                self.challenges += 1;
                 return;
             }
         }
@@ -278,7 +271,6 @@ impl SmtpDialog {
             }
             Command::Auth => {
                 if let Some(auth) = self.auth.take() {
-                    self.challenges = 0;
                     let outcome = if code == 235 {
                         Outcome::Success
                     } else {

@@ -159,7 +159,5 @@ fn text(bytes: &[u8], unicode: bool) -> Vec<u8> {
 
 /// ASCII text in UTF-16LE: even length, every second byte zero.
 fn looks_utf16(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes.len() % 2 == 0
-        && bytes.chunks_exact(2).all(|c| c.get(1) == Some(&0))
+    !bytes.is_empty() && bytes.len() % 2 == 0 && bytes.chunks_exact(2).all(|c| c.get(1) == Some(&0))
 }
