@@ -235,6 +235,18 @@ fn claimed_record_len(data: &[u8]) -> u64 {
     at(8).or(at(4)).map_or(0, u64::from)
 }
 
+/// Timestamp units per second from pcapng's if_tsresol: 10^n, or 2^n when
+/// the high bit is set. (pcap-parser 0.17's own helper rejects every 2^n
+/// value.)
+fn units_per_sec(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(exponent)
+    } else {
+        1u64.checked_shl(exponent).filter(|_| exponent < 64)
+    }
+}
+
 /// The first `len` bytes of a block's data (which carries padding).
 fn captured(data: &[u8], len: u32) -> &[u8] {
     data.get(..len as usize).unwrap_or(data)
@@ -285,7 +297,7 @@ fn frame_of<'a>(
                 Block::InterfaceDescription(idb) => {
                     interfaces.push(Interface {
                         link: idb.linktype.0,
-                        units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+                        units_per_sec: units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
                         offset_secs: idb.ts_offset(),
                     });
                     Ok(None)

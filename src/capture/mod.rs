@@ -7,6 +7,7 @@
 
 mod file;
 mod inputs;
+pub mod writer;
 
 pub use file::{CaptureFile, CaptureFormat};
 pub use inputs::{InputSpec, resolve_inputs};

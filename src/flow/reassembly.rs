@@ -159,6 +159,10 @@ pub struct Reassembler {
     fin_delivered: bool,
     /// Highest offset the peer acknowledged.
     peer_acked: Option<u64>,
+    /// How far the last advance of `peer_acked` moved it. An advance of
+    /// exactly one with no FIN seen is most likely the acknowledgement of
+    /// an uncaptured FIN, not of a data byte.
+    last_ack_step: u64,
     /// Packets of the flow seen while an acknowledged hole stays open.
     hole_age: u32,
     /// Offset at which the current snaplen cut begins and where it ends.
@@ -222,7 +226,11 @@ impl Reassembler {
     /// Records the peer's acknowledgement number for this direction.
     pub fn peer_ack(&mut self, ack: u32) {
         if let Some(off) = self.offset_of(ack) {
-            self.peer_acked = Some(self.peer_acked.map_or(off, |a| a.max(off)));
+            let before = self.peer_acked.unwrap_or(0);
+            if off > before {
+                self.last_ack_step = off - before;
+                self.peer_acked = Some(off);
+            }
         }
     }
 
@@ -339,6 +347,7 @@ impl Reassembler {
         let acked = self.peer_acked.unwrap_or(0);
         match self.fin {
             Some((fin_off, _)) => acked.min(fin_off),
+            None if self.last_ack_step == 1 => acked - 1,
             None => acked,
         }
     }
