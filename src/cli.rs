@@ -54,6 +54,10 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub idle_timeout: i64,
 
+    /// No progress or notes on standard error (errors still go there).
+    #[arg(long, short)]
+    pub quiet: bool,
+
     /// Show passwords, tokens and challenge responses (masked by default).
     #[arg(long)]
     pub show_secrets: bool,
@@ -94,7 +98,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
-    for path in skipped {
+    for path in skipped.iter().filter(|_| !args.quiet) {
         eprintln!(
             "stripwatch: skipping {}: not a capture file",
             crate::text::escape(path.display().to_string().as_bytes())

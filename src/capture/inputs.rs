@@ -17,7 +17,7 @@ pub struct InputSpec {
     pub name: String,
 }
 
-/// Expands directories and orders the inputs by their first timestamp.
+/// Expands directories (recursively) and orders the inputs by their first timestamp.
 /// Standard input (`-`) cannot be peeked without consuming it, so it is read
 /// first. Files in a directory that are not captures are skipped (their
 /// names are returned in the second list); explicitly named files are
@@ -30,18 +30,7 @@ pub fn resolve_inputs(paths: &[PathBuf]) -> std::io::Result<(Vec<InputSpec>, Vec
         if path == Path::new("-") {
             stdin = true;
         } else if path.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            entries.sort();
-            for entry in entries {
-                if looks_like_capture(&entry) {
-                    files.push(entry);
-                } else {
-                    skipped.push(entry);
-                }
-            }
+            collect_dir(path, 0, &mut files, &mut skipped)?;
         } else {
             files.push(path.clone());
         }
@@ -66,6 +55,36 @@ pub fn resolve_inputs(paths: &[PathBuf]) -> std::io::Result<(Vec<InputSpec>, Vec
         path,
     }));
     Ok((out, skipped))
+}
+
+/// Deepest directory level searched for captures.
+const MAX_DEPTH: usize = 16;
+
+/// The capture files under `dir`, in name order, subdirectories included
+/// (symbolic links to directories are not followed).
+fn collect_dir(
+    dir: &Path,
+    depth: usize,
+    files: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let is_link = entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+        if entry.is_dir() {
+            if !is_link && depth < MAX_DEPTH {
+                collect_dir(&entry, depth + 1, files, skipped)?;
+            }
+        } else if looks_like_capture(&entry) {
+            files.push(entry);
+        } else {
+            skipped.push(entry);
+        }
+    }
+    Ok(())
 }
 
 /// pcap (both byte orders, µs and ns), pcapng, or gzip magic.

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Throughput and memory of stripwatch, measured side by side with baseline
+loops on the same capture, in one run (the machine is noisy: compare the
+ratios, not the absolute figures).
+
+  python3 scripts/bench.py [--runs N] [--sizes mixed-1g,mail-300m,...] [--quick]
+
+Captures come from ../shared/bench/gen_pcap.py (generated into /tmp/bench
+when missing, with the exact commands of its README). --quick uses small
+captures, for CI: it proves the script works and times nothing that is
+asserted.
+
+Rows: `read` (pcap-parser over a bounded buffer, nothing else), `decode`
+(read + etherparse headers + a five-tuple hash-map lookup per TCP packet:
+the floor of any analyzer), `stripwatch` (the whole pipeline, JSON report
+to /dev/null). Medians over --runs; peak RSS from /usr/bin/time.
+"""
+import argparse, os, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEN = os.path.join(ROOT, '..', 'shared', 'bench', 'gen_pcap.py')
+BENCH_DIR = os.environ.get('STRIPWATCH_BENCH_DIR', '/tmp/bench')
+
+# name -> gen_pcap.py arguments (from its README)
+CAPTURES = {
+    'mixed-1g': ['--sessions', '230000', '--size-mb', '1000', '--mail-share', '0.15', '--seed', '1'],
+    'mail-300m': ['--size-mb', '300', '--mail-share', '1.0', '--seed', '2'],
+    'lossy-200m': ['--size-mb', '200', '--mail-share', '1.0', '--reorder', '0.05', '--retransmit', '0.02',
+                   '--loss', '0.005', '--seed', '3'],
+    # Two sizes of the same mix, to show memory does not grow with input size.
+    'mixed-100m': ['--sessions', '23000', '--size-mb', '100', '--mail-share', '0.15', '--seed', '1'],
+    'mixed-400m': ['--sessions', '92000', '--size-mb', '400', '--mail-share', '0.15', '--seed', '1'],
+    # Small ones for CI.
+    'quick-10m': ['--sessions', '2000', '--size-mb', '10', '--mail-share', '0.15', '--seed', '4'],
+    'quick-mail-5m': ['--size-mb', '5', '--mail-share', '1.0', '--seed', '5'],
+}
+
+
+def ensure_capture(name):
+    path = os.path.join(BENCH_DIR, name + '.pcap')
+    if not os.path.exists(path):
+        os.makedirs(BENCH_DIR, exist_ok=True)
+        print(f'generating {path} ...', file=sys.stderr)
+        subprocess.run([sys.executable, GEN, *CAPTURES[name], '--out', path,
+                        '--truth', os.path.join(BENCH_DIR, name + '.truth.jsonl'),
+                        '--expected', os.path.join(BENCH_DIR, name + '.expected.json')],
+                       check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def build():
+    subprocess.run(['cargo', 'build', '--release', '--quiet', '--bin', 'stripwatch',
+                    '--example', 'bench_loops'], cwd=ROOT, check=True)
+    target = os.environ.get('CARGO_TARGET_DIR', os.path.join(ROOT, 'target'))
+    return (os.path.join(target, 'release', 'stripwatch'),
+            os.path.join(target, 'release', 'examples', 'bench_loops'))
+
+
+def timed(cmd):
+    """Wall seconds and peak RSS (KiB) of one run of `cmd`. The RSS comes
+    from /usr/bin/time, whose own fork is small (a Python fork would count
+    the interpreter's memory in the child's peak)."""
+    start = time.perf_counter()
+    p = subprocess.run(['/usr/bin/time', '-f', '%M', *cmd], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    secs = time.perf_counter() - start
+    if p.returncode not in (0, 1):
+        raise SystemExit(f'{cmd}: exit {p.returncode}: {p.stderr[-500:]}')
+    return secs, int(p.stderr.strip().splitlines()[-1])
+
+
+def packets_of(loops, path):
+    out = subprocess.run([loops, 'read', path], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0].split('=')[1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--sizes', default='mixed-1g,mail-300m,lossy-200m')
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--extra', action='append', default=[],
+                    help='extra stripwatch rows: NAME=ARGS (e.g. "threads-1=--threads 1")')
+    args = ap.parse_args()
+    names = ['quick-10m', 'quick-mail-5m'] if args.quick else args.sizes.split(',')
+    stripwatch, loops = build()
+    rows = []
+    for name in names:
+        path = ensure_capture(name)
+        size = os.path.getsize(path)
+        packets = packets_of(loops, path)
+        commands = [('read', [loops, 'read', path]), ('decode', [loops, 'decode', path]),
+                    ('stripwatch', [stripwatch, 'analyze', '--format', 'json', '--quiet', path])]
+        for extra in args.extra:
+            label, _, extra_args = extra.partition('=')
+            commands.append((label, [stripwatch, 'analyze', '--format', 'json', '--quiet',
+                                     *extra_args.split(), path]))
+        samples = {label: [] for label, _ in commands}
+        # Interleave the runs so that load changes hit every row alike.
+        for _ in range(args.runs):
+            for label, cmd in commands:
+                samples[label].append(timed(cmd))
+        floor = statistics.median(t for t, _ in samples['decode'])
+        for label, _ in commands:
+            secs = statistics.median(t for t, _ in samples[label])
+            rss = max(m for _, m in samples[label])
+            rows.append((name, label, secs, size / max(secs, 1e-9) / 1e6,
+                         packets / max(secs, 1e-9), rss / 1024, floor / max(secs, 1e-9)))
+    print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
+    print('|---|---|---|---|---|---|---|')
+    for name, label, secs, mbs, pps, rss, ratio in rows:
+        print(f'| {name} | {label} | {secs:.3f} | {mbs:.0f} | {pps/1e6:.2f} M | {rss:.1f} | {ratio:.0%} |')
+
+
+if __name__ == '__main__':
+    main()
