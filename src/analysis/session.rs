@@ -1,7 +1,7 @@
 //! The session record: what the report says about one session, built from
 //! its transport facts and its dialog.
 
-use super::findings::{Finding, FindingKind, RuleInput, session_findings};
+use super::findings::{EvidenceRecord, Finding, FindingKind, RuleInput, session_findings};
 use super::record::{
     AnomalyRecord, Locator, Observability, TransportRecord, conflict_anomalies,
     transport_observability,
@@ -86,6 +86,13 @@ pub struct DialogStats {
     pub unparsed_lines: [u64; 2],
 }
 
+/// A dialog anomaly with its evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct DialogAnomalyRecord {
+    pub kind: &'static str,
+    pub evidence: EvidenceRecord,
+}
+
 /// What the end-of-input pass needs to prove stripping across sessions.
 #[derive(Clone, Debug)]
 pub struct StrippingFacts {
@@ -115,7 +122,10 @@ pub struct SessionRecord {
     #[serde(flatten)]
     pub transport: TransportRecord,
     pub dialog: DialogStats,
+    /// Transport anomalies (conflicting retransmissions, both versions).
     pub anomalies: Vec<AnomalyRecord>,
+    /// Odd things in the dialog that make no finding by themselves.
+    pub dialog_anomalies: Vec<DialogAnomalyRecord>,
     #[serde(skip)]
     pub server_key: crate::flow::Endpoint,
     #[serde(skip)]
@@ -208,6 +218,14 @@ impl SessionRecord {
                 unparsed_lines: facts.unparsed_lines,
             },
             anomalies: conflict_anomalies(info, locator),
+            dialog_anomalies: facts
+                .anomalies
+                .iter()
+                .map(|a| DialogAnomalyRecord {
+                    kind: a.kind,
+                    evidence: EvidenceRecord::build(&a.evidence, locator, show_secrets),
+                })
+                .collect(),
             server_key: info.server,
             stripping: StrippingFacts {
                 offer: facts

@@ -275,9 +275,10 @@ impl MailDialog {
     fn gap(&mut self, side: Side, len: u64) {
         let dir = self.dir(side);
         dir.gaps += 1;
-        if dir.lines.clear() {
-            // A line was cut by the gap: what follows is its tail.
-        }
+        // A partial line is dropped. What follows the gap is not skipped:
+        // segments mostly start at a line boundary, and the machines cope
+        // with the odd fragment.
+        dir.lines.clear();
         match &mut dir.mode {
             Mode::Literal { remaining, .. } if *remaining > len => *remaining -= len,
             Mode::Literal { .. } => dir.mode = Mode::Lines,
@@ -484,7 +485,9 @@ impl MailDialog {
         let end = memchr::memchr(b'\n', &line).unwrap_or(line.len());
         let text = line.get(..end).unwrap_or_default();
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let evidence = Evidence::new(side, packet, text);
+        // A verb and one argument say what the client sent; what follows
+        // may be a password (`a2 LOGIN alice secret`).
+        let evidence = masked_after_two_words(Evidence::new(side, packet, text));
         let client_spoke = self.dirs[0].spoke_since_go_ahead;
         match side {
             Side::Server if !client_spoke => {
@@ -580,14 +583,19 @@ impl MailDialog {
                         self.dir(Side::Server).mode = Mode::ExpectTls;
                         self.dir(Side::Client).mode = Mode::ExpectTls;
                         if let (false, Some(packet)) = (held.is_empty(), held_packet) {
-                            if sniff(&held) == Sniff::Tls {
+                            if sniff(&held) != Sniff::Tls {
+                                // Command injection. The injected lines crossed
+                                // in cleartext: parse them like any other
+                                // commands (a password in them is a cleartext
+                                // credential), then expect TLS again.
+                                let evidence = Evidence::new(Side::Client, packet, trim_crlf(&held));
+                                self.facts.command_injection.get_or_insert(masked_after_two_words(evidence));
+                                self.dir(Side::Client).mode = Mode::Lines;
                                 self.feed(Side::Client, &held, packet);
+                                self.dir(Side::Client).lines.clear();
+                                self.dir(Side::Client).mode = Mode::ExpectTls;
                             } else {
-                                self.facts.command_injection.get_or_insert(Evidence::new(
-                                    Side::Client,
-                                    packet,
-                                    trim_crlf(&held),
-                                ));
+                                self.feed(Side::Client, &held, packet);
                             }
                         }
                     }
@@ -608,6 +616,15 @@ impl MailDialog {
 fn bump(counts: &mut [u64; 2], slot: usize) {
     if let Some(c) = counts.get_mut(slot) {
         *c += 1;
+    }
+}
+
+/// Masks everything after a line's first two words (verb and argument, or
+/// tag and command).
+fn masked_after_two_words(evidence: Evidence) -> Evidence {
+    match super::words::after_words(&evidence.bytes, 2) {
+        Some(at) => evidence.secret_from(at),
+        None => evidence,
     }
 }
 

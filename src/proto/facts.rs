@@ -4,6 +4,12 @@
 
 use crate::flow::{PacketRef, Side};
 
+/// Capability lists kept per session (a client may send EHLO forever).
+pub const MAX_CAPABILITY_LISTS: usize = 64;
+
+/// Credentials kept per session.
+pub const MAX_CREDENTIALS: usize = 256;
+
 /// Longest excerpt kept as evidence (a line is cut, never buffered whole).
 pub const EVIDENCE_BYTES: usize = 256;
 
@@ -290,6 +296,28 @@ impl DialogFacts {
     /// ClientHello and ServerHello both seen.
     pub fn tls_established(&self) -> bool {
         self.client_hello.is_some() && self.server_hello.is_some()
+    }
+
+    /// Records a capability list. Past [`MAX_CAPABILITY_LISTS`] only a list
+    /// that changes the STARTTLS verdict is kept (in place of the last).
+    pub fn add_capabilities(&mut self, list: CapabilityList) {
+        if self.capabilities.len() < MAX_CAPABILITY_LISTS {
+            self.capabilities.push(list);
+        } else if list.starttls && self.starttls_offered() != Some(true) {
+            if let Some(last) = self.capabilities.last_mut() {
+                *last = list;
+            }
+        }
+    }
+
+    /// Records a credential; past [`MAX_CREDENTIALS`] it is counted as an
+    /// anomaly instead.
+    pub fn add_credential(&mut self, credential: Credential) {
+        if self.credentials.len() < MAX_CREDENTIALS {
+            self.credentials.push(credential);
+        } else if let Some(last) = credential.evidence.last() {
+            self.anomaly("credentials-dropped", last.clone());
+        }
     }
 
     /// Records an anomaly, keeping at most a few of each kind.

@@ -13,6 +13,8 @@ pub mod pop3;
 pub mod sasl;
 pub mod smtp;
 pub mod tls;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod words;
 
 pub use facts::*;

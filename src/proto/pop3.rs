@@ -79,11 +79,11 @@ impl LineMachine for Pop3Dialog {
 
     fn finish(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(login) = self.login.take() {
-            ctx.facts.credentials.push(login);
+            ctx.facts.add_credential(login);
         }
         if let Some(auth) = self.auth.take() {
             if let Some(cred) = auth.finish(Outcome::Unknown, None) {
-                ctx.facts.credentials.push(cred);
+                ctx.facts.add_credential(cred);
             }
         }
     }
@@ -160,7 +160,7 @@ impl Pop3Dialog {
                 };
                 if let Some(old) = self.auth.take() {
                     if let Some(cred) = old.finish(Outcome::Unknown, None) {
-                        ctx.facts.credentials.push(cred);
+                        ctx.facts.add_credential(cred);
                     }
                 }
                 self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
@@ -194,7 +194,7 @@ impl Pop3Dialog {
         if let Some(capa) = self.capa.as_mut() {
             if bytes == b"." {
                 if let Some(done) = self.capa.take() {
-                    ctx.facts.capabilities.push(done.list);
+                    ctx.facts.add_capabilities(done.list);
                 }
             } else {
                 read_capability(&mut capa.list, bytes, &evidence);
@@ -259,14 +259,14 @@ impl Pop3Dialog {
                     login.outcome = outcome;
                     login.evidence.push(evidence);
                     if login.username.is_some() {
-                        ctx.facts.credentials.push(login);
+                        ctx.facts.add_credential(login);
                     }
                 }
             }
             Command::Auth => {
                 if let Some(auth) = self.auth.take() {
                     if let Some(cred) = auth.finish(outcome, Some(evidence)) {
-                        ctx.facts.credentials.push(cred);
+                        ctx.facts.add_credential(cred);
                     }
                 }
             }
@@ -284,7 +284,7 @@ impl Pop3Dialog {
     fn settle_login(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(login) = self.login.take() {
             if login.username.is_some() {
-                ctx.facts.credentials.push(login);
+                ctx.facts.add_credential(login);
             }
         }
     }
@@ -331,3 +331,8 @@ fn apop_timestamp(greeting: &[u8]) -> Option<Vec<u8>> {
     let stamp = greeting.get(start..=start + len)?;
     (stamp.len() <= MAX_TIMESTAMP && stamp.contains(&b'@')).then(|| stamp.to_vec())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[path = "pop3_tests.rs"]
+mod tests;

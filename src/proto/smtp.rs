@@ -89,7 +89,7 @@ impl LineMachine for SmtpDialog {
     fn finish(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(auth) = self.auth.take() {
             if let Some(cred) = auth.finish(Outcome::Unknown, None) {
-                ctx.facts.credentials.push(cred);
+                ctx.facts.add_credential(cred);
             }
         }
     }
@@ -137,7 +137,7 @@ impl SmtpDialog {
             let initial = (!initial.is_empty()).then_some(initial);
             if let Some(old) = self.auth.take() {
                 if let Some(cred) = old.finish(Outcome::Unknown, None) {
-                    ctx.facts.credentials.push(cred);
+                    ctx.facts.add_credential(cred);
                 }
             }
             self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
@@ -232,7 +232,7 @@ impl SmtpDialog {
         match command {
             Command::Ehlo => {
                 if code == 250 {
-                    ctx.facts.capabilities.push(CapabilityList {
+                    ctx.facts.add_capabilities(CapabilityList {
                         evidence: reply.first,
                         starttls: reply.starttls,
                         masked_token: reply.masked,
@@ -243,7 +243,7 @@ impl SmtpDialog {
                 } else if code >= 500 {
                     // A refused EHLO is a list without STARTTLS.
                     self.ehlo_refused = Some(reply.first.clone());
-                    ctx.facts.capabilities.push(CapabilityList {
+                    ctx.facts.add_capabilities(CapabilityList {
                         evidence: reply.first,
                         starttls: false,
                         masked_token: None,
@@ -277,7 +277,7 @@ impl SmtpDialog {
                         Outcome::Failure
                     };
                     if let Some(cred) = auth.finish(outcome, Some(reply.first)) {
-                        ctx.facts.credentials.push(cred);
+                        ctx.facts.add_credential(cred);
                     }
                 }
             }
@@ -354,3 +354,8 @@ fn is_known_command(verb: &[u8]) -> bool {
 fn bump(counter: &mut u64) {
     *counter += 1;
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[path = "smtp_tests.rs"]
+mod tests;

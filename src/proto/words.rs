@@ -62,6 +62,16 @@ pub fn is_overwritten_command(word: &[u8], len: usize) -> bool {
     len > 0 && word.len() == len && word.windows(2).all(|w| w.first() == w.get(1))
 }
 
+/// Offset just after the first `n` words of `line` (where a secret may
+/// start), or `None` when the line has no more than `n` words.
+pub fn after_words(line: &[u8], n: usize) -> Option<usize> {
+    let mut rest = line;
+    for _ in 0..n {
+        rest = split_word(rest).1;
+    }
+    (!rest.is_empty()).then(|| line.len() - rest.len())
+}
+
 /// Decimal number, bounded to u64, no sign.
 pub fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
