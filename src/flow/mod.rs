@@ -6,9 +6,11 @@
 //! in-order byte slices plus explicit gap events; protocol parsers sit
 //! behind that interface and never see packets.
 
+mod ordering;
 mod reassembly;
 mod table;
 
+pub use ordering::{MAX_DEFERRED_BYTES, ORDERING_PATIENCE};
 pub use reassembly::{
     ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
     Segment, StreamEvent,

@@ -90,6 +90,10 @@ pub enum StreamEvent<'a> {
         offset: u64,
         bytes: &'a [u8],
         packet: PacketRef,
+        /// The acknowledgement number of the segment that carried the
+        /// bytes (raw), when it had one: it tells what the sender had
+        /// received of the peer's stream.
+        ack: Option<u32>,
     },
     /// `len` bytes at `offset` will never be seen.
     Gap {
@@ -136,11 +140,21 @@ pub struct Segment<'a> {
     pub missing: u32,
     pub fin: bool,
     pub packet: PacketRef,
+    /// The segment's acknowledgement number, when the ACK flag was set.
+    pub ack: Option<u32>,
+}
+
+/// Which segment bytes came from.
+#[derive(Clone, Copy)]
+struct Origin {
+    packet: PacketRef,
+    ack: Option<u32>,
 }
 
 struct Pending {
     data: Vec<u8>,
     packet: PacketRef,
+    ack: Option<u32>,
 }
 
 /// One direction of a TCP connection.
@@ -223,6 +237,12 @@ impl Reassembler {
         u64::try_from(self.signed_offset_of(seq)?).ok()
     }
 
+    /// The stream offset an acknowledgement number of the peer points at,
+    /// once this direction's start is known.
+    pub fn ack_offset(&self, ack: u32) -> Option<u64> {
+        self.offset_of(ack)
+    }
+
     /// Records the peer's acknowledgement number for this direction.
     pub fn peer_ack(&mut self, ack: u32) {
         if let Some(off) = self.offset_of(ack) {
@@ -247,6 +267,7 @@ impl Reassembler {
             missing,
             fin,
             packet,
+            ack,
         } = seg;
         if self.base.is_none() {
             self.base = Some(seq);
@@ -293,7 +314,7 @@ impl Reassembler {
             off += old as u64;
         }
         if !data.is_empty() {
-            self.insert(off, data, packet, limits, out);
+            self.insert(off, data, Origin { packet, ack }, limits, out);
         }
         self.advance_past_cut(out);
         self.deliver_fin(out);
@@ -362,14 +383,14 @@ impl Reassembler {
         &mut self,
         off: u64,
         data: &[u8],
-        packet: PacketRef,
+        origin: Origin,
         limits: &ReassemblyLimits,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
         let end = off + data.len() as u64;
         // Fast path: in order with nothing buffered (the common case).
         if off == self.next && self.pending.is_empty() {
-            self.deliver(off, data, packet, out);
+            self.deliver(off, data, origin, out);
             return;
         }
         // Pieces already buffered that overlap [off, end).
@@ -391,7 +412,7 @@ impl Reassembler {
             let (c_start, c_end) = (cursor.max(h_start), end.min(h_end));
             if c_start < c_end {
                 let theirs = slice(data, off, c_start, c_end);
-                self.compare_with_pending(h_start, c_start, theirs, packet, out);
+                self.compare_with_pending(h_start, c_start, theirs, origin.packet, out);
                 self.stats.retransmitted_bytes += c_end - c_start;
             }
             cursor = cursor.max(h_end);
@@ -400,7 +421,7 @@ impl Reassembler {
             new_parts.push((cursor, end));
         }
         for (from, to) in new_parts {
-            self.place(from, slice(data, off, from, to), packet, out);
+            self.place(from, slice(data, off, from, to), origin, out);
         }
         self.drain(out);
         self.enforce_limits(limits, out);
@@ -412,14 +433,14 @@ impl Reassembler {
         &mut self,
         off: u64,
         data: &[u8],
-        packet: PacketRef,
+        origin: Origin,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
         if data.is_empty() {
             return;
         }
         if off == self.next {
-            self.deliver(off, data, packet, out);
+            self.deliver(off, data, origin, out);
             self.drain(out);
         } else {
             self.stats.out_of_order_segments += 1;
@@ -428,7 +449,8 @@ impl Reassembler {
                 off,
                 Pending {
                     data: data.to_vec(),
-                    packet,
+                    packet: origin.packet,
+                    ack: origin.ack,
                 },
             );
         }
@@ -442,7 +464,11 @@ impl Reassembler {
             }
             let (off, piece) = entry.remove_entry();
             self.pending_bytes -= piece.data.len();
-            self.deliver(off, &piece.data, piece.packet, out);
+            let origin = Origin {
+                packet: piece.packet,
+                ack: piece.ack,
+            };
+            self.deliver(off, &piece.data, origin, out);
         }
     }
 
@@ -450,17 +476,18 @@ impl Reassembler {
         &mut self,
         off: u64,
         data: &[u8],
-        packet: PacketRef,
+        origin: Origin,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
         debug_assert_eq!(off, self.next);
-        self.retain(off, data, packet);
+        self.retain(off, data, origin.packet);
         self.next = off + data.len() as u64;
         self.stats.delivered_bytes += data.len() as u64;
         out(StreamEvent::Data {
             offset: off,
             bytes: data,
-            packet,
+            packet: origin.packet,
+            ack: origin.ack,
         });
     }
 

@@ -68,6 +68,7 @@ fn run_with(isn: u32, limits: ReassemblyLimits, ops: &[Op]) -> (String, Directio
             missing,
             fin,
             packet,
+            ack: None,
         };
         match *op {
             Seg(off, data) => r.segment(seg(off, data, 0, false), &limits, &mut out),
@@ -221,6 +222,7 @@ fn conflict_names_both_packets() {
             missing: 0,
             fin: false,
             packet: pkt(frame),
+            ack: None,
         };
         r.segment(seg, &limits, &mut |ev| {
             if let StreamEvent::Conflict(c) = ev {
@@ -253,6 +255,7 @@ fn retransmission_older_than_retained_is_counted_unverified() {
         missing: 0,
         fin: false,
         packet: pkt,
+        ack: None,
     };
     r.segment(seg(big.as_bytes()), &limits, &mut |_| events += 1);
     r.segment(seg(b"DIFFERENT"), &limits, &mut |_| events += 1);
@@ -278,6 +281,7 @@ fn pickup_trims_bytes_before_start() {
         missing: 0,
         fin: false,
         packet: pkt,
+        ack: None,
     };
     r.segment(seg, &limits, &mut |ev| {
         if let StreamEvent::Data { offset, bytes, .. } = ev {

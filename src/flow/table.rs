@@ -2,6 +2,7 @@
 //! server, when a session ends, and the limits that keep memory bounded by
 //! the number of concurrent flows.
 
+use super::ordering::CrossOrder;
 use super::reassembly::{Conflict, Reassembler, ReassemblyLimits, Segment, StreamEvent};
 use super::{
     EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis, SessionInfo, Side,
@@ -129,6 +130,8 @@ struct Flow<S> {
     payload_seen: bool,
     state: FlowState,
     sink: Option<S>,
+    /// Hands each side's bytes on after the peer bytes they acknowledge.
+    order: CrossOrder,
     last_seen: Timestamp,
 }
 
@@ -359,6 +362,7 @@ impl<H: SessionHandler> FlowTable<H> {
             payload_seen: false,
             state: FlowState::Open,
             sink: None,
+            order: CrossOrder::default(),
             last_seen: packet.ts,
         };
         let slot = match self.free.pop() {
@@ -577,21 +581,8 @@ fn update_flow<H: SessionHandler>(
         flow.info.mid_stream = !flow.info.syn_seen && !flow.info.syn_ack_seen;
     }
 
-    let limits = config.reassembly;
-    let Flow {
-        dirs, info, sink, ..
-    } = flow;
-    let mut deliver = |s: Side, ev: StreamEvent<'_>| {
-        if let StreamEvent::Conflict(c) = &ev {
-            if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
-                info.conflicts.push((s, Conflict::clone(c)));
-            }
-        }
-        let sink = sink.get_or_insert_with(|| handler.open(info));
-        sink.on_event(s, ev);
-    };
     if flags.ack() {
-        if let Some(peer) = dir_mut(dirs, side.other()) {
+        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
             if !peer.has_start() && !flags.syn() {
                 // Picked up mid-stream: the ACK tells where the peer is.
                 peer.set_start(seg.ack);
@@ -599,21 +590,40 @@ fn update_flow<H: SessionHandler>(
             peer.peer_ack(seg.ack);
         }
     }
-    if let Some(dir) = dir_mut(dirs, side) {
-        let segment = Segment {
-            seq,
-            payload: seg.payload,
-            missing: seg.missing,
-            fin: flags.fin(),
-            packet,
-        };
-        dir.segment(segment, &limits, &mut |ev| deliver(side, ev));
-    }
+    let limits = config.reassembly;
+    let seen = [Side::Client, Side::Server].map(|s| flow.info.side(s).packets > 0);
+    let Flow {
+        dirs,
+        info,
+        sink,
+        order,
+        ..
+    } = flow;
+    order.tick();
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
+    let (this, peer) = split_dirs(dirs, side);
+    let segment = Segment {
+        seq,
+        payload: seg.payload,
+        missing: seg.missing,
+        fin: flags.fin(),
+        packet,
+        ack: flags.ack().then_some(seg.ack),
+    };
+    let peer_seen = pick_seen(seen, side.other());
+    this.segment(segment, &limits, &mut |ev| {
+        let needs = needs_of(&ev, peer, peer_seen);
+        order.route(side, ev, needs, &mut deliver);
+    });
     for s in [Side::Client, Side::Server] {
-        if let Some(dir) = dir_mut(dirs, s) {
-            dir.tick(&mut |ev| deliver(s, ev));
-        }
+        let (this, peer) = split_dirs(dirs, s);
+        let peer_seen = pick_seen(seen, s.other());
+        this.tick(&mut |ev| {
+            let needs = needs_of(&ev, peer, peer_seen);
+            order.route(s, ev, needs, &mut deliver);
+        });
     }
+    order.flush(false, &mut deliver);
     if flags.rst() {
         return Some(EndReason::Rst);
     }
@@ -626,20 +636,62 @@ fn update_flow<H: SessionHandler>(
 /// Delivers whatever the reassemblers still hold (end of the session).
 fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &mut H) {
     let Flow {
-        dirs, info, sink, ..
+        dirs,
+        info,
+        sink,
+        order,
+        ..
     } = flow;
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
     for s in [Side::Client, Side::Server] {
-        if let Some(dir) = dir_mut(dirs, s) {
-            dir.finish(&mut |ev| {
-                if let StreamEvent::Conflict(c) = &ev {
-                    if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
-                        info.conflicts.push((s, Conflict::clone(c)));
-                    }
-                }
-                let sink = sink.get_or_insert_with(|| handler.open(info));
-                sink.on_event(s, ev);
-            });
+        let (this, _) = split_dirs(dirs, s);
+        // Nothing waits on the peer any more: the session is over.
+        this.finish(&mut |ev| order.route(s, ev, None, &mut deliver));
+    }
+    order.flush(true, &mut deliver);
+}
+
+/// Gives one event to the session's sink (opening it on first use) and
+/// records conflicts in the session info.
+fn hand_on<H: SessionHandler>(
+    info: &mut SessionInfo,
+    sink: &mut Option<H::Sink>,
+    handler: &mut H,
+    side: Side,
+    event: StreamEvent<'_>,
+) {
+    if let StreamEvent::Conflict(c) = &event {
+        if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
+            info.conflicts.push((side, Conflict::clone(c)));
         }
+    }
+    let sink = sink.get_or_insert_with(|| handler.open(info));
+    sink.on_event(side, event);
+}
+
+/// The peer stream offset a data event's segment had acknowledged, when the
+/// peer was seen at all (a one-sided capture has nothing to wait for).
+fn needs_of(event: &StreamEvent<'_>, peer: &Reassembler, peer_seen: bool) -> Option<u64> {
+    match event {
+        StreamEvent::Data { ack: Some(ack), .. } if peer_seen => peer.ack_offset(*ack),
+        _ => None,
+    }
+}
+
+fn pick_seen(seen: [bool; 2], side: Side) -> bool {
+    let [client, server] = seen;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+/// The reassembler of `side` and its peer's.
+fn split_dirs(dirs: &mut [Reassembler; 2], side: Side) -> (&mut Reassembler, &Reassembler) {
+    let [client, server] = dirs;
+    match side {
+        Side::Client => (client, server),
+        Side::Server => (server, client),
     }
 }
 

@@ -96,6 +96,7 @@ impl StreamSink for Sink {
                 offset,
                 bytes,
                 packet,
+                ..
             } => {
                 assert_eq!(offset, stream.next, "{side:?} data not contiguous");
                 assert!(stream.fin.is_none(), "{side:?} data after FIN");

@@ -68,6 +68,7 @@ fn run_chunked(script: &[Step<'_>], chunk: usize) -> DialogFacts {
                     offset,
                     bytes: piece,
                     packet: pkt(i as u64 + 1),
+                    ack: None,
                 },
             );
         }

@@ -1,0 +1,290 @@
+//! Cross-direction ordering: each side's bytes are handed on only after the
+//! peer's bytes they acknowledge.
+//!
+//! A capture can hold a reply before the command it answers: a tap merges
+//! two directions whose packets may be timestamped out of causal order, and
+//! reordering upstream moves a segment behind later ones. A protocol parser
+//! fed in capture order would then match replies to the wrong commands. TCP
+//! says the true order: a segment whose ACK covers peer offset `n` was sent
+//! after the peer's bytes before `n` arrived. So an event whose `needs`
+//! exceeds what was handed on of the peer waits, for at most
+//! [`ORDERING_PATIENCE`] packets of the flow (the peer's bytes may be lost,
+//! or be a FIN the capture missed) and [`MAX_DEFERRED_BYTES`].
+
+use super::reassembly::{Conflict, GapReason, StreamEvent};
+use super::{PacketRef, Side};
+use std::collections::VecDeque;
+
+/// Packets of the flow an event may wait for the peer bytes it acknowledges.
+pub const ORDERING_PATIENCE: u32 = 8;
+
+/// Bytes that may wait per flow; past it everything waiting is handed on.
+pub const MAX_DEFERRED_BYTES: usize = 1 << 20;
+
+/// An event kept until its turn.
+enum Deferred {
+    Data {
+        offset: u64,
+        bytes: Vec<u8>,
+        packet: PacketRef,
+        ack: Option<u32>,
+        needs: Option<u64>,
+        since: u32,
+    },
+    Gap {
+        offset: u64,
+        len: u64,
+        reason: GapReason,
+    },
+    Conflict(Box<Conflict>),
+    Fin {
+        offset: u64,
+        packet: PacketRef,
+    },
+}
+
+impl Deferred {
+    fn own(event: &StreamEvent<'_>, needs: Option<u64>, now: u32) -> Self {
+        match *event {
+            StreamEvent::Data {
+                offset,
+                bytes,
+                packet,
+                ack,
+            } => Deferred::Data {
+                offset,
+                bytes: bytes.to_vec(),
+                packet,
+                ack,
+                needs,
+                since: now,
+            },
+            StreamEvent::Gap {
+                offset,
+                len,
+                reason,
+            } => Deferred::Gap {
+                offset,
+                len,
+                reason,
+            },
+            StreamEvent::Conflict(c) => Deferred::Conflict(Box::new(c.clone())),
+            StreamEvent::Fin { offset, packet } => Deferred::Fin { offset, packet },
+        }
+    }
+
+    fn event(&self) -> StreamEvent<'_> {
+        match self {
+            Deferred::Data {
+                offset,
+                bytes,
+                packet,
+                ack,
+                ..
+            } => StreamEvent::Data {
+                offset: *offset,
+                bytes,
+                packet: *packet,
+                ack: *ack,
+            },
+            Deferred::Gap {
+                offset,
+                len,
+                reason,
+            } => StreamEvent::Gap {
+                offset: *offset,
+                len: *len,
+                reason: *reason,
+            },
+            Deferred::Conflict(c) => StreamEvent::Conflict(c),
+            Deferred::Fin { offset, packet } => StreamEvent::Fin {
+                offset: *offset,
+                packet: *packet,
+            },
+        }
+    }
+
+    fn packet(&self) -> Option<PacketRef> {
+        match self {
+            Deferred::Data { packet, .. } | Deferred::Fin { packet, .. } => Some(*packet),
+            Deferred::Gap { .. } | Deferred::Conflict(_) => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Deferred::Data { bytes, .. } => bytes.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Per-flow ordering state. Small until something has to wait.
+#[derive(Default)]
+pub struct CrossOrder {
+    /// Stream offset handed on per side [client, server].
+    handed: [u64; 2],
+    /// The side's FIN was handed on: nothing it acknowledges can be missing.
+    finished: [bool; 2],
+    /// Packets of the flow seen: the clock for patience.
+    clock: u32,
+    queues: Option<Box<[VecDeque<Deferred>; 2]>>,
+    deferred_bytes: usize,
+    /// Events that had to wait (reported as a statistic).
+    pub waited: u64,
+}
+
+impl CrossOrder {
+    /// A packet of the flow went by.
+    pub fn tick(&mut self) {
+        self.clock = self.clock.wrapping_add(1);
+    }
+
+    /// Offset of `side`'s stream handed on so far.
+    pub fn handed(&self, side: Side) -> u64 {
+        let [c, s] = self.handed;
+        match side {
+            Side::Client => c,
+            Side::Server => s,
+        }
+    }
+
+    /// Hands `event` of `side` on, or keeps it until the peer bytes it
+    /// acknowledges (`needs`, a peer stream offset) were handed on.
+    pub fn route(
+        &mut self,
+        side: Side,
+        event: StreamEvent<'_>,
+        needs: Option<u64>,
+        out: &mut dyn FnMut(Side, StreamEvent<'_>),
+    ) {
+        let queued = self.queue_len(side) > 0;
+        let ready = match event {
+            StreamEvent::Data { .. } => self.ready(side, needs, self.clock),
+            _ => true,
+        };
+        if !queued && ready {
+            self.handed_on(side, &event);
+            out(side, event);
+        } else {
+            self.waited += 1;
+            let deferred = Deferred::own(&event, needs, self.clock);
+            self.deferred_bytes += deferred.len();
+            if let Some(q) = self.queue_mut(side) {
+                q.push_back(deferred);
+            }
+        }
+        if self.deferred_bytes > MAX_DEFERRED_BYTES {
+            self.flush(true, out);
+        } else if self.queues.is_some() {
+            self.flush(false, out);
+        }
+    }
+
+    /// Hands on what may go; with `force`, everything, in capture order.
+    pub fn flush(&mut self, force: bool, out: &mut dyn FnMut(Side, StreamEvent<'_>)) {
+        loop {
+            let next = if force {
+                self.earliest_front()
+            } else {
+                [Side::Client, Side::Server]
+                    .into_iter()
+                    .find(|s| self.front_ready(*s))
+            };
+            let Some(side) = next else { break };
+            let Some(deferred) = self.queue_mut(side).and_then(VecDeque::pop_front) else {
+                break;
+            };
+            self.deferred_bytes -= deferred.len();
+            let event = deferred.event();
+            self.handed_on(side, &event);
+            out(side, event);
+        }
+        if self.queue_len(Side::Client) == 0 && self.queue_len(Side::Server) == 0 {
+            self.queues = None;
+        }
+    }
+
+    fn ready(&self, side: Side, needs: Option<u64>, since: u32) -> bool {
+        let peer = side.other();
+        let [fc, fs] = self.finished;
+        let peer_finished = match peer {
+            Side::Client => fc,
+            Side::Server => fs,
+        };
+        match needs {
+            None => true,
+            Some(n) => {
+                peer_finished
+                    || self.handed(peer) >= n
+                    || self.clock.wrapping_sub(since) >= ORDERING_PATIENCE
+            }
+        }
+    }
+
+    fn front_ready(&self, side: Side) -> bool {
+        match self.front(side) {
+            Some(Deferred::Data { needs, since, .. }) => self.ready(side, *needs, *since),
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// The side whose waiting event came first in the capture.
+    fn earliest_front(&self) -> Option<Side> {
+        let key = |s: Side| self.front(s).map(|d| d.packet());
+        match (key(Side::Client), key(Side::Server)) {
+            (None, None) => None,
+            (Some(_), None) => Some(Side::Client),
+            (None, Some(_)) => Some(Side::Server),
+            // Events without a packet (gaps) go first: they precede data.
+            (Some(c), Some(s)) => Some(if c <= s { Side::Client } else { Side::Server }),
+        }
+    }
+
+    fn handed_on(&mut self, side: Side, event: &StreamEvent<'_>) {
+        let [hc, hs] = &mut self.handed;
+        let handed = match side {
+            Side::Client => hc,
+            Side::Server => hs,
+        };
+        match *event {
+            StreamEvent::Data { offset, bytes, .. } => *handed = offset + bytes.len() as u64,
+            StreamEvent::Gap { offset, len, .. } => *handed = offset + len,
+            StreamEvent::Fin { .. } => {
+                let [fc, fs] = &mut self.finished;
+                match side {
+                    Side::Client => *fc = true,
+                    Side::Server => *fs = true,
+                }
+            }
+            StreamEvent::Conflict(_) => {}
+        }
+    }
+
+    fn front(&self, side: Side) -> Option<&Deferred> {
+        let [c, s] = self.queues.as_deref()?;
+        match side {
+            Side::Client => c.front(),
+            Side::Server => s.front(),
+        }
+    }
+
+    fn queue_len(&self, side: Side) -> usize {
+        match self.queues.as_deref() {
+            Some([c, s]) => match side {
+                Side::Client => c.len(),
+                Side::Server => s.len(),
+            },
+            None => 0,
+        }
+    }
+
+    fn queue_mut(&mut self, side: Side) -> Option<&mut VecDeque<Deferred>> {
+        let [c, s] = &mut **self.queues.get_or_insert_with(Box::default);
+        Some(match side {
+            Side::Client => c,
+            Side::Server => s,
+        })
+    }
+}
