@@ -35,8 +35,14 @@ fn main() -> ExitCode {
             if let Ok(seg) = decode::decode(frame.link, frame.data) {
                 tcp += 1;
                 let key = FlowKey::new(
-                    Endpoint { ip: seg.src, port: seg.src_port },
-                    Endpoint { ip: seg.dst, port: seg.dst_port },
+                    Endpoint {
+                        ip: seg.src,
+                        port: seg.src_port,
+                    },
+                    Endpoint {
+                        ip: seg.dst,
+                        port: seg.dst_port,
+                    },
                 );
                 *flows.entry(key).or_default() += seg.payload.len() as u64;
             }
@@ -46,6 +52,9 @@ fn main() -> ExitCode {
     if let Err(e) = result {
         eprintln!("{e}");
     }
-    println!("packets={packets} bytes={bytes} tcp={tcp} flows={}", flows.len());
+    println!(
+        "packets={packets} bytes={bytes} tcp={tcp} flows={}",
+        flows.len()
+    );
     ExitCode::SUCCESS
 }

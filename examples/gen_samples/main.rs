@@ -9,14 +9,21 @@
 //! A sample is a name, a list of conversations, a framing and a format (see
 //! [`sample::Sample`]); conversations are scripted with
 //! [`conversation::Conversation`] and the building blocks in [`dialogs`].
-//! To add samples, add a catalog module like [`transport`] and list it in
-//! [`all`]. The README in the samples directory is generated too.
+//! To add samples, add a catalog module like [`transport`] or [`findings`]
+//! and list it in [`all`]. The README in the samples directory is generated
+//! too.
 
 #![allow(dead_code)]
 
 pub mod conversation;
+pub mod crypto;
 pub mod dialogs;
+pub mod findings;
+pub mod findings_imap;
+pub mod findings_pop3;
+pub mod findings_smtp;
 pub mod formats;
+pub mod mechanisms;
 pub mod packet;
 pub mod sample;
 pub mod tls;
@@ -29,7 +36,9 @@ use std::process::ExitCode;
 
 /// Every sample, in README order.
 pub fn all() -> Vec<Sample> {
-    transport::samples()
+    let mut out = transport::samples();
+    out.extend(findings::samples());
+    out
 }
 
 /// The sample called `name` (its path under the samples directory).
@@ -134,7 +143,14 @@ fn readme(samples: &[Sample]) -> String {
          Addresses are from the documentation ranges (192.0.2.0/24, 198.51.100.0/24, \
          203.0.113.0/24, 2001:db8::/32) or loopback. Clocks start at \
          2024-03-01T12:00:00Z; packets of a session are 10 ms apart unless stated. \
-         Each side acknowledges every send of its peer with a pure ACK.\n\n\
+         Each side acknowledges every send of its peer with a pure ACK unless stated.\n\n\
+         `transport/` exercises reassembly, framings and file formats. `findings/` has, for \
+         every finding kind and every credential mechanism, sessions that show it, and clean \
+         sessions that must show nothing (`tests/samples_findings.rs` asserts each session's \
+         findings with their severity and evidence packets). The sessions of a `findings/` \
+         file start one second apart, so session N of a report starts N-1 seconds after the \
+         file's first packet; each file has its own server address. Every password and \
+         token in them is fake (`pw-...`, `tok-...`).\n\n\
          | File | Format, framing | Packets | Contents |\n\
          | --- | --- | --- | --- |\n",
     );

@@ -1,7 +1,7 @@
 //! A sample: a name, the conversations it holds, their framing and the file
 //! format, plus whole-file effects (snaplen, gzip, rotation, truncation).
 
-use super::conversation::Conversation;
+use super::conversation::{Captured, Conversation};
 use super::formats::{self, Format, Frame};
 use super::packet::{self, Link};
 
@@ -104,24 +104,34 @@ impl Sample {
         }
     }
 
-    /// Every frame, in file order (by section, then time; ties keep the
-    /// conversations' order).
-    pub fn frames(&self) -> Vec<Frame> {
+    /// Every captured packet with the index of its conversation, in file
+    /// order (by section, then time; ties keep the conversations' order).
+    /// Frame number `n` (1-based) of an unrotated sample is entry `n - 1`.
+    pub fn placed(&self) -> Vec<(usize, Captured)> {
         let mut keyed = Vec::new();
         for (ci, conv) in self.conversations.iter().enumerate() {
-            let link = self.link_of(conv);
-            for (pi, captured) in conv.captured().iter().enumerate() {
-                let frame = Frame {
-                    ts: captured.ts,
-                    section: conv.section,
-                    interface: conv.interface,
-                    data: packet::frame(link, conv, captured),
-                };
-                keyed.push(((conv.section, captured.ts, ci, pi), frame));
+            for (pi, captured) in conv.captured().into_iter().enumerate() {
+                keyed.push(((conv.section, captured.ts, ci, pi), (ci, captured)));
             }
         }
         keyed.sort_by_key(|(k, _)| *k);
-        keyed.into_iter().map(|(_, f)| f).collect()
+        keyed.into_iter().map(|(_, placed)| placed).collect()
+    }
+
+    /// Every frame, in file order (see [`Sample::placed`]).
+    pub fn frames(&self) -> Vec<Frame> {
+        self.placed()
+            .into_iter()
+            .map(|(ci, captured)| {
+                let conv = &self.conversations[ci];
+                Frame {
+                    ts: captured.ts,
+                    section: conv.section,
+                    interface: conv.interface,
+                    data: packet::frame(self.link_of(conv), conv, &captured),
+                }
+            })
+            .collect()
     }
 
     /// The files of the sample: (path under the samples directory, bytes).

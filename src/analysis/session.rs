@@ -279,11 +279,16 @@ fn dialog_observability(
     }
     if let Some((StarttlsAnswer::Accepted, _)) = &f.starttls_answer {
         let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
-        let client_after = info
-            .side(Side::Client)
-            .last_packet
-            .is_some_and(|p| f.starttls_answer.as_ref().is_some_and(|(_, e)| p > e.packet));
-        if f.client_hello.is_none() && f.cleartext_after_go_ahead.is_none() && !closed && !client_after {
+        let client_after = info.side(Side::Client).last_packet.is_some_and(|p| {
+            f.starttls_answer
+                .as_ref()
+                .is_some_and(|(_, e)| p > e.packet)
+        });
+        if f.client_hello.is_none()
+            && f.cleartext_after_go_ahead.is_none()
+            && !closed
+            && !client_after
+        {
             out.push(note(
                 "tls-not-observed",
                 None,

@@ -73,7 +73,9 @@ fn collect_dir(
         .collect();
     entries.sort();
     for entry in entries {
-        let is_link = entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+        let is_link = entry
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
         if entry.is_dir() {
             if !is_link && depth < MAX_DEPTH {
                 collect_dir(&entry, depth + 1, files, skipped)?;

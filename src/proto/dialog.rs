@@ -162,6 +162,10 @@ struct Direction {
     gaps: u64,
     /// Bytes seen since the STARTTLS go-ahead.
     spoke_since_go_ahead: bool,
+    /// The next complete line is the client's cleartext after a go-ahead.
+    note_next_line: bool,
+    /// The packet of the first TLS byte (where the hello starts).
+    tls_first: Option<PacketRef>,
     fin: bool,
 }
 
@@ -174,6 +178,8 @@ impl Direction {
             held_packet: None,
             gaps: 0,
             spoke_since_go_ahead: false,
+            note_next_line: false,
+            tls_first: None,
             fin: false,
         }
     }
@@ -324,13 +330,15 @@ impl MailDialog {
         let dir = self.dir(side);
         match &mut dir.mode {
             Mode::Ignore => input.len(),
-            Mode::InjectedLine => match memchr::memchr(b'\n', input) {
-                Some(i) => {
+            Mode::InjectedLine => {
+                let (used, line) = dir.lines.push(input, packet);
+                if let Some(line) = line {
+                    let evidence = Evidence::new(side, line.packet, line.bytes);
                     dir.mode = Mode::ExpectTls;
-                    i + 1
+                    self.facts.response_injection.get_or_insert(evidence);
                 }
-                None => input.len(),
-            },
+                used
+            }
             Mode::Start | Mode::ExpectTls => self.decide(side, input, packet),
             Mode::Hold => {
                 let room = HELD_BYTES.saturating_sub(dir.held.len());
@@ -396,7 +404,13 @@ impl MailDialog {
         let Some(dir) = dirs.get_mut(side.index()) else {
             return input.len();
         };
-        dir.lines.feed(input, packet, |line| {
+        let mut note = std::mem::take(&mut dir.note_next_line);
+        let used = dir.lines.feed(input, packet, |line| {
+            if std::mem::take(&mut note) {
+                let evidence = Evidence::new(side, line.packet, line.bytes);
+                let evidence = mask_client_line(facts.protocol, evidence);
+                facts.cleartext_after_go_ahead.get_or_insert(evidence);
+            }
             let slot = side.index().min(1);
             match line.ending {
                 LineEnding::BareLf => bump(&mut facts.bare_lf_lines, slot),
@@ -432,7 +446,10 @@ impl MailDialog {
             }
             // Stop at a line that changes how this side's bytes are read.
             requests.modes.iter().all(Option::is_none) && requests.starttls.is_none()
-        })
+        });
+        // No line completed yet: the next one is still the one to note.
+        dir.note_next_line |= note;
+        used
     }
 
     /// Start or after the go-ahead: TLS or cleartext?
@@ -452,6 +469,7 @@ impl MailDialog {
         let expecting_tls = matches!(dir.mode, Mode::ExpectTls);
         if verdict == Sniff::Tls {
             dir.mode = Mode::Tls(Box::default());
+            dir.tls_first = Some(first_packet);
             if !expecting_tls && side == Side::Client && self.facts.client_hello.is_none() {
                 self.facts.implicit_tls = true;
             }
@@ -461,7 +479,7 @@ impl MailDialog {
                 self.facts.implicit_tls = true;
             }
         } else if expecting_tls {
-            self.cleartext_after_go_ahead(side, &probe, input, first_packet);
+            self.cleartext_after_go_ahead(side);
         } else {
             dir.mode = Mode::Lines;
         }
@@ -472,29 +490,15 @@ impl MailDialog {
         0
     }
 
-    /// Non-TLS bytes where TLS was expected.
-    fn cleartext_after_go_ahead(
-        &mut self,
-        side: Side,
-        held: &[u8],
-        input: &[u8],
-        packet: PacketRef,
-    ) {
-        let mut line = held.to_vec();
-        line.extend_from_slice(input);
-        let end = memchr::memchr(b'\n', &line).unwrap_or(line.len());
-        let text = line.get(..end).unwrap_or_default();
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        // A verb and one argument say what the client sent; what follows
-        // may be a password (`a2 LOGIN alice secret`).
-        let evidence = masked_after_two_words(Evidence::new(side, packet, text));
+    /// Non-TLS bytes where TLS was expected. The line they start is
+    /// recorded as evidence once it is complete (whatever the segmentation).
+    fn cleartext_after_go_ahead(&mut self, side: Side) {
         let client_spoke = self.dirs[0].spoke_since_go_ahead;
         match side {
             Side::Server if !client_spoke => {
                 // Response injection: the server (or someone in the path)
                 // speaks before the client could start TLS. The line is
-                // skipped and TLS still expected after it.
-                self.facts.response_injection.get_or_insert(evidence);
+                // recorded and skipped, and TLS still expected after it.
                 self.dir(side).mode = Mode::InjectedLine;
             }
             Side::Server => {
@@ -503,8 +507,9 @@ impl MailDialog {
                 self.dir(side).mode = Mode::Lines;
             }
             Side::Client => {
-                self.facts.cleartext_after_go_ahead.get_or_insert(evidence);
-                self.dir(side).mode = Mode::Lines;
+                let dir = self.dir(side);
+                dir.mode = Mode::Lines;
+                dir.note_next_line = true;
                 if matches!(self.dir(Side::Server).mode, Mode::ExpectTls) {
                     self.dir(Side::Server).mode = Mode::Lines;
                 }
@@ -515,12 +520,14 @@ impl MailDialog {
     fn on_tls(&mut self, side: Side, event: TlsEvent, packet: PacketRef) {
         match event {
             TlsEvent::ClientHello(hello) => {
+                let packet = self.dir(side).tls_first.unwrap_or(packet);
                 let text = describe_hello("ClientHello", &hello);
                 self.facts
                     .client_hello
                     .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
             }
             TlsEvent::ServerHello(hello) => {
+                let packet = self.dir(side).tls_first.unwrap_or(packet);
                 let text = describe_hello("ServerHello", &hello);
                 self.facts
                     .server_hello
@@ -572,7 +579,12 @@ impl MailDialog {
                 client.held_packet = None;
             }
             Some(StarttlsEvent::Answered(answer, line)) => {
-                self.facts.starttls_answer.get_or_insert((answer, line));
+                // The latest answer is the state of the session; the first
+                // refusal stays on record (a client may retry).
+                if answer == StarttlsAnswer::Rejected {
+                    self.facts.starttls_refusal.get_or_insert(line.clone());
+                }
+                self.facts.starttls_answer = Some((answer, line));
                 let client = self.dir(Side::Client);
                 let held = std::mem::take(&mut client.held);
                 let held_packet = client.held_packet.take();
@@ -588,8 +600,11 @@ impl MailDialog {
                                 // in cleartext: parse them like any other
                                 // commands (a password in them is a cleartext
                                 // credential), then expect TLS again.
-                                let evidence = Evidence::new(Side::Client, packet, trim_crlf(&held));
-                                self.facts.command_injection.get_or_insert(masked_after_two_words(evidence));
+                                let first = held.split(|b| *b == b'\n').next().unwrap_or_default();
+                                let evidence =
+                                    Evidence::new(Side::Client, packet, trim_crlf(first));
+                                let evidence = mask_client_line(self.facts.protocol, evidence);
+                                self.facts.command_injection.get_or_insert(evidence);
                                 self.dir(Side::Client).mode = Mode::Lines;
                                 self.feed(Side::Client, &held, packet);
                                 self.dir(Side::Client).lines.clear();
@@ -619,10 +634,17 @@ fn bump(counts: &mut [u64; 2], slot: usize) {
     }
 }
 
-/// Masks everything after a line's first two words (verb and argument, or
-/// tag and command).
-fn masked_after_two_words(evidence: Evidence) -> Evidence {
-    match super::words::after_words(&evidence.bytes, 2) {
+/// Masks what may be a secret in a client line the protocol machine did
+/// not mark itself (injected, or sent where TLS was expected): everything
+/// after the words that say what the line is. SMTP `AUTH PLAIN ****`,
+/// IMAP `a2 LOGIN ****` (tag and command), POP3 `PASS ****` (the password
+/// starts after the verb and may contain spaces).
+fn mask_client_line(protocol: Option<Protocol>, evidence: Evidence) -> Evidence {
+    let visible = match protocol {
+        Some(Protocol::Smtp | Protocol::Imap) => 2,
+        Some(Protocol::Pop3) | None => 1,
+    };
+    match super::words::after_words(&evidence.bytes, visible) {
         Some(at) => evidence.secret_from(at),
         None => evidence,
     }

@@ -254,8 +254,10 @@ pub struct DialogFacts {
     pub helo_fallback: Option<(Evidence, Evidence)>,
     /// The client's STARTTLS/STLS command.
     pub starttls_command: Option<Evidence>,
-    /// The server's answer to it.
+    /// The server's (latest) answer to it.
     pub starttls_answer: Option<(StarttlsAnswer, Evidence)>,
+    /// The first time the server refused STARTTLS (a client may retry).
+    pub starttls_refusal: Option<Evidence>,
     /// A client command of the length of STARTTLS/STLS made of one repeated
     /// character, and the server's refusal of it.
     pub tampered_command: Option<(Evidence, Option<Evidence>)>,

@@ -12,9 +12,9 @@ pub mod lines;
 pub mod pop3;
 pub mod sasl;
 pub mod smtp;
-pub mod tls;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod tls;
 pub mod words;
 
 pub use facts::*;

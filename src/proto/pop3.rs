@@ -59,6 +59,8 @@ pub struct Pop3Dialog {
     /// A USER/PASS or APOP credential waiting for its response.
     login: Option<Credential>,
     auth: Option<SaslExchange>,
+    /// A gap hit the multi-line body the server is sending.
+    body_gap: bool,
 }
 
 impl LineMachine for Pop3Dialog {
@@ -70,15 +72,18 @@ impl LineMachine for Pop3Dialog {
         }
     }
 
-    fn on_gap(&mut self, side: Side, _len: u64, _ctx: &mut Ctx<'_>) {
+    fn on_gap(&mut self, side: Side, _len: u64, ctx: &mut Ctx<'_>) {
         if side == Side::Server {
             // A CAPA list with a hole proves nothing about what it lacked.
             self.capa = None;
+            // A gap in a multi-line body may have taken its terminator.
+            self.body_gap |= ctx.in_body(Side::Server);
         }
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(login) = self.login.take() {
+        // A credential whose username is not in the capture is not listed.
+        if let Some(login) = self.login.take().filter(|l| l.username.is_some()) {
             ctx.facts.add_credential(login);
         }
         if let Some(auth) = self.auth.take() {
@@ -98,6 +103,13 @@ impl Pop3Dialog {
     }
 
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
+        // A client waits for the end of a multi-line response before its
+        // next command: one arriving after a gap in the body proves the
+        // body over (its terminator was lost).
+        if self.body_gap && ctx.in_body(Side::Server) {
+            ctx.lines(Side::Server);
+        }
+        self.body_gap = false;
         // While an AUTH exchange waits for the client, its lines are SASL.
         if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
             auth.on_response(trim(bytes), evidence.secret_from(0));

@@ -79,10 +79,18 @@ impl LineMachine for SmtpDialog {
         // A BDAT chunk passed; its reply is already queued.
     }
 
-    fn on_body_end(&mut self, side: Side, _ctx: &mut Ctx<'_>) {
+    fn on_gap(&mut self, side: Side, _len: u64, _ctx: &mut Ctx<'_>) {
+        if side == Side::Server {
+            // A reply cut by a gap is incomplete: its end is lost, so what
+            // follows is a new reply, not more of it.
+            self.reply = None;
+        }
+    }
+
+    fn on_body_end(&mut self, side: Side, ctx: &mut Ctx<'_>) {
         if side == Side::Client {
             self.in_data_body = false;
-            self.push(Command::DataBody);
+            self.push(Command::DataBody, ctx, None);
         }
     }
 
@@ -96,9 +104,12 @@ impl LineMachine for SmtpDialog {
 }
 
 impl SmtpDialog {
-    fn push(&mut self, command: Command) {
+    fn push(&mut self, command: Command, ctx: &mut Ctx<'_>, evidence: Option<&Evidence>) {
         if self.pending.len() >= MAX_PENDING_COMMANDS {
             self.pending.pop_front();
+            if let Some(e) = evidence {
+                ctx.facts.anomaly("smtp-pipeline-overflow", e.clone());
+            }
         }
         self.pending.push_back(command);
     }
@@ -115,6 +126,7 @@ impl SmtpDialog {
             Some(at) if is(verb, "AUTH") => evidence.secret_from(at),
             _ => evidence,
         };
+        let line_evidence = evidence.clone();
         let sensitive = ["AUTH", "MAIL", "RCPT", "DATA", "BDAT"]
             .iter()
             .any(|k| is(verb, k));
@@ -165,7 +177,7 @@ impl SmtpDialog {
             }
             Command::Other
         };
-        self.push(command);
+        self.push(command, ctx, Some(&line_evidence));
     }
 
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
@@ -226,6 +238,21 @@ impl SmtpDialog {
                 let challenge = reply.first.bytes.get(3..).map(trim).unwrap_or_default();
                 auth.on_challenge(challenge, reply.first.clone());
                 return;
+            }
+        }
+        // Codes that answer one command only put the queue back in step
+        // when a reply was lost (354 only answers DATA, 220 after the
+        // greeting only STARTTLS).
+        let wanted = |c: &Command| match code {
+            354 => matches!(c, Command::Data),
+            220 => matches!(c, Command::Starttls),
+            _ => true,
+        };
+        if let Some(at) = self.pending.iter().position(wanted) {
+            if at > 0 && at < self.pending.len() {
+                ctx.facts
+                    .anomaly("smtp-reply-resynchronised", reply.first.clone());
+                self.pending.drain(..at);
             }
         }
         let command = self.pending.pop_front().unwrap_or(Command::Other);

@@ -450,6 +450,9 @@ impl ImapDialog {
             if first && ["OK", "PREAUTH", "BYE"].iter().any(|k| is(word, k)) {
                 ctx.facts.greeting.get_or_insert(evidence.clone());
                 if is(word, "PREAUTH") {
+                    // Already logged in: the greeting's capabilities are
+                    // post-login ones and prove nothing about STARTTLS.
+                    self.logged_in = true;
                     ctx.facts.preauth.get_or_insert(evidence.clone());
                 }
             }

@@ -378,7 +378,6 @@ fn capabilities_and_starttls() {
             &[
                 "greeting * PREAUTH [CAPABILITY IMAP4rev1] logged in as alice",
                 "preauth * PREAUTH [CAPABILITY IMAP4rev1] logged in as alice",
-                "caps",
                 "sensitive a1 SELECT INBOX",
             ],
         ),
@@ -963,7 +962,7 @@ fn bounded() {
         facts
             .anomalies
             .iter()
-            .any(|a| a.kind == "imap-credentials-dropped")
+            .any(|a| a.kind == "credentials-dropped")
     );
     assert_secrets_masked(&facts, "bounded");
 
