@@ -36,14 +36,25 @@ pub trait LineMachine {
     /// A complete line from `side`.
     fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>);
     /// The literal (or chunk) announced with [`Ctx::literal`] has passed:
-    /// its first bytes (up to the `keep` asked for) and its total length.
-    fn on_literal(&mut self, _side: Side, _bytes: &[u8], _total: u64, _ctx: &mut Ctx<'_>) {}
+    /// its first bytes (up to the `keep` asked for), its total length and
+    /// the stream offset it started at.
+    fn on_literal(&mut self, _side: Side, _literal: Literal<'_>, _ctx: &mut Ctx<'_>) {}
     /// The dot-terminated body announced with [`Ctx::dot_body`] ended.
     fn on_body_end(&mut self, _side: Side, _ctx: &mut Ctx<'_>) {}
     /// `len` bytes of `side` were not captured (a partial line was dropped).
     fn on_gap(&mut self, _side: Side, _len: u64, _ctx: &mut Ctx<'_>) {}
     /// The session ended: settle whatever is pending.
     fn finish(&mut self, _ctx: &mut Ctx<'_>) {}
+}
+
+/// A literal or chunk that passed.
+#[derive(Clone, Copy, Debug)]
+pub struct Literal<'a> {
+    /// Its first bytes (at most what was asked to keep).
+    pub bytes: &'a [u8],
+    pub total: u64,
+    /// Stream offset of its first byte.
+    pub offset: u64,
 }
 
 /// What a machine can see and ask of the driver.
@@ -140,6 +151,8 @@ enum Mode {
         keep: usize,
         kept: Vec<u8>,
         total: u64,
+        /// Stream offset of the literal's first byte, once reached.
+        start: Option<u64>,
     },
     DotBody(DotTerminator),
     /// Client bytes after STARTTLS, held until the server answers.
@@ -158,7 +171,7 @@ struct Direction {
     lines: LineReader,
     /// Bytes waiting for a decision (Start, ExpectTls, Hold).
     held: Vec<u8>,
-    held_packet: Option<PacketRef>,
+    held_at: Option<At>,
     gaps: u64,
     /// Bytes seen since the STARTTLS go-ahead.
     spoke_since_go_ahead: bool,
@@ -175,7 +188,7 @@ impl Direction {
             mode: Mode::Start,
             lines: LineReader::default(),
             held: Vec::new(),
-            held_packet: None,
+            held_at: None,
             gaps: 0,
             spoke_since_go_ahead: false,
             note_next_line: false,
@@ -207,6 +220,14 @@ impl Machine {
     }
 }
 
+/// Where a chunk of a stream starts: the packet that carried its first
+/// byte, and its stream offset.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    packet: PacketRef,
+    offset: u64,
+}
+
 /// One session's mail dialog: feed it stream events, then read its facts.
 pub struct MailDialog {
     pub facts: DialogFacts,
@@ -233,7 +254,12 @@ impl MailDialog {
     /// One event of the session's reassembled streams.
     pub fn on_event(&mut self, side: Side, event: &StreamEvent<'_>) {
         match *event {
-            StreamEvent::Data { bytes, packet, .. } => self.feed(side, bytes, packet),
+            StreamEvent::Data {
+                bytes,
+                packet,
+                offset,
+                ..
+            } => self.feed(side, bytes, At { packet, offset }),
             StreamEvent::Gap { len, .. } => self.gap(side, len),
             StreamEvent::Fin { .. } => self.dir(side).fin = true,
             StreamEvent::Conflict(_) => {}
@@ -251,10 +277,10 @@ impl MailDialog {
         // after it is still worth reading.
         if matches!(self.dir(Side::Client).mode, Mode::Hold) {
             let held = std::mem::take(&mut self.dir(Side::Client).held);
-            let packet = self.dir(Side::Client).held_packet.take();
+            let at = self.dir(Side::Client).held_at.take();
             self.dir(Side::Client).mode = Mode::ExpectTls;
-            if let Some(packet) = packet {
-                self.feed(Side::Client, &held, packet);
+            if let Some(at) = at {
+                self.feed(Side::Client, &held, at);
             }
         }
         let (facts, requests) = (&mut self.facts, &mut self.requests);
@@ -313,38 +339,41 @@ impl MailDialog {
         }
     }
 
-    fn feed(&mut self, side: Side, bytes: &[u8], packet: PacketRef) {
+    fn feed(&mut self, side: Side, bytes: &[u8], at: At) {
         let mut rest = bytes;
+        let mut at = at;
         while !rest.is_empty() {
             if self.go_ahead {
                 self.dir(side).spoke_since_go_ahead = true;
             }
-            let used = self.step(side, rest, packet).min(rest.len());
+            let used = self.step(side, rest, at).min(rest.len());
             rest = rest.get(used..).unwrap_or_default();
+            at.offset += used as u64;
             self.apply_requests();
         }
     }
 
     /// Processes a prefix of `input` in the current mode; returns its length.
-    fn step(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+    fn step(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let packet = at.packet;
         let dir = self.dir(side);
         match &mut dir.mode {
             Mode::Ignore => input.len(),
             Mode::InjectedLine => {
-                let (used, line) = dir.lines.push(input, packet);
+                let (used, line) = dir.lines.push(input, packet, at.offset);
                 if let Some(line) = line {
-                    let evidence = Evidence::new(side, line.packet, line.bytes);
+                    let evidence = Evidence::from_line(side, &line);
                     dir.mode = Mode::ExpectTls;
                     self.facts.response_injection.get_or_insert(evidence);
                 }
                 used
             }
-            Mode::Start | Mode::ExpectTls => self.decide(side, input, packet),
+            Mode::Start | Mode::ExpectTls => self.decide(side, input, at),
             Mode::Hold => {
                 let room = HELD_BYTES.saturating_sub(dir.held.len());
                 dir.held
                     .extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
-                dir.held_packet.get_or_insert(packet);
+                dir.held_at.get_or_insert(at);
                 input.len()
             }
             Mode::Tls(reader) => {
@@ -368,7 +397,9 @@ impl MailDialog {
                 keep,
                 kept,
                 total,
+                start,
             } => {
+                let offset = *start.get_or_insert(at.offset);
                 let take = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
                     .min(input.len());
@@ -378,16 +409,21 @@ impl MailDialog {
                 if *remaining == 0 {
                     let (kept, total) = (std::mem::take(kept), *total);
                     dir.mode = Mode::Lines;
-                    self.with_machine(|m, ctx| m.on_literal(side, &kept, total, ctx));
+                    let literal = Literal {
+                        bytes: &kept,
+                        total,
+                        offset,
+                    };
+                    self.with_machine(|m, ctx| m.on_literal(side, literal, ctx));
                 }
                 take
             }
-            Mode::Lines => self.lines(side, input, packet),
+            Mode::Lines => self.lines(side, input, at),
         }
     }
 
     /// Feeds lines until one of them changes a mode.
-    fn lines(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+    fn lines(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let MailDialog {
             facts,
             machine,
@@ -405,9 +441,9 @@ impl MailDialog {
             return input.len();
         };
         let mut note = std::mem::take(&mut dir.note_next_line);
-        let used = dir.lines.feed(input, packet, |line| {
+        let used = dir.lines.feed(input, at.packet, at.offset, |line| {
             if std::mem::take(&mut note) {
-                let evidence = Evidence::new(side, line.packet, line.bytes);
+                let evidence = Evidence::from_line(side, &line);
                 let evidence = mask_client_line(facts.protocol, evidence);
                 facts.cleartext_after_go_ahead.get_or_insert(evidence);
             }
@@ -453,10 +489,10 @@ impl MailDialog {
     }
 
     /// Start or after the go-ahead: TLS or cleartext?
-    fn decide(&mut self, side: Side, input: &[u8], packet: PacketRef) -> usize {
+    fn decide(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let dir = self.dir(side);
         let mut probe = std::mem::take(&mut dir.held);
-        let first_packet = *dir.held_packet.get_or_insert(packet);
+        let first = *dir.held_at.get_or_insert(at);
         let already = probe.len();
         probe.extend_from_slice(input.get(..8).unwrap_or(input));
         let verdict = sniff(&probe);
@@ -465,11 +501,11 @@ impl MailDialog {
             return input.len();
         }
         probe.truncate(already);
-        dir.held_packet = None;
+        dir.held_at = None;
         let expecting_tls = matches!(dir.mode, Mode::ExpectTls);
         if verdict == Sniff::Tls {
             dir.mode = Mode::Tls(Box::default());
-            dir.tls_first = Some(first_packet);
+            dir.tls_first = Some(first.packet);
             if !expecting_tls && side == Side::Client && self.facts.client_hello.is_none() {
                 self.facts.implicit_tls = true;
             }
@@ -485,7 +521,7 @@ impl MailDialog {
         }
         // Replay what was held, then go on with this input in the new mode.
         if !probe.is_empty() {
-            self.feed(side, &probe, first_packet);
+            self.feed(side, &probe, first);
         }
         0
     }
@@ -564,6 +600,7 @@ impl MailDialog {
                     keep,
                     kept: Vec::new(),
                     total: len,
+                    start: None,
                 },
                 Request::DotBody => Mode::DotBody(DotTerminator::default()),
                 Request::Lines => Mode::Lines,
@@ -576,7 +613,7 @@ impl MailDialog {
                 let client = self.dir(Side::Client);
                 client.mode = Mode::Hold;
                 client.held.clear();
-                client.held_packet = None;
+                client.held_at = None;
             }
             Some(StarttlsEvent::Answered(answer, line)) => {
                 // The latest answer is the state of the session; the first
@@ -587,14 +624,15 @@ impl MailDialog {
                 self.facts.starttls_answer = Some((answer, line));
                 let client = self.dir(Side::Client);
                 let held = std::mem::take(&mut client.held);
-                let held_packet = client.held_packet.take();
+                let held_at = client.held_at.take();
                 let was_holding = matches!(client.mode, Mode::Hold);
                 match answer {
                     StarttlsAnswer::Accepted => {
                         self.go_ahead = true;
                         self.dir(Side::Server).mode = Mode::ExpectTls;
                         self.dir(Side::Client).mode = Mode::ExpectTls;
-                        if let (false, Some(packet)) = (held.is_empty(), held_packet) {
+                        if let (false, Some(at)) = (held.is_empty(), held_at) {
+                            let packet = at.packet;
                             if sniff(&held) != Sniff::Tls {
                                 // Command injection. The injected lines crossed
                                 // in cleartext: parse them like any other
@@ -606,19 +644,19 @@ impl MailDialog {
                                 let evidence = mask_client_line(self.facts.protocol, evidence);
                                 self.facts.command_injection.get_or_insert(evidence);
                                 self.dir(Side::Client).mode = Mode::Lines;
-                                self.feed(Side::Client, &held, packet);
+                                self.feed(Side::Client, &held, at);
                                 self.dir(Side::Client).lines.clear();
                                 self.dir(Side::Client).mode = Mode::ExpectTls;
                             } else {
-                                self.feed(Side::Client, &held, packet);
+                                self.feed(Side::Client, &held, at);
                             }
                         }
                     }
                     StarttlsAnswer::Rejected => {
                         if was_holding {
                             self.dir(Side::Client).mode = Mode::Lines;
-                            if let Some(packet) = held_packet {
-                                self.feed(Side::Client, &held, packet);
+                            if let Some(at) = held_at {
+                                self.feed(Side::Client, &held, at);
                             }
                         }
                     }

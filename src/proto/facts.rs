@@ -67,6 +67,10 @@ pub struct Evidence {
     /// From this offset on, `bytes` are a secret (password, token,
     /// challenge response) that outputs mask unless asked to reveal.
     pub secret_from: Option<usize>,
+    /// Stream offset of the first byte, when the evidence is a line.
+    pub offset: Option<u64>,
+    /// The whole line's length (`bytes` may be cut).
+    pub line_len: usize,
 }
 
 impl Evidence {
@@ -76,7 +80,25 @@ impl Evidence {
             packet,
             bytes: bytes.get(..EVIDENCE_BYTES).unwrap_or(bytes).to_vec(),
             secret_from: None,
+            offset: None,
+            line_len: bytes.len(),
         }
+    }
+
+    /// Evidence for a whole line, with its place in the stream.
+    pub fn from_line(side: Side, line: &super::lines::Line<'_>) -> Self {
+        let mut e = Evidence::new(side, line.packet, line.bytes);
+        e.offset = Some(line.offset);
+        e
+    }
+
+    /// The stream range of the secret part, when known: where the bytes
+    /// to mask in the packets are.
+    pub fn secret_span(&self) -> Option<(Side, u64, u64)> {
+        let from = self.secret_from? as u64;
+        let start = self.offset?;
+        let end = start + self.line_len as u64;
+        (start + from < end).then_some((self.side, start + from, end))
     }
 
     /// Marks everything from `offset` on as secret.
@@ -282,6 +304,9 @@ pub struct DialogFacts {
     pub long_lines: [u64; 2],
     /// Bytes the parser could not interpret, per side.
     pub unparsed_lines: [u64; 2],
+    /// Secret bytes that are not part of an evidence line (an IMAP LOGIN
+    /// password sent as a literal): side and stream range.
+    pub secret_spans: Vec<(Side, u64, u64)>,
 }
 
 impl DialogFacts {
@@ -320,6 +345,29 @@ impl DialogFacts {
         } else if let Some(last) = credential.evidence.last() {
             self.anomaly("credentials-dropped", last.clone());
         }
+    }
+
+    /// Records a secret's stream range (bounded like the credentials).
+    pub fn add_secret_span(&mut self, span: (Side, u64, u64)) {
+        if self.secret_spans.len() < MAX_CREDENTIALS {
+            self.secret_spans.push(span);
+        }
+    }
+
+    /// Every secret's stream range: marked evidence lines and literals.
+    pub fn all_secret_spans(&self) -> Vec<(Side, u64, u64)> {
+        let mut spans = self.secret_spans.clone();
+        let lines = self
+            .credentials
+            .iter()
+            .flat_map(|c| c.evidence.iter())
+            .chain(self.sensitive_command.iter())
+            .chain(self.command_injection.iter())
+            .chain(self.cleartext_after_go_ahead.iter());
+        spans.extend(lines.filter_map(Evidence::secret_span));
+        spans.sort_unstable_by_key(|(side, start, _)| (side.index(), *start));
+        spans.dedup();
+        spans
     }
 
     /// Records an anomaly, keeping at most a few of each kind.

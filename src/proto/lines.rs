@@ -30,6 +30,8 @@ pub struct Line<'a> {
     pub bytes: &'a [u8],
     /// The packet that carried the line's first byte.
     pub packet: PacketRef,
+    /// Stream offset of the line's first byte.
+    pub offset: u64,
     pub ending: LineEnding,
 }
 
@@ -38,6 +40,7 @@ pub struct Line<'a> {
 pub struct LineReader {
     buf: Vec<u8>,
     start: Option<PacketRef>,
+    start_offset: u64,
     /// Discarding the rest of a line that was cut.
     skipping: bool,
 }
@@ -45,7 +48,12 @@ pub struct LineReader {
 impl LineReader {
     /// Consumes `input` up to and including the next LF (or until a line is
     /// cut). Returns the bytes consumed and the line, if one completed.
-    pub fn push(&mut self, input: &[u8], packet: PacketRef) -> (usize, Option<Line<'_>>) {
+    pub fn push(
+        &mut self,
+        input: &[u8],
+        packet: PacketRef,
+        offset: u64,
+    ) -> (usize, Option<Line<'_>>) {
         let newline = memchr::memchr(b'\n', input);
         if self.skipping {
             return match newline {
@@ -60,6 +68,7 @@ impl LineReader {
             // A new line: the previous one (already handed out) is dropped.
             self.buf.clear();
             self.start = Some(packet);
+            self.start_offset = offset;
         }
         let room = MAX_LINE - self.buf.len();
         let (take, complete) = match newline {
@@ -95,6 +104,7 @@ impl LineReader {
         Line {
             bytes: &self.buf,
             packet,
+            offset: self.start_offset,
             ending,
         }
     }
@@ -185,11 +195,16 @@ impl LineReader {
         &mut self,
         input: &[u8],
         packet: PacketRef,
+        offset: u64,
         mut on_line: impl FnMut(&Line<'_>) -> bool,
     ) -> usize {
         let mut used = 0;
         while used < input.len() {
-            let (n, line) = self.push(input.get(used..).unwrap_or_default(), packet);
+            let (n, line) = self.push(
+                input.get(used..).unwrap_or_default(),
+                packet,
+                offset + used as u64,
+            );
             used += n;
             if let Some(line) = line {
                 let keep_going = on_line(&line);
@@ -223,7 +238,7 @@ mod tests {
         let mut r = LineReader::default();
         let mut out = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            let used = r.feed(chunk, pkt(i as u64 + 1), |l| {
+            let used = r.feed(chunk, pkt(i as u64 + 1), 0, |l| {
                 out.push((
                     String::from_utf8_lossy(l.bytes).into_owned(),
                     l.ending,

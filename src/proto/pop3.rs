@@ -65,7 +65,7 @@ pub struct Pop3Dialog {
 
 impl LineMachine for Pop3Dialog {
     fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>) {
-        let evidence = Evidence::new(side, line.packet, line.bytes);
+        let evidence = Evidence::from_line(side, line);
         match side {
             Side::Client => self.client_line(line.bytes, evidence, ctx),
             Side::Server => self.server_line(line.bytes, evidence, ctx),

@@ -5,7 +5,7 @@
 //! order, so pipelined groups are read right. DATA bodies and BDAT chunks
 //! are skipped by the driver without being buffered.
 
-use super::dialog::{Ctx, LineMachine};
+use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{CapabilityList, Evidence, Outcome, StarttlsAnswer};
 use super::lines::Line;
 use super::sasl::SaslExchange;
@@ -68,14 +68,14 @@ pub struct SmtpDialog {
 
 impl LineMachine for SmtpDialog {
     fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>) {
-        let evidence = Evidence::new(side, line.packet, line.bytes);
+        let evidence = Evidence::from_line(side, line);
         match side {
             Side::Client => self.client_line(line.bytes, evidence, ctx),
             Side::Server => self.server_line(line.bytes, evidence, ctx),
         }
     }
 
-    fn on_literal(&mut self, _side: Side, _bytes: &[u8], _total: u64, _ctx: &mut Ctx<'_>) {
+    fn on_literal(&mut self, _side: Side, _literal: Literal<'_>, _ctx: &mut Ctx<'_>) {
         // A BDAT chunk passed; its reply is already queued.
     }
 

@@ -12,7 +12,7 @@
 
 mod syntax;
 
-use super::dialog::{Ctx, LineMachine};
+use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
 use super::lines::{Line, LineEnding};
 use super::sasl::SaslExchange;
@@ -183,7 +183,7 @@ pub struct ImapDialog {
 
 impl LineMachine for ImapDialog {
     fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>) {
-        let evidence = Evidence::new(side, line.packet, line.bytes);
+        let evidence = Evidence::from_line(side, line);
         // A line cut at the length limit does not end where it seems to:
         // no literal is announced by it.
         let literal = match line.ending {
@@ -196,9 +196,13 @@ impl LineMachine for ImapDialog {
         }
     }
 
-    fn on_literal(&mut self, side: Side, bytes: &[u8], total: u64, _ctx: &mut Ctx<'_>) {
+    fn on_literal(&mut self, side: Side, literal: Literal<'_>, ctx: &mut Ctx<'_>) {
         if side == Side::Client {
-            self.client_literal(bytes, total);
+            if self.client_literal(literal.bytes, literal.total) {
+                // A LOGIN password in a literal: its bytes are secret.
+                let span = (side, literal.offset, literal.offset + literal.total);
+                ctx.facts.add_secret_span(span);
+            }
         }
         // A server literal (a message body) was skipped; its response goes
         // on on the next line (`server_continues`).
@@ -410,16 +414,19 @@ impl ImapDialog {
         }
     }
 
-    fn client_literal(&mut self, bytes: &[u8], total: u64) {
+    /// A client literal passed; returns true when it was a LOGIN password.
+    fn client_literal(&mut self, bytes: &[u8], total: u64) -> bool {
         let Some(continued) = self.continued.as_mut() else {
-            return;
+            return false;
         };
         continued.literal = None;
         if !continued.login {
-            return;
+            return false;
         }
         let tag = continued.tag.clone();
+        let mut password = false;
         if let Some(login) = self.login_mut(&tag) {
+            password = login.args.len() == 1;
             if login.args.len() < 2 {
                 login.args.push(bytes.to_vec());
             }
@@ -428,6 +435,7 @@ impl ImapDialog {
                 login.broken = true;
             }
         }
+        password
     }
 
     fn server_line(
