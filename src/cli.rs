@@ -1,22 +1,29 @@
 //! Command-line interface: argument parsing and wiring of the library.
 
-use crate::analysis;
+use crate::analysis::{self, AnalysisOptions, Filter, Reporter, Run, Severity};
 use crate::capture::resolve_inputs;
 use crate::flow::{FlowConfig, PortSet};
-use crate::report::{self, Format};
-use clap::{Args, Parser, Subcommand};
-use std::io::Write;
+use crate::report::{
+    EvidencePlan, Format, HashExport, JsonDocument, JsonLines, TableOptions, TableReport,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit status when an input could not be read completely.
+/// Exit status when a finding at or above `--fail-on` was reported.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status when an input could not be read completely (wins over 1).
 pub const EXIT_INPUT_ERROR: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "stripwatch",
     version,
-    about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures"
+    about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures",
+    after_help = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
+                  2 an input could not be read completely (2 wins over 1; findings are still reported)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,8 +33,40 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Analyze capture files (pcap, pcapng, gzip; `-` for standard input; a
-    /// directory for every capture in it).
+    /// directory for every capture under it).
     Analyze(AnalyzeArgs),
+}
+
+/// The severity that makes the exit status 1, or never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+    Never,
+}
+
+impl FailOn {
+    fn severity(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::High => Some(Severity::High),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Never => None,
+        }
+    }
+}
+
+/// The mail protocols, for `--protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Smtp,
+    Imap,
+    Pop3,
 }
 
 #[derive(Args, Debug)]
@@ -40,9 +79,48 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
+    /// Table: also list sessions without findings.
+    #[arg(long)]
+    pub all: bool,
+
     /// Also follow these TCP ports (repeatable, or comma-separated).
     #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
     pub ports: Vec<u16>,
+
+    /// Show passwords, tokens and challenge responses (masked by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Write CRAM-MD5, APOP and NTLM material in hashcat's formats and
+    /// DIGEST-MD5 in John the Ripper's to FILE (and FILE.<tool>-<format>).
+    #[arg(long, value_name = "FILE")]
+    pub hashes: Option<PathBuf>,
+
+    /// Write the packets of every flagged session to PATH (a pcap), or one
+    /// pcap per finding when PATH is a directory. Secret bytes are masked
+    /// unless --show-secrets.
+    #[arg(long, value_name = "PATH")]
+    pub write_evidence: Option<PathBuf>,
+
+    /// Exit with status 1 when a finding at or above this severity is reported.
+    #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<Severity>,
+
+    /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_server)]
+    pub server: Option<(IpAddr, Option<u16>)>,
+
+    /// Report only sessions of this protocol.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+
+    /// No progress or notes on standard error (errors still go there).
+    #[arg(long, short)]
+    pub quiet: bool,
 
     /// Drop segments with a wrong IP or TCP checksum (by default they are
     /// counted and kept: checksum offload on the capturing host makes them
@@ -54,17 +132,25 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub idle_timeout: i64,
 
-    /// No progress or notes on standard error (errors still go there).
-    #[arg(long, short)]
-    pub quiet: bool,
-
-    /// Show passwords, tokens and challenge responses (masked by default).
-    #[arg(long)]
-    pub show_secrets: bool,
-
     /// Most concurrent flows; beyond it the longest idle one is evicted.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
+}
+
+/// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or a bare IPv6 address.
+fn parse_server(text: &str) -> Result<(IpAddr, Option<u16>), String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok((ip, None));
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("not an address or address:port: {text}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = host
+        .parse()
+        .map_err(|_| format!("not an IP address: {host}"))?;
+    let port = port.parse().map_err(|_| format!("not a port: {port}"))?;
+    Ok((ip, Some(port)))
 }
 
 impl AnalyzeArgs {
@@ -81,12 +167,40 @@ impl AnalyzeArgs {
             ..FlowConfig::default()
         }
     }
+
+    fn filter(&self) -> Filter {
+        Filter {
+            min_severity: self.min_severity,
+            server: self.server,
+            protocol: self.protocol.map(|p| {
+                match p {
+                    ProtocolArg::Smtp => "smtp",
+                    ProtocolArg::Imap => "imap",
+                    ProtocolArg::Pop3 => "pop3",
+                }
+                .to_string()
+            }),
+        }
+    }
 }
 
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => run_analyze(&args),
+    }
+}
+
+/// Colour only for a terminal, and never when NO_COLOR is set.
+fn colour_wanted() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+fn note(args: &AnalyzeArgs, text: &str) {
+    if !args.quiet {
+        eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
     }
 }
 
@@ -98,37 +212,153 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
-    for path in skipped.iter().filter(|_| !args.quiet) {
-        eprintln!(
-            "stripwatch: skipping {}: not a capture file",
-            crate::text::escape(path.display().to_string().as_bytes())
+    for path in skipped {
+        note(
+            args,
+            &format!("skipping {}: not a capture file", path.display()),
         );
     }
-    let options = analysis::AnalysisOptions {
+    if args.write_evidence.is_some() && inputs.iter().any(|i| i.path == std::path::Path::new("-")) {
+        eprintln!("stripwatch: --write-evidence needs files it can read twice, not standard input");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    let options = AnalysisOptions {
         show_secrets: args.show_secrets,
     };
-    let report = analysis::analyze(&inputs, args.flow_config(), options);
-    for input in &report.inputs {
+    let stdout = std::io::stdout();
+    let out = std::io::BufWriter::new(stdout.lock());
+    let mut main_reporter: Box<dyn Reporter> = match args.format {
+        Format::Table => Box::new(TableReport::new(
+            out,
+            TableOptions {
+                all: args.all,
+                colour: colour_wanted(),
+            },
+        )),
+        Format::Json => Box::new(JsonDocument::new(out)),
+        Format::Jsonl => Box::new(JsonLines::new(out)),
+    };
+    let mut evidence = EvidencePlan::default();
+    let mut hashes = args.hashes.as_deref().map(HashExport::new);
+    let mut reporters: Vec<&mut dyn Reporter> = vec![main_reporter.as_mut()];
+    if args.write_evidence.is_some() {
+        reporters.push(&mut evidence);
+    }
+    if let Some(h) = hashes.as_mut() {
+        reporters.push(h);
+    }
+    let mut run = Run::new(args.filter(), reporters);
+    let progress = Progress::new(args, &inputs);
+    let (summaries, stats) = analysis::run_inputs(
+        &inputs,
+        args.flow_config(),
+        options,
+        &mut run,
+        &mut |i, bytes| progress.update(i, bytes),
+    );
+    progress.finish();
+    for input in &summaries {
         if let Some(e) = &input.error {
             eprintln!("stripwatch: {}", crate::text::escape(e.as_bytes()));
         }
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match args.format {
-        Format::Table => report::write_table(&report, &mut out),
-        Format::Json => report::write_json(&report, &mut out),
-        Format::Jsonl => report::write_jsonl(&report, &mut out),
-    };
-    if let Err(e) = written.and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
+    let worst = match run.finish(&summaries, &stats) {
+        Ok(worst) => worst,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => None,
+        Err(e) => {
             eprintln!("stripwatch: writing the report: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    drop(main_reporter);
+    if let Some(h) = &hashes {
+        for (path, n) in &h.written {
+            note(args, &format!("wrote {n} hash lines to {}", path.display()));
+        }
     }
-    if report.inputs_complete() {
-        ExitCode::SUCCESS
-    } else {
+    if let Some(path) = &args.write_evidence {
+        match evidence.write(path, &inputs, args.show_secrets) {
+            Ok(s) => note(
+                args,
+                &format!(
+                    "wrote {} packets of flagged sessions to {} file(s) under {} ({} with secrets masked)",
+                    s.packets,
+                    s.files.len(),
+                    path.display(),
+                    s.masked_packets
+                ),
+            ),
+            Err(e) => {
+                eprintln!("stripwatch: writing evidence to {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    if !summaries.iter().all(|i| i.complete()) {
         ExitCode::from(EXIT_INPUT_ERROR)
+    } else if worst.is_some() && worst >= args.fail_on.severity() && args.fail_on != FailOn::Never {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A progress bar on standard error for large inputs read from a terminal.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    /// Bytes of the inputs before each one.
+    before: Vec<u64>,
+    last: std::cell::Cell<u64>,
+}
+
+/// Inputs smaller than this finish before a bar would help.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+impl Progress {
+    fn new(args: &AnalyzeArgs, inputs: &[crate::capture::InputSpec]) -> Self {
+        let sizes: Vec<u64> = inputs
+            .iter()
+            .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
+            .collect();
+        let total: u64 = sizes.iter().sum();
+        let mut before = Vec::with_capacity(sizes.len());
+        let mut sum = 0;
+        for s in &sizes {
+            before.push(sum);
+            sum += s;
+        }
+        let show = !args.quiet && std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES;
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} [{wide_bar}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            before,
+            last: std::cell::Cell::new(0),
+        }
+    }
+
+    fn update(&self, input: usize, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            let at = self.before.get(input).copied().unwrap_or(0) + bytes;
+            if at.saturating_sub(self.last.get()) >= 1 << 20 {
+                self.last.set(at);
+                bar.set_position(at.min(bar.length().unwrap_or(at)));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

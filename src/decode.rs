@@ -80,6 +80,8 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire but not captured (snaplen).
     pub missing: u32,
+    /// The window-scale option (RFC 7323), on SYN segments.
+    pub window_scale: Option<u8>,
     checksum_input: Option<ChecksumInput<'a>>,
 }
 
@@ -139,6 +141,76 @@ impl TcpSegment<'_> {
         } else {
             ChecksumStatus::Invalid
         }
+    }
+}
+
+/// Where a segment's parts lie within its frame, as byte ranges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentLayout {
+    /// TCP header and payload (only when complete: not snaplen-cut).
+    pub tcp: Option<std::ops::Range<usize>>,
+    /// The payload bytes the capture kept.
+    pub payload: std::ops::Range<usize>,
+}
+
+impl TcpSegment<'_> {
+    /// The layout of this segment within `frame`, the bytes it was decoded
+    /// from.
+    pub fn layout(&self, frame: &[u8]) -> SegmentLayout {
+        let range = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+            start..start + part.len()
+        };
+        SegmentLayout {
+            tcp: self.checksum_input.map(|c| range(c.tcp)),
+            payload: range(self.payload),
+        }
+    }
+}
+
+/// Recomputes the TCP checksum of a frame whose payload was changed in
+/// place. Returns false when the segment cannot be checksummed (cut by
+/// snaplen, or not TCP).
+pub fn fix_tcp_checksum(link: LinkType, frame: &mut [u8]) -> bool {
+    let (range, src, dst) = match decode(link, frame) {
+        Ok(seg) => match seg.layout(frame).tcp {
+            Some(range) => (range, seg.src, seg.dst),
+            None => return false,
+        },
+        Err(_) => return false,
+    };
+    let Some(tcp) = frame.get_mut(range) else {
+        return false;
+    };
+    let Ok(len) = u32::try_from(tcp.len()) else {
+        return false;
+    };
+    if let Some(field) = tcp.get_mut(16..18) {
+        field.copy_from_slice(&[0, 0]);
+    }
+    let pseudo = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Sum16BitWords::new()
+            .add_4bytes(s.octets())
+            .add_4bytes(d.octets()),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Sum16BitWords::new()
+            .add_16bytes(s.octets())
+            .add_16bytes(d.octets()),
+        _ => return false,
+    };
+    let sum = pseudo
+        .add_2bytes([0, IpNumber::TCP.0])
+        .add_4bytes(len.to_be_bytes())
+        .add_slice(tcp)
+        .ones_complement();
+    // 0 is sent as 0xffff (RFC 768 style; TCP accepts both). The sum was
+    // taken over native-endian words, so its native bytes are the field.
+    let sum = if sum == 0 { 0xffff } else { sum };
+    match tcp.get_mut(16..18) {
+        Some(field) => {
+            field.copy_from_slice(&sum.to_ne_bytes());
+            true
+        }
+        None => false,
     }
 }
 
@@ -278,6 +350,11 @@ fn tcp_of<'a>(data: &'a [u8], sliced: &LaxSlicedPacket<'a>) -> Result<TcpSegment
                 window: tcp.window_size(),
                 payload,
                 missing: u32::try_from(missing).unwrap_or(u32::MAX),
+                window_scale: if tcp.syn() {
+                    window_scale(tcp.options())
+                } else {
+                    None
+                },
                 checksum_input: (missing == 0 && !ip_payload.incomplete).then_some(ChecksumInput {
                     ipv4_header,
                     tcp: tcp.slice(),
@@ -317,8 +394,27 @@ fn truncated_tcp(
         window: be16(bytes, 14).unwrap_or(0),
         payload: &[],
         missing: u32::try_from(declared.saturating_sub(data_offset)).unwrap_or(u32::MAX),
+        window_scale: None,
         checksum_input: None,
     })
+}
+
+/// The window-scale option's shift (kind 3), capped at 14 (RFC 7323 2.3).
+fn window_scale(mut options: &[u8]) -> Option<u8> {
+    while let Some((&kind, rest)) = options.split_first() {
+        match kind {
+            0 => return None,
+            1 => options = rest,
+            _ => {
+                let len = usize::from(*rest.first()?);
+                if kind == 3 && len == 3 {
+                    return rest.get(1).map(|s| (*s).min(14));
+                }
+                options = options.get(len.max(2)..)?;
+            }
+        }
+    }
+    None
 }
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
@@ -401,6 +497,32 @@ mod tests {
         null_be.extend_from_slice(ip);
         assert_eq!(decode(linktype::NULL, &null_be).unwrap().payload, b"x");
         assert_eq!(decode(linktype::RAW, ip).unwrap().payload, b"x");
+    }
+
+    #[test]
+    fn checksum_is_fixed_after_masking() {
+        let mut frame = ipv4_tcp(b"PASS secret\r\n");
+        let seg = decode(linktype::ETHERNET, &frame).unwrap();
+        let payload = seg.layout(&frame).payload;
+        for b in &mut frame[payload.start + 5..payload.end - 2] {
+            *b = b'*';
+        }
+        assert_eq!(
+            decode(linktype::ETHERNET, &frame)
+                .unwrap()
+                .checksum_status(),
+            ChecksumStatus::Invalid
+        );
+        assert!(fix_tcp_checksum(linktype::ETHERNET, &mut frame));
+        let seg = decode(linktype::ETHERNET, &frame).unwrap();
+        assert_eq!(seg.payload, b"PASS ******\r\n");
+        assert_eq!(seg.checksum_status(), ChecksumStatus::Valid);
+        // The field as etherparse (and Wireshark) compute it.
+        let tcp = etherparse::TcpSlice::from_slice(&frame[34..]).unwrap();
+        let want = tcp
+            .calc_checksum_ipv4([10, 0, 0, 1], [10, 0, 0, 2])
+            .unwrap();
+        assert_eq!(tcp.checksum(), want);
     }
 
     #[test]

@@ -80,11 +80,22 @@ impl<H: SessionHandler> Pipeline<H> {
     /// frame through the pipeline. Errors are recorded in the input's
     /// summary; the frames before them have been analyzed.
     pub fn read_input(&mut self, spec: &InputSpec) {
+        self.read_input_with(spec, &mut |_, _| {});
+    }
+
+    /// Like [`Self::read_input`], calling `after_frame` after every frame
+    /// with the handler (to take ended sessions) and the bytes of this
+    /// input read so far.
+    pub fn read_input_with(&mut self, spec: &InputSpec, after_frame: &mut dyn FnMut(&mut H, u64)) {
         let index = self.begin_input(&spec.name);
         match CaptureFile::open(&spec.path) {
             Ok(mut file) => {
+                let mut bytes = 0u64;
                 let result = file.for_each_frame(|frame| {
                     self.process_frame(index, &frame);
+                    // Record header and frame: close to the file's bytes.
+                    bytes += 16 + frame.data.len() as u64;
+                    after_frame(self.table.handler_mut(), bytes);
                     true
                 });
                 self.end_input(index, &file, result.err());

@@ -1,16 +1,21 @@
-//! Session records, findings and the end-of-input pass.
+//! Session records, findings, server profiles and the run that ties them.
 //!
 //! [`MailSessions`] is the session handler the pipeline feeds: it gives
 //! every session a [`MailDialog`] and turns each ended session into a
-//! [`SessionRecord`]. [`analyze`] runs the whole thing over a list of inputs
-//! and returns the [`Report`].
+//! [`SessionRecord`]. A [`Run`] takes the records as they come and hands
+//! them to reporters. [`analyze`] does all of it over a list of inputs and
+//! returns the whole [`Report`].
 
 pub mod findings;
+pub mod hashes;
 pub mod profile;
 pub mod record;
+pub mod run;
 pub mod session;
 
 pub use findings::{Finding, FindingKind, Severity};
+pub use profile::{LateFinding, ServerProfile};
+pub use run::{Filter, Reporter, Run, RunEnd};
 pub use session::SessionRecord;
 
 use crate::capture::InputSpec;
@@ -22,11 +27,12 @@ use crate::proto::Protocol;
 use crate::proto::dialog::MailDialog;
 use record::Locator;
 use serde::Serialize;
+use std::io;
 
 /// Version of the JSON report's layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Choices that change what the report shows.
+/// Choices that change what records show.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalysisOptions {
     /// Show passwords, tokens and challenge responses instead of masking
@@ -45,11 +51,12 @@ impl StreamSink for MailSession {
     }
 }
 
-/// Session handler that analyzes mail sessions and keeps their records.
+/// Session handler that analyzes mail sessions; ended sessions wait in an
+/// outbox until the run takes them.
 pub struct MailSessions {
     locator: Locator,
     options: AnalysisOptions,
-    records: Vec<SessionRecord>,
+    outbox: Vec<SessionRecord>,
 }
 
 impl MailSessions {
@@ -57,8 +64,17 @@ impl MailSessions {
         MailSessions {
             locator: Locator::new(input_names),
             options,
-            records: Vec::new(),
+            outbox: Vec::new(),
         }
+    }
+
+    /// Records of the sessions that ended since the last call.
+    pub fn take_ended(&mut self) -> std::vec::Drain<'_, SessionRecord> {
+        self.outbox.drain(..)
+    }
+
+    pub fn has_ended(&self) -> bool {
+        !self.outbox.is_empty()
     }
 }
 
@@ -79,8 +95,34 @@ impl SessionHandler for MailSessions {
             &self.locator,
             self.options.show_secrets,
         );
-        self.records.push(record);
+        self.outbox.push(record);
     }
+}
+
+/// Reads the inputs in order, handing every ended session to `run` as soon
+/// as it ends. `progress` is told the bytes of each input read so far.
+pub fn run_inputs(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    options: AnalysisOptions,
+    run: &mut Run<'_>,
+    progress: &mut dyn FnMut(usize, u64),
+) -> (Vec<InputSummary>, TableStats) {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
+    for (index, spec) in inputs.iter().enumerate() {
+        pipeline.read_input_with(spec, &mut |handler: &mut MailSessions, bytes| {
+            for record in handler.take_ended() {
+                run.session(record);
+            }
+            progress(index, bytes);
+        });
+    }
+    let (mut handler, inputs, stats) = pipeline.finish();
+    for record in handler.take_ended() {
+        run.session(record);
+    }
+    (inputs, stats)
 }
 
 /// Everything one run found.
@@ -91,6 +133,8 @@ pub struct Report {
     pub sessions: Vec<SessionRecord>,
     /// Every finding, by session then kind.
     pub findings: Vec<Finding>,
+    /// Per server: sessions, STARTTLS offered, upgraded, stripped, logins.
+    pub servers: Vec<ServerProfile>,
     pub stats: TableStats,
 }
 
@@ -106,28 +150,75 @@ impl Report {
     }
 }
 
-/// Analyzes the inputs in order and returns the report, sessions in id
-/// order.
+/// A reporter that keeps everything and builds the [`Report`].
+#[derive(Default)]
+pub struct ReportBuilder {
+    sessions: Vec<SessionRecord>,
+    report: Option<Report>,
+}
+
+impl ReportBuilder {
+    /// The report, once the run has finished.
+    pub fn into_report(self) -> Option<Report> {
+        self.report
+    }
+}
+
+impl Reporter for ReportBuilder {
+    fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
+        self.sessions.push(record.clone());
+        Ok(())
+    }
+
+    fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
+        if let Some(s) = self
+            .sessions
+            .iter_mut()
+            .rev()
+            .find(|s| s.id == late.finding.session)
+        {
+            if let Some(replaced) = late.replaces {
+                s.findings.retain(|f| f.kind != replaced);
+            }
+            s.findings.push(late.finding.clone());
+            s.findings.sort_by_key(|f| f.kind);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        let mut sessions = std::mem::take(&mut self.sessions);
+        sessions.sort_by_key(|s| s.id);
+        let findings = sessions
+            .iter()
+            .flat_map(|s| s.findings.iter().cloned())
+            .collect();
+        self.report = Some(Report {
+            schema_version: SCHEMA_VERSION,
+            inputs: end.inputs.to_vec(),
+            sessions,
+            findings,
+            servers: end.servers.iter().map(|p| (*p).clone()).collect(),
+            stats: *end.stats,
+        });
+        Ok(())
+    }
+}
+
+/// Analyzes the inputs in order and returns the whole report, sessions in
+/// id order.
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOptions) -> Report {
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
-    for spec in inputs {
-        pipeline.read_input(spec);
-    }
-    let (handler, inputs, stats) = pipeline.finish();
-    let locator = handler.locator;
-    let mut sessions = handler.records;
-    sessions.sort_by_key(|s| s.id);
-    profile::prove_stripping_across_sessions(&mut sessions, &locator, options.show_secrets);
-    let findings = sessions
-        .iter()
-        .flat_map(|s| s.findings.iter().cloned())
-        .collect();
-    Report {
+    let mut builder = ReportBuilder::default();
+    let mut run = Run::new(Filter::default(), vec![&mut builder]);
+    let (summaries, stats) = run_inputs(inputs, config, options, &mut run, &mut |_, _| {});
+    // The builder does no I/O: finishing cannot fail.
+    let _ = run.finish(&summaries, &stats);
+    builder.into_report().unwrap_or_else(|| Report {
         schema_version: SCHEMA_VERSION,
-        inputs,
-        sessions,
-        findings,
+        inputs: summaries,
+        sessions: Vec::new(),
+        findings: Vec::new(),
+        servers: Vec::new(),
         stats,
-    }
+    })
 }

@@ -1,62 +1,263 @@
-//! What sessions to one server show together: the end-of-input pass.
+//! What the sessions to one server show together.
 //!
 //! A capability list without STARTTLS proves nothing by itself (the server
 //! may not support it). But a server has one configuration: when another
 //! session to the same server and port, anywhere in the run's inputs,
-//! offered STARTTLS, its absence here was done on the path. That proof
-//! needs the whole input, so it runs after the last packet.
+//! offered STARTTLS, its absence was done on the path. The proof is made as
+//! soon as both sessions have ended: a session whose list lacks STARTTLS is
+//! upgraded on the spot when an offer was seen before, or later, as a late
+//! finding, when the offer comes after it.
 
 use super::findings::{EvidenceRecord, Finding, FindingKind, Severity};
-use super::record::Locator;
 use super::session::SessionRecord;
 use crate::flow::Endpoint;
-use crate::proto::Evidence;
-use std::collections::HashMap;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
-/// Replaces `no-starttls-offered` with `starttls-stripped` where another
-/// session to the same server offered STARTTLS. Sessions must be in id
-/// order; the first offering session is cited.
-pub fn prove_stripping_across_sessions(
-    sessions: &mut [SessionRecord],
-    locator: &Locator,
-    show_secrets: bool,
-) {
-    let mut offers: HashMap<Endpoint, (u64, Evidence)> = HashMap::new();
-    for s in sessions.iter() {
-        if let Some(offer) = &s.stripping.offer {
-            offers
-                .entry(s.server_key)
-                .or_insert_with(|| (s.id, offer.clone()));
+/// Sessions kept waiting for another session's offer to prove their
+/// stripping. Past it, sessions keep `no-starttls-offered` (counted).
+pub const MAX_PENDING_ABSENCES: usize = 1_000_000;
+
+/// One server's sessions, summed up.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerProfile {
+    pub server: String,
+    pub protocol: &'static str,
+    pub sessions: u64,
+    /// Sessions where a capability list crossed in cleartext.
+    pub capability_lists: u64,
+    /// Sessions whose list offered STARTTLS/STLS.
+    pub offered_starttls: u64,
+    /// Sessions that upgraded with STARTTLS (TLS handshake seen).
+    pub upgraded: u64,
+    pub implicit_tls: u64,
+    pub stripped: u64,
+    /// Sessions where a password or token crossed in cleartext.
+    pub cleartext_logins: u64,
+    /// Sessions where challenge-response material crossed in cleartext.
+    pub weak_logins: u64,
+    /// Sessions per finding kind.
+    pub findings: BTreeMap<FindingKind, u64>,
+    /// Stripped sessions whose list showed the Cisco ASA's `XXXXXXXA`.
+    pub asa_masked: u64,
+    /// Cleartext credentials by mechanism, in the sessions of each kind of
+    /// STARTTLS failure (stripped, refused, tampered, not used, ...).
+    pub logins_after: BTreeMap<FindingKind, BTreeMap<String, u64>>,
+}
+
+/// A finding made after its session was reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct LateFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The finding of the same session it supersedes.
+    pub replaces: Option<FindingKind>,
+    #[serde(skip)]
+    pub server: String,
+    #[serde(skip)]
+    pub protocol: &'static str,
+}
+
+struct Absence {
+    session: u64,
+    evidence: EvidenceRecord,
+    protocol: &'static str,
+    server: String,
+    /// Its credentials (mechanism) crossed in cleartext.
+    logins: Vec<String>,
+}
+
+#[derive(Default)]
+struct ServerState {
+    profile: ServerProfile,
+    offer: Option<(u64, EvidenceRecord)>,
+    absences: Vec<Absence>,
+}
+
+/// All servers of the run.
+#[derive(Default)]
+pub struct ServerProfiles {
+    servers: HashMap<Endpoint, ServerState>,
+    pending: usize,
+    /// Absences not kept because of [`MAX_PENDING_ABSENCES`].
+    pub dropped_absences: u64,
+}
+
+impl ServerProfiles {
+    /// Takes an ended session: proves its stripping from an earlier offer,
+    /// or the stripping of earlier sessions from its offer (returned as
+    /// late findings), and counts it in its server's profile.
+    pub fn observe(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
+        let state = self.servers.entry(record.server_key).or_default();
+        let mut late = Vec::new();
+        if let Some(absence) = record.stripping.unproven_absence.clone() {
+            if let Some((offered_in, offer)) = &state.offer {
+                let finding = stripped_finding(
+                    record.id,
+                    &record.server,
+                    record.protocol,
+                    *offered_in,
+                    absence,
+                    offer.clone(),
+                );
+                record
+                    .findings
+                    .retain(|f| f.kind != FindingKind::NoStarttlsOffered);
+                record.findings.push(finding);
+                record.findings.sort_by_key(|f| f.kind);
+            } else if self.pending < MAX_PENDING_ABSENCES {
+                self.pending += 1;
+                state.absences.push(Absence {
+                    session: record.id,
+                    evidence: absence,
+                    protocol: record.protocol,
+                    server: record.server.clone(),
+                    logins: cleartext_mechanisms(record),
+                });
+            } else {
+                self.dropped_absences += 1;
+            }
+        }
+        if let (Some(offer), None) = (&record.stripping.offer, &state.offer) {
+            state.offer = Some((record.id, offer.clone()));
+            for absence in std::mem::take(&mut state.absences) {
+                self.pending -= 1;
+                let finding = stripped_finding(
+                    absence.session,
+                    &absence.server,
+                    absence.protocol,
+                    record.id,
+                    absence.evidence,
+                    offer.clone(),
+                );
+                let p = &mut state.profile;
+                p.stripped += 1;
+                dec(&mut p.findings, FindingKind::NoStarttlsOffered);
+                *p.findings.entry(FindingKind::StarttlsStripped).or_default() += 1;
+                // Its logins now follow a stripping, not a missing offer.
+                if let Some(before) = p.logins_after.get_mut(&FindingKind::NoStarttlsOffered) {
+                    for m in &absence.logins {
+                        if let Some(n) = before.get_mut(m) {
+                            *n = n.saturating_sub(1);
+                        }
+                    }
+                    before.retain(|_, n| *n > 0);
+                }
+                let after = p
+                    .logins_after
+                    .entry(FindingKind::StarttlsStripped)
+                    .or_default();
+                for m in absence.logins {
+                    *after.entry(m).or_default() += 1;
+                }
+                late.push(LateFinding {
+                    finding,
+                    replaces: Some(FindingKind::NoStarttlsOffered),
+                    server: absence.server,
+                    protocol: absence.protocol,
+                });
+            }
+        }
+        count(&mut state.profile, record);
+        late
+    }
+
+    /// The profiles, by server.
+    pub fn profiles(&self) -> Vec<&ServerProfile> {
+        let mut out: Vec<&ServerProfile> = self.servers.values().map(|s| &s.profile).collect();
+        out.sort_by(|a, b| a.server.cmp(&b.server));
+        out
+    }
+}
+
+fn count(p: &mut ServerProfile, r: &SessionRecord) {
+    if p.sessions == 0 {
+        p.server = r.server.clone();
+        p.protocol = r.protocol;
+    }
+    p.sessions += 1;
+    let st = &r.starttls;
+    p.capability_lists += u64::from(st.offered.is_some());
+    p.offered_starttls += u64::from(st.offered == Some(true));
+    p.upgraded += u64::from(st.requested && st.tls_established);
+    p.implicit_tls += u64::from(r.implicit_tls);
+    let mut kinds: Vec<FindingKind> = r.findings.iter().map(|f| f.kind).collect();
+    kinds.dedup();
+    for k in &kinds {
+        *p.findings.entry(*k).or_default() += 1;
+    }
+    p.stripped += u64::from(kinds.contains(&FindingKind::StarttlsStripped));
+    p.cleartext_logins += u64::from(kinds.contains(&FindingKind::CleartextCredentials));
+    p.weak_logins += u64::from(kinds.contains(&FindingKind::WeakCredentialsExposed));
+    let asa = r
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::StarttlsStripped && f.summary.contains("Cisco ASA"));
+    p.asa_masked += u64::from(asa);
+    let logins = cleartext_mechanisms(r);
+    if !logins.is_empty() {
+        for k in kinds.iter().filter(|k| is_downgrade(**k)) {
+            let after = p.logins_after.entry(*k).or_default();
+            for m in &logins {
+                *after.entry(m.clone()).or_default() += 1;
+            }
         }
     }
-    for s in sessions.iter_mut() {
-        let Some(absence) = &s.stripping.unproven_absence else {
-            continue;
-        };
-        let Some((other_id, offer)) = offers.get(&s.server_key) else {
-            continue;
-        };
-        let keyword = match s.protocol {
-            "pop3" => "STLS",
-            _ => "STARTTLS",
-        };
-        let finding = Finding {
-            kind: FindingKind::StarttlsStripped,
-            severity: Severity::High,
-            session: s.id,
-            summary: format!(
-                "the capability list from {} reached this capture without {keyword}, \
-                 but session {other_id} to the same server offered it: it was removed on the path",
-                s.server
-            ),
-            evidence: vec![
-                EvidenceRecord::build(absence, locator, show_secrets),
-                EvidenceRecord::build(offer, locator, show_secrets),
-            ],
-        };
-        s.findings
-            .retain(|f| f.kind != FindingKind::NoStarttlsOffered);
-        s.findings.push(finding);
-        s.findings.sort_by_key(|f| f.kind);
+}
+
+/// Kinds after which a cleartext login is the consequence worth naming.
+fn is_downgrade(kind: FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::StarttlsStripped
+            | FindingKind::StarttlsNotUsed
+            | FindingKind::StarttlsRejected
+            | FindingKind::StarttlsCommandTampered
+            | FindingKind::TlsNotEstablished
+            | FindingKind::NoStarttlsOffered
+            | FindingKind::HeloFallback
+            | FindingKind::PlaintextOnImplicitTlsPort
+    )
+}
+
+fn cleartext_mechanisms(r: &SessionRecord) -> Vec<String> {
+    r.credentials
+        .iter()
+        .filter(|c| c.cleartext && c.secret.is_some())
+        .map(|c| c.mechanism.clone())
+        .collect()
+}
+
+fn dec(map: &mut BTreeMap<FindingKind, u64>, kind: FindingKind) {
+    if let Some(n) = map.get_mut(&kind) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(&kind);
+        }
+    }
+}
+
+fn stripped_finding(
+    session: u64,
+    server: &str,
+    protocol: &str,
+    offered_in: u64,
+    absence: EvidenceRecord,
+    offer: EvidenceRecord,
+) -> Finding {
+    let keyword = if protocol == "pop3" {
+        "STLS"
+    } else {
+        "STARTTLS"
+    };
+    Finding {
+        kind: FindingKind::StarttlsStripped,
+        severity: Severity::High,
+        session,
+        summary: format!(
+            "the capability list from {server} reached this capture without {keyword}, \
+             but session {offered_in} to the same server offered it: it was removed on the path"
+        ),
+        evidence: vec![absence, offer],
     }
 }

@@ -129,6 +129,8 @@ pub struct TransportRecord {
     pub roles_from: RoleBasis,
     pub end: EndReason,
     pub checksum_errors: u64,
+    /// RSTs ignored as out of window (possible injection).
+    pub ignored_rsts: u64,
 }
 
 impl TransportRecord {
@@ -148,6 +150,7 @@ impl TransportRecord {
             roles_from: info.roles_from,
             end: info.end,
             checksum_errors: info.checksum_errors,
+            ignored_rsts: info.ignored_rsts,
         }
     }
 }

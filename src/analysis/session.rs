@@ -8,8 +8,7 @@ use super::record::{
 };
 use crate::flow::{EndReason, SessionInfo, Side};
 use crate::proto::{
-    DialogFacts, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello,
-    tls_version_name,
+    DialogFacts, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello, tls_version_name,
 };
 use crate::text;
 use serde::{Serialize, Serializer};
@@ -93,14 +92,27 @@ pub struct DialogAnomalyRecord {
     pub evidence: EvidenceRecord,
 }
 
-/// What the end-of-input pass needs to prove stripping across sessions.
-#[derive(Clone, Debug)]
+/// What the cross-session proof of stripping needs.
+#[derive(Clone, Debug, Default)]
 pub struct StrippingFacts {
     /// The first capability list with STARTTLS (this session offered it).
-    pub offer: Option<Evidence>,
+    pub offer: Option<EvidenceRecord>,
     /// This session's list lacked STARTTLS with no mask on it: another
     /// session to the same server that offered it would prove stripping.
-    pub unproven_absence: Option<Evidence>,
+    pub unproven_absence: Option<EvidenceRecord>,
+}
+
+/// Where a session's packets are, to write them out again (evidence
+/// export): its four-tuple, first and last packet, where each side's
+/// stream starts in sequence space, and which stream bytes are secret.
+#[derive(Clone, Debug)]
+pub struct CaptureRef {
+    pub client: crate::flow::Endpoint,
+    pub server: crate::flow::Endpoint,
+    pub first: crate::flow::PacketRef,
+    pub last: crate::flow::PacketRef,
+    pub stream_start: [Option<u32>; 2],
+    pub secret_spans: Vec<(Side, u64, u64)>,
 }
 
 /// The report's entry for one session.
@@ -130,6 +142,11 @@ pub struct SessionRecord {
     pub server_key: crate::flow::Endpoint,
     #[serde(skip)]
     pub stripping: StrippingFacts,
+    #[serde(skip)]
+    pub capture: CaptureRef,
+    /// Crackable lines of its challenge-response credentials.
+    #[serde(skip)]
+    pub hashes: Vec<super::hashes::HashLine>,
 }
 
 fn finding_kinds<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
@@ -232,11 +249,26 @@ impl SessionRecord {
                     .capabilities
                     .iter()
                     .find(|c| c.starttls)
-                    .map(|c| c.evidence.clone()),
+                    .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
                 unproven_absence: (starttls.offered == Some(false) && !masked)
-                    .then(|| facts.capabilities.first().map(|c| c.evidence.clone()))
-                    .flatten(),
+                    .then(|| facts.capabilities.first())
+                    .flatten()
+                    .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
             },
+            capture: CaptureRef {
+                client: info.client,
+                server: info.server,
+                first: info.first_packet,
+                last: info.last_packet,
+                stream_start: info.stream_start,
+                secret_spans: facts.all_secret_spans(),
+            },
+            hashes: facts
+                .credentials
+                .iter()
+                .filter(|c| c.cleartext)
+                .filter_map(super::hashes::hash_line)
+                .collect(),
         }
     }
 }

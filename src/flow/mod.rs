@@ -196,6 +196,12 @@ pub struct SessionInfo {
     /// [`MAX_RECORDED_CONFLICTS`]; all are counted in the side's stats).
     pub conflicts: Vec<(Side, Conflict)>,
     pub checksum_errors: u64,
+    /// Sequence number of stream offset 0 per side [client, server], when
+    /// known (to find bytes of the stream in the packets again).
+    pub stream_start: [Option<u32>; 2],
+    /// RSTs ignored because their sequence number was far outside the
+    /// sender's window (a blind injection).
+    pub ignored_rsts: u64,
 }
 
 impl SessionInfo {

@@ -31,6 +31,15 @@ pub const ACKED_HOLE_PATIENCE: u32 = 8;
 /// Retransmissions of older bytes are counted but not compared.
 pub const RETAINED_BYTES: usize = 4096;
 
+/// How far ahead of the stream a RST's sequence number may be and still
+/// end the session when the peer's window is not known (no handshake
+/// seen): 1 MiB, more than any unscaled window.
+pub const RST_WINDOW: i64 = 1 << 20;
+
+/// Slack beyond the peer's advertised window for a RST to count: data the
+/// capture has not seen yet may still be in flight.
+pub const RST_SLACK: i64 = 64 << 10;
+
 /// Longest excerpt of each version kept in a [`Conflict`].
 pub const CONFLICT_EXCERPT: usize = 256;
 
@@ -173,6 +182,8 @@ pub struct Reassembler {
     fin_delivered: bool,
     /// Highest offset the peer acknowledged.
     peer_acked: Option<u64>,
+    /// The peer's latest advertised receive window, scaled.
+    peer_window: Option<u64>,
     /// How far the last advance of `peer_acked` moved it. An advance of
     /// exactly one with no FIN seen is most likely the acknowledgement of
     /// an uncaptured FIN, not of a data byte.
@@ -202,6 +213,41 @@ impl Reassembler {
         if self.base.is_none() {
             self.base = Some(seq);
         }
+    }
+
+    /// Could a RST with this sequence number come from this direction's
+    /// sender? Its sequence number is the sender's next byte: at the
+    /// stream's next offset, or ahead of it by what is still in flight. A
+    /// RST far outside that (a blind injection) is ignored by the real
+    /// endpoints (RFC 5961 3.2), so it does not end the session here either.
+    pub fn plausible_rst(&self, seq: u32) -> bool {
+        match self.signed_offset_of(seq) {
+            None => true,
+            Some(off) => {
+                let next = i64::try_from(self.next).unwrap_or(i64::MAX);
+                let acked = self
+                    .peer_acked
+                    .and_then(|a| i64::try_from(a).ok())
+                    .unwrap_or(0);
+                let window = self.peer_window.map_or(RST_WINDOW, |w| {
+                    i64::try_from(w)
+                        .unwrap_or(i64::MAX)
+                        .saturating_add(RST_SLACK)
+                });
+                let limit = next.max(acked).saturating_add(window);
+                (next - 1..=limit).contains(&off)
+            }
+        }
+    }
+
+    /// The peer's receive window (scaled), from its latest segment.
+    pub fn set_peer_window(&mut self, window: u64) {
+        self.peer_window = Some(window);
+    }
+
+    /// Sequence number of stream offset 0, once known.
+    pub fn start(&self) -> Option<u32> {
+        self.base
     }
 
     pub fn has_start(&self) -> bool {
@@ -588,6 +634,11 @@ impl Reassembler {
         packet: PacketRef,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
+        // A keep-alive: one byte (often garbage) just before the next
+        // expected one (RFC 1122 4.2.3.6). Not a retransmission to compare.
+        if data.len() == 1 && off + 1 == self.next {
+            return;
+        }
         let end = off + data.len() as u64;
         let r_start = self.retained_start;
         let r_end = r_start + self.retained.len() as u64;

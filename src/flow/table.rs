@@ -126,6 +126,8 @@ struct Flow<S> {
     client_isn: Option<u32>,
     /// Roles still a guess: the first side to send payload is the server.
     roles_tentative: bool,
+    /// Window-scale shifts from the SYN and SYN-ACK [client, server].
+    window_scale: [Option<u8>; 2],
     /// Some payload was seen (decides `mid_stream`).
     payload_seen: bool,
     state: FlowState,
@@ -355,10 +357,13 @@ impl<H: SessionHandler> FlowTable<H> {
                 end: EndReason::EndOfCapture,
                 conflicts: Vec::new(),
                 checksum_errors: 0,
+                stream_start: [None; 2],
+                ignored_rsts: 0,
             },
             dirs: [Reassembler::default(), Reassembler::default()],
             client_isn: None,
             roles_tentative: tentative,
+            window_scale: [None; 2],
             payload_seen: false,
             state: FlowState::Open,
             sink: None,
@@ -412,6 +417,7 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         flush_flow(flow, handler);
         flow.info.end = reason;
+        flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
         for (i, dir) in flow.dirs.iter().enumerate() {
             if let Some(side) = flow.info.sides.get_mut(i) {
                 side.stream = dir.stats;
@@ -554,6 +560,30 @@ fn update_flow<H: SessionHandler>(
 
     let flags = seg.flags;
     let mut seq = seg.seq;
+    // Window scaling applies once both sides offered it (RFC 7323 1.3).
+    if flags.syn() {
+        let slot = if flags.ack() {
+            &mut flow.window_scale[1]
+        } else {
+            &mut flow.window_scale[0]
+        };
+        *slot = Some(seg.window_scale.unwrap_or(0));
+    }
+    if flags.ack() {
+        let [client_ws, server_ws] = flow.window_scale;
+        let both = client_ws.is_some_and(|c| c > 0) || server_ws.is_some_and(|s| s > 0);
+        let shift = match (both, side) {
+            (true, Side::Client) => client_ws.unwrap_or(0),
+            (true, Side::Server) => server_ws.unwrap_or(0),
+            (false, _) => 0,
+        };
+        let window = u64::from(seg.window) << if flags.syn() { 0 } else { shift };
+        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
+            peer.set_peer_window(window);
+        }
+    }
+    let this_plausible_rst =
+        !flags.rst() || dir_mut(&mut flow.dirs, side).is_none_or(|d| d.plausible_rst(seg.seq));
     if flags.syn() {
         if flags.ack() {
             flow.info.syn_ack_seen = true;
@@ -625,7 +655,12 @@ fn update_flow<H: SessionHandler>(
     }
     order.flush(false, &mut deliver);
     if flags.rst() {
-        return Some(EndReason::Rst);
+        // A RST far outside the sender's window (a blind injection) is
+        // ignored by the endpoints, and here too.
+        if this_plausible_rst {
+            return Some(EndReason::Rst);
+        }
+        info.ignored_rsts += 1;
     }
     if dirs.iter().all(Reassembler::finished) {
         return Some(EndReason::Fin);
@@ -728,5 +763,7 @@ fn placeholder_info(key: &FlowKey) -> SessionInfo {
         end: EndReason::EndOfCapture,
         conflicts: Vec::new(),
         checksum_errors: 0,
+        stream_start: [None; 2],
+        ignored_rsts: 0,
     }
 }

@@ -443,7 +443,7 @@ impl MailDialog {
         let mut note = std::mem::take(&mut dir.note_next_line);
         let used = dir.lines.feed(input, at.packet, at.offset, |line| {
             if std::mem::take(&mut note) {
-                let evidence = Evidence::from_line(side, &line);
+                let evidence = Evidence::from_line(side, line);
                 let evidence = mask_client_line(facts.protocol, evidence);
                 facts.cleartext_after_go_ahead.get_or_insert(evidence);
             }

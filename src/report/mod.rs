@@ -1,14 +1,20 @@
-//! Writing the report: a table for people, JSON for tools, JSON lines for
-//! SIEMs. Every string taken from the wire was escaped when its record was
-//! built (see [`crate::text`]).
+//! Output: a table for people, one JSON document for tools, JSON lines for
+//! SIEMs (streamed as the run goes), evidence pcaps and hash files. Every
+//! string taken from the wire was escaped when its record was built (see
+//! [`crate::text`]); secrets were masked then unless revealed.
 
-mod table;
+pub mod evidence;
+pub mod hashes;
+pub mod json;
+pub mod jsonl;
+pub mod summary;
+pub mod table;
 
-pub use table::write_table;
-
-use crate::analysis::Report;
-use serde::Serialize;
-use std::io::{self, Write};
+pub use evidence::EvidencePlan;
+pub use hashes::HashExport;
+pub use json::{JsonDocument, write_report};
+pub use jsonl::JsonLines;
+pub use table::{TableOptions, TableReport};
 
 /// Output formats of `stripwatch analyze`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -16,50 +22,4 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
-}
-
-/// One pretty-printed JSON document.
-pub fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    writeln!(out)
-}
-
-/// One JSON object per line, each with a `type`: `input`, `session`, then
-/// `summary`.
-pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Line<'a, T: Serialize> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        #[serde(flatten)]
-        body: &'a T,
-    }
-    for input in &report.inputs {
-        serde_json::to_writer(
-            &mut *out,
-            &Line {
-                kind: "input",
-                body: input,
-            },
-        )?;
-        writeln!(out)?;
-    }
-    for session in &report.sessions {
-        serde_json::to_writer(
-            &mut *out,
-            &Line {
-                kind: "session",
-                body: session,
-            },
-        )?;
-        writeln!(out)?;
-    }
-    serde_json::to_writer(
-        &mut *out,
-        &Line {
-            kind: "summary",
-            body: &report.stats,
-        },
-    )?;
-    writeln!(out)
 }

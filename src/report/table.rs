@@ -1,80 +1,350 @@
-//! The human-readable table.
+//! The report for people: a verdict summary first, then one row per flagged
+//! session, then a profile per server, then what the inputs held.
 
-use crate::analysis::Report;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use super::summary::verdict;
+use crate::analysis::{LateFinding, Reporter, RunEnd, SessionRecord, Severity};
+use crate::text::escape;
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, Write};
 
-/// Sessions, then inputs, as text tables.
-pub fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut sessions = Table::new();
-    sessions
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "id",
-            "first seen",
-            "client → server",
-            "proto",
-            "pkts c/s",
-            "bytes c/s",
-            "gaps",
-            "end",
-        ]);
-    for s in &report.sessions {
-        let t = &s.transport;
-        let mut end = format!("{:?}", t.end).to_lowercase();
-        if t.mid_stream {
-            end.push_str(", mid-stream");
+/// Most session rows kept for the table (the most severe first); the rest
+/// are counted. JSON and JSON lines carry every session.
+pub const MAX_ROWS: usize = 2000;
+
+struct Row {
+    id: u64,
+    worst: Option<Severity>,
+    time: String,
+    endpoints: String,
+    protocol: &'static str,
+    starttls: String,
+    credentials: String,
+    findings: Vec<(Severity, String)>,
+}
+
+/// Options of the table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TableOptions {
+    /// Also list sessions without findings.
+    pub all: bool,
+    /// Colour findings by severity (a terminal, NO_COLOR unset).
+    pub colour: bool,
+}
+
+/// Collects rows during the run and prints everything at its end.
+pub struct TableReport<W: Write> {
+    out: W,
+    options: TableOptions,
+    rows: Vec<Row>,
+    omitted: u64,
+    flagged: u64,
+}
+
+impl<W: Write> TableReport<W> {
+    pub fn new(out: W, options: TableOptions) -> Self {
+        TableReport {
+            out,
+            options,
+            rows: Vec::new(),
+            omitted: 0,
+            flagged: 0,
         }
-        sessions.add_row([
-            s.id.to_string(),
-            t.first_seen.to_string(),
-            format!("{} → {}", s.client, s.server),
-            s.protocol.to_string(),
-            format!(
-                "{}/{}",
-                t.client_to_server.packets, t.server_to_client.packets
-            ),
-            format!(
-                "{}/{}",
-                t.client_to_server.payload_bytes, t.server_to_client.payload_bytes
-            ),
-            t.gaps.to_string(),
-            end,
-        ]);
     }
-    writeln!(out, "{} sessions", report.sessions.len())?;
-    if !report.sessions.is_empty() {
-        writeln!(out, "{sessions}")?;
+
+    fn severity_cell(&self, severity: Severity, text: String) -> Cell {
+        let cell = Cell::new(text);
+        if !self.options.colour {
+            return cell;
+        }
+        cell.fg(match severity {
+            Severity::Critical => Color::Magenta,
+            Severity::High => Color::Red,
+            Severity::Medium => Color::Yellow,
+            Severity::Low => Color::Cyan,
+            Severity::Info => Color::Reset,
+        })
     }
-    let mut inputs = Table::new();
-    inputs
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "input",
+
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        if self.options.colour {
+            t.enforce_styling();
+        } else {
+            t.force_no_tty();
+        }
+        t
+    }
+
+    fn keep_bounded(&mut self) {
+        if self.rows.len() > 2 * MAX_ROWS {
+            self.rows
+                .sort_by(|a, b| b.worst.cmp(&a.worst).then(a.id.cmp(&b.id)));
+            self.omitted += (self.rows.len() - MAX_ROWS) as u64;
+            self.rows.truncate(MAX_ROWS);
+        }
+    }
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    }
+}
+
+fn starttls_cell(r: &SessionRecord) -> String {
+    if r.implicit_tls {
+        return format!(
+            "implicit TLS{}",
+            if r.starttls.tls_established {
+                ""
+            } else {
+                " (no handshake)"
+            }
+        );
+    }
+    let st = &r.starttls;
+    format!(
+        "offered {} · requested {} · TLS {}",
+        yes_no(st.offered),
+        if st.requested { "yes" } else { "no" },
+        if st.tls_established { "yes" } else { "no" }
+    )
+}
+
+fn credentials_cell(r: &SessionRecord) -> String {
+    r.credentials
+        .iter()
+        .map(|c| {
+            let user = c.username.as_deref().unwrap_or("?");
+            let secret = c
+                .secret
+                .as_deref()
+                .map(|s| format!(" {s}"))
+                .unwrap_or_default();
+            let outcome = format!("{:?}", c.outcome).to_lowercase();
+            format!("{} {user}{secret} ({outcome})", c.mechanism)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl<W: Write> Reporter for TableReport<W> {
+    fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
+        let worst = r.findings.iter().map(|f| f.severity).max();
+        if worst.is_some() {
+            self.flagged += 1;
+        } else if !self.options.all {
+            return Ok(());
+        }
+        let mut findings: Vec<(Severity, String)> = r
+            .findings
+            .iter()
+            .map(|f| (f.severity, f.kind.name().to_string()))
+            .collect();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+        findings.dedup();
+        self.rows.push(Row {
+            id: r.id,
+            worst,
+            time: r.transport.first_seen.to_string(),
+            endpoints: format!("{} → {}", r.client, r.server),
+            protocol: r.protocol,
+            starttls: starttls_cell(r),
+            credentials: credentials_cell(r),
+            findings,
+        });
+        self.keep_bounded();
+        Ok(())
+    }
+
+    fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
+        let f = &late.finding;
+        if let Some(row) = self.rows.iter_mut().find(|r| r.id == f.session) {
+            if let Some(replaced) = late.replaces {
+                row.findings.retain(|(_, k)| k != replaced.name());
+            }
+            row.findings.push((f.severity, f.kind.name().to_string()));
+            row.findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+            row.worst = row.worst.max(Some(f.severity));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by(|a, b| b.worst.cmp(&a.worst).then(a.id.cmp(&b.id)));
+        self.omitted += rows.len().saturating_sub(MAX_ROWS) as u64;
+        rows.truncate(MAX_ROWS);
+        rows.sort_by_key(|r| r.id);
+        let worst = rows.iter().filter_map(|r| r.worst).max();
+        writeln!(
+            self.out,
+            "stripwatch: {} sessions in {} input{}, {} with findings{}",
+            end.sessions_reported,
+            end.inputs.len(),
+            if end.inputs.len() == 1 { "" } else { "s" },
+            self.flagged,
+            worst.map(|w| format!(" (worst: {w})")).unwrap_or_default()
+        )?;
+
+        let sentences = verdict(&end.servers);
+        if !sentences.is_empty() {
+            writeln!(self.out, "\nVerdict")?;
+            for (severity, text) in &sentences {
+                let label = format!("{:<8}", severity.to_string().to_uppercase());
+                let label = if self.options.colour {
+                    colour(*severity, &label)
+                } else {
+                    label
+                };
+                writeln!(self.out, "  {label} {}", escape(text.as_bytes()))?;
+            }
+        }
+
+        if !rows.is_empty() {
+            let title = if self.options.all {
+                "Sessions"
+            } else {
+                "Sessions with findings"
+            };
+            writeln!(self.out, "\n{title}")?;
+            let mut t = self.table();
+            t.set_header([
+                "id",
+                "first seen",
+                "client → server",
+                "proto",
+                "STARTTLS",
+                "credentials",
+                "findings",
+            ]);
+            for r in &rows {
+                let findings = r
+                    .findings
+                    .iter()
+                    .map(|(s, k)| format!("{} {k}", s.to_string().to_uppercase()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                t.add_row(vec![
+                    Cell::new(r.id),
+                    Cell::new(&r.time),
+                    Cell::new(&r.endpoints),
+                    Cell::new(r.protocol),
+                    Cell::new(&r.starttls),
+                    Cell::new(&r.credentials),
+                    self.severity_cell(r.worst.unwrap_or(Severity::Info), findings),
+                ]);
+            }
+            writeln!(self.out, "{t}")?;
+            if self.omitted > 0 {
+                writeln!(
+                    self.out,
+                    "({} more sessions not shown; --format json or jsonl lists every session)",
+                    self.omitted
+                )?;
+            }
+        }
+
+        if !end.servers.is_empty() {
+            writeln!(self.out, "\nServers")?;
+            let mut t = self.table();
+            t.set_header([
+                "server",
+                "proto",
+                "sessions",
+                "offered STARTTLS",
+                "upgraded",
+                "stripped",
+                "cleartext logins",
+            ]);
+            for p in &end.servers {
+                let pct = |n: u64| {
+                    if p.sessions == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{n} ({:.0}%)", 100.0 * n as f64 / p.sessions as f64)
+                    }
+                };
+                t.add_row(vec![
+                    Cell::new(&p.server),
+                    Cell::new(p.protocol),
+                    Cell::new(p.sessions),
+                    Cell::new(pct(p.offered_starttls)),
+                    Cell::new(pct(p.upgraded)),
+                    Cell::new(pct(p.stripped)),
+                    Cell::new(p.cleartext_logins + p.weak_logins),
+                ]);
+            }
+            writeln!(self.out, "{t}")?;
+        }
+
+        writeln!(self.out, "\nInputs")?;
+        let mut t = self.table();
+        t.set_header([
+            "file",
             "packets",
             "bytes",
             "link types",
-            "mail segs",
-            "undecodable",
+            "mail segments",
+            "skipped",
             "status",
         ]);
-    for i in &report.inputs {
-        let links: Vec<String> = i
-            .link_types
-            .iter()
-            .map(|(k, v)| format!("{k} ({v})"))
-            .collect();
-        inputs.add_row([
-            crate::text::escape(i.file.as_bytes()),
-            i.packets.to_string(),
-            i.bytes.to_string(),
-            links.join(", "),
-            i.mail_segments.to_string(),
-            (i.undecodable + i.unknown_link_type).to_string(),
-            i.error.clone().unwrap_or_else(|| "ok".into()),
-        ]);
+        for i in end.inputs {
+            let links: Vec<String> = i
+                .link_types
+                .iter()
+                .map(|(k, v)| format!("{k} ({v})"))
+                .collect();
+            let skipped = i.undecodable + i.unknown_link_type + i.fragments;
+            t.add_row(vec![
+                Cell::new(escape(i.file.as_bytes())),
+                Cell::new(i.packets),
+                Cell::new(i.bytes),
+                Cell::new(links.join(", ")),
+                Cell::new(i.mail_segments),
+                Cell::new(skipped),
+                Cell::new(
+                    i.error
+                        .as_deref()
+                        .map(|e| escape(e.as_bytes()))
+                        .unwrap_or_else(|| "ok".into()),
+                ),
+            ]);
+        }
+        writeln!(self.out, "{t}")?;
+        let s = end.stats;
+        if s.bad_checksums + s.evicted + s.timed_out > 0 {
+            writeln!(
+                self.out,
+                "{} segments with wrong checksums (kept{}), {} sessions timed out, {} evicted by the flow limit",
+                s.bad_checksums,
+                if s.dropped_bad_checksums > 0 {
+                    format!(
+                        "; {} dropped by --verify-checksums",
+                        s.dropped_bad_checksums
+                    )
+                } else {
+                    String::new()
+                },
+                s.timed_out,
+                s.evicted
+            )?;
+        }
+        self.out.flush()
     }
-    writeln!(out, "{inputs}")
+}
+
+fn colour(severity: Severity, text: &str) -> String {
+    let code = match severity {
+        Severity::Critical => "35",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "0",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
 }

@@ -197,12 +197,10 @@ impl LineMachine for ImapDialog {
     }
 
     fn on_literal(&mut self, side: Side, literal: Literal<'_>, ctx: &mut Ctx<'_>) {
-        if side == Side::Client {
-            if self.client_literal(literal.bytes, literal.total) {
-                // A LOGIN password in a literal: its bytes are secret.
-                let span = (side, literal.offset, literal.offset + literal.total);
-                ctx.facts.add_secret_span(span);
-            }
+        // A LOGIN password in a literal: its bytes are secret.
+        if side == Side::Client && self.client_literal(literal.bytes, literal.total) {
+            let span = (side, literal.offset, literal.offset + literal.total);
+            ctx.facts.add_secret_span(span);
         }
         // A server literal (a message body) was skipped; its response goes
         // on on the next line (`server_continues`).

@@ -1,0 +1,236 @@
+//! Challenge-response material as lines password crackers read, for
+//! password-strength audits (`--hashes FILE`).
+//!
+//! - CRAM-MD5: hashcat mode 10200 (John the Ripper reads it too):
+//!   `$cram_md5$<base64 challenge>$<base64 "user digest">`.
+//! - APOP: MD5(timestamp . password) is hashcat mode 20, md5($salt.$pass):
+//!   `<digest>:<timestamp>`.
+//! - NTLM: NetNTLMv1 (hashcat 5500) `user::domain:lm:nt:challenge`,
+//!   NetNTLMv2 (hashcat 5600) `user::domain:challenge:ntproof:blob`.
+//! - DIGEST-MD5, which hashcat lacks: John the Ripper's `dmd5` format,
+//!   `$DIGEST-MD5$user$realm$nonce$digest-uri$cnonce$nc$qop$response[$authzid]`.
+//!
+//! A field holding the format's own separator or a non-printable byte
+//! cannot be written faithfully; such a credential is left out (counted).
+
+use crate::proto::{Credential, SecretKind};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+/// One crackable line and the tool it is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HashLine {
+    /// `hashcat` or `john`.
+    pub tool: &'static str,
+    /// hashcat's mode number or John's format name.
+    pub format: &'static str,
+    pub mechanism: String,
+    pub line: String,
+}
+
+/// The hash line of a challenge-response credential, if it has one and it
+/// can be written.
+pub fn hash_line(cred: &Credential) -> Option<HashLine> {
+    if cred.secret_kind != SecretKind::ChallengeResponse || cred.cancelled {
+        return None;
+    }
+    let user = cred.username.as_deref()?;
+    let extra = |name: &str| {
+        cred.extra
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    };
+    let line = |tool, format, line: String| {
+        Some(HashLine {
+            tool,
+            format,
+            mechanism: cred.mechanism.clone(),
+            line,
+        })
+    };
+    match cred.mechanism.as_str() {
+        "CRAM-MD5" => {
+            let challenge = cred.challenge.as_deref()?;
+            let mut response = user.to_vec();
+            response.push(b' ');
+            response.extend_from_slice(&cred.secret);
+            let text = format!(
+                "$cram_md5${}${}",
+                STANDARD.encode(challenge),
+                STANDARD.encode(&response)
+            );
+            line("hashcat", "10200", text)
+        }
+        "APOP" => {
+            let stamp = text(cred.challenge.as_deref()?, b":")?;
+            let digest = text(&cred.secret, b":")?;
+            line("hashcat", "20", format!("{digest}:{stamp}"))
+        }
+        "NTLM" => {
+            let sep = b":";
+            let (user, domain) = (
+                text(user, sep)?,
+                text(extra("domain").unwrap_or_default(), sep)?,
+            );
+            let challenge = text(cred.challenge.as_deref()?, sep)?;
+            let nt = text(&cred.secret, sep)?;
+            match extra("ntlm_version") {
+                Some(b"v1") => {
+                    let lm = text(extra("lm_response").unwrap_or_default(), sep)?;
+                    line(
+                        "hashcat",
+                        "5500",
+                        format!("{user}::{domain}:{lm}:{nt}:{challenge}"),
+                    )
+                }
+                Some(b"v2") => {
+                    let (proof, blob) = (nt.get(..32)?, nt.get(32..)?);
+                    line(
+                        "hashcat",
+                        "5600",
+                        format!("{user}::{domain}:{challenge}:{proof}:{blob}"),
+                    )
+                }
+                _ => None,
+            }
+        }
+        "DIGEST-MD5" => {
+            let sep = b"$";
+            let field = |name: &str| text(extra(name).unwrap_or_default(), sep);
+            let mut out = format!(
+                "$DIGEST-MD5${}${}${}${}${}${}${}${}",
+                text(user, sep)?,
+                field("realm")?,
+                text(cred.challenge.as_deref()?, sep)?,
+                field("digest-uri")?,
+                field("cnonce")?,
+                field("nc")?,
+                field("qop")?,
+                text(&cred.secret, sep)?,
+            );
+            if let Some(authzid) = extra("authzid").filter(|a| !a.is_empty()) {
+                out.push('$');
+                out.push_str(text(authzid, sep)?);
+            }
+            line("john", "dmd5", out)
+        }
+        _ => None,
+    }
+}
+
+/// `bytes` as text for a hash line: printable ASCII without `forbidden`.
+fn text<'a>(bytes: &'a [u8], forbidden: &[u8]) -> Option<&'a str> {
+    let ok = bytes
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) && !forbidden.contains(b));
+    if ok {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn cred(mechanism: &str, user: &[u8], secret: &[u8], challenge: &[u8]) -> Credential {
+        let mut c = Credential::new(mechanism);
+        c.username = Some(user.to_vec());
+        c.secret_kind = SecretKind::ChallengeResponse;
+        c.secret = secret.to_vec();
+        c.challenge = Some(challenge.to_vec());
+        c
+    }
+
+    #[test]
+    fn cram_md5_rfc2195() {
+        let c = cred(
+            "CRAM-MD5",
+            b"tim",
+            b"b913a602c7eda7a495b4e6e7334d3890",
+            b"<1896.697170952@postoffice.reston.mci.net>",
+        );
+        let h = hash_line(&c).unwrap();
+        assert_eq!((h.tool, h.format), ("hashcat", "10200"));
+        assert_eq!(
+            h.line,
+            "$cram_md5$PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\
+             $dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+        );
+    }
+
+    #[test]
+    fn apop_rfc1939() {
+        let c = cred(
+            "APOP",
+            b"mrose",
+            b"c4c9334bac560ecc979e58001b3e22fb",
+            b"<1896.697170952@dbc.mtview.ca.us>",
+        );
+        assert_eq!(
+            hash_line(&c).unwrap().line,
+            "c4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mtview.ca.us>"
+        );
+    }
+
+    #[test]
+    fn ntlm_versions() {
+        let mut v2 = cred("NTLM", b"user", &[b'a'; 64], b"0123456789abcdef");
+        v2.extra.push(("domain".into(), b"DOM".to_vec()));
+        v2.extra.push(("ntlm_version".into(), b"v2".to_vec()));
+        let line = hash_line(&v2).unwrap().line;
+        assert_eq!(
+            line,
+            format!(
+                "user::DOM:0123456789abcdef:{}:{}",
+                "a".repeat(32),
+                "a".repeat(32)
+            )
+        );
+        let mut v1 = cred("NTLM", b"user", &[b'b'; 48], b"0123456789abcdef");
+        v1.extra.push(("ntlm_version".into(), b"v1".to_vec()));
+        v1.extra.push(("lm_response".into(), vec![b'c'; 48]));
+        let h = hash_line(&v1).unwrap();
+        assert_eq!(h.format, "5500");
+        assert!(h.line.starts_with("user:::ccc"));
+    }
+
+    #[test]
+    fn digest_md5_john() {
+        let mut c = cred(
+            "DIGEST-MD5",
+            b"chris",
+            b"d388dad90d4bbd760a152321f2143af7",
+            b"OA6MG9tEQGm2hh",
+        );
+        for (k, v) in [
+            ("realm", &b"elwood.innosoft.com"[..]),
+            ("digest-uri", b"imap/elwood.innosoft.com"),
+            ("cnonce", b"OA6MHXh6VqTrRk"),
+            ("nc", b"00000001"),
+            ("qop", b"auth"),
+        ] {
+            c.extra.push((k.into(), v.to_vec()));
+        }
+        assert_eq!(
+            hash_line(&c).unwrap().line,
+            "$DIGEST-MD5$chris$elwood.innosoft.com$OA6MG9tEQGm2hh$imap/elwood.innosoft.com\
+             $OA6MHXh6VqTrRk$00000001$auth$d388dad90d4bbd760a152321f2143af7"
+        );
+    }
+
+    #[test]
+    fn unwritable_fields_are_left_out() {
+        let c = cred("APOP", b"u", b"ab:cd", b"<x@y>");
+        assert!(hash_line(&c).is_none());
+        let c = cred("NTLM", b"us\ner", &[b'a'; 48], b"00");
+        assert!(hash_line(&c).is_none());
+        let mut plain = cred("PLAIN", b"u", b"pw", b"");
+        plain.secret_kind = SecretKind::Password;
+        assert!(hash_line(&plain).is_none());
+    }
+}

@@ -1,0 +1,164 @@
+//! A run: ended sessions come in, in the order they end; the cross-session
+//! proof and the per-server profiles are kept up to date; reporters get
+//! every session and finding as soon as it is known.
+
+use super::findings::{Finding, Severity};
+use super::profile::{LateFinding, ServerProfile, ServerProfiles};
+use super::session::SessionRecord;
+use crate::flow::TableStats;
+use crate::pipeline::InputSummary;
+use std::io;
+use std::net::IpAddr;
+
+/// Receives a run's results as they are made.
+pub trait Reporter {
+    /// A session ended (its findings are final, but for late ones).
+    fn session(&mut self, record: &SessionRecord) -> io::Result<()>;
+    /// A finding about a session reported earlier (the cross-session proof
+    /// of stripping, made when a later session showed the offer).
+    fn late_finding(&mut self, late: &LateFinding) -> io::Result<()>;
+    /// The run is over.
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
+}
+
+/// What a run ends with.
+pub struct RunEnd<'a> {
+    pub inputs: &'a [InputSummary],
+    pub stats: &'a TableStats,
+    pub servers: Vec<&'a ServerProfile>,
+    /// Sessions seen (before filters) and reported (after).
+    pub sessions_seen: u64,
+    pub sessions_reported: u64,
+}
+
+/// Which sessions and findings are reported.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Findings below this are dropped.
+    pub min_severity: Option<Severity>,
+    /// Only sessions to this server (address, and port when given).
+    pub server: Option<(IpAddr, Option<u16>)>,
+    /// Only sessions of this protocol (`smtp`, `imap`, `pop3`).
+    pub protocol: Option<String>,
+}
+
+impl Filter {
+    fn keeps_server(&self, server: &str, protocol: &str) -> bool {
+        if let Some(p) = &self.protocol {
+            if p != protocol {
+                return false;
+            }
+        }
+        match self.server {
+            None => true,
+            Some((ip, port)) => parse_endpoint(server)
+                .is_some_and(|(a, p)| a == ip && port.is_none_or(|want| want == p)),
+        }
+    }
+
+    fn keeps_finding(&self, finding: &Finding) -> bool {
+        self.min_severity.is_none_or(|min| finding.severity >= min)
+    }
+}
+
+/// `ip:port` or `[v6]:port` back into parts.
+fn parse_endpoint(text: &str) -> Option<(IpAddr, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.parse().ok()?, port.parse().ok()?))
+}
+
+/// The state of a run between its first and last session.
+pub struct Run<'r> {
+    profiles: ServerProfiles,
+    reporters: Vec<&'r mut dyn Reporter>,
+    filter: Filter,
+    worst: Option<Severity>,
+    seen: u64,
+    reported: u64,
+    error: Option<io::Error>,
+}
+
+impl<'r> Run<'r> {
+    pub fn new(filter: Filter, reporters: Vec<&'r mut dyn Reporter>) -> Self {
+        Run {
+            profiles: ServerProfiles::default(),
+            reporters,
+            filter,
+            worst: None,
+            seen: 0,
+            reported: 0,
+            error: None,
+        }
+    }
+
+    /// An ended session.
+    pub fn session(&mut self, mut record: SessionRecord) {
+        self.seen += 1;
+        let late = self.profiles.observe(&mut record);
+        if self.filter.keeps_server(&record.server, record.protocol) {
+            record.findings.retain(|f| self.filter.keeps_finding(f));
+            self.note(record.findings.iter());
+            self.reported += 1;
+            self.each(|r| r.session(&record));
+        }
+        for l in late {
+            if self.filter.keeps_server(&l.server, l.protocol)
+                && self.filter.keeps_finding(&l.finding)
+            {
+                self.note(std::iter::once(&l.finding));
+                self.each(|r| r.late_finding(&l));
+            }
+        }
+    }
+
+    /// Ends the run. Returns the most severe finding reported, or the first
+    /// error a reporter met.
+    pub fn finish(
+        mut self,
+        inputs: &[InputSummary],
+        stats: &TableStats,
+    ) -> io::Result<Option<Severity>> {
+        let end = RunEnd {
+            inputs,
+            stats,
+            servers: self
+                .profiles
+                .profiles()
+                .into_iter()
+                .filter(|p| self.filter.keeps_server(&p.server, p.protocol))
+                .collect(),
+            sessions_seen: self.seen,
+            sessions_reported: self.reported,
+        };
+        for r in self.reporters.iter_mut() {
+            if self.error.is_none() {
+                if let Err(e) = r.finish(&end) {
+                    self.error = Some(e);
+                }
+            }
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.worst),
+        }
+    }
+
+    fn note<'a>(&mut self, findings: impl Iterator<Item = &'a Finding>) {
+        for f in findings {
+            self.worst = self.worst.max(Some(f.severity));
+        }
+    }
+
+    fn each(&mut self, mut call: impl FnMut(&mut dyn Reporter) -> io::Result<()>) {
+        if self.error.is_some() {
+            return;
+        }
+        for r in self.reporters.iter_mut() {
+            if let Err(e) = call(&mut **r) {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! One JSON document: schema version, inputs, sessions (in id order),
+//! every finding, server profiles and counters.
+
+use crate::analysis::{LateFinding, Report, ReportBuilder, Reporter, RunEnd, SessionRecord};
+use std::io::{self, Write};
+
+/// Collects the run, writes the document at its end.
+pub struct JsonDocument<W: Write> {
+    out: W,
+    builder: ReportBuilder,
+}
+
+impl<W: Write> JsonDocument<W> {
+    pub fn new(out: W) -> Self {
+        JsonDocument {
+            out,
+            builder: ReportBuilder::default(),
+        }
+    }
+}
+
+/// Writes a report as one pretty-printed document.
+pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
+
+impl<W: Write> Reporter for JsonDocument<W> {
+    fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
+        self.builder.session(record)
+    }
+
+    fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
+        self.builder.late_finding(late)
+    }
+
+    fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        self.builder.finish(end)?;
+        let builder = std::mem::take(&mut self.builder);
+        if let Some(report) = builder.into_report() {
+            write_report(&report, &mut self.out)?;
+        }
+        self.out.flush()
+    }
+}
