@@ -132,6 +132,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub idle_timeout: i64,
 
+    /// Worker threads (default: all cores). Results are the same with any
+    /// number; 1 runs everything on one thread.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
     /// Most concurrent flows; beyond it the longest idle one is evicted.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
@@ -235,7 +240,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
                 colour: colour_wanted(),
             },
         )),
-        Format::Json => Box::new(JsonDocument::new(out)),
+        Format::Json => Box::new(JsonDocument::new(out, std::io::stdout().is_terminal())),
         Format::Jsonl => Box::new(JsonLines::new(out)),
     };
     let mut evidence = EvidencePlan::default();
@@ -249,12 +254,17 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     let mut run = Run::new(args.filter(), reporters);
     let progress = Progress::new(args, &inputs);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let (summaries, stats) = analysis::run_inputs(
         &inputs,
         args.flow_config(),
         options,
+        threads,
         &mut run,
-        &mut |i, bytes| progress.update(i, bytes),
+        &|i, bytes| progress.update(i, bytes),
     );
     progress.finish();
     for input in &summaries {
@@ -309,7 +319,7 @@ struct Progress {
     bar: Option<indicatif::ProgressBar>,
     /// Bytes of the inputs before each one.
     before: Vec<u64>,
-    last: std::cell::Cell<u64>,
+    last: std::sync::atomic::AtomicU64,
 }
 
 /// Inputs smaller than this finish before a bar would help.
@@ -342,15 +352,16 @@ impl Progress {
         Progress {
             bar,
             before,
-            last: std::cell::Cell::new(0),
+            last: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     fn update(&self, input: usize, bytes: u64) {
         if let Some(bar) = &self.bar {
             let at = self.before.get(input).copied().unwrap_or(0) + bytes;
-            if at.saturating_sub(self.last.get()) >= 1 << 20 {
-                self.last.set(at);
+            let last = self.last.load(std::sync::atomic::Ordering::Relaxed);
+            if at.saturating_sub(last) >= 1 << 20 {
+                self.last.store(at, std::sync::atomic::Ordering::Relaxed);
                 bar.set_position(at.min(bar.length().unwrap_or(at)));
             }
         }

@@ -19,6 +19,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod parallel;
 pub mod pipeline;
 pub mod proto;
 pub mod report;

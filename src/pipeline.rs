@@ -8,7 +8,7 @@
 
 use crate::capture::{CaptureError, CaptureFile, CaptureFormat, Frame, InputSpec, LinkType};
 use crate::decode::{self, Skip};
-use crate::flow::{FlowConfig, FlowTable, PacketRef, SessionHandler};
+use crate::flow::{Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, SessionHandler};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -47,10 +47,117 @@ pub struct InputSummary {
     pub error_packet: Option<u64>,
 }
 
+/// Whether a frame is a segment of a followed port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// A TCP segment of a followed port, in this flow.
+    Mail(FlowKey),
+    /// Anything else (counted in the summary).
+    Other,
+}
+
 impl InputSummary {
+    pub fn new(name: &str) -> Self {
+        InputSummary {
+            file: name.to_string(),
+            format: "pcap",
+            ..InputSummary::default()
+        }
+    }
+
     /// True when the file was read to its end.
     pub fn complete(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Counts one frame and tells whether it is a segment of a followed
+    /// port. Most packets of a tap are not mail: they are dropped on a
+    /// glance at their headers, and only doubtful ones fully decoded.
+    pub fn classify(&mut self, frame: &Frame<'_>, ports: &PortSet) -> Classified {
+        self.packets += 1;
+        self.bytes += u64::from(frame.orig_len);
+        self.captured_bytes += frame.data.len() as u64;
+        if (frame.data.len() as u64) < u64::from(frame.orig_len) {
+            self.snaplen_truncated += 1;
+        }
+        match self.link_counts.iter_mut().find(|(l, _)| *l == frame.link) {
+            Some((_, count)) => *count += 1,
+            None => self.link_counts.push((frame.link, 1)),
+        }
+        let (src, dst) = match decode::peek(frame.link, frame.data) {
+            decode::Peek::Tcp {
+                src,
+                dst,
+                src_port,
+                dst_port,
+            } => (
+                Endpoint {
+                    ip: src,
+                    port: src_port,
+                },
+                Endpoint {
+                    ip: dst,
+                    port: dst_port,
+                },
+            ),
+            decode::Peek::Unsure => match decode::decode(frame.link, frame.data) {
+                Ok(seg) => (
+                    Endpoint {
+                        ip: seg.src,
+                        port: seg.src_port,
+                    },
+                    Endpoint {
+                        ip: seg.dst,
+                        port: seg.dst_port,
+                    },
+                ),
+                Err(skip) => {
+                    match skip {
+                        Skip::UnknownLinkType => self.unknown_link_type += 1,
+                        Skip::NotTcp => self.not_tcp += 1,
+                        Skip::NotIp => self.not_ip += 1,
+                        Skip::Fragment => self.fragments += 1,
+                        Skip::Undecodable => self.undecodable += 1,
+                    }
+                    return Classified::Other;
+                }
+            },
+        };
+        if ports.contains(src.port) || ports.contains(dst.port) {
+            self.mail_segments += 1;
+            Classified::Mail(FlowKey::new(src, dst))
+        } else {
+            self.not_mail_segments += 1;
+            Classified::Other
+        }
+    }
+
+    /// Records how the file ended.
+    pub fn record_end(&mut self, file: &CaptureFile, error: Option<CaptureError>) {
+        self.gzip = file.is_gzip();
+        self.format = match file.format() {
+            CaptureFormat::Pcap => "pcap",
+            CaptureFormat::PcapNg => "pcapng",
+        };
+        if let Some(e) = error {
+            self.record_failure(e);
+        }
+    }
+
+    /// Records the error that stopped reading the file.
+    pub fn record_failure(&mut self, error: CaptureError) {
+        self.error_packet = error.packet;
+        self.error = Some(error.to_string());
+    }
+
+    /// Names the link types counted.
+    pub fn name_link_types(&mut self) {
+        for (link, count) in self.link_counts.drain(..) {
+            *self
+                .link_types
+                .entry(decode::linktype::name(link))
+                .or_default() += count;
+        }
     }
 }
 
@@ -58,6 +165,8 @@ impl InputSummary {
 pub struct Pipeline<H: SessionHandler> {
     table: FlowTable<H>,
     inputs: Vec<InputSummary>,
+    /// The latest second of capture time seen.
+    clock_secs: i64,
 }
 
 impl<H: SessionHandler> Pipeline<H> {
@@ -65,6 +174,7 @@ impl<H: SessionHandler> Pipeline<H> {
         Pipeline {
             table: FlowTable::new(config, handler),
             inputs: Vec::new(),
+            clock_secs: i64::MIN,
         }
     }
 
@@ -106,34 +216,21 @@ impl<H: SessionHandler> Pipeline<H> {
 
     /// Starts a new input; its frames must then carry the returned index.
     pub fn begin_input(&mut self, name: &str) -> u16 {
-        self.inputs.push(InputSummary {
-            file: name.to_string(),
-            format: "pcap",
-            ..InputSummary::default()
-        });
+        self.inputs.push(InputSummary::new(name));
         u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
     }
 
     /// Records how an input ended.
     pub fn end_input(&mut self, index: u16, file: &CaptureFile, error: Option<CaptureError>) {
         if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
-            summary.gzip = file.is_gzip();
-            summary.format = match file.format() {
-                CaptureFormat::Pcap => "pcap",
-                CaptureFormat::PcapNg => "pcapng",
-            };
-            if let Some(e) = error {
-                summary.error_packet = e.packet;
-                summary.error = Some(e.to_string());
-            }
+            summary.record_end(file, error);
         }
     }
 
     /// Records an input that could not be opened at all.
     pub fn fail_input(&mut self, index: u16, error: CaptureError) {
         if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
-            summary.error_packet = error.packet;
-            summary.error = Some(error.to_string());
+            summary.record_failure(error);
         }
     }
 
@@ -142,44 +239,28 @@ impl<H: SessionHandler> Pipeline<H> {
         let Some(summary) = self.inputs.get_mut(usize::from(index)) else {
             return;
         };
-        summary.packets += 1;
-        summary.bytes += u64::from(frame.orig_len);
-        summary.captured_bytes += frame.data.len() as u64;
-        if (frame.data.len() as u64) < u64::from(frame.orig_len) {
-            summary.snaplen_truncated += 1;
+        // Every packet moves the capture's clock (idle flows expire at the
+        // first packet of a later second, mail or not).
+        if frame.ts.secs > self.clock_secs {
+            self.clock_secs = frame.ts.secs;
+            let tick = PacketRef {
+                input: index,
+                frame: frame.number,
+                ts: frame.ts,
+            };
+            self.table.tick(tick);
         }
-        match summary
-            .link_counts
-            .iter_mut()
-            .find(|(l, _)| *l == frame.link)
-        {
-            Some((_, count)) => *count += 1,
-            None => summary.link_counts.push((frame.link, 1)),
-        }
-        let segment = match decode::decode(frame.link, frame.data) {
-            Ok(segment) => segment,
-            Err(skip) => {
-                match skip {
-                    Skip::UnknownLinkType => summary.unknown_link_type += 1,
-                    Skip::NotTcp => summary.not_tcp += 1,
-                    Skip::NotIp => summary.not_ip += 1,
-                    Skip::Fragment => summary.fragments += 1,
-                    Skip::Undecodable => summary.undecodable += 1,
-                }
-                return;
-            }
-        };
-        if !self.table.wants(segment.src_port, segment.dst_port) {
-            summary.not_mail_segments += 1;
+        if summary.classify(frame, &self.table.config().ports) == Classified::Other {
             return;
         }
-        summary.mail_segments += 1;
-        let packet = PacketRef {
-            input: index,
-            frame: frame.number,
-            ts: frame.ts,
-        };
-        self.table.process(&segment, packet, frame.orig_len);
+        if let Ok(segment) = decode::decode(frame.link, frame.data) {
+            let packet = PacketRef {
+                input: index,
+                frame: frame.number,
+                ts: frame.ts,
+            };
+            self.table.process(&segment, packet, frame.orig_len);
+        }
     }
 
     /// Ends every open session and returns the handler with the inputs'
@@ -187,12 +268,7 @@ impl<H: SessionHandler> Pipeline<H> {
     pub fn finish(mut self) -> (H, Vec<InputSummary>, crate::flow::TableStats) {
         self.table.finish();
         for summary in &mut self.inputs {
-            for (link, count) in summary.link_counts.drain(..) {
-                *summary
-                    .link_types
-                    .entry(decode::linktype::name(link))
-                    .or_default() += count;
-            }
+            summary.name_link_types();
         }
         let stats = self.table.stats;
         (self.table.into_handler(), self.inputs, stats)

@@ -100,14 +100,22 @@ impl SessionHandler for MailSessions {
 }
 
 /// Reads the inputs in order, handing every ended session to `run` as soon
-/// as it ends. `progress` is told the bytes of each input read so far.
+/// as it ends, on `threads` worker threads (1: on this thread alone; the
+/// results are the same). `progress` is told the bytes of each input read
+/// so far.
 pub fn run_inputs(
     inputs: &[InputSpec],
     config: FlowConfig,
     options: AnalysisOptions,
+    threads: usize,
     run: &mut Run<'_>,
-    progress: &mut dyn FnMut(usize, u64),
+    progress: &(dyn Fn(usize, u64) + Sync),
 ) -> (Vec<InputSummary>, TableStats) {
+    if threads > 1 {
+        return crate::parallel::run_inputs_parallel(
+            inputs, config, options, threads, run, progress,
+        );
+    }
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
     for (index, spec) in inputs.iter().enumerate() {
@@ -210,7 +218,7 @@ impl Reporter for ReportBuilder {
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOptions) -> Report {
     let mut builder = ReportBuilder::default();
     let mut run = Run::new(Filter::default(), vec![&mut builder]);
-    let (summaries, stats) = run_inputs(inputs, config, options, &mut run, &mut |_, _| {});
+    let (summaries, stats) = run_inputs(inputs, config, options, 1, &mut run, &|_, _| {});
     // The builder does no I/O: finishing cannot fail.
     let _ = run.finish(&summaries, &stats);
     builder.into_report().unwrap_or_else(|| Report {

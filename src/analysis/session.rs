@@ -147,6 +147,9 @@ pub struct SessionRecord {
     /// Crackable lines of its challenge-response credentials.
     #[serde(skip)]
     pub hashes: Vec<super::hashes::HashLine>,
+    /// What ended it, to order records from several threads.
+    #[serde(skip)]
+    pub closed_by: crate::flow::CloseKey,
 }
 
 fn finding_kinds<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
@@ -269,6 +272,7 @@ impl SessionRecord {
                 .filter(|c| c.cleartext)
                 .filter_map(super::hashes::hash_line)
                 .collect(),
+            closed_by: info.closed_by,
         }
     }
 }

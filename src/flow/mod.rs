@@ -8,6 +8,7 @@
 
 mod ordering;
 mod reassembly;
+mod recent;
 mod table;
 
 pub use ordering::{MAX_DEFERRED_BYTES, ORDERING_PATIENCE};
@@ -202,6 +203,23 @@ pub struct SessionInfo {
     /// RSTs ignored because their sequence number was far outside the
     /// sender's window (a blind injection).
     pub ignored_rsts: u64,
+    /// What ended the session, as a sort key (see [`CloseKey`]).
+    pub closed_by: CloseKey,
+}
+
+/// When a session ended, as a sort key that orders the closes of several
+/// flow tables (threads) exactly as one table would make them: by the
+/// packet whose arrival ended it (input, frame), then clock expiries
+/// before the packet's own effect and end-of-input closes last (`phase`),
+/// then expiries by deadline (and session id, compared by whoever knows the
+/// final ids), then the order of making (`seq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CloseKey {
+    pub input: u16,
+    pub frame: u64,
+    pub phase: u8,
+    pub deadline: i64,
+    pub seq: u32,
 }
 
 impl SessionInfo {

@@ -20,8 +20,8 @@
 //! - Bytes a snaplen cut off are a gap as soon as the stream reaches them.
 
 use super::PacketRef;
+use super::recent::RecentBytes;
 use std::collections::BTreeMap;
-use std::collections::VecDeque;
 
 /// Packets of the flow to wait, after the peer acknowledged bytes that the
 /// capture does not have, before declaring them lost.
@@ -194,9 +194,7 @@ pub struct Reassembler {
     snaplen_cut: Option<(u64, u64)>,
     /// The last delivered bytes (`retained_start` is the offset of the
     /// first) and the packets that delivered them.
-    retained: VecDeque<u8>,
-    retained_start: u64,
-    retained_packets: VecDeque<(u64, PacketRef)>,
+    retained: RecentBytes,
     pub stats: DirectionStats,
 }
 
@@ -551,9 +549,7 @@ impl Reassembler {
         });
         self.next = upto;
         // What was retained no longer adjoins the stream.
-        self.retained.clear();
-        self.retained_packets.clear();
-        self.retained_start = upto;
+        self.retained.reset(upto);
     }
 
     /// Bytes a snaplen cut off become a gap once the stream reaches them.
@@ -596,33 +592,7 @@ impl Reassembler {
     }
 
     fn retain(&mut self, off: u64, data: &[u8], packet: PacketRef) {
-        if self.retained.is_empty() {
-            self.retained_start = off;
-        }
-        let tail = data
-            .get(data.len().saturating_sub(RETAINED_BYTES)..)
-            .unwrap_or(data);
-        let tail_off = off + (data.len() - tail.len()) as u64;
-        if tail_off > self.retained_start + self.retained.len() as u64 {
-            self.retained.clear();
-            self.retained_packets.clear();
-            self.retained_start = tail_off;
-        }
-        self.retained.extend(tail);
-        self.retained_packets.push_back((tail_off, packet));
-        let excess = self.retained.len().saturating_sub(RETAINED_BYTES);
-        if excess > 0 {
-            self.retained.drain(..excess);
-            self.retained_start += excess as u64;
-        }
-        while self.retained_packets.len() > 1
-            && self
-                .retained_packets
-                .get(1)
-                .is_some_and(|(o, _)| *o <= self.retained_start)
-        {
-            self.retained_packets.pop_front();
-        }
+        self.retained.push(off, data, packet, RETAINED_BYTES);
     }
 
     /// A retransmission of bytes already delivered: compare with what is
@@ -640,8 +610,7 @@ impl Reassembler {
             return;
         }
         let end = off + data.len() as u64;
-        let r_start = self.retained_start;
-        let r_end = r_start + self.retained.len() as u64;
+        let (r_start, r_end) = self.retained.range();
         let (c_start, c_end) = (off.max(r_start), end.min(r_end));
         let compared = c_end.saturating_sub(c_start);
         self.stats.unverified_retransmitted_bytes += data.len() as u64 - compared;
@@ -649,20 +618,9 @@ impl Reassembler {
             return;
         }
         let theirs = slice(data, off, c_start, c_end);
-        let from = (c_start - r_start) as usize;
-        let ours: Vec<u8> = self
-            .retained
-            .range(from..from + compared as usize)
-            .copied()
-            .collect();
+        let ours = self.retained.bytes(c_start, c_end);
         if ours != theirs {
-            let kept = self
-                .retained_packets
-                .iter()
-                .rev()
-                .find(|(o, _)| *o <= c_start)
-                .or(self.retained_packets.front())
-                .map_or(packet, |(_, p)| *p);
+            let kept = self.retained.packet_at(c_start).unwrap_or(packet);
             self.report_conflict(c_start, &ours, kept, theirs, packet, out);
         }
     }

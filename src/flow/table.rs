@@ -5,13 +5,21 @@
 use super::ordering::CrossOrder;
 use super::reassembly::{Conflict, Reassembler, ReassemblyLimits, Segment, StreamEvent};
 use super::{
-    EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis, SessionInfo, Side,
-    SideStats,
+    CloseKey, EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis,
+    SessionInfo, Side, SideStats,
 };
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+
+/// Closes made by the clock (idle timeout) when a packet's time arrives:
+/// before that packet's own effect.
+const CLOSE_BY_CLOCK: u8 = 0;
+/// Closes made by a packet (FIN, RST, port reuse, eviction for room).
+const CLOSE_BY_PACKET: u8 = 1;
+/// Closes at the end of the input.
+const CLOSE_AT_END: u8 = 2;
 
 /// Consumer of one session's streams (a protocol analyzer).
 pub trait StreamSink {
@@ -148,12 +156,20 @@ pub struct FlowTable<H: SessionHandler> {
     index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot<H::Sink>>,
     free: Vec<u32>,
-    /// (deadline in capture seconds, slot, generation). Entries are lazy:
-    /// a flow active since its entry was pushed is rescheduled when popped.
-    expiry: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    /// (deadline in capture seconds, session id, slot, generation).
+    /// Entries are lazy: a flow active since its entry was pushed is
+    /// rescheduled when popped. Ties go by session id, not slot, so the
+    /// order does not depend on how slots were allocated.
+    expiry: BinaryHeap<Reverse<(i64, u64, u32, u32)>>,
     live: usize,
     next_id: u64,
     now: Timestamp,
+    /// The packet being processed (or the clock tick), for close keys.
+    current: (u16, u64),
+    /// Closes made while processing `current`.
+    close_seq: u32,
+    /// Sessions opened (id, first packet), when asked to keep them.
+    opened: Option<Vec<(u64, PacketRef)>>,
     handler: H,
     pub stats: TableStats,
 }
@@ -169,6 +185,9 @@ impl<H: SessionHandler> FlowTable<H> {
             live: 0,
             next_id: 1,
             now: Timestamp::ZERO,
+            current: (0, 0),
+            close_seq: 0,
+            opened: None,
             handler,
             stats: TableStats::default(),
         }
@@ -201,8 +220,36 @@ impl<H: SessionHandler> FlowTable<H> {
         self.config.ports.contains(src_port) || self.config.ports.contains(dst_port)
     }
 
+    /// Keeps a log of the sessions opened (for a merger that numbers
+    /// sessions across several tables).
+    pub fn track_opened(&mut self) {
+        self.opened.get_or_insert_with(Vec::new);
+    }
+
+    /// Sessions opened since the last call: (id, first packet).
+    pub fn take_opened(&mut self) -> Vec<(u64, PacketRef)> {
+        self.opened.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The capture's clock reached `packet`'s time (a packet of another
+    /// table): sessions idle past their timeout end now, as they would in a
+    /// single table seeing every packet.
+    pub fn tick(&mut self, packet: PacketRef) {
+        self.set_current(packet);
+        self.advance_clock(packet.ts);
+    }
+
+    fn set_current(&mut self, packet: PacketRef) {
+        let at = (packet.input, packet.frame);
+        if at != self.current {
+            self.current = at;
+            self.close_seq = 0;
+        }
+    }
+
     /// Feeds one decoded segment. The caller has checked [`Self::wants`].
     pub fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
+        self.set_current(packet);
         self.advance_clock(packet.ts);
         self.stats.segments += 1;
         let bad_checksum = seg.checksum_status() == ChecksumStatus::Invalid;
@@ -251,7 +298,7 @@ impl<H: SessionHandler> FlowTable<H> {
                 if new_connection {
                     if *state == FlowState::Open {
                         self.stats.port_reused += 1;
-                        self.close_slot(slot, EndReason::PortReused);
+                        self.close_slot(slot, EndReason::PortReused, CLOSE_BY_PACKET, 0);
                     }
                     self.remove_slot(slot);
                     self.create(key, seg, packet)
@@ -281,7 +328,7 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         if let Some(reason) = ended {
-            self.close_slot(slot, reason);
+            self.close_slot(slot, reason, CLOSE_BY_PACKET, 0);
         }
     }
 
@@ -297,8 +344,10 @@ impl<H: SessionHandler> FlowTable<H> {
             })
             .collect();
         open.sort_unstable();
+        self.current = (u16::MAX, u64::MAX);
+        self.close_seq = 0;
         for (_, slot) in open {
-            self.close_slot(slot, EndReason::EndOfCapture);
+            self.close_slot(slot, EndReason::EndOfCapture, CLOSE_AT_END, 0);
         }
     }
 
@@ -341,6 +390,9 @@ impl<H: SessionHandler> FlowTable<H> {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.sessions += 1;
+        if let Some(log) = self.opened.as_mut() {
+            log.push((id, packet));
+        }
         let flow = Flow {
             key,
             info: SessionInfo {
@@ -359,6 +411,7 @@ impl<H: SessionHandler> FlowTable<H> {
                 checksum_errors: 0,
                 stream_start: [None; 2],
                 ignored_rsts: 0,
+                closed_by: CloseKey::default(),
             },
             dirs: [Reassembler::default(), Reassembler::default()],
             client_isn: None,
@@ -391,13 +444,21 @@ impl<H: SessionHandler> FlowTable<H> {
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
         let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
         let deadline = packet.ts.secs.saturating_add(self.config.idle_timeout_secs);
-        self.expiry.push(Reverse((deadline, slot, generation)));
+        self.expiry.push(Reverse((deadline, id, slot, generation)));
         slot
     }
 
     /// Reports the session in `slot` (if open) and marks it closed; the
     /// entry lingers to absorb stray packets.
-    fn close_slot(&mut self, slot: u32, reason: EndReason) {
+    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: u8, deadline: i64) {
+        let key = CloseKey {
+            input: self.current.0,
+            frame: self.current.1,
+            phase,
+            deadline,
+            seq: self.close_seq,
+        };
+        self.close_seq += 1;
         let handler = &mut self.handler;
         let Some(flow) = self
             .slots
@@ -410,6 +471,7 @@ impl<H: SessionHandler> FlowTable<H> {
             return;
         }
         flow.state = FlowState::Closed;
+        flow.info.closed_by = key;
         match reason {
             EndReason::Timeout => self.stats.timed_out += 1,
             EndReason::Evicted => self.stats.evicted += 1,
@@ -454,18 +516,18 @@ impl<H: SessionHandler> FlowTable<H> {
         if !advanced_second {
             return;
         }
-        while let Some(Reverse((deadline, slot, generation))) = self.expiry.peek().copied() {
+        while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.peek().copied() {
             if deadline > self.now.secs {
                 break;
             }
             self.expiry.pop();
-            self.expire(slot, generation);
+            self.expire(deadline, id, slot, generation);
         }
     }
 
     /// The heap entry for `slot` came due: end the flow, or reschedule it
     /// when it was active since.
-    fn expire(&mut self, slot: u32, generation: u32) {
+    fn expire(&mut self, deadline: i64, id: u64, slot: u32, generation: u32) {
         let now = self.now.secs;
         let (idle, linger) = (
             self.config.idle_timeout_secs,
@@ -484,18 +546,18 @@ impl<H: SessionHandler> FlowTable<H> {
         };
         let due = flow.last_seen.secs.saturating_add(limit);
         if due > now {
-            self.expiry.push(Reverse((due, slot, generation)));
+            self.expiry.push(Reverse((due, id, slot, generation)));
             return;
         }
         if flow.state == FlowState::Open {
-            self.close_slot(slot, EndReason::Timeout);
+            self.close_slot(slot, EndReason::Timeout, CLOSE_BY_CLOCK, deadline);
         }
         self.remove_slot(slot);
     }
 
     /// Makes room: ends the flow that has been idle longest.
     fn evict_one(&mut self) {
-        while let Some(Reverse((deadline, slot, generation))) = self.expiry.pop() {
+        while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.pop() {
             let Some(s) = self.slots.get(slot as usize) else {
                 continue;
             };
@@ -512,11 +574,11 @@ impl<H: SessionHandler> FlowTable<H> {
             let due = flow.last_seen.secs.saturating_add(limit);
             if due > deadline {
                 // Active since this entry was pushed: not the oldest after all.
-                self.expiry.push(Reverse((due, slot, generation)));
+                self.expiry.push(Reverse((due, id, slot, generation)));
                 continue;
             }
             if flow.state == FlowState::Open {
-                self.close_slot(slot, EndReason::Evicted);
+                self.close_slot(slot, EndReason::Evicted, CLOSE_BY_PACKET, 0);
             }
             self.remove_slot(slot);
             return;
@@ -765,5 +827,6 @@ fn placeholder_info(key: &FlowKey) -> SessionInfo {
         checksum_errors: 0,
         stream_start: [None; 2],
         ignored_rsts: 0,
+        closed_by: CloseKey::default(),
     }
 }

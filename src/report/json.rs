@@ -8,20 +8,28 @@ use std::io::{self, Write};
 pub struct JsonDocument<W: Write> {
     out: W,
     builder: ReportBuilder,
+    pretty: bool,
 }
 
 impl<W: Write> JsonDocument<W> {
-    pub fn new(out: W) -> Self {
+    /// `pretty` indents the document (for a person at a terminal; tools
+    /// read the compact form faster).
+    pub fn new(out: W, pretty: bool) -> Self {
         JsonDocument {
             out,
             builder: ReportBuilder::default(),
+            pretty,
         }
     }
 }
 
-/// Writes a report as one pretty-printed document.
-pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
+/// Writes a report as one document.
+pub fn write_report(report: &Report, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+    } else {
+        serde_json::to_writer(&mut *out, report)?;
+    }
     writeln!(out)
 }
 
@@ -38,7 +46,7 @@ impl<W: Write> Reporter for JsonDocument<W> {
         self.builder.finish(end)?;
         let builder = std::mem::take(&mut self.builder);
         if let Some(report) = builder.into_report() {
-            write_report(&report, &mut self.out)?;
+            write_report(&report, &mut self.out, self.pretty)?;
         }
         self.out.flush()
     }

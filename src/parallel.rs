@@ -1,0 +1,301 @@
+//! The pipeline on several threads, with results identical to one thread.
+//!
+//! A reader thread reads the inputs, glances at each frame's headers and
+//! sends the segments of followed ports, in batches over bounded channels,
+//! to the worker that owns their flow (by a stable hash of the four-tuple).
+//! Each worker runs its own flow table and protocol analyzers. The calling
+//! thread merges what the workers report, round by round, back into the
+//! order one thread would have produced:
+//!
+//! - every batch round also carries the capture clock's ticks (the first
+//!   packet of each new second), so idle flows expire in every worker at
+//!   the packet where one table would expire them;
+//! - sessions get their ids in order of their first packet across all
+//!   workers;
+//! - ended sessions are handed on in the order one table ends them (see
+//!   [`CloseKey`]).
+//!
+//! One difference remains by design: the flow limit is split evenly
+//! between workers, so which flow is evicted when a limit is hit can
+//! differ, and `stats.peak_flows` is the sum of each worker's peak.
+
+use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
+use crate::capture::{CaptureFile, InputSpec, LinkType};
+use crate::decode;
+use crate::flow::{FlowConfig, FlowTable, PacketRef, TableStats};
+use crate::pipeline::{Classified, InputSummary};
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// Frames per batch round (across all workers).
+const BATCH_FRAMES: usize = 8192;
+/// Frame bytes per batch round.
+const BATCH_BYTES: usize = 2 << 20;
+/// Batch rounds that may wait in each channel (memory stays bounded).
+const CHANNEL_ROUNDS: usize = 2;
+
+/// Where one frame is in a batch's byte arena.
+struct FrameMeta {
+    packet: PacketRef,
+    link: LinkType,
+    orig_len: u32,
+    start: usize,
+    len: usize,
+}
+
+/// One worker's share of a batch round.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<FrameMeta>,
+    bytes: Vec<u8>,
+    /// Clock ticks of the round: packets where the capture's second
+    /// advanced, whatever worker owns them.
+    ticks: Vec<PacketRef>,
+}
+
+/// What a worker reports for a round.
+enum Report {
+    Round {
+        opened: Vec<(u64, PacketRef)>,
+        ended: Vec<SessionRecord>,
+    },
+    /// The input is over: the sessions still open, ended.
+    Last {
+        ended: Vec<SessionRecord>,
+        stats: TableStats,
+    },
+}
+
+/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
+/// handing every ended session to `run` in the order one thread would.
+pub fn run_inputs_parallel(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    options: AnalysisOptions,
+    threads: usize,
+    run: &mut Run<'_>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> (Vec<InputSummary>, TableStats) {
+    let threads = threads.max(2);
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut worker_config = config.clone();
+    worker_config.max_flows = (config.max_flows / threads).max(1);
+    std::thread::scope(|scope| {
+        let mut to_workers = Vec::with_capacity(threads);
+        let mut from_workers = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
+            let (report_tx, report_rx) = sync_channel::<Report>(CHANNEL_ROUNDS);
+            let table = FlowTable::new(worker_config.clone(), MailSessions::new(&names, options));
+            scope.spawn(move || worker(table, batch_rx, report_tx));
+            to_workers.push(batch_tx);
+            from_workers.push(report_rx);
+        }
+        let ports = config.ports.clone();
+        let reader = scope.spawn(move || reader(inputs, &ports, to_workers, progress));
+        let stats = merge(&from_workers, run);
+        let summaries = reader.join().unwrap_or_default();
+        (summaries, stats)
+    })
+}
+
+/// Reads every input, classifies each frame, and sends mail segments to
+/// their flow's worker.
+fn reader(
+    inputs: &[InputSpec],
+    ports: &crate::flow::PortSet,
+    to_workers: Vec<SyncSender<Batch>>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> Vec<InputSummary> {
+    let n = to_workers.len();
+    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
+    let (mut frames, mut bytes) = (0usize, 0usize);
+    let mut clock_secs = i64::MIN;
+    let mut summaries = Vec::with_capacity(inputs.len());
+    let send_round = |batches: &mut Vec<Batch>| -> bool {
+        for (tx, batch) in to_workers.iter().zip(batches.iter_mut()) {
+            if tx.send(std::mem::take(batch)).is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    for (index, spec) in inputs.iter().enumerate() {
+        let input = u16::try_from(index).unwrap_or(u16::MAX);
+        let mut summary = InputSummary::new(&spec.name);
+        match CaptureFile::open(&spec.path) {
+            Ok(mut file) => {
+                let mut read = 0u64;
+                let result = file.for_each_frame(|frame| {
+                    read += 16 + frame.data.len() as u64;
+                    let packet = PacketRef {
+                        input,
+                        frame: frame.number,
+                        ts: frame.ts,
+                    };
+                    // The capture's clock: the first packet of each new second
+                    // is where one table would expire idle flows.
+                    if frame.ts.secs > clock_secs {
+                        clock_secs = frame.ts.secs;
+                        for b in batches.iter_mut() {
+                            b.ticks.push(packet);
+                        }
+                    }
+                    if let Classified::Mail(key) = summary.classify(&frame, ports) {
+                        let shard = (key.shard_hash() % n as u64) as usize;
+                        if let Some(b) = batches.get_mut(shard) {
+                            let start = b.bytes.len();
+                            b.bytes.extend_from_slice(frame.data);
+                            b.frames.push(FrameMeta {
+                                packet,
+                                link: frame.link,
+                                orig_len: frame.orig_len,
+                                start,
+                                len: frame.data.len(),
+                            });
+                            frames += 1;
+                            bytes += frame.data.len();
+                        }
+                    }
+                    if frames >= BATCH_FRAMES || bytes >= BATCH_BYTES {
+                        (frames, bytes) = (0, 0);
+                        progress(index, read);
+                        return send_round(&mut batches);
+                    }
+                    true
+                });
+                summary.record_end(&file, result.err());
+            }
+            Err(e) => summary.record_failure(e),
+        }
+        summary.name_link_types();
+        summaries.push(summary);
+    }
+    send_round(&mut batches);
+    summaries
+}
+
+/// Runs one worker's flow table over its batches.
+fn worker(
+    mut table: FlowTable<MailSessions>,
+    batches: Receiver<Batch>,
+    reports: SyncSender<Report>,
+) {
+    table.track_opened();
+    for batch in batches {
+        let mut ticks = batch.ticks.iter().peekable();
+        for f in &batch.frames {
+            // Ticks up to and including this packet come first, as in one
+            // table, where a packet's time advances the clock before the
+            // packet itself is handled.
+            while let Some(t) =
+                ticks.next_if(|t| (t.input, t.frame) <= (f.packet.input, f.packet.frame))
+            {
+                table.tick(*t);
+            }
+            let Some(data) = batch.bytes.get(f.start..f.start + f.len) else {
+                continue;
+            };
+            if let Ok(segment) = decode::decode(f.link, data) {
+                table.process(&segment, f.packet, f.orig_len);
+            }
+        }
+        for t in ticks {
+            table.tick(*t);
+        }
+        let report = Report::Round {
+            opened: table.take_opened(),
+            ended: table.handler_mut().take_ended().collect(),
+        };
+        if reports.send(report).is_err() {
+            return;
+        }
+    }
+    table.finish();
+    let ended = table.handler_mut().take_ended().collect();
+    let _ = reports.send(Report::Last {
+        ended,
+        stats: table.stats,
+    });
+}
+
+/// Merges the workers' reports round by round: numbers sessions in order
+/// of their first packet and hands ended ones to the run in the order one
+/// table would have ended them.
+fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
+    let mut next_id = 1u64;
+    // (worker, local id) -> global id, for sessions not yet ended.
+    let mut ids: HashMap<(usize, u64), u64> = HashMap::new();
+    let mut stats = TableStats::default();
+    let mut done = vec![false; from_workers.len()];
+    while !done.iter().all(|d| *d) {
+        let mut opened = Vec::new();
+        let mut ended = Vec::new();
+        for (w, rx) in from_workers.iter().enumerate() {
+            if done.get(w).copied().unwrap_or(true) {
+                continue;
+            }
+            match rx.recv() {
+                Ok(Report::Round {
+                    opened: o,
+                    ended: e,
+                }) => {
+                    opened.extend(o.into_iter().map(|(id, p)| ((p.input, p.frame), w, id)));
+                    ended.extend(e.into_iter().map(|r| (w, r)));
+                }
+                Ok(Report::Last { ended: e, stats: s }) => {
+                    ended.extend(e.into_iter().map(|r| (w, r)));
+                    add_stats(&mut stats, &s);
+                    mark(&mut done, w);
+                }
+                Err(_) => mark(&mut done, w),
+            }
+        }
+        opened.sort_unstable();
+        for (_, w, local) in opened {
+            ids.insert((w, local), next_id);
+            next_id += 1;
+        }
+        let mut ended: Vec<SessionRecord> = ended
+            .into_iter()
+            .map(|(w, mut r)| {
+                if let Some(id) = ids.remove(&(w, r.id)) {
+                    r.id = id;
+                    for f in &mut r.findings {
+                        f.session = id;
+                    }
+                }
+                r
+            })
+            .collect();
+        ended.sort_by_key(|r| {
+            let k = r.closed_by;
+            // Clock expiries and end-of-input closes go by id; a packet's
+            // own closes (all in its worker) by the order they were made.
+            let tie = if k.phase == 1 { u64::from(k.seq) } else { r.id };
+            (k.input, k.frame, k.phase, k.deadline, tie)
+        });
+        for record in ended {
+            run.session(record);
+        }
+    }
+    stats
+}
+
+fn mark(done: &mut [bool], w: usize) {
+    if let Some(d) = done.get_mut(w) {
+        *d = true;
+    }
+}
+
+fn add_stats(total: &mut TableStats, s: &TableStats) {
+    total.segments += s.segments;
+    total.sessions += s.sessions;
+    total.timed_out += s.timed_out;
+    total.evicted += s.evicted;
+    total.port_reused += s.port_reused;
+    total.peak_flows += s.peak_flows;
+    total.bad_checksums += s.bad_checksums;
+    total.dropped_bad_checksums += s.dropped_bad_checksums;
+    total.after_close += s.after_close;
+}
