@@ -4,6 +4,8 @@
 //! TCP packet). Run beside `stripwatch analyze` on the same file.
 //!
 //! Usage: bench_loops read|decode FILE
+//!        bench_loops synflood N FILE   (N SYN-only flows to port 25, for
+//!        measuring memory per concurrent flow)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +16,9 @@ use stripwatch::flow::{Endpoint, FlowKey};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("synflood") {
+        return synflood(&args);
+    }
     let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: bench_loops read|decode FILE");
         return ExitCode::from(2);
@@ -56,5 +61,36 @@ fn main() -> ExitCode {
         "packets={packets} bytes={bytes} tcp={tcp} flows={}",
         flows.len()
     );
+    ExitCode::SUCCESS
+}
+
+/// Writes N SYN packets, each opening its own flow, all in one second (so
+/// none times out): the flow table holds N idle flows at the end.
+fn synflood(args: &[String]) -> ExitCode {
+    use stripwatch::capture::writer::PcapWriter;
+    use stripwatch::time::Timestamp;
+    let (Some(n), Some(path)) = (args.get(2).and_then(|n| n.parse::<u32>().ok()), args.get(3))
+    else {
+        eprintln!("usage: bench_loops synflood N FILE");
+        return ExitCode::from(2);
+    };
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut w = PcapWriter::new(file, 1).expect("pcap header");
+    let mut frame = Vec::with_capacity(64);
+    for i in 0..n {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        let port = 1024 + (i % 60000) as u16;
+        frame.clear();
+        etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(src, [198, 51, 100, 1], 64)
+            .tcp(port, 25, i.wrapping_mul(2_654_435_761), 64240)
+            .syn()
+            .write(&mut frame, &[])
+            .expect("frame");
+        let ts = Timestamp::new(1_700_000_000, i % 1_000_000_000);
+        w.write_frame(ts, &frame, frame.len() as u32)
+            .expect("write");
+    }
+    w.flush().expect("flush");
     ExitCode::SUCCESS
 }

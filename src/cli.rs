@@ -269,17 +269,20 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     progress.finish();
     for input in &summaries {
         if let Some(e) = &input.error {
-            eprintln!("stripwatch: {}", crate::text::escape(e.as_bytes()));
+            eprintln!("stripwatch: {e}");
         }
     }
-    let worst = match run.finish(&summaries, &stats) {
-        Ok(worst) => worst,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => None,
-        Err(e) => {
+    let (worst, error) = run.finish(&summaries, &stats);
+    match error {
+        // The reader stopped early (`| head`): the findings still decide
+        // the exit status.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Some(e) => {
             eprintln!("stripwatch: writing the report: {e}");
             return ExitCode::FAILURE;
         }
-    };
+        None => {}
+    }
     drop(main_reporter);
     if let Some(h) = &hashes {
         for (path, n) in &h.written {

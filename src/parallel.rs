@@ -24,7 +24,7 @@ use crate::capture::{CaptureFile, InputSpec, LinkType};
 use crate::decode;
 use crate::flow::{FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Frames per batch round (across all workers).
@@ -53,17 +53,19 @@ struct Batch {
     ticks: Vec<PacketRef>,
 }
 
-/// What a worker reports for a round.
+/// What a worker reports.
 enum Report {
+    /// A batch round done: sessions opened and ended in it.
     Round {
         opened: Vec<(u64, PacketRef)>,
         ended: Vec<SessionRecord>,
     },
-    /// The input is over: the sessions still open, ended.
-    Last {
-        ended: Vec<SessionRecord>,
-        stats: TableStats,
-    },
+    /// The input is over: some of the sessions still open, ended, in id
+    /// order (several of these come, so a million open flows never make a
+    /// million records at once).
+    Finish { ended: Vec<SessionRecord> },
+    /// Nothing more.
+    Last { stats: TableStats },
 }
 
 /// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
@@ -211,28 +213,37 @@ fn worker(
             return;
         }
     }
-    table.finish();
-    let ended = table.handler_mut().take_ended().collect();
-    let _ = reports.send(Report::Last {
-        ended,
-        stats: table.stats,
-    });
+    loop {
+        let done = table.finish_step(crate::pipeline::FINISH_CHUNK);
+        let ended: Vec<SessionRecord> = table.handler_mut().take_ended().collect();
+        if !ended.is_empty() && reports.send(Report::Finish { ended }).is_err() {
+            return;
+        }
+        if done {
+            break;
+        }
+    }
+    let _ = reports.send(Report::Last { stats: table.stats });
 }
 
 /// Merges the workers' reports round by round: numbers sessions in order
 /// of their first packet and hands ended ones to the run in the order one
-/// table would have ended them.
+/// table would have ended them. At the end of the input, the sessions each
+/// worker ends (in id order) are merged by id.
 fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
-    let mut next_id = 1u64;
-    // (worker, local id) -> global id, for sessions not yet ended.
-    let mut ids: HashMap<(usize, u64), u64> = HashMap::new();
+    let n = from_workers.len();
+    let mut ids = Ids::default();
     let mut stats = TableStats::default();
-    let mut done = vec![false; from_workers.len()];
-    while !done.iter().all(|d| *d) {
+    // Per worker: records of the end of the input waiting to be merged,
+    // and whether it has said its last.
+    let mut tail: Vec<VecDeque<SessionRecord>> = (0..n).map(|_| VecDeque::new()).collect();
+    let mut last = vec![false; n];
+    let mut in_rounds = vec![true; n];
+    while in_rounds.iter().any(|r| *r) {
         let mut opened = Vec::new();
         let mut ended = Vec::new();
         for (w, rx) in from_workers.iter().enumerate() {
-            if done.get(w).copied().unwrap_or(true) {
+            if !in_rounds.get(w).copied().unwrap_or(false) {
                 continue;
             }
             match rx.recv() {
@@ -243,31 +254,29 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
                     opened.extend(o.into_iter().map(|(id, p)| ((p.input, p.frame), w, id)));
                     ended.extend(e.into_iter().map(|r| (w, r)));
                 }
-                Ok(Report::Last { ended: e, stats: s }) => {
-                    ended.extend(e.into_iter().map(|r| (w, r)));
-                    add_stats(&mut stats, &s);
-                    mark(&mut done, w);
+                Ok(Report::Finish { ended: e }) => {
+                    set(&mut in_rounds, w, false);
+                    if let Some(q) = tail.get_mut(w) {
+                        q.extend(e.into_iter().map(|r| ids.global(w, r)));
+                    }
                 }
-                Err(_) => mark(&mut done, w),
+                Ok(Report::Last { stats: s }) => {
+                    add_stats(&mut stats, &s);
+                    set(&mut in_rounds, w, false);
+                    set(&mut last, w, true);
+                }
+                Err(_) => {
+                    set(&mut in_rounds, w, false);
+                    set(&mut last, w, true);
+                }
             }
         }
         opened.sort_unstable();
         for (_, w, local) in opened {
-            ids.insert((w, local), next_id);
-            next_id += 1;
+            ids.open(w, local);
         }
-        let mut ended: Vec<SessionRecord> = ended
-            .into_iter()
-            .map(|(w, mut r)| {
-                if let Some(id) = ids.remove(&(w, r.id)) {
-                    r.id = id;
-                    for f in &mut r.findings {
-                        f.session = id;
-                    }
-                }
-                r
-            })
-            .collect();
+        let mut ended: Vec<SessionRecord> =
+            ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
         ended.sort_by_key(|r| {
             let k = r.closed_by;
             // Clock expiries and end-of-input closes go by id; a packet's
@@ -279,12 +288,68 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
             run.session(record);
         }
     }
+    // End of the input: a k-way merge by id of what the workers end.
+    loop {
+        for (w, rx) in from_workers.iter().enumerate() {
+            while tail.get(w).is_some_and(VecDeque::is_empty)
+                && !last.get(w).copied().unwrap_or(true)
+            {
+                match rx.recv() {
+                    Ok(Report::Finish { ended }) => {
+                        if let Some(q) = tail.get_mut(w) {
+                            q.extend(ended.into_iter().map(|r| ids.global(w, r)));
+                        }
+                    }
+                    Ok(Report::Last { stats: s }) => {
+                        add_stats(&mut stats, &s);
+                        set(&mut last, w, true);
+                    }
+                    Ok(Report::Round { .. }) | Err(_) => set(&mut last, w, true),
+                }
+            }
+        }
+        let next = tail
+            .iter()
+            .enumerate()
+            .filter_map(|(w, q)| q.front().map(|r| (r.id, w)))
+            .min();
+        let Some((_, w)) = next else { break };
+        if let Some(record) = tail.get_mut(w).and_then(VecDeque::pop_front) {
+            run.session(record);
+        }
+    }
     stats
 }
 
-fn mark(done: &mut [bool], w: usize) {
-    if let Some(d) = done.get_mut(w) {
-        *d = true;
+/// Global session ids: given in order of the sessions' first packets.
+#[derive(Default)]
+struct Ids {
+    next: u64,
+    /// (worker, local id) -> global id, for sessions not yet ended.
+    map: HashMap<(usize, u64), u64>,
+}
+
+impl Ids {
+    fn open(&mut self, worker: usize, local: u64) {
+        self.next += 1;
+        self.map.insert((worker, local), self.next);
+    }
+
+    /// The record with its global id.
+    fn global(&mut self, worker: usize, mut r: SessionRecord) -> SessionRecord {
+        if let Some(id) = self.map.remove(&(worker, r.id)) {
+            r.id = id;
+            for f in &mut r.findings {
+                f.session = id;
+            }
+        }
+        r
+    }
+}
+
+fn set(flags: &mut [bool], w: usize, value: bool) {
+    if let Some(f) = flags.get_mut(w) {
+        *f = value;
     }
 }
 

@@ -12,6 +12,9 @@ use crate::flow::{Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, 
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// Sessions ended at a time at the end of the input.
+pub const FINISH_CHUNK: usize = 1024;
+
 /// What happened to the frames of one input.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InputSummary {
@@ -59,7 +62,8 @@ pub enum Classified {
 impl InputSummary {
     pub fn new(name: &str) -> Self {
         InputSummary {
-            file: name.to_string(),
+            // A file name is not packet data, but it may come from anyone.
+            file: crate::text::escape(name.as_bytes()),
             format: "pcap",
             ..InputSummary::default()
         }
@@ -147,7 +151,7 @@ impl InputSummary {
     /// Records the error that stopped reading the file.
     pub fn record_failure(&mut self, error: CaptureError) {
         self.error_packet = error.packet;
-        self.error = Some(error.to_string());
+        self.error = Some(crate::text::escape(error.to_string().as_bytes()));
     }
 
     /// Names the link types counted.
@@ -265,8 +269,19 @@ impl<H: SessionHandler> Pipeline<H> {
 
     /// Ends every open session and returns the handler with the inputs'
     /// summaries.
-    pub fn finish(mut self) -> (H, Vec<InputSummary>, crate::flow::TableStats) {
-        self.table.finish();
+    pub fn finish(self) -> (H, Vec<InputSummary>, crate::flow::TableStats) {
+        self.finish_with(&mut |_| {})
+    }
+
+    /// Like [`Self::finish`], calling `after_some` with the handler after
+    /// each few sessions ended (to take them as they come).
+    pub fn finish_with(
+        mut self,
+        after_some: &mut dyn FnMut(&mut H),
+    ) -> (H, Vec<InputSummary>, crate::flow::TableStats) {
+        while !self.table.finish_step(FINISH_CHUNK) {
+            after_some(self.table.handler_mut());
+        }
         for summary in &mut self.inputs {
             summary.name_link_types();
         }

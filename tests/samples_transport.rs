@@ -62,7 +62,7 @@ fn reordered_segment_is_put_back_in_place() {
             .windows(message.len())
             .any(|w| w == message.as_bytes())
     );
-    let stats = s.info.side(Side::Client).stream;
+    let stats = *s.info.side(Side::Client).stream;
     assert_eq!(stats.out_of_order_segments, 1);
     assert_eq!(stats.retransmitted_bytes, 0);
     // The second message segment (frame 22) came before the first (23), so
@@ -162,7 +162,7 @@ fn lost_segment_acknowledged_by_the_peer_is_a_gap() {
     assert_eq!(s.server.bytes, conv.sent(Dir::Server));
     assert_eq!(s.client.fin, Some(sent.len() as u64));
     assert_eq!(s.info.end, EndReason::Fin);
-    let stats = s.info.side(Side::Client).stream;
+    let stats = *s.info.side(Side::Client).stream;
     assert_eq!((stats.gaps, stats.gap_bytes), (1, 536));
 
     let (_, json) = report(name);

@@ -126,7 +126,11 @@ pub fn run_inputs(
             progress(index, bytes);
         });
     }
-    let (mut handler, inputs, stats) = pipeline.finish();
+    let (mut handler, inputs, stats) = pipeline.finish_with(&mut |handler: &mut MailSessions| {
+        for record in handler.take_ended() {
+            run.session(record);
+        }
+    });
     for record in handler.take_ended() {
         run.session(record);
     }

@@ -53,18 +53,32 @@ pub struct LateFinding {
     /// The finding of the same session it supersedes.
     pub replaces: Option<FindingKind>,
     #[serde(skip)]
+    pub client: String,
+    #[serde(skip)]
     pub server: String,
     #[serde(skip)]
     pub protocol: &'static str,
+    #[serde(skip)]
+    pub server_key: Endpoint,
+    /// Severity of the finding it replaces (filters decide whether that
+    /// one was reported).
+    #[serde(skip)]
+    pub replaced_severity: Option<Severity>,
+    /// Its session's cleartext logins (by mechanism).
+    #[serde(skip)]
+    pub logins: Vec<String>,
 }
 
 struct Absence {
     session: u64,
     evidence: EvidenceRecord,
     protocol: &'static str,
+    client: String,
     server: String,
     /// Its credentials (mechanism) crossed in cleartext.
     logins: Vec<String>,
+    /// Severity of its `no-starttls-offered`.
+    replaced: Option<Severity>,
 }
 
 #[derive(Default)]
@@ -84,10 +98,10 @@ pub struct ServerProfiles {
 }
 
 impl ServerProfiles {
-    /// Takes an ended session: proves its stripping from an earlier offer,
-    /// or the stripping of earlier sessions from its offer (returned as
-    /// late findings), and counts it in its server's profile.
-    pub fn observe(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
+    /// Takes an ended session, before any filter: proves its stripping
+    /// from an earlier offer (in place), or the stripping of earlier
+    /// sessions from its offer (returned as late findings).
+    pub fn prove(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
         let state = self.servers.entry(record.server_key).or_default();
         let mut late = Vec::new();
         if let Some(absence) = record.stripping.unproven_absence.clone() {
@@ -111,8 +125,14 @@ impl ServerProfiles {
                     session: record.id,
                     evidence: absence,
                     protocol: record.protocol,
+                    client: record.client.clone(),
                     server: record.server.clone(),
                     logins: cleartext_mechanisms(record),
+                    replaced: record
+                        .findings
+                        .iter()
+                        .find(|f| f.kind == FindingKind::NoStarttlsOffered)
+                        .map(|f| f.severity),
                 });
             } else {
                 self.dropped_absences += 1;
@@ -130,41 +150,67 @@ impl ServerProfiles {
                     absence.evidence,
                     offer.clone(),
                 );
-                let p = &mut state.profile;
-                p.stripped += 1;
-                dec(&mut p.findings, FindingKind::NoStarttlsOffered);
-                *p.findings.entry(FindingKind::StarttlsStripped).or_default() += 1;
-                // Its logins now follow a stripping, not a missing offer.
-                if let Some(before) = p.logins_after.get_mut(&FindingKind::NoStarttlsOffered) {
-                    for m in &absence.logins {
-                        if let Some(n) = before.get_mut(m) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
-                    before.retain(|_, n| *n > 0);
-                }
-                let after = p
-                    .logins_after
-                    .entry(FindingKind::StarttlsStripped)
-                    .or_default();
-                for m in absence.logins {
-                    *after.entry(m).or_default() += 1;
-                }
                 late.push(LateFinding {
                     finding,
                     replaces: Some(FindingKind::NoStarttlsOffered),
+                    replaced_severity: absence.replaced,
+                    logins: absence.logins,
+                    client: absence.client,
                     server: absence.server,
                     protocol: absence.protocol,
+                    server_key: record.server_key,
                 });
             }
         }
-        count(&mut state.profile, record);
         late
+    }
+
+    /// Counts a reported session (after filters) in its server's profile.
+    pub fn count(&mut self, record: &SessionRecord) {
+        count(
+            &mut self.servers.entry(record.server_key).or_default().profile,
+            record,
+        );
+    }
+
+    /// Counts a reported late finding; `replaced_counted` when the finding
+    /// it replaces had been reported (and so counted) with its session.
+    pub fn count_late(&mut self, late: &LateFinding, replaced_counted: bool) {
+        let p = &mut self.servers.entry(late.server_key).or_default().profile;
+        p.stripped += 1;
+        if replaced_counted {
+            dec(&mut p.findings, FindingKind::NoStarttlsOffered);
+        }
+        *p.findings.entry(FindingKind::StarttlsStripped).or_default() += 1;
+        // Its logins now follow a stripping, not a missing offer.
+        if let Some(before) = p.logins_after.get_mut(&FindingKind::NoStarttlsOffered) {
+            for m in &late.logins {
+                if let Some(n) = before.get_mut(m) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            before.retain(|_, n| *n > 0);
+        }
+        p.logins_after.retain(|_, m| !m.is_empty());
+        if !late.logins.is_empty() {
+            let after = p
+                .logins_after
+                .entry(FindingKind::StarttlsStripped)
+                .or_default();
+            for m in &late.logins {
+                *after.entry(m.clone()).or_default() += 1;
+            }
+        }
     }
 
     /// The profiles, by server.
     pub fn profiles(&self) -> Vec<&ServerProfile> {
-        let mut out: Vec<&ServerProfile> = self.servers.values().map(|s| &s.profile).collect();
+        let mut out: Vec<&ServerProfile> = self
+            .servers
+            .values()
+            .map(|s| &s.profile)
+            .filter(|p| p.sessions > 0)
+            .collect();
         out.sort_by(|a, b| a.server.cmp(&b.server));
         out
     }

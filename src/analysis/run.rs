@@ -95,10 +95,11 @@ impl<'r> Run<'r> {
     /// An ended session.
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
-        let late = self.profiles.observe(&mut record);
+        let late = self.profiles.prove(&mut record);
         if self.filter.keeps_server(&record.server, record.protocol) {
             record.findings.retain(|f| self.filter.keeps_finding(f));
             self.note(record.findings.iter());
+            self.profiles.count(&record);
             self.reported += 1;
             self.each(|r| r.session(&record));
         }
@@ -106,19 +107,29 @@ impl<'r> Run<'r> {
             if self.filter.keeps_server(&l.server, l.protocol)
                 && self.filter.keeps_finding(&l.finding)
             {
+                let replaced_counted = l
+                    .replaced_severity
+                    .is_some_and(|s| self.filter.min_severity.is_none_or(|min| s >= min));
+                self.profiles.count_late(&l, replaced_counted);
                 self.note(std::iter::once(&l.finding));
                 self.each(|r| r.late_finding(&l));
             }
         }
     }
 
-    /// Ends the run. Returns the most severe finding reported, or the first
-    /// error a reporter met.
+    /// The most severe finding reported so far.
+    pub fn worst(&self) -> Option<Severity> {
+        self.worst
+    }
+
+    /// Ends the run. Returns the most severe finding reported, and the
+    /// first error a reporter met, if any (the findings stand either way:
+    /// a reader that stops early does not make them go away).
     pub fn finish(
         mut self,
         inputs: &[InputSummary],
         stats: &TableStats,
-    ) -> io::Result<Option<Severity>> {
+    ) -> (Option<Severity>, Option<io::Error>) {
         let end = RunEnd {
             inputs,
             stats,
@@ -138,10 +149,7 @@ impl<'r> Run<'r> {
                 }
             }
         }
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.worst),
-        }
+        (self.worst, self.error)
     }
 
     fn note<'a>(&mut self, findings: impl Iterator<Item = &'a Finding>) {

@@ -158,7 +158,7 @@ pub enum EndReason {
 }
 
 /// Per-side counters of a session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SideStats {
     pub packets: u64,
     /// Frame bytes on the wire.
@@ -167,7 +167,9 @@ pub struct SideStats {
     pub payload_bytes: u64,
     /// TCP payload bytes cut off by snaplen.
     pub truncated_bytes: u64,
-    pub stream: DirectionStats,
+    /// The reassembler's counters, filled in when the session ends (boxed:
+    /// a live flow does not need the room).
+    pub stream: Box<DirectionStats>,
     /// The side's last packet (payload or not).
     #[serde(skip)]
     pub last_packet: Option<PacketRef>,

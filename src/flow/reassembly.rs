@@ -194,8 +194,10 @@ pub struct Reassembler {
     snaplen_cut: Option<(u64, u64)>,
     /// The last delivered bytes (`retained_start` is the offset of the
     /// first) and the packets that delivered them.
-    retained: RecentBytes,
-    pub stats: DirectionStats,
+    retained: Option<Box<RecentBytes>>,
+    /// Counters, allocated with the direction's first payload (an idle
+    /// direction has none to count).
+    stats: Option<Box<DirectionStats>>,
 }
 
 impl Reassembler {
@@ -241,6 +243,15 @@ impl Reassembler {
     /// The peer's receive window (scaled), from its latest segment.
     pub fn set_peer_window(&mut self, window: u64) {
         self.peer_window = Some(window);
+    }
+
+    /// The direction's counters.
+    pub fn stats(&self) -> DirectionStats {
+        self.stats.as_deref().copied().unwrap_or_default()
+    }
+
+    fn stat(&mut self) -> &mut DirectionStats {
+        self.stats.get_or_insert_with(Box::default)
     }
 
     /// Sequence number of stream offset 0, once known.
@@ -333,7 +344,7 @@ impl Reassembler {
             self.fin = Some((wire_end, packet));
         }
         if !payload.is_empty() || missing > 0 {
-            self.stats.segments += 1;
+            self.stat().segments += 1;
         }
         if missing > 0 && wire_end > self.next {
             self.snaplen_cut = Some((captured_end.max(self.next), wire_end));
@@ -344,7 +355,7 @@ impl Reassembler {
             let end = off + data.len() as u64;
             if end > fin_off {
                 let keep = fin_off.saturating_sub(off).min(data.len() as u64) as usize;
-                self.stats.bytes_after_fin += (data.len() - keep) as u64;
+                self.stat().bytes_after_fin += (data.len() - keep) as u64;
                 data = data.get(..keep).unwrap_or_default();
             }
         }
@@ -353,7 +364,7 @@ impl Reassembler {
             let old = (self.next - off).min(data.len() as u64) as usize;
             let (before, rest) = data.split_at(old);
             self.compare_with_retained(off, before, packet, out);
-            self.stats.retransmitted_bytes += old as u64;
+            self.stat().retransmitted_bytes += old as u64;
             data = rest;
             off += old as u64;
         }
@@ -457,7 +468,7 @@ impl Reassembler {
             if c_start < c_end {
                 let theirs = slice(data, off, c_start, c_end);
                 self.compare_with_pending(h_start, c_start, theirs, origin.packet, out);
-                self.stats.retransmitted_bytes += c_end - c_start;
+                self.stat().retransmitted_bytes += c_end - c_start;
             }
             cursor = cursor.max(h_end);
         }
@@ -487,7 +498,7 @@ impl Reassembler {
             self.deliver(off, data, origin, out);
             self.drain(out);
         } else {
-            self.stats.out_of_order_segments += 1;
+            self.stat().out_of_order_segments += 1;
             self.pending_bytes += data.len();
             self.pending.insert(
                 off,
@@ -526,7 +537,7 @@ impl Reassembler {
         debug_assert_eq!(off, self.next);
         self.retain(off, data, origin.packet);
         self.next = off + data.len() as u64;
-        self.stats.delivered_bytes += data.len() as u64;
+        self.stat().delivered_bytes += data.len() as u64;
         out(StreamEvent::Data {
             offset: off,
             bytes: data,
@@ -540,8 +551,8 @@ impl Reassembler {
             return;
         }
         let len = upto - self.next;
-        self.stats.gaps += 1;
-        self.stats.gap_bytes += len;
+        self.stat().gaps += 1;
+        self.stat().gap_bytes += len;
         out(StreamEvent::Gap {
             offset: self.next,
             len,
@@ -549,7 +560,9 @@ impl Reassembler {
         });
         self.next = upto;
         // What was retained no longer adjoins the stream.
-        self.retained.reset(upto);
+        if let Some(r) = self.retained.as_mut() {
+            r.reset(upto);
+        }
     }
 
     /// Bytes a snaplen cut off become a gap once the stream reaches them.
@@ -585,14 +598,16 @@ impl Reassembler {
             let Some(first) = self.first_pending() else {
                 break;
             };
-            self.stats.buffer_limit_hits += 1;
+            self.stat().buffer_limit_hits += 1;
             self.gap_to(first, GapReason::BufferLimit, out);
             self.drain(out);
         }
     }
 
     fn retain(&mut self, off: u64, data: &[u8], packet: PacketRef) {
-        self.retained.push(off, data, packet, RETAINED_BYTES);
+        self.retained
+            .get_or_insert_with(Box::default)
+            .push(off, data, packet, RETAINED_BYTES);
     }
 
     /// A retransmission of bytes already delivered: compare with what is
@@ -610,17 +625,21 @@ impl Reassembler {
             return;
         }
         let end = off + data.len() as u64;
-        let (r_start, r_end) = self.retained.range();
+        let Some(retained) = self.retained.as_ref() else {
+            self.stat().unverified_retransmitted_bytes += data.len() as u64;
+            return;
+        };
+        let (r_start, r_end) = retained.range();
         let (c_start, c_end) = (off.max(r_start), end.min(r_end));
         let compared = c_end.saturating_sub(c_start);
-        self.stats.unverified_retransmitted_bytes += data.len() as u64 - compared;
+        let ours = retained.bytes(c_start, c_end);
+        let kept = retained.packet_at(c_start).unwrap_or(packet);
+        self.stat().unverified_retransmitted_bytes += data.len() as u64 - compared;
         if compared == 0 {
             return;
         }
         let theirs = slice(data, off, c_start, c_end);
-        let ours = self.retained.bytes(c_start, c_end);
         if ours != theirs {
-            let kept = self.retained.packet_at(c_start).unwrap_or(packet);
             self.report_conflict(c_start, &ours, kept, theirs, packet, out);
         }
     }
@@ -653,7 +672,7 @@ impl Reassembler {
         ignored: PacketRef,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
-        self.stats.conflicts += 1;
+        self.stat().conflicts += 1;
         let excerpt = |b: &[u8]| b.get(..CONFLICT_EXCERPT).unwrap_or(b).to_vec();
         let conflict = Conflict {
             offset: off,

@@ -83,7 +83,7 @@ fn run_with(isn: u32, limits: ReassemblyLimits, ops: &[Op]) -> (String, Directio
             Finish => r.finish(&mut out),
         }
     }
-    (log.join(" "), r.stats)
+    (log.join(" "), r.stats())
 }
 
 fn run(ops: &[Op]) -> String {
@@ -260,8 +260,8 @@ fn retransmission_older_than_retained_is_counted_unverified() {
     r.segment(seg(big.as_bytes()), &limits, &mut |_| events += 1);
     r.segment(seg(b"DIFFERENT"), &limits, &mut |_| events += 1);
     assert_eq!(events, 1);
-    assert_eq!(r.stats.unverified_retransmitted_bytes, 9);
-    assert_eq!(r.stats.conflicts, 0);
+    assert_eq!(r.stats().unverified_retransmitted_bytes, 9);
+    assert_eq!(r.stats().conflicts, 0);
 }
 
 #[test]

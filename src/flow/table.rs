@@ -139,7 +139,9 @@ struct Flow<S> {
     /// Some payload was seen (decides `mid_stream`).
     payload_seen: bool,
     state: FlowState,
-    sink: Option<S>,
+    /// The session's analyzer, made on its first event (boxed: an idle
+    /// flow should not carry its room).
+    sink: Option<Box<S>>,
     /// Hands each side's bytes on after the peer bytes they acknowledge.
     order: CrossOrder,
     last_seen: Timestamp,
@@ -170,6 +172,8 @@ pub struct FlowTable<H: SessionHandler> {
     close_seq: u32,
     /// Sessions opened (id, first packet), when asked to keep them.
     opened: Option<Vec<(u64, PacketRef)>>,
+    /// Sessions still to end at the end of the input (see `finish_step`).
+    finishing: Option<Vec<(u64, u32)>>,
     handler: H,
     pub stats: TableStats,
 }
@@ -188,6 +192,7 @@ impl<H: SessionHandler> FlowTable<H> {
             current: (0, 0),
             close_seq: 0,
             opened: None,
+            finishing: None,
             handler,
             stats: TableStats::default(),
         }
@@ -334,21 +339,37 @@ impl<H: SessionHandler> FlowTable<H> {
 
     /// Ends every open session (end of input), in id order.
     pub fn finish(&mut self) {
-        let mut open: Vec<(u64, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let f = s.flow.as_ref()?;
-                (f.state == FlowState::Open).then_some((f.info.id, i as u32))
-            })
-            .collect();
-        open.sort_unstable();
-        self.current = (u16::MAX, u64::MAX);
-        self.close_seq = 0;
-        for (_, slot) in open {
+        while !self.finish_step(usize::MAX) {}
+    }
+
+    /// Ends up to `max` of the sessions still open at the end of the
+    /// input, in id order; true once none is left. Lets the caller take
+    /// the ended sessions in between, so a million open flows never make a
+    /// million records at once.
+    pub fn finish_step(&mut self, max: usize) -> bool {
+        if self.finishing.is_none() {
+            let mut open: Vec<(u64, u32)> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let f = s.flow.as_ref()?;
+                    (f.state == FlowState::Open).then_some((f.info.id, i as u32))
+                })
+                .collect();
+            // Largest id first: the closes pop from the end.
+            open.sort_unstable_by(|a, b| b.cmp(a));
+            self.finishing = Some(open);
+            self.current = (u16::MAX, u64::MAX);
+            self.close_seq = 0;
+        }
+        for _ in 0..max {
+            let Some((_, slot)) = self.finishing.as_mut().and_then(Vec::pop) else {
+                return true;
+            };
             self.close_slot(slot, EndReason::EndOfCapture, CLOSE_AT_END, 0);
         }
+        self.finishing.as_ref().is_none_or(Vec::is_empty)
     }
 
     /// Consumes the table, returning its handler.
@@ -405,7 +426,7 @@ impl<H: SessionHandler> FlowTable<H> {
                 syn_seen: false,
                 syn_ack_seen: false,
                 mid_stream: false,
-                sides: [SideStats::default(); 2],
+                sides: Default::default(),
                 end: EndReason::EndOfCapture,
                 conflicts: Vec::new(),
                 checksum_errors: 0,
@@ -482,11 +503,11 @@ impl<H: SessionHandler> FlowTable<H> {
         flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
         for (i, dir) in flow.dirs.iter().enumerate() {
             if let Some(side) = flow.info.sides.get_mut(i) {
-                side.stream = dir.stats;
+                *side.stream = dir.stats();
             }
         }
         let sink = match flow.sink.take() {
-            Some(sink) => sink,
+            Some(sink) => *sink,
             None => handler.open(&flow.info),
         };
         let info = std::mem::replace(&mut flow.info, placeholder_info(&flow.key));
@@ -752,7 +773,7 @@ fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &mut H) {
 /// records conflicts in the session info.
 fn hand_on<H: SessionHandler>(
     info: &mut SessionInfo,
-    sink: &mut Option<H::Sink>,
+    sink: &mut Option<Box<H::Sink>>,
     handler: &mut H,
     side: Side,
     event: StreamEvent<'_>,
@@ -762,7 +783,7 @@ fn hand_on<H: SessionHandler>(
             info.conflicts.push((side, Conflict::clone(c)));
         }
     }
-    let sink = sink.get_or_insert_with(|| handler.open(info));
+    let sink = sink.get_or_insert_with(|| Box::new(handler.open(info)));
     sink.on_event(side, event);
 }
 
@@ -821,12 +842,27 @@ fn placeholder_info(key: &FlowKey) -> SessionInfo {
         syn_seen: false,
         syn_ack_seen: false,
         mid_stream: false,
-        sides: [SideStats::default(); 2],
+        sides: Default::default(),
         end: EndReason::EndOfCapture,
         conflicts: Vec::new(),
         checksum_errors: 0,
         stream_start: [None; 2],
         ignored_rsts: 0,
         closed_by: CloseKey::default(),
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "Flow<MailSession> {} SessionInfo {} Reassembler {} MailSession {} Slot {}",
+            std::mem::size_of::<super::Flow<crate::analysis::MailSession>>(),
+            std::mem::size_of::<super::SessionInfo>(),
+            std::mem::size_of::<super::Reassembler>(),
+            std::mem::size_of::<crate::analysis::MailSession>(),
+            std::mem::size_of::<super::Slot<crate::analysis::MailSession>>(),
+        );
     }
 }

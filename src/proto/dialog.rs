@@ -506,8 +506,17 @@ impl MailDialog {
         if verdict == Sniff::Tls {
             dir.mode = Mode::Tls(Box::default());
             dir.tls_first = Some(first.packet);
+            // Implicit TLS: the client's first payload is a TLS record,
+            // whatever the port. After a cleartext greeting it is odd (a
+            // STARTTLS the capture did not see, or a client meant for a
+            // TLS port): noted, but the definition holds.
             if !expecting_tls && side == Side::Client && self.facts.client_hello.is_none() {
                 self.facts.implicit_tls = true;
+                if matches!(self.dirs[1].mode, Mode::Lines) {
+                    let e =
+                        Evidence::new(side, first.packet, b"TLS record after a cleartext greeting");
+                    self.facts.anomaly("tls-after-cleartext-greeting", e);
+                }
             }
             if !expecting_tls && side == Side::Server && !self.facts.implicit_tls {
                 // The server's first bytes are TLS: the client's hello was

@@ -289,7 +289,8 @@ pub struct DialogFacts {
     pub response_injection: Option<Evidence>,
     /// Cleartext the client sent after the go-ahead instead of TLS.
     pub cleartext_after_go_ahead: Option<Evidence>,
-    /// The session's first client payload is a TLS record.
+    /// The session's first client payload is a TLS record (whatever the
+    /// port, and whatever the server sent before).
     pub implicit_tls: bool,
     pub client_hello: Option<(Evidence, TlsHello)>,
     pub server_hello: Option<(Evidence, TlsHello)>,
@@ -345,6 +346,18 @@ impl DialogFacts {
         } else if let Some(last) = credential.evidence.last() {
             self.anomaly("credentials-dropped", last.clone());
         }
+    }
+
+    /// Marks a client line as secret from `offset` on, records where its
+    /// secret bytes are (for evidence export, whatever credential comes of
+    /// it: a Kerberos token is no password, but it is no one's business),
+    /// and returns it.
+    pub fn secret_line(&mut self, evidence: Evidence, offset: usize) -> Evidence {
+        let evidence = evidence.secret_from(offset);
+        if let Some(span) = evidence.secret_span() {
+            self.add_secret_span(span);
+        }
+        evidence
     }
 
     /// Records a secret's stream range (bounded like the credentials).

@@ -112,7 +112,7 @@ impl Pop3Dialog {
         self.body_gap = false;
         // While an AUTH exchange waits for the client, its lines are SASL.
         if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
-            auth.on_response(trim(bytes), evidence.secret_from(0));
+            auth.on_response(trim(bytes), ctx.facts.secret_line(evidence, 0));
             return;
         }
         let (verb, args) = split_word(bytes);
@@ -185,7 +185,7 @@ impl Pop3Dialog {
             Command::MultiLine
         } else if is_overwritten_command(verb, 4)
             && args.is_empty()
-            && ctx.facts.starttls_offered() == Some(true)
+            && ctx.facts.starttls_offered() != Some(false)
             && ctx.facts.starttls_command.is_none()
         {
             Command::Overwritten(evidence)

@@ -117,7 +117,7 @@ impl SmtpDialog {
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
         // A line answering a 334 challenge is SASL, not a command.
         if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
-            auth.on_response(trim(bytes), evidence.secret_from(0));
+            auth.on_response(trim(bytes), ctx.facts.secret_line(evidence, 0));
             return;
         }
         let (verb, args) = split_word(bytes);
@@ -167,7 +167,7 @@ impl SmtpDialog {
             Command::Other
         } else if is_overwritten_command(verb, 8)
             && args.is_empty()
-            && ctx.facts.starttls_offered() == Some(true)
+            && ctx.facts.starttls_offered() != Some(false)
             && ctx.facts.starttls_command.is_none()
         {
             Command::Overwritten(evidence)

@@ -29,11 +29,21 @@ struct Flagged {
 #[derive(Default)]
 pub struct EvidencePlan {
     sessions: Vec<Flagged>,
+    /// Sessions without a reported finding that a later session may still
+    /// prove stripped.
+    candidates: HashMap<u64, CaptureRef>,
 }
+
+/// Most candidates kept for late findings.
+const MAX_CANDIDATES: usize = 100_000;
 
 impl Reporter for EvidencePlan {
     fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
-        if !record.findings.is_empty() {
+        if record.findings.is_empty() && record.stripping.unproven_absence.is_some() {
+            if self.candidates.len() < MAX_CANDIDATES {
+                self.candidates.insert(record.id, record.capture.clone());
+            }
+        } else if !record.findings.is_empty() {
             let mut kinds: Vec<FindingKind> = record.findings.iter().map(|f| f.kind).collect();
             kinds.dedup();
             self.sessions.push(Flagged {
@@ -46,6 +56,13 @@ impl Reporter for EvidencePlan {
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
+        if let Some(capture) = self.candidates.remove(&late.finding.session) {
+            self.sessions.push(Flagged {
+                id: late.finding.session,
+                capture,
+                kinds: Vec::new(),
+            });
+        }
         if let Some(s) = self
             .sessions
             .iter_mut()
@@ -198,6 +215,11 @@ impl EvidencePlan {
             if let Some(e) = failure {
                 return Err(e);
             }
+        }
+        if !per_finding && outputs.is_empty() {
+            // Nothing flagged: an empty capture says so in Wireshark too.
+            let writer = PcapWriter::new(BufWriter::new(File::create(path)?), 1)?;
+            outputs.insert(path.to_path_buf(), Output { writer, link: 1 });
         }
         for (target, mut out) in outputs {
             out.writer.flush()?;

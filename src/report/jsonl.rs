@@ -4,12 +4,16 @@
 //! ECS-style fields a SIEM takes without mapping (`@timestamp`,
 //! `event.kind`, `source.ip`, `destination.port`, `rule.name`, ...).
 //! The schema is documented in docs/jsonl.md.
+//!
+//! Lines are serialized straight from the records (no intermediate JSON
+//! tree): a capture with a million sessions writes a million lines.
 
 use crate::analysis::{
-    Finding, LateFinding, Reporter, RunEnd, SCHEMA_VERSION, SessionRecord, Severity,
+    Finding, LateFinding, Reporter, RunEnd, SCHEMA_VERSION, ServerProfile, SessionRecord, Severity,
 };
+use crate::flow::TableStats;
+use crate::pipeline::InputSummary;
 use serde::Serialize;
-use serde_json::{Value, json};
 use std::io::{self, Write};
 
 /// ECS event.severity for each level (Elastic's risk-score bands).
@@ -33,135 +37,244 @@ impl<W: Write> JsonLines<W> {
         JsonLines { out }
     }
 
-    fn line(&mut self, value: &Value) -> io::Result<()> {
+    fn line(&mut self, value: &impl Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
 }
 
+/// ECS `source` / `destination`.
+#[derive(Serialize)]
+struct Endpoint<'a> {
+    ip: &'a str,
+    port: Option<u16>,
+}
+
 /// `ip:port` / `[v6]:port` as ECS `{ip, port}`.
-fn endpoint(text: &str) -> Value {
+fn endpoint(text: &str) -> Endpoint<'_> {
     match text.rsplit_once(':') {
-        Some((host, port)) => json!({
-            "ip": host.trim_start_matches('[').trim_end_matches(']'),
-            "port": port.parse::<u16>().ok(),
-        }),
-        None => json!({ "address": text }),
+        Some((host, port)) => Endpoint {
+            ip: host.trim_start_matches('[').trim_end_matches(']'),
+            port: port.parse().ok(),
+        },
+        None => Endpoint {
+            ip: text,
+            port: None,
+        },
     }
 }
 
-/// Merges stripwatch's own fields into an object of ECS fields.
-fn merged(mut ecs: Value, ours: &impl Serialize) -> io::Result<Value> {
-    let ours = serde_json::to_value(ours)?;
-    if let (Some(target), Value::Object(fields)) = (ecs.as_object_mut(), ours) {
-        for (k, v) in fields {
-            target.entry(k).or_insert(v);
+#[derive(Serialize)]
+struct Network<'a> {
+    transport: &'static str,
+    protocol: &'a str,
+}
+
+/// ECS `event` of a session line.
+#[derive(Serialize)]
+struct SessionEvent {
+    kind: &'static str,
+    category: [&'static str; 1],
+    #[serde(rename = "type")]
+    kind_of: [&'static str; 1],
+    dataset: &'static str,
+    start: String,
+    end: String,
+    severity: Option<u8>,
+}
+
+/// ECS `event` of a finding line.
+#[derive(Serialize)]
+struct FindingEvent {
+    kind: &'static str,
+    category: [&'static str; 2],
+    dataset: &'static str,
+    severity: u8,
+}
+
+/// ECS `event` of the input, server and summary lines.
+#[derive(Serialize)]
+struct MetricEvent {
+    kind: &'static str,
+    dataset: &'static str,
+}
+
+impl MetricEvent {
+    fn new(dataset: &'static str) -> Self {
+        MetricEvent {
+            kind: "metric",
+            dataset,
         }
     }
-    Ok(ecs)
 }
 
-fn finding_line(
-    f: &Finding,
-    record: Option<&SessionRecord>,
+#[derive(Serialize)]
+struct Rule {
+    name: &'static str,
+}
+
+#[derive(Serialize)]
+struct SessionLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    event: SessionEvent,
+    source: Endpoint<'a>,
+    destination: Endpoint<'a>,
+    network: Network<'a>,
+    #[serde(flatten)]
+    record: &'a SessionRecord,
+}
+
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    #[serde(rename = "@timestamp")]
+    timestamp: Option<String>,
+    event: FindingEvent,
+    rule: Rule,
+    message: &'a str,
+    source: Endpoint<'a>,
+    destination: Endpoint<'a>,
+    network: Network<'a>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    late: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaces: Option<&'static str>,
+    #[serde(flatten)]
+    finding: &'a Finding,
+}
+
+#[derive(Serialize)]
+struct InputLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    event: MetricEvent,
+    #[serde(flatten)]
+    input: &'a InputSummary,
+}
+
+#[derive(Serialize)]
+struct ServerLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    event: MetricEvent,
+    destination: Endpoint<'a>,
+    #[serde(flatten)]
+    server: &'a ServerProfile,
+}
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    schema_version: u32,
+    event: MetricEvent,
+    sessions_seen: u64,
+    sessions_reported: u64,
+    #[serde(flatten)]
+    stats: &'a TableStats,
+}
+
+fn finding_line<'a>(
+    f: &'a Finding,
+    client: &'a str,
+    server: &'a str,
+    protocol: &'a str,
     late: Option<&LateFinding>,
-) -> io::Result<Value> {
-    let when = f.evidence.first().map(|e| e.location.timestamp.to_string());
-    let mut ecs = json!({
-        "type": "finding",
-        "@timestamp": when,
-        "event": {
-            "kind": "alert",
-            "category": ["network", "intrusion_detection"],
-            "dataset": "stripwatch.finding",
-            "severity": ecs_severity(f.severity),
+) -> FindingLine<'a> {
+    FindingLine {
+        line: "finding",
+        timestamp: f.evidence.first().map(|e| e.location.timestamp.to_string()),
+        event: FindingEvent {
+            kind: "alert",
+            category: ["network", "intrusion_detection"],
+            dataset: "stripwatch.finding",
+            severity: ecs_severity(f.severity),
         },
-        "rule": { "name": f.kind.name() },
-        "message": f.summary,
-    });
-    if let (Some(r), Some(obj)) = (record, ecs.as_object_mut()) {
-        obj.insert("source".into(), endpoint(&r.client));
-        obj.insert("destination".into(), endpoint(&r.server));
-        obj.insert(
-            "network".into(),
-            json!({ "transport": "tcp", "protocol": r.protocol }),
-        );
+        rule: Rule {
+            name: f.kind.name(),
+        },
+        message: &f.summary,
+        source: endpoint(client),
+        destination: endpoint(server),
+        network: Network {
+            transport: "tcp",
+            protocol,
+        },
+        late: late.is_some(),
+        replaces: late.and_then(|l| l.replaces).map(|k| k.name()),
+        finding: f,
     }
-    if let (Some(l), Some(obj)) = (late, ecs.as_object_mut()) {
-        obj.insert("destination".into(), endpoint(&l.server));
-        obj.insert(
-            "network".into(),
-            json!({ "transport": "tcp", "protocol": l.protocol }),
-        );
-        obj.insert("late".into(), json!(true));
-        obj.insert("replaces".into(), json!(l.replaces.map(|k| k.name())));
-    }
-    merged(ecs, f)
 }
 
 impl<W: Write> Reporter for JsonLines<W> {
     fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
         let worst = r.findings.iter().map(|f| f.severity).max();
-        let ecs = json!({
-            "type": "session",
-            "@timestamp": r.transport.first_seen.to_string(),
-            "event": {
-                "kind": "event",
-                "category": ["network"],
-                "type": ["connection"],
-                "dataset": "stripwatch.session",
-                "start": r.transport.first_seen.to_string(),
-                "end": r.transport.last_seen.to_string(),
-                "severity": worst.map(ecs_severity),
+        let line = SessionLine {
+            line: "session",
+            timestamp: r.transport.first_seen.to_string(),
+            event: SessionEvent {
+                kind: "event",
+                category: ["network"],
+                kind_of: ["connection"],
+                dataset: "stripwatch.session",
+                start: r.transport.first_seen.to_string(),
+                end: r.transport.last_seen.to_string(),
+                severity: worst.map(ecs_severity),
             },
-            "source": endpoint(&r.client),
-            "destination": endpoint(&r.server),
-            "network": { "transport": "tcp", "protocol": r.protocol },
-        });
-        let value = merged(ecs, r)?;
-        self.line(&value)?;
+            source: endpoint(&r.client),
+            destination: endpoint(&r.server),
+            network: Network {
+                transport: "tcp",
+                protocol: r.protocol,
+            },
+            record: r,
+        };
+        self.line(&line)?;
         for f in &r.findings {
-            let value = finding_line(f, Some(r), None)?;
-            self.line(&value)?;
+            self.line(&finding_line(f, &r.client, &r.server, r.protocol, None))?;
         }
         Ok(())
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
-        let value = finding_line(&late.finding, None, Some(late))?;
-        self.line(&value)
+        let line = finding_line(
+            &late.finding,
+            &late.client,
+            &late.server,
+            late.protocol,
+            Some(late),
+        );
+        self.line(&line)
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         for input in end.inputs {
-            let value = merged(
-                json!({ "type": "input", "event": { "kind": "metric", "dataset": "stripwatch.input" } }),
+            self.line(&InputLine {
+                line: "input",
+                event: MetricEvent::new("stripwatch.input"),
                 input,
-            )?;
-            self.line(&value)?;
+            })?;
         }
         for server in &end.servers {
-            let value = merged(
-                json!({
-                    "type": "server",
-                    "event": { "kind": "metric", "dataset": "stripwatch.server" },
-                    "destination": endpoint(&server.server),
-                }),
-                *server,
-            )?;
-            self.line(&value)?;
+            self.line(&ServerLine {
+                line: "server",
+                event: MetricEvent::new("stripwatch.server"),
+                destination: endpoint(&server.server),
+                server,
+            })?;
         }
-        let value = merged(
-            json!({
-                "type": "summary",
-                "schema_version": SCHEMA_VERSION,
-                "event": { "kind": "metric", "dataset": "stripwatch.summary" },
-                "sessions_seen": end.sessions_seen,
-                "sessions_reported": end.sessions_reported,
-            }),
-            end.stats,
-        )?;
-        self.line(&value)
+        self.line(&SummaryLine {
+            line: "summary",
+            schema_version: SCHEMA_VERSION,
+            event: MetricEvent::new("stripwatch.summary"),
+            sessions_seen: end.sessions_seen,
+            sessions_reported: end.sessions_reported,
+            stats: end.stats,
+        })
     }
 }

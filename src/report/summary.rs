@@ -49,6 +49,7 @@ fn sentence(p: &ServerProfile, kind: FindingKind, n: u64) -> String {
     };
     let of = |n: u64| match (n, m) {
         (1, 1) => "the one".to_string(),
+        (2, 2) => "both".to_string(),
         (n, m) if n == m => format!("all {m}"),
         (n, m) => format!("{n} of {m}"),
     };

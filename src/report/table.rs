@@ -36,9 +36,15 @@ pub struct TableReport<W: Write> {
     out: W,
     options: TableOptions,
     rows: Vec<Row>,
+    /// Sessions without a reported finding that a later session may still
+    /// prove stripped (a late finding then makes them a row).
+    candidates: std::collections::HashMap<u64, Row>,
     omitted: u64,
     flagged: u64,
 }
+
+/// Most candidates kept for late findings.
+const MAX_CANDIDATES: usize = 100_000;
 
 impl<W: Write> TableReport<W> {
     pub fn new(out: W, options: TableOptions) -> Self {
@@ -46,6 +52,7 @@ impl<W: Write> TableReport<W> {
             out,
             options,
             rows: Vec::new(),
+            candidates: std::collections::HashMap::new(),
             omitted: 0,
             flagged: 0,
         }
@@ -82,6 +89,12 @@ impl<W: Write> TableReport<W> {
             self.rows
                 .sort_by(|a, b| b.worst.cmp(&a.worst).then(a.id.cmp(&b.id)));
             self.omitted += (self.rows.len() - MAX_ROWS) as u64;
+            self.flagged += self
+                .rows
+                .iter()
+                .skip(MAX_ROWS)
+                .filter(|r| r.worst.is_some())
+                .count() as u64;
             self.rows.truncate(MAX_ROWS);
         }
     }
@@ -135,9 +148,8 @@ fn credentials_cell(r: &SessionRecord) -> String {
 impl<W: Write> Reporter for TableReport<W> {
     fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
         let worst = r.findings.iter().map(|f| f.severity).max();
-        if worst.is_some() {
-            self.flagged += 1;
-        } else if !self.options.all {
+        let candidate = worst.is_none() && r.stripping.unproven_absence.is_some();
+        if worst.is_none() && !self.options.all && !candidate {
             return Ok(());
         }
         let mut findings: Vec<(Severity, String)> = r
@@ -147,7 +159,7 @@ impl<W: Write> Reporter for TableReport<W> {
             .collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.0));
         findings.dedup();
-        self.rows.push(Row {
+        let row = Row {
             id: r.id,
             worst,
             time: r.transport.first_seen.to_string(),
@@ -156,13 +168,23 @@ impl<W: Write> Reporter for TableReport<W> {
             starttls: starttls_cell(r),
             credentials: credentials_cell(r),
             findings,
-        });
+        };
+        if candidate && !self.options.all {
+            if self.candidates.len() < MAX_CANDIDATES {
+                self.candidates.insert(r.id, row);
+            }
+            return Ok(());
+        }
+        self.rows.push(row);
         self.keep_bounded();
         Ok(())
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
         let f = &late.finding;
+        if let Some(row) = self.candidates.remove(&f.session) {
+            self.rows.push(row);
+        }
         if let Some(row) = self.rows.iter_mut().find(|r| r.id == f.session) {
             if let Some(replaced) = late.replaces {
                 row.findings.retain(|(_, k)| k != replaced.name());
@@ -178,6 +200,7 @@ impl<W: Write> Reporter for TableReport<W> {
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_by(|a, b| b.worst.cmp(&a.worst).then(a.id.cmp(&b.id)));
         self.omitted += rows.len().saturating_sub(MAX_ROWS) as u64;
+        self.flagged += rows.iter().filter(|r| r.worst.is_some()).count() as u64;
         rows.truncate(MAX_ROWS);
         rows.sort_by_key(|r| r.id);
         let worst = rows.iter().filter_map(|r| r.worst).max();
@@ -301,18 +324,14 @@ impl<W: Write> Reporter for TableReport<W> {
                 .collect();
             let skipped = i.undecodable + i.unknown_link_type + i.fragments;
             t.add_row(vec![
-                Cell::new(escape(i.file.as_bytes())),
+                Cell::new(&i.file),
                 Cell::new(i.packets),
                 Cell::new(i.bytes),
                 Cell::new(links.join(", ")),
                 Cell::new(i.mail_segments),
                 Cell::new(skipped),
-                Cell::new(
-                    i.error
-                        .as_deref()
-                        .map(|e| escape(e.as_bytes()))
-                        .unwrap_or_else(|| "ok".into()),
-                ),
+                // Already escaped when recorded.
+                Cell::new(i.error.as_deref().unwrap_or("ok")),
             ]);
         }
         writeln!(self.out, "{t}")?;

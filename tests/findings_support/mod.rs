@@ -12,6 +12,7 @@
 
 pub mod imap;
 pub mod pop3;
+pub mod secrets;
 pub mod smtp;
 
 use crate::sample_support::gen_samples::{self, conversation::Dir, sample::Sample};

@@ -278,8 +278,8 @@ impl ImapDialog {
         // has no spaces; a command always has one).
         if let Some(auth) = self.auth.as_mut() {
             if auth.exchange.awaiting_response() && !trim(bytes).contains(&b' ') {
-                auth.exchange
-                    .on_response(trim(bytes), evidence.secret_from(0));
+                let evidence = ctx.facts.secret_line(evidence, 0);
+                auth.exchange.on_response(trim(bytes), evidence);
                 return;
             }
         }
@@ -335,7 +335,7 @@ impl ImapDialog {
             Command::Authenticate
         } else if is_overwritten_command(word, 8)
             && args.is_empty()
-            && ctx.facts.starttls_offered() == Some(true)
+            && ctx.facts.starttls_offered() != Some(false)
             && ctx.facts.starttls_command.is_none()
         {
             Command::Overwritten(evidence)

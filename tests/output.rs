@@ -1,0 +1,29 @@
+//! The outputs for analysts and pipelines, run through the binary: each
+//! format over the samples, escaping of hostile bytes, exit statuses,
+//! filters, secrets (in every format and in evidence pcaps), hash files and
+//! evidence export (checked with tshark when `STRIPWATCH_EXTERNAL_TESTS=1`).
+//!
+//! The tests live in `tests/output/`, one module per subject.
+
+mod common;
+mod findings_support;
+mod sample_support;
+
+#[path = "output/docs.rs"]
+mod docs;
+#[path = "output/escaping.rs"]
+mod escaping;
+#[path = "output/evidence.rs"]
+mod evidence;
+#[path = "output/exit.rs"]
+mod exit;
+#[path = "output/filters.rs"]
+mod filters;
+#[path = "output/formats.rs"]
+mod formats;
+#[path = "output/hashes.rs"]
+mod hashes;
+#[path = "output/secrets.rs"]
+mod secrets;
+#[path = "output/support.rs"]
+mod support;
