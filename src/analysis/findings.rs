@@ -427,9 +427,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
 /// The client's last packet, when it came after `line`'s packet (the
 /// client was still there after the server said it).
 fn client_after(info: &SessionInfo, line: &Evidence) -> Option<crate::flow::PacketRef> {
-    info.side(Side::Client)
-        .last_packet
-        .filter(|p| *p > line.packet)
+    info.client_last_packet.filter(|p| *p > line.packet)
 }
 
 /// The masked word on a capability line, for the summary.

@@ -315,7 +315,7 @@ fn dialog_observability(
     }
     if let Some((StarttlsAnswer::Accepted, _)) = &f.starttls_answer {
         let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
-        let client_after = info.side(Side::Client).last_packet.is_some_and(|p| {
+        let client_after = info.client_last_packet.is_some_and(|p| {
             f.starttls_answer
                 .as_ref()
                 .is_some_and(|(_, e)| p > e.packet)

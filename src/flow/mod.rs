@@ -170,9 +170,6 @@ pub struct SideStats {
     /// The reassembler's counters, filled in when the session ends (boxed:
     /// a live flow does not need the room).
     pub stream: Box<DirectionStats>,
-    /// The side's last packet (payload or not).
-    #[serde(skip)]
-    pub last_packet: Option<PacketRef>,
 }
 
 /// Most conflicts recorded per session (all are counted).
@@ -205,6 +202,9 @@ pub struct SessionInfo {
     /// RSTs ignored because their sequence number was far outside the
     /// sender's window (a blind injection).
     pub ignored_rsts: u64,
+    /// The client's last packet (payload or not): whether the client was
+    /// still there after something the server said.
+    pub client_last_packet: Option<PacketRef>,
     /// What ended the session, as a sort key (see [`CloseKey`]).
     pub closed_by: CloseKey,
 }

@@ -128,10 +128,16 @@ pub struct CrossOrder {
     finished: [bool; 2],
     /// Packets of the flow seen: the clock for patience.
     clock: u32,
-    queues: Option<Box<[VecDeque<Deferred>; 2]>>,
-    deferred_bytes: usize,
-    /// Events that had to wait (reported as a statistic).
-    pub waited: u64,
+    /// Events waiting for the peer, while any do (boxed: most flows never
+    /// need it, and a million idle flows count every byte).
+    waiting: Option<Box<Waiting>>,
+}
+
+/// Events held back per side [client, server], and their payload bytes.
+#[derive(Default)]
+struct Waiting {
+    queues: [VecDeque<Deferred>; 2],
+    bytes: usize,
 }
 
 impl CrossOrder {
@@ -167,16 +173,19 @@ impl CrossOrder {
             self.handed_on(side, &event);
             out(side, event);
         } else {
-            self.waited += 1;
             let deferred = Deferred::own(&event, needs, self.clock);
-            self.deferred_bytes += deferred.len();
-            if let Some(q) = self.queue_mut(side) {
-                q.push_back(deferred);
+            let waiting = self.waiting.get_or_insert_with(Box::default);
+            waiting.bytes += deferred.len();
+            let [c, s] = &mut waiting.queues;
+            match side {
+                Side::Client => c.push_back(deferred),
+                Side::Server => s.push_back(deferred),
             }
         }
-        if self.deferred_bytes > MAX_DEFERRED_BYTES {
+        let deferred_bytes = self.waiting.as_ref().map_or(0, |w| w.bytes);
+        if deferred_bytes > MAX_DEFERRED_BYTES {
             self.flush(true, out);
-        } else if self.queues.is_some() {
+        } else if self.waiting.is_some() {
             self.flush(false, out);
         }
     }
@@ -192,16 +201,22 @@ impl CrossOrder {
                     .find(|s| self.front_ready(*s))
             };
             let Some(side) = next else { break };
-            let Some(deferred) = self.queue_mut(side).and_then(VecDeque::pop_front) else {
+            let Some(waiting) = self.waiting.as_deref_mut() else {
                 break;
             };
-            self.deferred_bytes -= deferred.len();
+            let [c, s] = &mut waiting.queues;
+            let popped = match side {
+                Side::Client => c.pop_front(),
+                Side::Server => s.pop_front(),
+            };
+            let Some(deferred) = popped else { break };
+            waiting.bytes -= deferred.len();
             let event = deferred.event();
             self.handed_on(side, &event);
             out(side, event);
         }
         if self.queue_len(Side::Client) == 0 && self.queue_len(Side::Server) == 0 {
-            self.queues = None;
+            self.waiting = None;
         }
     }
 
@@ -263,7 +278,7 @@ impl CrossOrder {
     }
 
     fn front(&self, side: Side) -> Option<&Deferred> {
-        let [c, s] = self.queues.as_deref()?;
+        let [c, s] = &self.waiting.as_deref()?.queues;
         match side {
             Side::Client => c.front(),
             Side::Server => s.front(),
@@ -271,20 +286,12 @@ impl CrossOrder {
     }
 
     fn queue_len(&self, side: Side) -> usize {
-        match self.queues.as_deref() {
-            Some([c, s]) => match side {
+        match self.waiting.as_deref() {
+            Some(Waiting { queues: [c, s], .. }) => match side {
                 Side::Client => c.len(),
                 Side::Server => s.len(),
             },
             None => 0,
         }
-    }
-
-    fn queue_mut(&mut self, side: Side) -> Option<&mut VecDeque<Deferred>> {
-        let [c, s] = &mut **self.queues.get_or_insert_with(Box::default);
-        Some(match side {
-            Side::Client => c,
-            Side::Server => s,
-        })
     }
 }

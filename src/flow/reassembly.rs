@@ -36,6 +36,10 @@ pub const RETAINED_BYTES: usize = 4096;
 /// seen): 1 MiB, more than any unscaled window.
 pub const RST_WINDOW: i64 = 1 << 20;
 
+/// `peer_window` before the peer advertised any (a zero window counts as
+/// unknown too: the RST check then falls back to [`RST_WINDOW`]).
+const NO_WINDOW: u64 = 0;
+
 /// Slack beyond the peer's advertised window for a RST to count: data the
 /// capture has not seen yet may still be in flight.
 pub const RST_SLACK: i64 = 64 << 10;
@@ -178,12 +182,14 @@ pub struct Reassembler {
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
     /// Offset of the FIN, once seen.
-    fin: Option<(u64, PacketRef)>,
+    fin: Option<Box<(u64, PacketRef)>>,
     fin_delivered: bool,
     /// Highest offset the peer acknowledged.
-    peer_acked: Option<u64>,
+    /// (0 until the peer acknowledges anything)
+    peer_acked: u64,
     /// The peer's latest advertised receive window, scaled.
-    peer_window: Option<u64>,
+    /// ([`NO_WINDOW`] until the peer advertises one)
+    peer_window: u64,
     /// How far the last advance of `peer_acked` moved it. An advance of
     /// exactly one with no FIN seen is most likely the acknowledgement of
     /// an uncaptured FIN, not of a data byte.
@@ -191,7 +197,7 @@ pub struct Reassembler {
     /// Packets of the flow seen while an acknowledged hole stays open.
     hole_age: u32,
     /// Offset at which the current snaplen cut begins and where it ends.
-    snaplen_cut: Option<(u64, u64)>,
+    snaplen_cut: Option<Box<(u64, u64)>>,
     /// The last delivered bytes (`retained_start` is the offset of the
     /// first) and the packets that delivered them.
     retained: Option<Box<RecentBytes>>,
@@ -225,15 +231,13 @@ impl Reassembler {
             None => true,
             Some(off) => {
                 let next = i64::try_from(self.next).unwrap_or(i64::MAX);
-                let acked = self
-                    .peer_acked
-                    .and_then(|a| i64::try_from(a).ok())
-                    .unwrap_or(0);
-                let window = self.peer_window.map_or(RST_WINDOW, |w| {
-                    i64::try_from(w)
+                let acked = i64::try_from(self.peer_acked).unwrap_or(i64::MAX);
+                let window = match self.peer_window {
+                    NO_WINDOW => RST_WINDOW,
+                    w => i64::try_from(w)
                         .unwrap_or(i64::MAX)
-                        .saturating_add(RST_SLACK)
-                });
+                        .saturating_add(RST_SLACK),
+                };
                 let limit = next.max(acked).saturating_add(window);
                 (next - 1..=limit).contains(&off)
             }
@@ -242,7 +246,7 @@ impl Reassembler {
 
     /// The peer's receive window (scaled), from its latest segment.
     pub fn set_peer_window(&mut self, window: u64) {
-        self.peer_window = Some(window);
+        self.peer_window = window;
     }
 
     /// The direction's counters.
@@ -301,10 +305,10 @@ impl Reassembler {
     /// Records the peer's acknowledgement number for this direction.
     pub fn peer_ack(&mut self, ack: u32) {
         if let Some(off) = self.offset_of(ack) {
-            let before = self.peer_acked.unwrap_or(0);
+            let before = self.peer_acked;
             if off > before {
                 self.last_ack_step = off - before;
-                self.peer_acked = Some(off);
+                self.peer_acked = off;
             }
         }
     }
@@ -341,16 +345,16 @@ impl Reassembler {
         let captured_end = off + payload.len() as u64;
         let wire_end = captured_end + u64::from(missing);
         if fin && self.fin.is_none() {
-            self.fin = Some((wire_end, packet));
+            self.fin = Some(Box::new((wire_end, packet)));
         }
         if !payload.is_empty() || missing > 0 {
             self.stat().segments += 1;
         }
         if missing > 0 && wire_end > self.next {
-            self.snaplen_cut = Some((captured_end.max(self.next), wire_end));
+            self.snaplen_cut = Some(Box::new((captured_end.max(self.next), wire_end)));
         }
         let mut data = payload;
-        if let Some((fin_off, _)) = self.fin {
+        if let Some(&(fin_off, _)) = self.fin.as_deref() {
             // Bytes past the FIN are not part of the stream.
             let end = off + data.len() as u64;
             if end > fin_off {
@@ -409,7 +413,7 @@ impl Reassembler {
         if acked > self.next {
             self.gap_to(acked, GapReason::NotCaptured, out);
         }
-        if let Some((fin_off, _)) = self.fin {
+        if let Some(&(fin_off, _)) = self.fin.as_deref() {
             if fin_off > self.next {
                 self.gap_to(fin_off, GapReason::FlowEnd, out);
             }
@@ -420,9 +424,9 @@ impl Reassembler {
     /// Acknowledged bytes the stream has not reached, capped at the FIN
     /// (whose own sequence number the peer also acknowledges).
     fn hole_limit(&self) -> u64 {
-        let acked = self.peer_acked.unwrap_or(0);
-        match self.fin {
-            Some((fin_off, _)) => acked.min(fin_off),
+        let acked = self.peer_acked;
+        match self.fin.as_deref() {
+            Some(&(fin_off, _)) => acked.min(fin_off),
             None if self.last_ack_step == 1 => acked - 1,
             None => acked,
         }
@@ -567,7 +571,7 @@ impl Reassembler {
 
     /// Bytes a snaplen cut off become a gap once the stream reaches them.
     fn advance_past_cut(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
-        if let Some((from, to)) = self.snaplen_cut {
+        if let Some(&(from, to)) = self.snaplen_cut.as_deref() {
             if self.next >= to {
                 self.snaplen_cut = None;
             } else if self.next >= from {
@@ -580,7 +584,7 @@ impl Reassembler {
     }
 
     fn deliver_fin(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
-        if let Some((fin_off, packet)) = self.fin {
+        if let Some(&(fin_off, packet)) = self.fin.as_deref() {
             if !self.fin_delivered && self.next >= fin_off && self.pending.is_empty() {
                 self.fin_delivered = true;
                 out(StreamEvent::Fin {
