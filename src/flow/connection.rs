@@ -1,0 +1,295 @@
+//! One tracked TCP connection: its roles, handshake, the two directions'
+//! reassemblers and the cross-direction ordering that hands their bytes to
+//! the session's analyzer. The flow table owns many and decides when they
+//! begin and end.
+
+use super::ordering::CrossOrder;
+use super::reassembly::{Conflict, Reassembler, Segment, StreamEvent};
+use super::table::{FlowConfig, SessionHandler, StreamSink};
+use super::{
+    CloseKey, EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis,
+    SessionInfo, Side, SideStats,
+};
+use crate::decode::TcpSegment;
+use crate::time::Timestamp;
+
+/// Whether the flow still feeds its session.
+#[derive(PartialEq, Eq)]
+pub(super) enum FlowState {
+    Open,
+    /// Ended and reported; the entry only absorbs stray packets.
+    Closed,
+}
+
+/// One entry of the flow table: a TCP connection on a mail port.
+pub(super) struct Flow<S> {
+    /// Its four-tuple is `FlowKey::new(info.client, info.server)` (kept
+    /// there, not twice: a million idle flows count every byte).
+    pub(super) info: SessionInfo,
+    /// [client → server, server → client]
+    pub(super) dirs: [Reassembler; 2],
+    pub(super) client_isn: Option<u32>,
+    /// Roles still a guess: the first side to send payload is the server.
+    pub(super) roles_tentative: bool,
+    /// Window-scale shifts from the SYN and SYN-ACK [client, server].
+    pub(super) window_scale: [Option<u8>; 2],
+    /// Some payload was seen (decides `mid_stream`).
+    pub(super) payload_seen: bool,
+    pub(super) state: FlowState,
+    /// The session's analyzer, made on its first event (boxed: an idle
+    /// flow should not carry its room).
+    pub(super) sink: Option<Box<S>>,
+    /// Hands each side's bytes on after the peer bytes they acknowledge.
+    pub(super) order: CrossOrder,
+}
+
+impl<S> Flow<S> {
+    /// When the flow last saw a packet (a closed flow keeps its last one:
+    /// its linger counts from there).
+    pub(super) fn last_seen(&self) -> Timestamp {
+        self.info.last_packet.ts
+    }
+}
+
+/// Applies one segment to its flow; returns how the session ended, if it did.
+pub(super) fn update_flow<H: SessionHandler>(
+    flow: &mut Flow<H::Sink>,
+    seg: &TcpSegment<'_>,
+    src: Endpoint,
+    packet: PacketRef,
+    wire_len: u32,
+    config: &FlowConfig,
+    handler: &mut H,
+) -> Option<EndReason> {
+    let mut side = if src == flow.info.client {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    if flow.roles_tentative && (!seg.payload.is_empty() || seg.missing > 0) {
+        // The first to speak is the server in SMTP, IMAP and POP3.
+        flow.roles_tentative = false;
+        flow.info.roles_from = RoleBasis::FirstSpeaker;
+        if side == Side::Client {
+            std::mem::swap(&mut flow.info.client, &mut flow.info.server);
+            flow.info.sides.swap(0, 1);
+            flow.dirs.swap(0, 1);
+            side = Side::Server;
+        }
+    }
+    flow.info.last_packet = packet;
+    let stats = side_stats(&mut flow.info, side);
+    stats.packets += 1;
+    stats.wire_bytes += u64::from(wire_len);
+    stats.payload_bytes += seg.payload.len() as u64;
+    stats.truncated_bytes += u64::from(seg.missing);
+    if side == Side::Client {
+        flow.info.client_last_packet = Some(packet);
+    }
+
+    let flags = seg.flags;
+    let mut seq = seg.seq;
+    // Window scaling applies once both sides offered it (RFC 7323 1.3).
+    if flags.syn() {
+        let slot = if flags.ack() {
+            &mut flow.window_scale[1]
+        } else {
+            &mut flow.window_scale[0]
+        };
+        *slot = Some(seg.window_scale.unwrap_or(0));
+    }
+    if flags.ack() {
+        let [client_ws, server_ws] = flow.window_scale;
+        let both = client_ws.is_some_and(|c| c > 0) || server_ws.is_some_and(|s| s > 0);
+        let shift = match (both, side) {
+            (true, Side::Client) => client_ws.unwrap_or(0),
+            (true, Side::Server) => server_ws.unwrap_or(0),
+            (false, _) => 0,
+        };
+        let window = u64::from(seg.window) << if flags.syn() { 0 } else { shift };
+        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
+            peer.set_peer_window(window);
+        }
+    }
+    let this_plausible_rst =
+        !flags.rst() || dir_mut(&mut flow.dirs, side).is_none_or(|d| d.plausible_rst(seg.seq));
+    if flags.syn() {
+        if flags.ack() {
+            flow.info.syn_ack_seen = true;
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Server) {
+                dir.set_isn(seg.seq);
+            }
+            // The SYN-ACK acknowledges the client's ISN + 1.
+            flow.client_isn.get_or_insert(seg.ack.wrapping_sub(1));
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
+                dir.set_start(seg.ack);
+            }
+        } else {
+            flow.info.syn_seen = true;
+            flow.client_isn.get_or_insert(seg.seq);
+            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
+                dir.set_isn(seg.seq);
+            }
+        }
+        // Data on a SYN (TCP Fast Open) starts after the SYN's own number.
+        seq = seq.wrapping_add(1);
+    }
+    if !flow.payload_seen && (!seg.payload.is_empty() || seg.missing > 0) {
+        // Payload before any handshake packet: the capture began mid-stream.
+        flow.payload_seen = true;
+        flow.info.mid_stream = !flow.info.syn_seen && !flow.info.syn_ack_seen;
+    }
+
+    if flags.ack() {
+        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
+            if !peer.has_start() && !flags.syn() {
+                // Picked up mid-stream: the ACK tells where the peer is.
+                peer.set_start(seg.ack);
+            }
+            peer.peer_ack(seg.ack);
+        }
+    }
+    let limits = config.reassembly;
+    let seen = [Side::Client, Side::Server].map(|s| flow.info.side(s).packets > 0);
+    let Flow {
+        dirs,
+        info,
+        sink,
+        order,
+        ..
+    } = flow;
+    order.tick();
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
+    let (this, peer) = split_dirs(dirs, side);
+    let segment = Segment {
+        seq,
+        payload: seg.payload,
+        missing: seg.missing,
+        fin: flags.fin(),
+        packet,
+        ack: flags.ack().then_some(seg.ack),
+    };
+    let peer_seen = pick_seen(seen, side.other());
+    this.segment(segment, &limits, &mut |ev| {
+        let needs = needs_of(&ev, peer, peer_seen);
+        order.route(side, ev, needs, &mut deliver);
+    });
+    for s in [Side::Client, Side::Server] {
+        let (this, peer) = split_dirs(dirs, s);
+        let peer_seen = pick_seen(seen, s.other());
+        this.tick(&mut |ev| {
+            let needs = needs_of(&ev, peer, peer_seen);
+            order.route(s, ev, needs, &mut deliver);
+        });
+    }
+    order.flush(false, &mut deliver);
+    if flags.rst() {
+        // A RST far outside the sender's window (a blind injection) is
+        // ignored by the endpoints, and here too.
+        if this_plausible_rst {
+            return Some(EndReason::Rst);
+        }
+        info.ignored_rsts += 1;
+    }
+    if dirs.iter().all(Reassembler::finished) {
+        return Some(EndReason::Fin);
+    }
+    None
+}
+
+/// Delivers whatever the reassemblers still hold (end of the session).
+pub(super) fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &mut H) {
+    let Flow {
+        dirs,
+        info,
+        sink,
+        order,
+        ..
+    } = flow;
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
+    for s in [Side::Client, Side::Server] {
+        let (this, _) = split_dirs(dirs, s);
+        // Nothing waits on the peer any more: the session is over.
+        this.finish(&mut |ev| order.route(s, ev, None, &mut deliver));
+    }
+    order.flush(true, &mut deliver);
+}
+
+/// Gives one event to the session's sink (opening it on first use) and
+/// records conflicts in the session info.
+fn hand_on<H: SessionHandler>(
+    info: &mut SessionInfo,
+    sink: &mut Option<Box<H::Sink>>,
+    handler: &mut H,
+    side: Side,
+    event: StreamEvent<'_>,
+) {
+    if let StreamEvent::Conflict(c) = &event {
+        if info.conflicts.len() < MAX_RECORDED_CONFLICTS {
+            info.conflicts.push((side, Conflict::clone(c)));
+        }
+    }
+    let sink = sink.get_or_insert_with(|| Box::new(handler.open(info)));
+    sink.on_event(side, event);
+}
+
+/// The peer stream offset a data event's segment had acknowledged, when the
+/// peer was seen at all (a one-sided capture has nothing to wait for).
+fn needs_of(event: &StreamEvent<'_>, peer: &Reassembler, peer_seen: bool) -> Option<u64> {
+    match event {
+        StreamEvent::Data { ack: Some(ack), .. } if peer_seen => peer.ack_offset(*ack),
+        _ => None,
+    }
+}
+
+fn pick_seen(seen: [bool; 2], side: Side) -> bool {
+    let [client, server] = seen;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+/// The reassembler of `side` and its peer's.
+fn split_dirs(dirs: &mut [Reassembler; 2], side: Side) -> (&mut Reassembler, &Reassembler) {
+    let [client, server] = dirs;
+    match side {
+        Side::Client => (client, server),
+        Side::Server => (server, client),
+    }
+}
+
+fn side_stats(info: &mut SessionInfo, side: Side) -> &mut SideStats {
+    let [client, server] = &mut info.sides;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+fn dir_mut(dirs: &mut [Reassembler; 2], side: Side) -> Option<&mut Reassembler> {
+    dirs.get_mut(side.index())
+}
+
+/// What a closed entry keeps: nothing a report needs.
+pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> SessionInfo {
+    SessionInfo {
+        id: 0,
+        client: key.lo,
+        server: key.hi,
+        roles_from: RoleBasis::Guess,
+        first_packet: last_packet,
+        last_packet,
+        syn_seen: false,
+        syn_ack_seen: false,
+        mid_stream: false,
+        sides: Default::default(),
+        end: EndReason::EndOfCapture,
+        conflicts: Vec::new(),
+        checksum_errors: 0,
+        stream_start: [None; 2],
+        ignored_rsts: 0,
+        client_last_packet: None,
+        closed_by: CloseKey::default(),
+    }
+}
