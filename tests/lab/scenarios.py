@@ -120,8 +120,12 @@ def tampered_pop3(mode):
         S("python poplib, STLS if offered, USER/PASS", py("pop3", "opportunistic", "user"), mode,
           starttls=not stripped, creds=[] if refused else [("USER-PASS", USER)], mail=not refused,
           ok=not refused),
+        # Refused, openssl sends its ClientHello anyway; the middlebox kept
+        # STLS from the server, so there the hello is the client's first
+        # payload: implicit TLS, as the server side sees it.
         S("openssl s_client -starttls pop3", s_client("pop3"), mode, starttls=True,
-          tls=not refused, stdin=QUIT["pop3"], ok=not refused, caps=False),
+          tls=not refused, stdin=QUIT["pop3"], ok=not refused, caps=False,
+          implicit_at_server=mode == "refuse"),
     ]
 
 

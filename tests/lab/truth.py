@@ -108,7 +108,7 @@ def session_truth(sc, side, sess, ev):
         "server_port": sc["port"],
         "client": ends["client"],
         "server": ends["server"],
-        "implicit_tls": sess["implicit"],
+        "implicit_tls": sess["implicit"] or (not client_side and sess.get("implicit_at_server", False)),
         "starttls_offered": offered,
         "starttls_requested": requested,
         "starttls_accepted": accepted,
