@@ -23,10 +23,14 @@ pub mod linktype {
     pub const IPV4: LinkType = 228;
     pub const IPV6: LinkType = 229;
     pub const LINUX_SLL2: LinkType = 276;
+    /// Not a link type: a pcapng interface past
+    /// [`MAX_INTERFACES`](crate::capture::MAX_INTERFACES), not kept.
+    pub const NOT_KEPT: LinkType = -1;
 
     /// A short name for reports.
     pub fn name(link: LinkType) -> String {
         match link {
+            NOT_KEPT => "interface past the description limit".into(),
             NULL => "NULL".into(),
             ETHERNET => "ETHERNET".into(),
             RAW | RAW_BSD_12 | RAW_BSD_14 => "RAW".into(),

@@ -325,19 +325,25 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
 #[derive(Default)]
 struct Ids {
     next: u64,
-    /// (worker, local id) -> global id, for sessions not yet ended.
-    map: HashMap<(usize, u64), u64>,
+    /// Per worker: local id -> global id, for sessions not yet ended (one
+    /// entry per open flow: kept small for a million of them).
+    maps: Vec<HashMap<u64, u64>>,
 }
 
 impl Ids {
     fn open(&mut self, worker: usize, local: u64) {
         self.next += 1;
-        self.map.insert((worker, local), self.next);
+        if self.maps.len() <= worker {
+            self.maps.resize_with(worker + 1, HashMap::new);
+        }
+        if let Some(map) = self.maps.get_mut(worker) {
+            map.insert(local, self.next);
+        }
     }
 
     /// The record with its global id.
     fn global(&mut self, worker: usize, mut r: SessionRecord) -> SessionRecord {
-        if let Some(id) = self.map.remove(&(worker, r.id)) {
+        if let Some(id) = self.maps.get_mut(worker).and_then(|m| m.remove(&r.id)) {
             r.id = id;
             for f in &mut r.findings {
                 f.session = id;
@@ -358,6 +364,7 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
     total.sessions += s.sessions;
     total.timed_out += s.timed_out;
     total.evicted += s.evicted;
+    total.evicted_closed += s.evicted_closed;
     total.port_reused += s.port_reused;
     total.peak_flows += s.peak_flows;
     total.bad_checksums += s.bad_checksums;

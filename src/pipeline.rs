@@ -9,8 +9,9 @@
 use crate::capture::{CaptureError, CaptureFile, CaptureFormat, Frame, InputSpec, LinkType};
 use crate::decode::{self, Skip};
 use crate::flow::{Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, SessionHandler};
+use crate::time::Timestamp;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Sessions ended at a time at the end of the input.
 pub const FINISH_CHUNK: usize = 1024;
@@ -28,8 +29,13 @@ pub struct InputSummary {
     pub captured_bytes: u64,
     /// Link types by name, with their frame counts.
     pub link_types: BTreeMap<String, u64>,
+    /// Frames of the current run of one link type (flushed into
+    /// `link_counts` when it changes: one compare per frame, however many
+    /// link types a hostile pcapng declares).
     #[serde(skip)]
-    link_counts: Vec<(LinkType, u64)>,
+    link_run: (LinkType, u64),
+    #[serde(skip)]
+    link_counts: HashMap<LinkType, u64>,
     /// TCP segments to or from a followed port.
     pub mail_segments: u64,
     pub not_mail_segments: u64,
@@ -84,9 +90,11 @@ impl InputSummary {
         if (frame.data.len() as u64) < u64::from(frame.orig_len) {
             self.snaplen_truncated += 1;
         }
-        match self.link_counts.iter_mut().find(|(l, _)| *l == frame.link) {
-            Some((_, count)) => *count += 1,
-            None => self.link_counts.push((frame.link, 1)),
+        if self.link_run.0 == frame.link {
+            self.link_run.1 += 1;
+        } else {
+            self.flush_link_run();
+            self.link_run = (frame.link, 1);
         }
         let (src, dst) = match decode::peek(frame.link, frame.data) {
             decode::Peek::Tcp {
@@ -155,8 +163,16 @@ impl InputSummary {
     }
 
     /// Names the link types counted.
+    fn flush_link_run(&mut self) {
+        let (link, count) = std::mem::take(&mut self.link_run);
+        if count > 0 {
+            *self.link_counts.entry(link).or_default() += count;
+        }
+    }
+
     pub fn name_link_types(&mut self) {
-        for (link, count) in self.link_counts.drain(..) {
+        self.flush_link_run();
+        for (link, count) in self.link_counts.drain() {
             *self
                 .link_types
                 .entry(decode::linktype::name(link))

@@ -18,6 +18,20 @@ const READ_BUFFER: usize = 1 << 20;
 /// options or 256 KiB snaplen jumbo frames). Anything larger is corrupt.
 const MAX_RECORD: usize = 16 << 20;
 
+/// pcapng's Section Header Block type (a palindrome: the same in both
+/// byte orders) and the byte-order magic that follows its length.
+const SECTION_HEADER: &[u8] = &[0x0a, 0x0d, 0x0d, 0x0a];
+const BYTE_ORDER_MAGIC_LE: &[u8] = &[0x4d, 0x3c, 0x2b, 0x1a];
+const BYTE_ORDER_MAGIC_BE: &[u8] = &[0x1a, 0x2b, 0x3c, 0x4d];
+/// The smallest pcapng block: type, length and trailing length.
+const MIN_BLOCK_LEN: u32 = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ByteOrder {
+    Little,
+    Big,
+}
+
 /// What kind of container a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaptureFormat {
@@ -35,6 +49,43 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// Interfaces a section keeps: far more than any real capture has. Past
+/// this, descriptions are counted, not kept (a hostile file could hold
+/// millions), and their packets get the link type
+/// [`linktype::NOT_KEPT`](crate::decode::linktype::NOT_KEPT): counted as an
+/// unknown link type, their frame numbers intact.
+pub const MAX_INTERFACES: usize = 65_536;
+
+/// The interfaces a pcapng section described, in order (see
+/// [`MAX_INTERFACES`]).
+#[derive(Default)]
+struct Interfaces {
+    kept: Vec<Interface>,
+    described: u64,
+}
+
+impl Interfaces {
+    fn describe(&mut self, interface: Interface) {
+        if self.kept.len() < MAX_INTERFACES {
+            self.kept.push(interface);
+        }
+        self.described += 1;
+    }
+
+    /// Interface `id`, if the section described it.
+    fn get(&self, id: u32) -> Option<Interface> {
+        match self.kept.get(id as usize) {
+            Some(i) => Some(*i),
+            None if u64::from(id) < self.described => Some(Interface {
+                link: crate::decode::linktype::NOT_KEPT,
+                units_per_sec: 1_000_000,
+                offset_secs: 0,
+            }),
+            None => None,
+        }
+    }
+}
+
 /// An open capture file, ready to be read frame by frame.
 pub struct CaptureFile {
     name: String,
@@ -44,15 +95,23 @@ pub struct CaptureFile {
     /// Legacy pcap: the file's link type and whether timestamps are in ns.
     legacy: Option<(LinkType, bool)>,
     /// pcapng: interfaces of the current section, in order of appearance.
-    interfaces: Vec<Interface>,
+    interfaces: Interfaces,
     frames: u64,
     last_ts: Timestamp,
+    /// pcapng only: the current section's byte order (`None` for pcap).
+    pcapng_order: Option<ByteOrder>,
+    /// No block was read yet (the file's magic is still in the buffer).
+    at_start: bool,
 }
 
 impl CaptureFile {
     /// Opens a file (`-` is standard input), recognising gzip by its magic.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let name = path.display().to_string();
+        let name = if path == Path::new("-") {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
         let io_err = |e| CaptureError {
             file: name.clone(),
             packet: None,
@@ -95,9 +154,11 @@ impl CaptureFile {
             gzip,
             format: CaptureFormat::Pcap,
             legacy: None,
-            interfaces: Vec::new(),
+            interfaces: Interfaces::default(),
             frames: 0,
             last_ts: Timestamp::ZERO,
+            pcapng_order: None,
+            at_start: true,
         })
     }
 
@@ -126,8 +187,12 @@ impl CaptureFile {
         mut on_frame: impl FnMut(Frame<'_>) -> bool,
     ) -> Result<(), CaptureError> {
         loop {
+            if let Err(kind) = self.check_block_length() {
+                return Err(self.error(kind));
+            }
             match self.reader.next() {
                 Ok((consumed, block)) => {
+                    self.at_start = false;
                     let frame = frame_of(
                         block,
                         &mut self.legacy,
@@ -200,6 +265,38 @@ impl CaptureFile {
         first
     }
 
+    /// Rejects a pcapng block shorter than the 12 bytes every block has
+    /// (type, length, trailing length; RFC draft-ietf-opsawg-pcapng §3.1)
+    /// before pcap-parser sees it: 0.17.0 subtracts 12 from the length of
+    /// some blocks unchecked.
+    fn check_block_length(&mut self) -> Result<(), CaptureErrorKind> {
+        let data = self.reader.data();
+        let (Some(kind), Some(len)) = (data.get(..4), data.get(4..8)) else {
+            return Ok(());
+        };
+        if kind == SECTION_HEADER && (self.at_start || self.pcapng_order.is_some()) {
+            match data.get(8..12) {
+                Some(m) if m == BYTE_ORDER_MAGIC_LE => self.pcapng_order = Some(ByteOrder::Little),
+                Some(m) if m == BYTE_ORDER_MAGIC_BE => self.pcapng_order = Some(ByteOrder::Big),
+                // Incomplete, or a bad magic pcap-parser will report.
+                _ => return Ok(()),
+            }
+        }
+        let Some(order) = self.pcapng_order else {
+            return Ok(());
+        };
+        let len = <[u8; 4]>::try_from(len).map_or(0, |b| match order {
+            ByteOrder::Little => u32::from_le_bytes(b),
+            ByteOrder::Big => u32::from_be_bytes(b),
+        });
+        if len < MIN_BLOCK_LEN {
+            return Err(CaptureErrorKind::Corrupt(format!(
+                "pcapng block of {len} bytes (every block has at least {MIN_BLOCK_LEN})"
+            )));
+        }
+        Ok(())
+    }
+
     fn error(&self, kind: CaptureErrorKind) -> CaptureError {
         CaptureError {
             file: self.name.clone(),
@@ -257,7 +354,7 @@ fn captured(data: &[u8], len: u32) -> &[u8] {
 fn frame_of<'a>(
     block: PcapBlockOwned<'a>,
     legacy: &mut Option<(LinkType, bool)>,
-    interfaces: &mut Vec<Interface>,
+    interfaces: &mut Interfaces,
     format: &mut CaptureFormat,
     last_ts: &mut Timestamp,
     number: u64,
@@ -291,11 +388,11 @@ fn frame_of<'a>(
             match block {
                 Block::SectionHeader(_) => {
                     // A new section starts a new interface list.
-                    interfaces.clear();
+                    *interfaces = Interfaces::default();
                     Ok(None)
                 }
                 Block::InterfaceDescription(idb) => {
-                    interfaces.push(Interface {
+                    interfaces.describe(Interface {
                         link: idb.linktype.0,
                         units_per_sec: units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
                         offset_secs: idb.ts_offset(),
@@ -303,16 +400,12 @@ fn frame_of<'a>(
                     Ok(None)
                 }
                 Block::EnhancedPacket(epb) => {
-                    let iface = usize::try_from(epb.if_id)
-                        .ok()
-                        .and_then(|i| interfaces.get(i))
-                        .copied()
-                        .ok_or_else(|| {
-                            CaptureErrorKind::Corrupt(format!(
-                                "packet names interface {} that was never described",
-                                epb.if_id
-                            ))
-                        })?;
+                    let iface = interfaces.get(epb.if_id).ok_or_else(|| {
+                        CaptureErrorKind::Corrupt(format!(
+                            "packet names interface {} that was never described",
+                            epb.if_id
+                        ))
+                    })?;
                     let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                     let base = Timestamp::from_units(count, iface.units_per_sec);
                     let ts =
@@ -328,7 +421,7 @@ fn frame_of<'a>(
                 }
                 Block::SimplePacket(spb) => {
                     // No timestamp of its own: it inherits the last one seen.
-                    let link = interfaces.first().map_or(1, |i| i.link);
+                    let link = interfaces.get(0).map_or(1, |i| i.link);
                     Ok(Some(Frame {
                         number,
                         ts: *last_ts,

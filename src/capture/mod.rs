@@ -9,7 +9,7 @@ mod file;
 mod inputs;
 pub mod writer;
 
-pub use file::{CaptureFile, CaptureFormat};
+pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES};
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;

@@ -221,7 +221,7 @@ pub struct CloseKey {
     pub input: u16,
     pub frame: u64,
     pub phase: u8,
-    pub deadline: i64,
+    pub deadline: Timestamp,
     pub seq: u32,
 }
 

@@ -337,6 +337,13 @@ impl Reassembler {
         // Bytes before the start of the stream (a retransmission reaching
         // back past where a mid-stream pickup began) are cut off.
         let before_start = usize::try_from(signed.min(0).unsigned_abs()).unwrap_or(usize::MAX);
+        // Where this segment's FIN sits. One behind what the stream already
+        // holds is stale or forged: a real FIN ends the stream after its
+        // last byte, so it cannot cut bytes that were already delivered.
+        let fin_at = signed
+            .saturating_add(payload.len() as i64)
+            .saturating_add(i64::from(missing));
+        let fin = fin && u64::try_from(fin_at).is_ok_and(|at| at >= self.next);
         let payload = payload.get(before_start..).unwrap_or_default();
         if before_start > 0 && payload.is_empty() && !fin {
             return;
@@ -346,12 +353,20 @@ impl Reassembler {
         let wire_end = captured_end + u64::from(missing);
         if fin && self.fin.is_none() {
             self.fin = Some(Box::new((wire_end, packet)));
+            self.cut_at_fin(wire_end);
         }
         if !payload.is_empty() || missing > 0 {
             self.stat().segments += 1;
         }
         if missing > 0 && wire_end > self.next {
-            self.snaplen_cut = Some(Box::new((captured_end.max(self.next), wire_end)));
+            let end = self
+                .fin
+                .as_deref()
+                .map_or(wire_end, |&(f, _)| wire_end.min(f));
+            let start = captured_end.max(self.next);
+            if end > start {
+                self.snaplen_cut = Some(Box::new((start, end)));
+            }
         }
         let mut data = payload;
         if let Some(&(fin_off, _)) = self.fin.as_deref() {
@@ -429,6 +444,34 @@ impl Reassembler {
             Some(&(fin_off, _)) => acked.min(fin_off),
             None if self.last_ack_step == 1 => acked - 1,
             None => acked,
+        }
+    }
+
+    /// A FIN just fixed the stream's end: bytes buffered beyond it, and
+    /// a snaplen cut reaching past it, are not part of the stream.
+    fn cut_at_fin(&mut self, fin_off: u64) {
+        let beyond = self.pending.split_off(&fin_off);
+        let mut dropped: u64 = beyond.values().map(|p| p.data.len() as u64).sum();
+        // A piece starting before the FIN may still reach past it.
+        if let Some((&start, last)) = self.pending.last_key_value() {
+            let keep = fin_off.saturating_sub(start);
+            let len = last.data.len() as u64;
+            if len > keep {
+                dropped += len - keep;
+                if let Some(last) = self.pending.get_mut(&start) {
+                    last.data.truncate(keep as usize);
+                }
+            }
+        }
+        self.pending_bytes = self
+            .pending_bytes
+            .saturating_sub(usize::try_from(dropped).unwrap_or(usize::MAX));
+        self.stat().bytes_after_fin += dropped;
+        if let Some(cut) = self.snaplen_cut.as_deref_mut() {
+            cut.1 = cut.1.min(fin_off);
+            if cut.1 <= cut.0 {
+                self.snaplen_cut = None;
+            }
         }
     }
 

@@ -106,6 +106,9 @@ pub struct TableStats {
     pub sessions: u64,
     pub timed_out: u64,
     pub evicted: u64,
+    /// Ended sessions forgotten before their linger time was up, to make
+    /// room (a stray packet of theirs later opens a new, one-sided one).
+    pub evicted_closed: u64,
     pub port_reused: u64,
     /// Most flows alive at once.
     pub peak_flows: u64,
@@ -132,7 +135,7 @@ pub struct FlowTable<H: SessionHandler> {
     /// Entries are lazy: a flow active since its entry was pushed is
     /// rescheduled when popped. Ties go by session id, not slot, so the
     /// order does not depend on how slots were allocated.
-    expiry: BinaryHeap<Reverse<(i64, u64, u32, u32)>>,
+    expiry: BinaryHeap<Reverse<(Timestamp, u64, u32, u32)>>,
     live: usize,
     next_id: u64,
     now: Timestamp,
@@ -273,7 +276,12 @@ impl<H: SessionHandler> FlowTable<H> {
                 if new_connection {
                     if *state == FlowState::Open {
                         self.stats.port_reused += 1;
-                        self.close_slot(slot, EndReason::PortReused, CLOSE_BY_PACKET, 0);
+                        self.close_slot(
+                            slot,
+                            EndReason::PortReused,
+                            CLOSE_BY_PACKET,
+                            Timestamp::ZERO,
+                        );
                     }
                     self.remove_slot(slot);
                     self.create(key, seg, packet)
@@ -302,7 +310,7 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         if let Some(reason) = ended {
-            self.close_slot(slot, reason, CLOSE_BY_PACKET, 0);
+            self.close_slot(slot, reason, CLOSE_BY_PACKET, Timestamp::ZERO);
         }
     }
 
@@ -336,7 +344,7 @@ impl<H: SessionHandler> FlowTable<H> {
             let Some((_, slot)) = self.finishing.as_mut().and_then(Vec::pop) else {
                 return true;
             };
-            self.close_slot(slot, EndReason::EndOfCapture, CLOSE_AT_END, 0);
+            self.close_slot(slot, EndReason::EndOfCapture, CLOSE_AT_END, Timestamp::ZERO);
         }
         self.finishing.as_ref().is_none_or(Vec::is_empty)
     }
@@ -432,14 +440,14 @@ impl<H: SessionHandler> FlowTable<H> {
         self.live += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
         let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
-        let deadline = packet.ts.secs.saturating_add(self.config.idle_timeout_secs);
+        let deadline = after_secs(packet.ts, self.config.idle_timeout_secs);
         self.expiry.push(Reverse((deadline, id, slot, generation)));
         slot
     }
 
     /// Reports the session in `slot` (if open) and marks it closed; the
     /// entry lingers to absorb stray packets.
-    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: u8, deadline: i64) {
+    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: u8, deadline: Timestamp) {
         let key = CloseKey {
             input: self.current.0,
             frame: self.current.1,
@@ -509,7 +517,7 @@ impl<H: SessionHandler> FlowTable<H> {
             return;
         }
         while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.peek().copied() {
-            if deadline > self.now.secs {
+            if deadline.secs > self.now.secs {
                 break;
             }
             self.expiry.pop();
@@ -519,7 +527,7 @@ impl<H: SessionHandler> FlowTable<H> {
 
     /// The heap entry for `slot` came due: end the flow, or reschedule it
     /// when it was active since.
-    fn expire(&mut self, deadline: i64, id: u64, slot: u32, generation: u32) {
+    fn expire(&mut self, deadline: Timestamp, id: u64, slot: u32, generation: u32) {
         let now = self.now.secs;
         let (idle, linger) = (
             self.config.idle_timeout_secs,
@@ -536,8 +544,8 @@ impl<H: SessionHandler> FlowTable<H> {
             FlowState::Open => idle,
             FlowState::Closed => linger,
         };
-        let due = flow.last_seen().secs.saturating_add(limit);
-        if due > now {
+        let due = after_secs(flow.last_seen(), limit);
+        if due.secs > now {
             self.expiry.push(Reverse((due, id, slot, generation)));
             return;
         }
@@ -547,7 +555,9 @@ impl<H: SessionHandler> FlowTable<H> {
         self.remove_slot(slot);
     }
 
-    /// Makes room: ends the flow that has been idle longest.
+    /// Makes room: ends the flow that has been idle longest (to the
+    /// nanosecond: a flood of new flows within one second must not push
+    /// out a session that was active a moment ago).
     fn evict_one(&mut self) {
         while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.pop() {
             let Some(s) = self.slots.get(slot as usize) else {
@@ -563,19 +573,26 @@ impl<H: SessionHandler> FlowTable<H> {
                 FlowState::Open => self.config.idle_timeout_secs,
                 FlowState::Closed => self.config.closed_linger_secs,
             };
-            let due = flow.last_seen().secs.saturating_add(limit);
+            let due = after_secs(flow.last_seen(), limit);
             if due > deadline {
                 // Active since this entry was pushed: not the oldest after all.
                 self.expiry.push(Reverse((due, id, slot, generation)));
                 continue;
             }
             if flow.state == FlowState::Open {
-                self.close_slot(slot, EndReason::Evicted, CLOSE_BY_PACKET, 0);
+                self.close_slot(slot, EndReason::Evicted, CLOSE_BY_PACKET, Timestamp::ZERO);
+            } else {
+                self.stats.evicted_closed += 1;
             }
             self.remove_slot(slot);
             return;
         }
     }
+}
+
+/// `ts` plus `secs` seconds (the deadline of a flow last seen at `ts`).
+fn after_secs(ts: Timestamp, secs: i64) -> Timestamp {
+    Timestamp::new(ts.secs.saturating_add(secs), ts.nanos)
 }
 
 #[cfg(test)]

@@ -336,10 +336,10 @@ impl<W: Write> Reporter for TableReport<W> {
         }
         writeln!(self.out, "{t}")?;
         let s = end.stats;
-        if s.bad_checksums + s.evicted + s.timed_out > 0 {
+        if s.bad_checksums + s.evicted + s.evicted_closed + s.timed_out > 0 {
             writeln!(
                 self.out,
-                "{} segments with wrong checksums (kept{}), {} sessions timed out, {} evicted by the flow limit",
+                "{} segments with wrong checksums (kept{}), {} sessions timed out, {} evicted by the flow limit{}",
                 s.bad_checksums,
                 if s.dropped_bad_checksums > 0 {
                     format!(
@@ -350,7 +350,12 @@ impl<W: Write> Reporter for TableReport<W> {
                     String::new()
                 },
                 s.timed_out,
-                s.evicted
+                s.evicted,
+                if s.evicted_closed > 0 {
+                    format!(" ({} ended ones forgotten early)", s.evicted_closed)
+                } else {
+                    String::new()
+                }
             )?;
         }
         self.out.flush()
