@@ -54,6 +54,21 @@ pub struct InputSummary {
     /// The frame number at which reading stopped, with `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_packet: Option<u64>,
+    /// A live capture's libpcap counters at its end (absent for files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveCounters>,
+}
+
+/// libpcap's counters of a live capture, from its start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LiveCounters {
+    /// Packets received (on Linux: those that passed the filter, dropped
+    /// ones included).
+    pub received: u64,
+    /// Dropped because the kernel buffer was full (the reader fell behind).
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u64,
 }
 
 /// Whether a frame is a segment of a followed port.
@@ -202,6 +217,11 @@ impl<H: SessionHandler> Pipeline<H> {
         &self.table
     }
 
+    /// The session handler (to take ended sessions between frames).
+    pub fn handler_mut(&mut self) -> &mut H {
+        self.table.handler_mut()
+    }
+
     pub fn inputs(&self) -> &[InputSummary] {
         &self.inputs
     }
@@ -254,22 +274,41 @@ impl<H: SessionHandler> Pipeline<H> {
         }
     }
 
-    /// One frame of input `index`.
-    pub fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
-        let Some(summary) = self.inputs.get_mut(usize::from(index)) else {
-            return;
-        };
-        // Every packet moves the capture's clock (idle flows expire at the
-        // first packet of a later second, mail or not).
-        if frame.ts.secs > self.clock_secs {
-            self.clock_secs = frame.ts.secs;
+    /// The summary of input `index`, to complete what the pipeline cannot
+    /// know (a live capture names its format).
+    pub fn input_mut(&mut self, index: u16) -> Option<&mut InputSummary> {
+        self.inputs.get_mut(usize::from(index))
+    }
+
+    /// Moves the capture's clock to `ts` without a packet: sessions idle
+    /// past their timeout end now, exactly as at a packet of that time.
+    /// A live capture calls this with the wall clock when no packet came
+    /// for a while (capture time otherwise only advances with packets).
+    /// `next_frame` is the number the next frame of input `index` will
+    /// carry; a time within the latest second seen changes nothing.
+    pub fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
+        if ts.secs > self.clock_secs {
+            self.clock_secs = ts.secs;
             let tick = PacketRef {
                 input: index,
-                frame: frame.number,
-                ts: frame.ts,
+                frame: next_frame,
+                ts,
             };
             self.table.tick(tick);
         }
+    }
+
+    /// One frame of input `index`.
+    pub fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
+        if usize::from(index) >= self.inputs.len() {
+            return;
+        }
+        // Every packet moves the capture's clock (idle flows expire at the
+        // first packet of a later second, mail or not).
+        self.advance_clock(index, frame.number, frame.ts);
+        let Some(summary) = self.inputs.get_mut(usize::from(index)) else {
+            return;
+        };
         if summary.classify(frame, &self.table.config().ports) == Classified::Other {
             return;
         }

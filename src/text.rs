@@ -47,6 +47,17 @@ pub fn escape_truncated(bytes: &[u8], max: usize) -> String {
     }
 }
 
+/// Text that was escaped when its record was built, made safe to print
+/// again: returned as is when it holds no control or bidi character (so
+/// escaping twice does not double the backslashes), escaped whole otherwise.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        std::borrow::Cow::Owned(escape(text.as_bytes()))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 fn push_hex(out: &mut String, b: u8) {
     let _ = write!(out, "\\x{b:02X}");
 }
@@ -77,6 +88,13 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(escape(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn printable_leaves_escaped_text_alone() {
+        let escaped = escape(b"a\x1b[2J\\b");
+        assert_eq!(printable(&escaped), escaped);
+        assert_eq!(printable("x\u{202E}y\n"), "x\\xE2\\x80\\xAEy\\x0A");
     }
 
     #[test]

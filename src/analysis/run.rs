@@ -122,6 +122,12 @@ impl<'r> Run<'r> {
         self.worst
     }
 
+    /// The first error a reporter met (reporting stopped there), if any:
+    /// a run that does not end by itself (a live capture) stops on it.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
     /// Ends the run. Returns the most severe finding reported, and the
     /// first error a reporter met, if any (the findings stand either way:
     /// a reader that stops early does not make them go away).

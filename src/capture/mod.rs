@@ -7,6 +7,8 @@
 
 mod file;
 mod inputs;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod writer;
 
 pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES};

@@ -213,6 +213,100 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Writes frames to `FILE`, and with a size limit goes on in `FILE.1`,
+/// `FILE.2`, ... whenever the next frame would take the current file past
+/// it (a file holds at least one frame, however large). Each file is a
+/// complete pcap with the same options; `stripwatch analyze FILE FILE.*`
+/// reads them back in order, sessions continuing from one into the next.
+pub struct RotatingPcapWriter {
+    base: std::path::PathBuf,
+    options: PcapOptions,
+    /// Bytes at which a file is full; `None`: one file.
+    limit: Option<u64>,
+    current: PcapWriter<io::BufWriter<std::fs::File>>,
+    /// Bytes in the current file (headers included).
+    bytes: u64,
+    /// Every file written so far, the current one last.
+    files: Vec<std::path::PathBuf>,
+    /// Frames written, over all files.
+    frames: u64,
+}
+
+/// Size of the file header and of a record header.
+const FILE_HEADER: u64 = 24;
+const RECORD_HEADER: u64 = 16;
+
+impl RotatingPcapWriter {
+    /// Creates `base` (truncating it) and writes its header. `limit_bytes`:
+    /// the size at which to go on in the next file.
+    pub fn create(
+        base: &std::path::Path,
+        options: PcapOptions,
+        limit_bytes: Option<u64>,
+    ) -> io::Result<Self> {
+        let current = Self::open(base, options)?;
+        Ok(RotatingPcapWriter {
+            base: base.to_path_buf(),
+            options,
+            limit: limit_bytes.map(|l| l.max(1)),
+            current,
+            bytes: FILE_HEADER,
+            files: vec![base.to_path_buf()],
+            frames: 0,
+        })
+    }
+
+    fn open(
+        path: &std::path::Path,
+        options: PcapOptions,
+    ) -> io::Result<PcapWriter<io::BufWriter<std::fs::File>>> {
+        let file = std::fs::File::create(path)?;
+        PcapWriter::with_options(io::BufWriter::with_capacity(1 << 20, file), options)
+    }
+
+    /// The files written so far, in order.
+    pub fn files(&self) -> &[std::path::PathBuf] {
+        &self.files
+    }
+
+    /// Frames written over all files.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Writes one frame (see [`PcapWriter::write_frame`]), starting the
+    /// next file first when this one would grow past the limit.
+    pub fn write_frame(&mut self, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
+        let kept = (data.len() as u64).min(u64::from(self.options.snaplen));
+        let record = RECORD_HEADER + kept;
+        if let Some(limit) = self.limit {
+            if self.current.frames() > 0 && self.bytes.saturating_add(record) > limit {
+                self.rotate()?;
+            }
+        }
+        self.current.write_frame(ts, data, orig_len)?;
+        self.bytes += record;
+        self.frames += 1;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.current.flush()?;
+        let mut name = self.base.clone().into_os_string();
+        name.push(format!(".{}", self.files.len()));
+        let path = std::path::PathBuf::from(name);
+        self.current = Self::open(&path, self.options)?;
+        self.bytes = FILE_HEADER;
+        self.files.push(path);
+        Ok(())
+    }
+
+    /// Pushes what is buffered to the current file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.current.flush()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -355,6 +449,49 @@ mod tests {
         assert!(w.write_frame(Timestamp::new(1 << 33, 0), b"x", 1).is_err());
         assert_eq!(w.frames(), 0);
         assert_eq!(w.get_ref().len(), 24);
+    }
+
+    #[test]
+    fn rotates_by_size_into_numbered_files() {
+        let dir = std::env::temp_dir().join(format!("stripwatch-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = dir.join("cap.pcap");
+        // Room for the header and two 100-byte frames (16 + 100 each).
+        let limit = 24 + 2 * 116;
+        let mut w = RotatingPcapWriter::create(&base, PcapOptions::new(1), Some(limit)).unwrap();
+        for i in 0..5u8 {
+            w.write_frame(Timestamp::new(100 + i64::from(i), 0), &[i; 100], 100)
+                .unwrap();
+        }
+        // A frame larger than the limit still gets a file of its own.
+        w.write_frame(Timestamp::new(200, 0), &[9; 400], 400)
+            .unwrap();
+        w.flush().unwrap();
+        assert_eq!(w.frames(), 6);
+        let names: Vec<String> = w
+            .files()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["cap.pcap", "cap.pcap.1", "cap.pcap.2", "cap.pcap.3"]
+        );
+        let counts: Vec<usize> = w
+            .files()
+            .iter()
+            .map(|p| read_back(std::fs::read(p).unwrap()).len())
+            .collect();
+        assert_eq!(counts, [2, 2, 1, 1]);
+        assert!(
+            w.files()
+                .iter()
+                .take(3)
+                .all(|p| std::fs::metadata(p).unwrap().len() <= limit)
+        );
+        let last = read_back(std::fs::read(&w.files()[3]).unwrap());
+        assert_eq!((last[0].number, last[0].data.len()), (1, 400));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

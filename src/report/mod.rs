@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod hashes;
 pub mod json;
 pub mod jsonl;
+pub mod lines;
 pub mod summary;
 pub mod table;
 
@@ -14,6 +15,7 @@ pub use evidence::EvidencePlan;
 pub use hashes::HashExport;
 pub use json::{JsonDocument, write_report};
 pub use jsonl::JsonLines;
+pub use lines::LineReport;
 pub use table::{TableOptions, TableReport};
 
 /// Output formats of `stripwatch analyze`.

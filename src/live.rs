@@ -1,0 +1,569 @@
+//! `stripwatch live`: the file pipeline fed from a network interface
+//! (cargo feature `live`).
+//!
+//! The capture thread ([`crate::capture::live`]) hands packets over in
+//! batches; this thread numbers them as frames of one input and runs them
+//! through the same [`Pipeline`], [`MailSessions`] and [`Run`] as
+//! `analyze`, taking every ended session as soon as it ends, so findings
+//! stream out (one line each for a person, or JSON lines).
+//!
+//! Capture time only advances with packets. When none comes for
+//! [`IDLE_TICK`], the wall clock (less [`CLOCK_LAG`], for packets the
+//! kernel may still hold) moves the flow table's clock instead
+//! ([`Pipeline::advance_clock`]), so idle sessions time out and are
+//! reported while the capture runs.
+//!
+//! SIGINT or SIGTERM stops the capture; what the kernel holds is still
+//! read and analyzed, then every open session ends as `end-of-capture` and
+//! the summary is written, as at the end of a file. A second signal ends
+//! the process at once.
+
+use crate::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Severity};
+use crate::capture::live::{self, Event, LiveCapture, LiveOptions};
+use crate::capture::writer::RotatingPcapWriter;
+use crate::capture::{CaptureError, CaptureErrorKind, Frame};
+use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, ProtocolArg};
+use crate::flow::{FlowConfig, PortSet};
+use crate::pipeline::Pipeline;
+use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
+use crate::time::Timestamp;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// With no packet for this long, the wall clock advances capture time.
+pub const IDLE_TICK: Duration = Duration::from_millis(500);
+/// How far behind the wall clock that tick stays: packets stamped earlier
+/// may still sit in the kernel's buffer (at most the read timeout).
+pub const CLOCK_LAG: Duration = Duration::from_secs(2);
+
+/// Output formats of `stripwatch live`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// One line per finding as it is made; the table report at the end.
+    Table,
+    /// JSON lines, streamed (docs/jsonl.md).
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// The interface to capture on (`any`: all of them; --list shows them).
+    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
+    pub interface: Option<String>,
+
+    /// List the interfaces libpcap can capture on, and exit.
+    #[arg(long, conflicts_with = "interface")]
+    pub list: bool,
+
+    /// A BPF filter (pcap-filter syntax) instead of the default: the mail
+    /// ports and --port, with or without an 802.1Q tag.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Bytes kept of each packet.
+    #[arg(long, default_value_t = 262_144, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+
+    /// Put the interface in promiscuous mode (a SPAN port or a tap with
+    /// other hosts' traffic).
+    #[arg(long)]
+    pub promisc: bool,
+
+    /// The kernel buffer for packets not read yet: a bigger one rides out
+    /// longer bursts without drops.
+    #[arg(long, default_value_t = 32 << 20, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(65_536..=i32::MAX as i64))]
+    pub buffer_size: u32,
+
+    /// Keep every captured packet in a pcap FILE.
+    #[arg(long, value_name = "FILE")]
+    pub write_pcap: Option<PathBuf>,
+
+    /// With --write-pcap: go on in FILE.1, FILE.2, ... whenever the file
+    /// would grow past N megabytes (10^6 bytes).
+    #[arg(long, value_name = "N", requires = "write_pcap",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_mb: Option<u64>,
+
+    /// Seconds between statistics on standard error (0: none).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub stats_interval: u64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Table)]
+    pub format: LiveFormat,
+
+    /// Table: the report at the end also lists sessions without findings.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Also follow these TCP ports (repeatable, or comma-separated).
+    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
+    pub ports: Vec<u16>,
+
+    /// Show passwords, tokens and challenge responses (masked by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// At the end, write CRAM-MD5, APOP and NTLM material in hashcat's
+    /// formats and DIGEST-MD5 in John the Ripper's to FILE (and
+    /// FILE.<tool>-<format>).
+    #[arg(long, value_name = "FILE")]
+    pub hashes: Option<PathBuf>,
+
+    /// Exit with status 1 when a finding at or above this severity is reported.
+    #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<Severity>,
+
+    /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = crate::cli::parse_server)]
+    pub server: Option<(IpAddr, Option<u16>)>,
+
+    /// Report only sessions of this protocol.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+
+    /// No statistics or notes on standard error (errors still go there).
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Drop segments with a wrong IP or TCP checksum (by default they are
+    /// counted and kept: on the capturing host itself, checksum offload
+    /// makes every outgoing one look wrong).
+    #[arg(long)]
+    pub verify_checksums: bool,
+
+    /// Seconds without a packet after which a session ends (timeout).
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub idle_timeout: i64,
+
+    /// Most concurrent flows; beyond it the longest idle one is evicted.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub max_flows: usize,
+}
+
+impl LiveArgs {
+    /// The mail ports and --port.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports = PortSet::MAIL_PORTS.to_vec();
+        ports.extend(&self.ports);
+        ports
+    }
+
+    pub fn flow_config(&self) -> FlowConfig {
+        let mut ports = PortSet::mail();
+        for p in &self.ports {
+            ports.insert(*p);
+        }
+        FlowConfig {
+            ports,
+            idle_timeout_secs: self.idle_timeout.max(1),
+            max_flows: self.max_flows.max(1),
+            drop_bad_checksums: self.verify_checksums,
+            ..FlowConfig::default()
+        }
+    }
+
+    /// The BPF filter in force.
+    pub fn bpf_filter(&self) -> String {
+        self.bpf
+            .clone()
+            .unwrap_or_else(|| live::default_filter(&self.ports()))
+    }
+
+    fn filter(&self) -> Filter {
+        Filter {
+            min_severity: self.min_severity,
+            server: self.server,
+            protocol: self.protocol.map(|p| {
+                match p {
+                    ProtocolArg::Smtp => "smtp",
+                    ProtocolArg::Imap => "imap",
+                    ProtocolArg::Pop3 => "pop3",
+                }
+                .to_string()
+            }),
+        }
+    }
+
+    fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("stripwatch: {text}");
+        }
+    }
+}
+
+/// Runs `stripwatch live` and returns the exit status (as for `analyze`).
+pub fn run(args: &LiveArgs) -> ExitCode {
+    if args.list {
+        return list();
+    }
+    let Some(interface) = args.interface.clone() else {
+        eprintln!("stripwatch: live needs an interface (-i IFACE) or --list");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    };
+    let options = LiveOptions {
+        interface: interface.clone(),
+        filter: args.bpf_filter(),
+        snaplen: args.snaplen,
+        promisc: args.promisc,
+        buffer_size: args.buffer_size,
+    };
+    let capture = match LiveCapture::open(options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stripwatch: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    let writer = match &args.write_pcap {
+        Some(path) => {
+            let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
+            match RotatingPcapWriter::create(path, capture.pcap_options(), limit) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    eprintln!("stripwatch: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
+    };
+    let link = capture.link();
+    args.note(&format!(
+        "capturing on {} ({}, snaplen {}), filter: {}; Ctrl-C stops",
+        crate::text::escape(interface.as_bytes()),
+        crate::decode::linktype::name(link),
+        args.snaplen,
+        crate::text::escape(capture.options().filter.as_bytes()),
+    ));
+    let running = match capture.start(writer) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stripwatch: cannot start the capture thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signals = match Signals::install(running.stopper.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            running.stopper.stop();
+            let _ = running.join();
+            eprintln!("stripwatch: cannot handle SIGINT and SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let stdout = std::io::stdout();
+    let mut lines = LineReport::new(std::io::stdout(), crate::cli::colour_wanted());
+    let mut main_reporter: Box<dyn Reporter> = match args.format {
+        LiveFormat::Table => Box::new(TableReport::new(
+            std::io::BufWriter::new(stdout.lock()),
+            TableOptions {
+                all: args.all,
+                colour: crate::cli::colour_wanted(),
+            },
+        )),
+        LiveFormat::Jsonl => Box::new(JsonLines::new(std::io::BufWriter::new(stdout.lock()))),
+    };
+    let mut hashes = args.hashes.as_deref().map(HashExport::new);
+    let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
+    if args.format == LiveFormat::Table {
+        reporters.push(&mut lines);
+    }
+    reporters.push(main_reporter.as_mut());
+    if let Some(h) = hashes.as_mut() {
+        reporters.push(h);
+    }
+    let mut run = Run::new(args.filter(), reporters);
+
+    let name = format!("live:{interface}");
+    let analysis = AnalysisOptions {
+        show_secrets: args.show_secrets,
+    };
+    let mut pipeline = Pipeline::new(
+        args.flow_config(),
+        MailSessions::new(std::slice::from_ref(&name), analysis),
+    );
+    let index = pipeline.begin_input(&name);
+    if let Some(summary) = pipeline.input_mut(index) {
+        summary.format = "live";
+    }
+
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let mut next_stats = args.stats_interval;
+    let mut write_failed = false;
+    loop {
+        match running.events.recv_timeout(IDLE_TICK) {
+            Ok(Event::Packets(batch)) => {
+                for (ts, data, orig_len) in batch.packets() {
+                    tally.frames += 1;
+                    tally.bytes += u64::from(orig_len);
+                    let frame = Frame {
+                        number: tally.frames,
+                        ts,
+                        link,
+                        data,
+                        orig_len,
+                    };
+                    pipeline.process_frame(index, &frame);
+                    if pipeline.table().handler().has_ended() {
+                        take_ended(&mut pipeline, &mut run, &mut tally);
+                    }
+                }
+                let _ = running.recycle.try_send(batch);
+            }
+            Ok(Event::WriteFailed(e)) => {
+                write_failed = true;
+                eprintln!(
+                    "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
+                );
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                // No packet for a while: the wall clock moves capture time.
+                pipeline.advance_clock(index, tally.frames + 1, wall_clock_less(CLOCK_LAG));
+                take_ended(&mut pipeline, &mut run, &mut tally);
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if run.error().is_some() && !running.stopper.is_stopped() {
+            // Nobody reads the findings any more (`| head`): stop.
+            running.stopper.stop();
+        }
+        if next_stats > 0 && started.elapsed().as_secs() >= next_stats {
+            next_stats += args.stats_interval;
+            args.note(&tally.progress(
+                started.elapsed(),
+                running.stats.get(),
+                pipeline.table().len(),
+                run.worst(),
+            ));
+        }
+    }
+    let stopper = running.stopper.clone();
+    let end = running.join();
+    signals.close();
+
+    let (mut handler, mut summaries, stats) =
+        pipeline.finish_with(&mut |h: &mut MailSessions| deliver(h, &mut run, &mut tally));
+    deliver(&mut handler, &mut run, &mut tally);
+    if let Some(summary) = summaries.get_mut(usize::from(index)) {
+        summary.live = end.stats;
+        if let Some(e) = &end.error {
+            summary.record_failure(CaptureError {
+                file: name.clone(),
+                packet: Some(tally.frames + 1),
+                kind: CaptureErrorKind::Io(std::io::Error::other(e.clone())),
+            });
+        }
+    }
+    if let Some(e) = &end.error {
+        eprintln!(
+            "stripwatch: the capture on {} stopped: {e}",
+            crate::text::escape(interface.as_bytes())
+        );
+    }
+    let (worst, error) = run.finish(&summaries, &stats);
+    let report_failed = match error {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+        Some(e) => {
+            eprintln!("stripwatch: writing the report: {e}");
+            true
+        }
+        None => false,
+    };
+    drop(main_reporter);
+    let _ = std::io::stdout().flush();
+
+    args.note(&format!(
+        "{} ({})",
+        tally.progress(started.elapsed(), end.stats, 0, worst),
+        if stopper.is_stopped() {
+            "stopped"
+        } else {
+            "capture ended"
+        }
+    ));
+    if let Some(counters) = end.stats {
+        if counters.dropped + counters.if_dropped > 0 {
+            // Missing packets mean missing findings: say so even when quiet.
+            eprintln!(
+                "stripwatch: warning: {} packets dropped by the kernel and {} by the interface: \
+                 sessions may be incomplete (a larger --buffer-size or a narrower --bpf helps)",
+                counters.dropped, counters.if_dropped
+            );
+        }
+    }
+    if !end.files.is_empty() && end.write_error.is_none() {
+        let names: Vec<String> = end.files.iter().map(|p| p.display().to_string()).collect();
+        args.note(&format!(
+            "wrote {} packets to {}",
+            end.frames_written,
+            names.join(", ")
+        ));
+    }
+    if let Some(e) = &end.write_error {
+        if !write_failed {
+            eprintln!("stripwatch: writing the capture file failed: {e}");
+        }
+    }
+    if let Some(h) = &hashes {
+        for (path, n) in &h.written {
+            args.note(&format!("wrote {n} hash lines to {}", path.display()));
+        }
+    }
+
+    if report_failed || end.write_error.is_some() {
+        ExitCode::FAILURE
+    } else if !summaries.iter().all(|i| i.complete()) {
+        ExitCode::from(EXIT_INPUT_ERROR)
+    } else if worst.is_some() && worst >= args.fail_on.severity() && args.fail_on != FailOn::Never {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Hands the sessions that ended to the run.
+fn take_ended(pipeline: &mut Pipeline<MailSessions>, run: &mut Run<'_>, tally: &mut Tally) {
+    deliver(pipeline.handler_mut(), run, tally);
+}
+
+fn deliver(handler: &mut MailSessions, run: &mut Run<'_>, tally: &mut Tally) {
+    for record in handler.take_ended() {
+        tally.sessions += 1;
+        tally.findings += record.findings.len() as u64;
+        run.session(record);
+    }
+}
+
+/// The time `lag` ago, as a capture timestamp.
+fn wall_clock_less(lag: Duration) -> Timestamp {
+    let then = SystemTime::now().checked_sub(lag).unwrap_or(UNIX_EPOCH);
+    let since = then.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp::new(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_nanos(),
+    )
+}
+
+/// What the run has seen, for the statistics line.
+#[derive(Default)]
+struct Tally {
+    frames: u64,
+    bytes: u64,
+    sessions: u64,
+    findings: u64,
+}
+
+impl Tally {
+    fn progress(
+        &self,
+        elapsed: Duration,
+        counters: Option<crate::pipeline::LiveCounters>,
+        flows: usize,
+        worst: Option<Severity>,
+    ) -> String {
+        let libpcap = counters.map_or_else(
+            || "libpcap: no counters".to_string(),
+            |c| {
+                format!(
+                    "libpcap: {} received, {} dropped, {} dropped by the interface",
+                    c.received, c.dropped, c.if_dropped
+                )
+            },
+        );
+        format!(
+            "{:.0} s: {} packets ({:.1} MB); {libpcap}; {flows} flows tracked, {} sessions ended, {} findings{}",
+            elapsed.as_secs_f64(),
+            self.frames,
+            self.bytes as f64 / 1e6,
+            self.sessions,
+            self.findings,
+            worst.map(|w| format!(" (worst: {w})")).unwrap_or_default()
+        )
+    }
+}
+
+/// `stripwatch live --list`.
+fn list() -> ExitCode {
+    match live::list_interfaces() {
+        Ok(interfaces) => {
+            let mut out = std::io::stdout().lock();
+            for i in interfaces {
+                let mut flags = Vec::new();
+                if i.up {
+                    flags.push("up");
+                }
+                if i.running {
+                    flags.push("running");
+                }
+                if i.loopback {
+                    flags.push("loopback");
+                }
+                let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                let mut line = crate::text::escape(i.name.as_bytes());
+                if !flags.is_empty() {
+                    line.push_str(&format!(" [{}]", flags.join(", ")));
+                }
+                if !addresses.is_empty() {
+                    line.push_str(&format!(" {}", addresses.join(" ")));
+                }
+                if let Some(d) = &i.description {
+                    line.push_str(&format!(" ({})", crate::text::escape(d.as_bytes())));
+                }
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stripwatch: cannot list the interfaces: {e}");
+            ExitCode::from(EXIT_INPUT_ERROR)
+        }
+    }
+}
+
+/// SIGINT and SIGTERM stop the capture; a second one ends the process.
+struct Signals {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Signals {
+    fn install(stopper: live::Stopper) -> std::io::Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = stopper.flag();
+        // Runs before the iterator's thread sees the signal: only once the
+        // first one has set the flag does a second one end the process.
+        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())?;
+        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, flag)?;
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    stopper.stop();
+                }
+            })?;
+        Ok(Signals { handle, thread })
+    }
+
+    fn close(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
+}
