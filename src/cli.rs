@@ -35,6 +35,13 @@ pub enum Command {
     /// Analyze capture files (pcap, pcapng, gzip; `-` for standard input; a
     /// directory for every capture under it).
     Analyze(AnalyzeArgs),
+    /// Compare the mail sessions seen at two taps, one on each side of a
+    /// firewall or proxy, and report what the path between them changed.
+    Diff(crate::diff::cli::DiffArgs),
+    /// Capture live from a network interface and report findings as they
+    /// happen (SIGINT or SIGTERM stops and writes the summary).
+    #[cfg(feature = "live")]
+    Live(crate::live::LiveArgs),
 }
 
 /// The severity that makes the exit status 1, or never.
@@ -49,7 +56,7 @@ pub enum FailOn {
 }
 
 impl FailOn {
-    fn severity(self) -> Option<Severity> {
+    pub(crate) fn severity(self) -> Option<Severity> {
         match self {
             FailOn::Info => Some(Severity::Info),
             FailOn::Low => Some(Severity::Low),
@@ -143,7 +150,7 @@ pub struct AnalyzeArgs {
 }
 
 /// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or a bare IPv6 address.
-fn parse_server(text: &str) -> Result<(IpAddr, Option<u16>), String> {
+pub(crate) fn parse_server(text: &str) -> Result<(IpAddr, Option<u16>), String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok((ip, None));
     }
@@ -193,11 +200,14 @@ impl AnalyzeArgs {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => run_analyze(&args),
+        Command::Diff(args) => crate::diff::cli::run(&args),
+        #[cfg(feature = "live")]
+        Command::Live(args) => crate::live::run(&args),
     }
 }
 
 /// Colour only for a terminal, and never when NO_COLOR is set.
-fn colour_wanted() -> bool {
+pub(crate) fn colour_wanted() -> bool {
     std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var("TERM").map_or(true, |t| t != "dumb")

@@ -18,7 +18,10 @@ pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod diff;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod parallel;
 pub mod pipeline;
 pub mod proto;

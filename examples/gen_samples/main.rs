@@ -18,6 +18,7 @@
 pub mod conversation;
 pub mod crypto;
 pub mod dialogs;
+pub mod diff_pairs;
 pub mod findings;
 pub mod findings_imap;
 pub mod findings_pop3;
@@ -26,6 +27,7 @@ pub mod formats;
 pub mod mechanisms;
 pub mod packet;
 pub mod sample;
+pub mod tamper;
 pub mod tls;
 pub mod transport;
 
@@ -38,6 +40,7 @@ use std::process::ExitCode;
 pub fn all() -> Vec<Sample> {
     let mut out = transport::samples();
     out.extend(findings::samples());
+    out.extend(diff_pairs::samples());
     out
 }
 
@@ -153,7 +156,10 @@ fn readme(samples: &[Sample]) -> String {
          findings with their severity and evidence packets). The sessions of a `findings/` \
          file start one second apart, so session N of a report starts N-1 seconds after the \
          file's first packet; each file has its own server address. Every password and \
-         token in them is fake (`pw-...`, `tok-...`).\n\n\
+         token in them is fake (`pw-...`, `tok-...`). `diff/` holds pairs of captures of the \
+         same sessions at two taps, one on each side of a middlebox that rewrites packets in \
+         place, for `stripwatch diff` (`NAME.inside.pcap`: clients to middlebox; \
+         `NAME.outside.pcap`: middlebox to servers; `tests/diff.rs` asserts every change).\n\n\
          | File | Format, framing | Packets | Contents |\n\
          | --- | --- | --- | --- |\n",
     );

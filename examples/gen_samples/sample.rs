@@ -4,6 +4,7 @@
 use super::conversation::{Captured, Conversation};
 use super::formats::{self, Format, Frame};
 use super::packet::{self, Link};
+use super::tamper::Tamper;
 
 #[derive(Clone, Debug)]
 pub struct Sample {
@@ -24,6 +25,9 @@ pub struct Sample {
     pub rotation: Vec<(String, usize)>,
     /// The file ends in the middle of this (1-based) packet's record.
     pub cut_in_packet: Option<usize>,
+    /// What a middlebox did to every packet before this tap saw it (see
+    /// [`Tamper`]): the other side of a `stripwatch diff` pair.
+    pub tamper: Option<Tamper>,
 }
 
 impl Sample {
@@ -38,7 +42,14 @@ impl Sample {
             gzip: false,
             rotation: Vec::new(),
             cut_in_packet: None,
+            tamper: None,
         }
+    }
+
+    /// The packets as a tap behind a middlebox saw them.
+    pub fn tamper(mut self, tamper: Tamper) -> Self {
+        self.tamper = Some(tamper);
+        self
     }
 
     pub fn conversation(mut self, c: Conversation) -> Self {
@@ -120,10 +131,21 @@ impl Sample {
 
     /// Every frame, in file order (see [`Sample::placed`]).
     pub fn frames(&self) -> Vec<Frame> {
+        let tampered: Vec<Conversation> = match &self.tamper {
+            Some(t) => self
+                .conversations
+                .iter()
+                .map(|c| t.conversation(c))
+                .collect(),
+            None => Vec::new(),
+        };
         self.placed()
             .into_iter()
             .map(|(ci, captured)| {
-                let conv = &self.conversations[ci];
+                let (conv, captured) = match &self.tamper {
+                    Some(t) => (&tampered[ci], t.packet(captured)),
+                    None => (&self.conversations[ci], captured),
+                };
                 Frame {
                     ts: captured.ts,
                     section: conv.section,

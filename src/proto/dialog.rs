@@ -19,6 +19,7 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol, StarttlsAnswer};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsEvent, TlsReader, sniff};
 use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, Side, StreamEvent};
@@ -237,6 +238,8 @@ pub struct MailDialog {
     dirs: [Direction; 2],
     requests: Requests,
     go_ahead: bool,
+    /// What was read, line by line, when asked for (`stripwatch diff`).
+    tap: Option<Box<LineTap>>,
 }
 
 impl MailDialog {
@@ -248,7 +251,25 @@ impl MailDialog {
             dirs: [Direction::new(), Direction::new()],
             requests: Requests::default(),
             go_ahead: false,
+            tap: None,
         }
+    }
+
+    /// Records every line read (and where literals, TLS and gaps are) in
+    /// `tap`; see [`super::tap`].
+    pub fn with_tap(mut self, tap: LineTap) -> Self {
+        self.tap = Some(Box::new(tap));
+        self
+    }
+
+    /// The record, when tapped.
+    pub fn tap(&self) -> Option<&LineTap> {
+        self.tap.as_deref()
+    }
+
+    /// Takes the record out (the dialog goes on untapped).
+    pub fn take_tap(&mut self) -> Option<LineTap> {
+        self.tap.take().map(|t| *t)
     }
 
     /// One event of the session's reassembled streams.
@@ -260,7 +281,12 @@ impl MailDialog {
                 offset,
                 ..
             } => self.feed(side, bytes, At { packet, offset }),
-            StreamEvent::Gap { len, .. } => self.gap(side, len),
+            StreamEvent::Gap { len, offset, .. } => {
+                if let Some(tap) = self.tap.as_deref_mut() {
+                    tap.marker(side, TapKind::Gap { len }, None, offset);
+                }
+                self.gap(side, len)
+            }
             StreamEvent::Fin { .. } => self.dir(side).fin = true,
             StreamEvent::Conflict(_) => {}
         }
@@ -356,6 +382,7 @@ impl MailDialog {
     /// Processes a prefix of `input` in the current mode; returns its length.
     fn step(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let packet = at.packet;
+        let tapping = self.tap.is_some();
         let dir = self.dir(side);
         match &mut dir.mode {
             Mode::Ignore => input.len(),
@@ -363,7 +390,19 @@ impl MailDialog {
                 let (used, line) = dir.lines.push(input, packet, at.offset);
                 if let Some(line) = line {
                     let evidence = Evidence::from_line(side, &line);
+                    let tapped = tapping.then(|| (line.bytes.to_vec(), line.ending, line.packet));
                     dir.mode = Mode::ExpectTls;
+                    if let (Some(tap), Some((bytes, ending, packet))) =
+                        (self.tap.as_deref_mut(), tapped)
+                    {
+                        let line = Line {
+                            bytes: &bytes,
+                            packet,
+                            offset: evidence.offset.unwrap_or(at.offset),
+                            ending,
+                        };
+                        tap.line(side, &line, TapKind::AfterGoAhead);
+                    }
                     self.facts.response_injection.get_or_insert(evidence);
                 }
                 used
@@ -399,6 +438,8 @@ impl MailDialog {
                 total,
                 start,
             } => {
+                // The literal's place for the tap: where its first byte is.
+                let begins = start.is_none().then_some(*total);
                 let offset = *start.get_or_insert(at.offset);
                 let take = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
@@ -409,12 +450,17 @@ impl MailDialog {
                 if *remaining == 0 {
                     let (kept, total) = (std::mem::take(kept), *total);
                     dir.mode = Mode::Lines;
+                    if let (Some(tap), Some(total)) = (self.tap.as_deref_mut(), begins) {
+                        tap.marker(side, TapKind::Literal { total }, Some(packet), offset);
+                    }
                     let literal = Literal {
                         bytes: &kept,
                         total,
                         offset,
                     };
                     self.with_machine(|m, ctx| m.on_literal(side, literal, ctx));
+                } else if let (Some(tap), Some(total)) = (self.tap.as_deref_mut(), begins) {
+                    tap.marker(side, TapKind::Literal { total }, Some(packet), offset);
                 }
                 take
             }
@@ -430,6 +476,7 @@ impl MailDialog {
             port_hint,
             dirs,
             requests,
+            tap,
             ..
         } = self;
         let gaps = [dirs[0].gaps, dirs[1].gaps];
@@ -442,6 +489,9 @@ impl MailDialog {
         };
         let mut note = std::mem::take(&mut dir.note_next_line);
         let used = dir.lines.feed(input, at.packet, at.offset, |line| {
+            if let Some(tap) = tap.as_deref_mut() {
+                tap.line(side, line, TapKind::Line);
+            }
             if std::mem::take(&mut note) {
                 let evidence = Evidence::from_line(side, line);
                 let evidence = mask_client_line(facts.protocol, evidence);
@@ -506,6 +556,9 @@ impl MailDialog {
         if verdict == Sniff::Tls {
             dir.mode = Mode::Tls(Box::default());
             dir.tls_first = Some(first.packet);
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.marker(side, TapKind::Tls, Some(first.packet), first.offset);
+            }
             // Implicit TLS: the client's first payload is a TLS record,
             // whatever the port. After a cleartext greeting it is odd (a
             // STARTTLS the capture did not see, or a client meant for a

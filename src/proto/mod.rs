@@ -12,6 +12,7 @@ pub mod lines;
 pub mod pop3;
 pub mod sasl;
 pub mod smtp;
+pub mod tap;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tls;

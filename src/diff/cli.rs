@@ -1,0 +1,181 @@
+//! `stripwatch diff INSIDE OUTSIDE`: the command line of the diff (wired
+//! into [`crate::cli`] by one variant and one call).
+
+use super::output::{DiffFormat, TableLook, write_report};
+use super::{DiffOptions, diff};
+use crate::analysis::Severity;
+use crate::capture::{InputSpec, resolve_inputs};
+use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn};
+use crate::flow::{FlowConfig, PortSet};
+use clap::Args;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Captures from the tap on one side of the middlebox (a file, or a
+    /// directory for every capture under it).
+    #[arg(value_name = "INSIDE")]
+    pub inside: PathBuf,
+
+    /// Captures from the tap on the other side.
+    #[arg(value_name = "OUTSIDE")]
+    pub outside: PathBuf,
+
+    /// More captures of the inside tap (repeatable).
+    #[arg(long = "inside", value_name = "PATH")]
+    pub more_inside: Vec<PathBuf>,
+
+    /// More captures of the outside tap (repeatable).
+    #[arg(long = "outside", value_name = "PATH")]
+    pub more_outside: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+
+    /// Table: also list pairs the path did not change.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Also follow these TCP ports (repeatable, or comma-separated).
+    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
+    pub ports: Vec<u16>,
+
+    /// Show passwords, tokens and challenge responses in changed lines
+    /// (masked by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Exit with status 1 when a change at or above this severity is found.
+    #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Most seconds between the first packets of two sessions taken for
+    /// one (NAT pairs: at most 5).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub window: f64,
+
+    /// No notes on standard error (errors still go there).
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Drop segments with a wrong IP or TCP checksum.
+    #[arg(long)]
+    pub verify_checksums: bool,
+
+    /// Seconds of capture time after which an idle session ends.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub idle_timeout: i64,
+
+    /// Most concurrent flows per tap.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub max_flows: usize,
+}
+
+impl DiffArgs {
+    fn flow_config(&self) -> FlowConfig {
+        let mut ports = PortSet::mail();
+        for p in &self.ports {
+            ports.insert(*p);
+        }
+        FlowConfig {
+            ports,
+            idle_timeout_secs: self.idle_timeout.max(1),
+            max_flows: self.max_flows.max(1),
+            drop_bad_checksums: self.verify_checksums,
+            ..FlowConfig::default()
+        }
+    }
+
+    fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+        }
+    }
+
+    fn inputs(&self, first: &Path, more: &[PathBuf]) -> Result<Vec<InputSpec>, String> {
+        let mut paths = vec![first.to_path_buf()];
+        paths.extend(more.iter().cloned());
+        let (inputs, skipped) = resolve_inputs(&paths).map_err(|e| e.to_string())?;
+        for path in skipped {
+            self.note(&format!("skipping {}: not a capture file", path.display()));
+        }
+        Ok(inputs)
+    }
+}
+
+fn fail_severity(f: FailOn) -> Option<Severity> {
+    match f {
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::High => Some(Severity::High),
+        FailOn::Critical => Some(Severity::Critical),
+        FailOn::Never => None,
+    }
+}
+
+/// Colour only for a terminal, and never when NO_COLOR is set.
+fn colour_wanted() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Runs `stripwatch diff` and returns the exit status.
+pub fn run(args: &DiffArgs) -> ExitCode {
+    let inside = args.inputs(&args.inside, &args.more_inside);
+    let outside = args.inputs(&args.outside, &args.more_outside);
+    let (inside, outside) = match (inside, outside) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("stripwatch: {}", crate::text::escape(e.as_bytes()));
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
+    let stdin = |v: &[InputSpec]| v.iter().any(|i| i.path == Path::new("-"));
+    if stdin(&inside) && stdin(&outside) {
+        eprintln!("stripwatch: only one tap can be read from standard input");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    let options = DiffOptions {
+        show_secrets: args.show_secrets,
+        window_secs: if args.window.is_finite() {
+            args.window.max(0.0)
+        } else {
+            DiffOptions::default().window_secs
+        },
+    };
+    let report = diff(&inside, &outside, args.flow_config(), &options);
+    for input in report.inputs.inside.iter().chain(&report.inputs.outside) {
+        if let Some(e) = &input.error {
+            eprintln!("stripwatch: {e}");
+        }
+    }
+    let look = TableLook {
+        all: args.all,
+        colour: colour_wanted(),
+        pretty: std::io::stdout().is_terminal(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match write_report(&report, args.format, look, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("stripwatch: writing the report: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let worst = report.worst();
+    let fail = fail_severity(args.fail_on);
+    if !report.inputs_complete() {
+        ExitCode::from(EXIT_INPUT_ERROR)
+    } else if worst.is_some() && fail.is_some() && worst >= fail {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

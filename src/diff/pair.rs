@@ -1,0 +1,470 @@
+//! Pairing the sessions of two taps: which session at the outside tap is
+//! which session at the inside tap, how that was decided, and how sure it
+//! is.
+//!
+//! Three rules, tried in this order of strength:
+//!
+//! - **five-tuple**: the same client and server address and port at both
+//!   taps, first seen within the window, or at any time when the initial
+//!   sequence numbers agree too (the taps' clocks may differ); the nearest
+//!   in time wins, for reused ports. Nothing rewrote the addresses.
+//! - **nat**: addresses or ports differ, but the first data segments have
+//!   the same relative sequence numbers and lengths in both directions (a
+//!   NAT and the ASA's sequence-number randomization change absolute
+//!   numbers, never relative ones), the sessions start within a few
+//!   seconds, and the far side's SYN is not a new connection.
+//! - **proxy**: a terminating proxy opens a new TCP connection on the far
+//!   side: paired by the server port (or the same server address), the
+//!   time between the two first packets, the far side's SYN coming after
+//!   the near side's handshake was answered, and how many lines the two
+//!   dialogs share.
+//!
+//! Candidates are scored and taken greedily, best first; each session is
+//! paired at most once. Confidence is a number in [0, 1] with the reasons
+//! behind it.
+
+use super::collect::{Handshake, SeenSession, Shape};
+use super::{Tap, human_duration, seconds_between};
+use crate::flow::Endpoint;
+use crate::proto::tap::TapKind;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// How a pair was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    FiveTuple,
+    Nat,
+    Proxy,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::FiveTuple => "five-tuple",
+            Method::Nat => "nat",
+            Method::Proxy => "proxy",
+        }
+    }
+}
+
+/// Two sessions, one per tap, taken for the same mail session.
+#[derive(Clone, Debug)]
+pub struct Pairing {
+    /// Index into the inside tap's sessions.
+    pub inside: usize,
+    /// Index into the outside tap's sessions.
+    pub outside: usize,
+    pub method: Method,
+    pub confidence: f64,
+    pub reasons: Vec<String>,
+}
+
+/// Pairs and the sessions left alone.
+#[derive(Debug, Default)]
+pub struct PairingResult {
+    pub pairs: Vec<Pairing>,
+    pub inside_only: Vec<usize>,
+    pub outside_only: Vec<usize>,
+}
+
+/// Most candidates considered per inside session (the nearest in time).
+const MAX_CANDIDATES: usize = 64;
+/// NAT pairs start within this many seconds of each other.
+const NAT_WINDOW: f64 = 5.0;
+/// Least share of first data segments that must agree for NAT.
+const NAT_SHAPE: f64 = 0.75;
+/// Least score of a proxy pair.
+const PROXY_MIN_SCORE: f64 = 0.55;
+/// Least share of identical lines of a proxy pair: a middlebox changes a
+/// few lines of a dialog, not most of them.
+const PROXY_MIN_SIMILARITY: f64 = 0.5;
+
+/// What relates the far side's connection to the near side's handshake.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Connection {
+    /// The later SYN came after the earlier session's SYN-ACK: the first
+    /// connection was answered locally; the second is a new one.
+    New {
+        after_syn_ack: f64,
+    },
+    /// The later SYN came between the earlier SYN and its SYN-ACK: one
+    /// handshake, forwarded.
+    Forwarded,
+    Unknown,
+}
+
+fn connection(a: &SeenSession, b: &SeenSession) -> Connection {
+    let (Some(ha), Some(hb)) = (a.handshake, b.handshake) else {
+        return Connection::Unknown;
+    };
+    let (early, late): (Handshake, Handshake) = if ha.syn <= hb.syn { (ha, hb) } else { (hb, ha) };
+    match early.syn_ack {
+        Some(ack) if late.syn >= ack => Connection::New {
+            after_syn_ack: seconds_between(ack, late.syn),
+        },
+        Some(_) => Connection::Forwarded,
+        None => Connection::Unknown,
+    }
+}
+
+/// Share of the first data segments with the same side, relative offset
+/// and length.
+fn shape_match(a: &[Shape], b: &[Shape]) -> (usize, usize) {
+    let n = a.len().max(b.len());
+    let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    (same, n)
+}
+
+/// A dialog's lines as sorted (side, hash) keys, for counting the lines
+/// two dialogs share.
+fn signature(s: &SeenSession) -> Vec<(usize, u64)> {
+    let mut keys: Vec<(usize, u64)> = s
+        .lines
+        .iter()
+        .filter(|l| matches!(l.item.kind, TapKind::Line | TapKind::AfterGoAhead))
+        .map(|l| (l.item.side.index(), l.item.hash))
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Lines the two dialogs share (as a multiset), and the longer dialog's
+/// count.
+fn shared(a: &[(usize, u64)], b: &[(usize, u64)]) -> (usize, usize) {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    (n, a.len().max(b.len()))
+}
+
+fn shared_lines(a: &SeenSession, b: &SeenSession) -> (usize, usize) {
+    shared(&signature(a), &signature(b))
+}
+
+fn ratio((n, d): (usize, usize)) -> f64 {
+    if d == 0 { 1.0 } else { n as f64 / d as f64 }
+}
+
+/// Closeness in time: 1 at the same instant, 0.5 a tenth of a second
+/// apart.
+fn closeness(dt: f64) -> f64 {
+    1.0 / (1.0 + dt.abs() / 0.1)
+}
+
+struct Candidate {
+    inside: usize,
+    outside: usize,
+    method: Method,
+    score: f64,
+    dt: f64,
+}
+
+/// Pairs the sessions of the two taps.
+pub fn pair_sessions(
+    inside: &[SeenSession],
+    outside: &[SeenSession],
+    window: f64,
+) -> PairingResult {
+    let sig_in: Vec<Vec<(usize, u64)>> = inside.iter().map(signature).collect();
+    let sig_out: Vec<Vec<(usize, u64)>> = outside.iter().map(signature).collect();
+    let mut by_tuple: HashMap<(Endpoint, Endpoint), Vec<usize>> = HashMap::new();
+    for (i, s) in outside.iter().enumerate() {
+        by_tuple.entry((s.client, s.server)).or_default().push(i);
+    }
+    let mut order: Vec<usize> = (0..outside.len()).collect();
+    order.sort_by_key(|&i| outside.get(i).map(|s| s.first.ts));
+    let starts: Vec<f64> = order
+        .iter()
+        .filter_map(|&i| outside.get(i))
+        .map(|s| s.first.ts.as_secs_f64())
+        .collect();
+    let mut candidates = Vec::new();
+    for (ii, a) in inside.iter().enumerate() {
+        let Some(sa) = sig_in.get(ii) else { continue };
+        // The same five-tuple, whatever the time when the sequence numbers
+        // agree too (the taps' clocks may differ).
+        for &oi in by_tuple.get(&(a.client, a.server)).into_iter().flatten() {
+            let Some(b) = outside.get(oi) else { continue };
+            let dt = seconds_between(a.first.ts, b.first.ts);
+            let same_isns = isn_shift(a, b) == Some([0, 0]);
+            if dt.abs() <= window || same_isns {
+                candidates.push(Candidate {
+                    inside: ii,
+                    outside: oi,
+                    method: Method::FiveTuple,
+                    score: 3.0 + f64::from(u8::from(same_isns)) + closeness(dt),
+                    dt,
+                });
+            }
+        }
+        let t = a.first.ts.as_secs_f64();
+        let lo = starts.partition_point(|s| *s < t - window);
+        let hi = starts.partition_point(|s| *s <= t + window);
+        let mut near: Vec<usize> = order.get(lo..hi).unwrap_or_default().to_vec();
+        near.sort_by(|x, y| {
+            let d = |i: &usize| {
+                outside
+                    .get(*i)
+                    .map_or(f64::MAX, |s| seconds_between(a.first.ts, s.first.ts).abs())
+            };
+            d(x).total_cmp(&d(y))
+        });
+        near.truncate(MAX_CANDIDATES);
+        for oi in near {
+            let (Some(b), Some(sb)) = (outside.get(oi), sig_out.get(oi)) else {
+                continue;
+            };
+            if let Some(c) = candidate(ii, a, sa, oi, b, sb) {
+                candidates.push(c);
+            }
+        }
+    }
+    candidates.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then(x.dt.abs().total_cmp(&y.dt.abs()))
+            .then(x.inside.cmp(&y.inside))
+            .then(x.outside.cmp(&y.outside))
+    });
+    let mut used_in = vec![false; inside.len()];
+    let mut used_out = vec![false; outside.len()];
+    let mut result = PairingResult::default();
+    for c in candidates {
+        let (Some(fi), Some(fo)) = (used_in.get_mut(c.inside), used_out.get_mut(c.outside)) else {
+            continue;
+        };
+        if *fi || *fo {
+            continue;
+        }
+        *fi = true;
+        *fo = true;
+        if let (Some(a), Some(b)) = (inside.get(c.inside), outside.get(c.outside)) {
+            let (confidence, reasons) = explain(c.method, a, b);
+            result.pairs.push(Pairing {
+                inside: c.inside,
+                outside: c.outside,
+                method: c.method,
+                confidence,
+                reasons,
+            });
+        }
+    }
+    result
+        .pairs
+        .sort_by_key(|p| (inside.get(p.inside).map(|s| s.first), p.inside));
+    result.inside_only = (0..inside.len())
+        .filter(|i| !used_in.get(*i).copied().unwrap_or(true))
+        .collect();
+    result.outside_only = (0..outside.len())
+        .filter(|i| !used_out.get(*i).copied().unwrap_or(true))
+        .collect();
+    result
+}
+
+/// How `a` and `b` could be one session other than by five-tuple (NAT or
+/// proxy), with its score.
+fn candidate(
+    ii: usize,
+    a: &SeenSession,
+    sa: &[(usize, u64)],
+    oi: usize,
+    b: &SeenSession,
+    sb: &[(usize, u64)],
+) -> Option<Candidate> {
+    if let (Some(pa), Some(pb)) = (a.protocol, b.protocol) {
+        if pa != pb {
+            return None;
+        }
+    }
+    if a.client == b.client && a.server == b.server {
+        // Made above by the five-tuple rule.
+        return None;
+    }
+    let dt = seconds_between(a.first.ts, b.first.ts);
+    let close = closeness(dt);
+    let make = |method, score| Candidate {
+        inside: ii,
+        outside: oi,
+        method,
+        score,
+        dt,
+    };
+    let (same_lines, lines) = shared(sa, sb);
+    let similarity = ratio((same_lines, lines));
+    let shape = ratio(shape_match(&a.shape, &b.shape));
+    let conn = connection(a, b);
+    let same_port = a.server.port == b.server.port;
+    if shape >= NAT_SHAPE
+        && !a.shape.is_empty()
+        && dt.abs() <= NAT_WINDOW
+        && !matches!(conn, Connection::New { .. })
+    {
+        return Some(make(
+            Method::Nat,
+            2.0 + 0.5 * shape + 0.3 * close + 0.2 * similarity,
+        ));
+    }
+    let new_connection = matches!(conn, Connection::New { .. });
+    let score = 0.4 * similarity
+        + 0.3 * close
+        + if same_port { 0.15 } else { 0.0 }
+        + if new_connection { 0.15 } else { 0.0 };
+    // Sessions without a line in common (or without lines) are not taken
+    // for one on the strength of timing alone.
+    (same_lines > 0 && score >= PROXY_MIN_SCORE && similarity >= PROXY_MIN_SIMILARITY)
+        .then(|| make(Method::Proxy, score))
+}
+
+fn isn_shift(a: &SeenSession, b: &SeenSession) -> Option<[i64; 2]> {
+    let shift = |x: Option<u32>, y: Option<u32>| Some(i64::from(y?.wrapping_sub(x?) as i32));
+    Some([
+        shift(a.stream_start[0], b.stream_start[0])?,
+        shift(a.stream_start[1], b.stream_start[1])?,
+    ])
+}
+
+fn isn_reason(a: &SeenSession, b: &SeenSession) -> Option<(bool, String)> {
+    let [c, s] = isn_shift(a, b)?;
+    Some(if c == 0 && s == 0 {
+        (
+            true,
+            "the same initial sequence numbers at both taps".to_string(),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "sequence numbers shifted by {c:+} (client) and {s:+} (server) from inside to outside (ISN randomization)"
+            ),
+        )
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x.clamp(0.0, 1.0) * 100.0).round() / 100.0
+}
+
+/// Confidence and reasons of a pair made by `method`.
+fn explain(method: Method, a: &SeenSession, b: &SeenSession) -> (f64, Vec<String>) {
+    let mut reasons = Vec::new();
+    let dt = seconds_between(a.first.ts, b.first.ts);
+    let (shared, lines) = shared_lines(a, b);
+    let similarity = ratio((shared, lines));
+    let (same_segs, segs) = shape_match(&a.shape, &b.shape);
+    let conn = connection(a, b);
+    let first_seen = if dt == 0.0 {
+        "first packets at the same instant".to_string()
+    } else {
+        format!(
+            "first packets {} apart ({} first)",
+            human_duration(dt),
+            if dt > 0.0 { "inside" } else { "outside" }
+        )
+    };
+    let dialog = format!("{shared} of {lines} lines of the two dialogs are identical");
+    let confidence = match method {
+        Method::FiveTuple => {
+            reasons.push(format!(
+                "the same addresses and ports at both taps ({} → {})",
+                a.client, a.server
+            ));
+            let mut c: f64 = 0.9;
+            if let Some((same, text)) = isn_reason(a, b) {
+                if same {
+                    c += 0.05;
+                }
+                reasons.push(text);
+            }
+            if let Connection::New { .. } = conn {
+                reasons.push("the outside's SYN came after the inside's handshake was answered: a new TCP connection (a transparent proxy)".into());
+            }
+            if similarity >= 0.5 {
+                c += 0.05;
+            }
+            reasons.push(first_seen);
+            reasons.push(dialog);
+            c
+        }
+        Method::Nat => {
+            reasons.push(rewritten("client", a.client, b.client));
+            reasons.push(rewritten("server", a.server, b.server));
+            if let Some((_, text)) = isn_reason(a, b) {
+                reasons.push(text);
+            }
+            reasons.push(format!(
+                "{same_segs} of the first {segs} data segments at the same relative sequence numbers with the same lengths"
+            ));
+            if conn == Connection::Forwarded {
+                reasons.push("the later tap's SYN came before the earlier tap's SYN-ACK: one handshake, forwarded".into());
+            }
+            reasons.push(first_seen);
+            reasons.push(dialog);
+            0.5 + 0.3 * ratio((same_segs, segs)) + 0.1 * closeness(dt) + 0.1 * similarity
+        }
+        Method::Proxy => {
+            let mut c = 0.3 + 0.3 * similarity + 0.2 * closeness(dt);
+            if let Connection::New { after_syn_ack } = conn {
+                c += 0.1;
+                reasons.push(format!(
+                    "a new TCP connection on the far side: its SYN came {} after the near side's handshake was answered",
+                    human_duration(after_syn_ack)
+                ));
+            }
+            if a.server == b.server {
+                c += 0.1;
+                reasons.push(format!("the same server at both taps ({})", a.server));
+            } else if a.server.port == b.server.port {
+                c += 0.1;
+                reasons.push(format!(
+                    "server port {} at both taps: clients reach the proxy at {}, the proxy reaches the server at {} from {}",
+                    a.server.port,
+                    proxy_near(a, b).server,
+                    proxy_far(a, b).server,
+                    proxy_far(a, b).client.ip
+                ));
+            }
+            reasons.push(first_seen);
+            reasons.push(dialog);
+            c
+        }
+    };
+    (round(confidence), reasons)
+}
+
+/// The session that started first (nearest the client of a proxy).
+fn proxy_near<'a>(a: &'a SeenSession, b: &'a SeenSession) -> &'a SeenSession {
+    if a.first.ts <= b.first.ts { a } else { b }
+}
+
+fn proxy_far<'a>(a: &'a SeenSession, b: &'a SeenSession) -> &'a SeenSession {
+    if a.first.ts <= b.first.ts { b } else { a }
+}
+
+fn rewritten(what: &str, a: Endpoint, b: Endpoint) -> String {
+    if a == b {
+        format!("the {what} {a} is the same at both taps")
+    } else if a.ip == b.ip {
+        format!(
+            "the {what} port was rewritten: {a} at the {} tap is {b} at the {} tap",
+            Tap::Inside.name(),
+            Tap::Outside.name()
+        )
+    } else {
+        format!(
+            "the {what} was rewritten: {a} at the {} tap is {b} at the {} tap",
+            Tap::Inside.name(),
+            Tap::Outside.name()
+        )
+    }
+}
