@@ -337,20 +337,22 @@ impl Reassembler {
         // Bytes before the start of the stream (a retransmission reaching
         // back past where a mid-stream pickup began) are cut off.
         let before_start = usize::try_from(signed.min(0).unsigned_abs()).unwrap_or(usize::MAX);
-        // Where this segment's FIN sits. One behind what the stream already
+        // Where the segment ends on the wire (snaplen-cut bytes included),
+        // which is where its FIN sits. A FIN behind what the stream already
         // holds is stale or forged: a real FIN ends the stream after its
         // last byte, so it cannot cut bytes that were already delivered.
-        let fin_at = signed
+        let seg_end = signed
             .saturating_add(payload.len() as i64)
             .saturating_add(i64::from(missing));
-        let fin = fin && u64::try_from(fin_at).is_ok_and(|at| at >= self.next);
+        let fin = fin && u64::try_from(seg_end).is_ok_and(|end| end >= self.next);
         let payload = payload.get(before_start..).unwrap_or_default();
-        if before_start > 0 && payload.is_empty() && !fin {
+        if before_start > 0 && payload.is_empty() && !fin && seg_end <= 0 {
             return;
         }
         let mut off = signed.max(0) as u64;
         let captured_end = off + payload.len() as u64;
-        let wire_end = captured_end + u64::from(missing);
+        // (Cut-off bytes before the stream start do not count either.)
+        let wire_end = u64::try_from(seg_end).unwrap_or(0).max(captured_end);
         if fin && self.fin.is_none() {
             self.fin = Some(Box::new((wire_end, packet)));
             self.cut_at_fin(wire_end);
