@@ -249,7 +249,7 @@ fn committed_lab_captures_agree_with_truth() {
 #[test]
 fn fresh_lab_recording_agrees_with_truth() {
     if !common::external_tools_enabled(
-        "fresh_lab_recording_agrees_with_truth (tests/lab/record.sh, as root)",
+        "fresh_lab_recording_agrees_with_truth (tests/lab/record.sh as root; it installs Postfix, Dovecot, swaks, curl, tshark)",
         &["bash"],
     ) {
         return;
