@@ -12,10 +12,13 @@ asserted.
 
 Rows: `read` (pcap-parser over a bounded buffer, nothing else), `decode`
 (read + etherparse headers + a five-tuple hash-map lookup per TCP packet:
-the floor of any analyzer), `stripwatch` (the whole pipeline, JSON report
-to /dev/null). Medians over --runs; peak RSS from /usr/bin/time.
+the floor of any analyzer), `stripwatch-1` (the whole pipeline on one
+thread, JSON report to /dev/null), `stripwatch-N` (the default: a reader
+thread and one worker per core), and `tshark -z credentials` when tshark is
+installed (--no-tshark leaves it out). Medians over --runs; peak RSS from
+/usr/bin/time.
 """
-import argparse, os, statistics, subprocess, sys, time
+import argparse, os, shutil, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = os.path.join(ROOT, '..', 'shared', 'bench', 'gen_pcap.py')
@@ -79,6 +82,7 @@ def main():
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--sizes', default='mixed-1g,mail-300m,lossy-200m')
     ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--no-tshark', action='store_true')
     ap.add_argument('--extra', action='append', default=[],
                     help='extra stripwatch rows: NAME=ARGS (e.g. "threads-1=--threads 1")')
     args = ap.parse_args()
@@ -89,12 +93,15 @@ def main():
         path = ensure_capture(name)
         size = os.path.getsize(path)
         packets = packets_of(loops, path)
+        analyze = [stripwatch, 'analyze', '--format', 'json', '--quiet']
         commands = [('read', [loops, 'read', path]), ('decode', [loops, 'decode', path]),
-                    ('stripwatch', [stripwatch, 'analyze', '--format', 'json', '--quiet', path])]
+                    ('stripwatch-1', [*analyze, '--threads', '1', path]),
+                    (f'stripwatch-{os.cpu_count()}', [*analyze, path])]
+        if shutil.which('tshark') and not args.no_tshark:
+            commands.append(('tshark -z credentials', ['tshark', '-r', path, '-q', '-z', 'credentials']))
         for extra in args.extra:
             label, _, extra_args = extra.partition('=')
-            commands.append((label, [stripwatch, 'analyze', '--format', 'json', '--quiet',
-                                     *extra_args.split(), path]))
+            commands.append((label, [*analyze, *extra_args.split(), path]))
         samples = {label: [] for label, _ in commands}
         # Interleave the runs so that load changes hit every row alike.
         for _ in range(args.runs):
