@@ -25,7 +25,7 @@ use crate::decode;
 use crate::flow::{FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 /// Frames per batch round (across all workers).
 const BATCH_FRAMES: usize = 8192;
@@ -33,6 +33,9 @@ const BATCH_FRAMES: usize = 8192;
 const BATCH_BYTES: usize = 2 << 20;
 /// Batch rounds that may wait in each channel (memory stays bounded).
 const CHANNEL_ROUNDS: usize = 2;
+/// Emptied batches that may wait to be reused: every batch in flight
+/// (queued, being filled, being worked on) can come back.
+const SPARE_BATCHES: usize = CHANNEL_ROUNDS + 2;
 
 /// Where one frame is in a batch's byte arena.
 struct FrameMeta {
@@ -43,7 +46,9 @@ struct FrameMeta {
     len: usize,
 }
 
-/// One worker's share of a batch round.
+/// One worker's share of a batch round. Workers hand emptied batches
+/// back to the reader, so their buffers are reused rather than allocated
+/// (and page-faulted in) afresh for every round.
 #[derive(Default)]
 struct Batch {
     frames: Vec<FrameMeta>,
@@ -51,6 +56,24 @@ struct Batch {
     /// Clock ticks of the round: packets where the capture's second
     /// advanced, whatever worker owns them.
     ticks: Vec<PacketRef>,
+}
+
+impl Batch {
+    /// A batch sized for one worker's usual share of a round.
+    fn sized_for(workers: usize) -> Self {
+        Batch {
+            frames: Vec::with_capacity(BATCH_FRAMES / workers),
+            bytes: Vec::with_capacity(BATCH_BYTES / workers + (64 << 10)),
+            ticks: Vec::new(),
+        }
+    }
+
+    /// Empties the batch, keeping its buffers.
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.bytes.clear();
+        self.ticks.clear();
+    }
 }
 
 /// What a worker reports.
@@ -85,16 +108,19 @@ pub fn run_inputs_parallel(
     std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
+        let (spare_tx, spare_rx) = sync_channel::<Batch>(SPARE_BATCHES * threads);
         for _ in 0..threads {
             let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
             let (report_tx, report_rx) = sync_channel::<Report>(CHANNEL_ROUNDS);
             let table = FlowTable::new(worker_config.clone(), MailSessions::new(&names, options));
-            scope.spawn(move || worker(table, batch_rx, report_tx));
+            let spare_tx = spare_tx.clone();
+            scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx));
             to_workers.push(batch_tx);
             from_workers.push(report_rx);
         }
+        drop(spare_tx);
         let ports = config.ports.clone();
-        let reader = scope.spawn(move || reader(inputs, &ports, to_workers, progress));
+        let reader = scope.spawn(move || reader(inputs, &ports, to_workers, spare_rx, progress));
         let stats = merge(&from_workers, run);
         let summaries = reader.join().unwrap_or_default();
         (summaries, stats)
@@ -107,16 +133,21 @@ fn reader(
     inputs: &[InputSpec],
     ports: &crate::flow::PortSet,
     to_workers: Vec<SyncSender<Batch>>,
+    spares: Receiver<Batch>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> Vec<InputSummary> {
     let n = to_workers.len();
-    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
+    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::sized_for(n)).collect();
     let (mut frames, mut bytes) = (0usize, 0usize);
     let mut clock_secs = i64::MIN;
     let mut summaries = Vec::with_capacity(inputs.len());
     let send_round = |batches: &mut Vec<Batch>| -> bool {
         for (tx, batch) in to_workers.iter().zip(batches.iter_mut()) {
-            if tx.send(std::mem::take(batch)).is_err() {
+            let next = match spares.try_recv() {
+                Ok(spare) => spare,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::sized_for(n),
+            };
+            if tx.send(std::mem::replace(batch, next)).is_err() {
                 return false;
             }
         }
@@ -182,9 +213,10 @@ fn worker(
     mut table: FlowTable<MailSessions>,
     batches: Receiver<Batch>,
     reports: SyncSender<Report>,
+    spares: SyncSender<Batch>,
 ) {
     table.track_opened();
-    for batch in batches {
+    for mut batch in batches {
         let mut ticks = batch.ticks.iter().peekable();
         for f in &batch.frames {
             // Ticks up to and including this packet come first, as in one
@@ -205,6 +237,9 @@ fn worker(
         for t in ticks {
             table.tick(*t);
         }
+        batch.clear();
+        // A full spare queue means the reader has enough: drop this one.
+        let _ = spares.try_send(batch);
         let report = Report::Round {
             opened: table.take_opened(),
             ended: table.handler_mut().take_ended().collect(),
