@@ -17,12 +17,21 @@
 //! go-ahead that are not TLS, sent before any further client byte, are
 //! response injection.
 
-use super::facts::{DialogFacts, Evidence, Protocol, StarttlsAnswer};
+use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
 use super::tap::{LineTap, TapKind};
-use super::tls::{Sniff, TlsEvent, TlsReader, sniff};
+use super::tls::{Sniff, TlsReader, sniff};
 use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, Side, StreamEvent};
+
+mod detect;
+mod machine;
+mod starttls;
+
+pub use detect::detect;
+use machine::Requests;
+pub use machine::{Ctx, LineMachine, Literal};
+use starttls::mask_client_line;
 
 /// Client bytes kept while STARTTLS awaits its answer. A real client sends
 /// nothing there (RFC 3207 4.2); anything is evidence, and a few KiB of it
@@ -31,116 +40,6 @@ pub const HELD_BYTES: usize = 4096;
 
 /// First lines to look at before giving up on recognising the protocol.
 const DETECTION_LINES: u32 = 4;
-
-/// A protocol's line-level state machine.
-pub trait LineMachine {
-    /// A complete line from `side`.
-    fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>);
-    /// The literal (or chunk) announced with [`Ctx::literal`] has passed:
-    /// its first bytes (up to the `keep` asked for), its total length and
-    /// the stream offset it started at.
-    fn on_literal(&mut self, _side: Side, _literal: Literal<'_>, _ctx: &mut Ctx<'_>) {}
-    /// The dot-terminated body announced with [`Ctx::dot_body`] ended.
-    fn on_body_end(&mut self, _side: Side, _ctx: &mut Ctx<'_>) {}
-    /// `len` bytes of `side` were not captured (a partial line was dropped).
-    fn on_gap(&mut self, _side: Side, _len: u64, _ctx: &mut Ctx<'_>) {}
-    /// The session ended: settle whatever is pending.
-    fn finish(&mut self, _ctx: &mut Ctx<'_>) {}
-}
-
-/// A literal or chunk that passed.
-#[derive(Clone, Copy, Debug)]
-pub struct Literal<'a> {
-    /// Its first bytes (at most what was asked to keep).
-    pub bytes: &'a [u8],
-    pub total: u64,
-    /// Stream offset of its first byte.
-    pub offset: u64,
-}
-
-/// What a machine can see and ask of the driver.
-pub struct Ctx<'a> {
-    pub facts: &'a mut DialogFacts,
-    requests: &'a mut Requests,
-    gaps: [u64; 2],
-    in_body: [bool; 2],
-}
-
-#[derive(Default)]
-struct Requests {
-    modes: [Option<Request>; 2],
-    starttls: Option<StarttlsEvent>,
-}
-
-enum Request {
-    Literal { len: u64, keep: usize },
-    DotBody,
-    Lines,
-}
-
-enum StarttlsEvent {
-    Requested(Evidence),
-    Answered(StarttlsAnswer, Evidence),
-}
-
-impl Ctx<'_> {
-    /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
-    /// `keep` of them are handed to [`LineMachine::on_literal`].
-    pub fn literal(&mut self, side: Side, len: u64, keep: usize) {
-        set(
-            &mut self.requests.modes,
-            side,
-            Request::Literal { len, keep },
-        );
-    }
-
-    /// A body ended by a lone dot follows on `side` (SMTP DATA, POP3
-    /// multi-line responses); it is skipped without buffering.
-    pub fn dot_body(&mut self, side: Side) {
-        set(&mut self.requests.modes, side, Request::DotBody);
-    }
-
-    /// Back to lines on `side` (a body the other side's reply proves over).
-    pub fn lines(&mut self, side: Side) {
-        set(&mut self.requests.modes, side, Request::Lines);
-    }
-
-    /// The client asked for TLS: hold its further bytes until the answer.
-    pub fn starttls_requested(&mut self, command: Evidence) {
-        self.requests.starttls = Some(StarttlsEvent::Requested(command));
-    }
-
-    /// The server answered STARTTLS.
-    pub fn starttls_answered(&mut self, answer: StarttlsAnswer, line: Evidence) {
-        self.requests.starttls = Some(StarttlsEvent::Answered(answer, line));
-    }
-
-    /// Gaps so far in `side`'s stream.
-    pub fn gaps(&self, side: Side) -> u64 {
-        pick(&self.gaps, side)
-    }
-
-    /// True while `side` is inside a dot-terminated body.
-    pub fn in_body(&self, side: Side) -> bool {
-        pick(&self.in_body, side)
-    }
-}
-
-fn set<T>(slots: &mut [Option<T>; 2], side: Side, value: T) {
-    let [client, server] = slots;
-    match side {
-        Side::Client => *client = Some(value),
-        Side::Server => *server = Some(value),
-    }
-}
-
-fn pick<T: Copy>(pair: &[T; 2], side: Side) -> T {
-    let [client, server] = pair;
-    match side {
-        Side::Client => *client,
-        Side::Server => *server,
-    }
-}
 
 /// What a direction's next bytes are.
 enum Mode {
@@ -587,145 +486,6 @@ impl MailDialog {
         }
         0
     }
-
-    /// Non-TLS bytes where TLS was expected. The line they start is
-    /// recorded as evidence once it is complete (whatever the segmentation).
-    fn cleartext_after_go_ahead(&mut self, side: Side) {
-        let client_spoke = self.dirs[0].spoke_since_go_ahead;
-        match side {
-            Side::Server if !client_spoke => {
-                // Response injection: the server (or someone in the path)
-                // speaks before the client could start TLS. The line is
-                // recorded and skipped, and TLS still expected after it.
-                self.dir(side).mode = Mode::InjectedLine;
-            }
-            Side::Server => {
-                // The client went on in cleartext (or started TLS and the
-                // server did not): the server's cleartext is ordinary again.
-                self.dir(side).mode = Mode::Lines;
-            }
-            Side::Client => {
-                let dir = self.dir(side);
-                dir.mode = Mode::Lines;
-                dir.note_next_line = true;
-                if matches!(self.dir(Side::Server).mode, Mode::ExpectTls) {
-                    self.dir(Side::Server).mode = Mode::Lines;
-                }
-            }
-        }
-    }
-
-    fn on_tls(&mut self, side: Side, event: TlsEvent, packet: PacketRef) {
-        match event {
-            TlsEvent::ClientHello(hello) => {
-                let packet = self.dir(side).tls_first.unwrap_or(packet);
-                let text = describe_hello("ClientHello", &hello);
-                self.facts
-                    .client_hello
-                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
-            }
-            TlsEvent::ServerHello(hello) => {
-                let packet = self.dir(side).tls_first.unwrap_or(packet);
-                let text = describe_hello("ServerHello", &hello);
-                self.facts
-                    .server_hello
-                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
-            }
-            TlsEvent::NotTls => {
-                self.facts.anomaly(
-                    "tls-stream-desynchronised",
-                    Evidence::new(side, packet, b""),
-                );
-                self.dir(side).mode = Mode::Ignore;
-            }
-        }
-        if self.facts.client_hello.is_some() && self.facts.server_hello.is_some() {
-            // Both hellos seen: the rest is encrypted and of no interest.
-            for dir in &mut self.dirs {
-                if matches!(dir.mode, Mode::Tls(_)) {
-                    dir.mode = Mode::Ignore;
-                }
-            }
-        }
-    }
-
-    /// Applies what the machine asked for after a line.
-    fn apply_requests(&mut self) {
-        let requests = std::mem::take(&mut self.requests);
-        for (side, request) in [Side::Client, Side::Server].into_iter().zip(requests.modes) {
-            let Some(request) = request else { continue };
-            let dir = self.dir(side);
-            dir.mode = match request {
-                Request::Literal { len: 0, .. } => Mode::Lines,
-                Request::Literal { len, keep } => Mode::Literal {
-                    remaining: len,
-                    keep,
-                    kept: Vec::new(),
-                    total: len,
-                    start: None,
-                },
-                Request::DotBody => Mode::DotBody(DotTerminator::default()),
-                Request::Lines => Mode::Lines,
-            };
-        }
-        match requests.starttls {
-            None => {}
-            Some(StarttlsEvent::Requested(command)) => {
-                self.facts.starttls_command.get_or_insert(command);
-                let client = self.dir(Side::Client);
-                client.mode = Mode::Hold;
-                client.held.clear();
-                client.held_at = None;
-            }
-            Some(StarttlsEvent::Answered(answer, line)) => {
-                // The latest answer is the state of the session; the first
-                // refusal stays on record (a client may retry).
-                if answer == StarttlsAnswer::Rejected {
-                    self.facts.starttls_refusal.get_or_insert(line.clone());
-                }
-                self.facts.starttls_answer = Some((answer, line));
-                let client = self.dir(Side::Client);
-                let held = std::mem::take(&mut client.held);
-                let held_at = client.held_at.take();
-                let was_holding = matches!(client.mode, Mode::Hold);
-                match answer {
-                    StarttlsAnswer::Accepted => {
-                        self.go_ahead = true;
-                        self.dir(Side::Server).mode = Mode::ExpectTls;
-                        self.dir(Side::Client).mode = Mode::ExpectTls;
-                        if let (false, Some(at)) = (held.is_empty(), held_at) {
-                            let packet = at.packet;
-                            if sniff(&held) != Sniff::Tls {
-                                // Command injection. The injected lines crossed
-                                // in cleartext: parse them like any other
-                                // commands (a password in them is a cleartext
-                                // credential), then expect TLS again.
-                                let first = held.split(|b| *b == b'\n').next().unwrap_or_default();
-                                let evidence =
-                                    Evidence::new(Side::Client, packet, trim_crlf(first));
-                                let evidence = mask_client_line(self.facts.protocol, evidence);
-                                self.facts.command_injection.get_or_insert(evidence);
-                                self.dir(Side::Client).mode = Mode::Lines;
-                                self.feed(Side::Client, &held, at);
-                                self.dir(Side::Client).lines.clear();
-                                self.dir(Side::Client).mode = Mode::ExpectTls;
-                            } else {
-                                self.feed(Side::Client, &held, at);
-                            }
-                        }
-                    }
-                    StarttlsAnswer::Rejected => {
-                        if was_holding {
-                            self.dir(Side::Client).mode = Mode::Lines;
-                            if let Some(at) = held_at {
-                                self.feed(Side::Client, &held, at);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn bump(counts: &mut [u64; 2], slot: usize) {
@@ -734,114 +494,11 @@ fn bump(counts: &mut [u64; 2], slot: usize) {
     }
 }
 
-/// Masks what may be a secret in a client line the protocol machine did
-/// not mark itself (injected, or sent where TLS was expected): everything
-/// after the words that say what the line is. SMTP `AUTH PLAIN ****`,
-/// IMAP `a2 LOGIN ****` (tag and command), POP3 `PASS ****` (the password
-/// starts after the verb and may contain spaces).
-fn mask_client_line(protocol: Option<Protocol>, evidence: Evidence) -> Evidence {
-    let visible = match protocol {
-        Some(Protocol::Smtp | Protocol::Imap) => 2,
-        Some(Protocol::Pop3) | None => 1,
-    };
-    match super::words::after_words(&evidence.bytes, visible) {
-        Some(at) => evidence.secret_from(at),
-        None => evidence,
-    }
-}
-
-fn trim_crlf(bytes: &[u8]) -> &[u8] {
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes.strip_suffix(b"\r").unwrap_or(bytes)
-}
-
 fn protocol_of(machine: &Machine) -> Option<Protocol> {
     match machine {
         Machine::Smtp(_) => Some(Protocol::Smtp),
         Machine::Imap(_) => Some(Protocol::Imap),
         Machine::Pop3(_) => Some(Protocol::Pop3),
         Machine::Undetected { .. } | Machine::Opaque => None,
-    }
-}
-
-fn describe_hello(kind: &str, hello: &super::facts::TlsHello) -> String {
-    let mut text = format!(
-        "TLS {kind} ({}",
-        super::facts::tls_version_name(hello.version())
-    );
-    if let Some(sni) = &hello.sni {
-        text.push_str(", SNI ");
-        text.push_str(sni);
-    }
-    if let Some(cipher) = hello.cipher {
-        match super::tls::cipher_name(cipher) {
-            Some(name) => text.push_str(&format!(", {name}")),
-            None => text.push_str(&format!(", cipher 0x{cipher:04x}")),
-        }
-    }
-    text.push(')');
-    text
-}
-
-/// Recognises the protocol from a session's first line: the server's
-/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE`, POP3 `+OK`), or
-/// the client's first command when the greeting is missing.
-pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
-    let upper: Vec<u8> = line.iter().take(16).map(u8::to_ascii_uppercase).collect();
-    let starts = |p: &[u8]| upper.starts_with(p);
-    match side {
-        Side::Server => {
-            if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
-                Some(Protocol::Imap)
-            } else if starts(b"+OK") || starts(b"-ERR") {
-                Some(Protocol::Pop3)
-            } else if upper.len() >= 3
-                && upper.iter().take(3).all(u8::is_ascii_digit)
-                && matches!(upper.get(3), None | Some(b' ' | b'-'))
-                && matches!(upper.first(), Some(b'2' | b'4' | b'5'))
-            {
-                Some(Protocol::Smtp)
-            } else {
-                None
-            }
-        }
-        Side::Client => {
-            let word: Vec<u8> = upper
-                .split(|b| *b == b' ')
-                .next()
-                .unwrap_or_default()
-                .to_vec();
-            match word.as_slice() {
-                b"EHLO" | b"HELO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"BDAT"
-                | b"STARTTLS" => Some(Protocol::Smtp),
-                b"USER" | b"PASS" | b"APOP" | b"CAPA" | b"STLS" | b"STAT" | b"RETR" | b"UIDL"
-                | b"TOP" => Some(Protocol::Pop3),
-                _ => {
-                    // IMAP: a tag, then a command.
-                    let mut parts = upper.split(|b| *b == b' ');
-                    let tag = parts.next().unwrap_or_default();
-                    let command = parts.next().unwrap_or_default();
-                    let is_imap_command = matches!(
-                        command,
-                        b"CAPABILITY"
-                            | b"LOGIN"
-                            | b"AUTHENTICATE"
-                            | b"STARTTLS"
-                            | b"SELECT"
-                            | b"EXAMINE"
-                            | b"LIST"
-                            | b"LSUB"
-                            | b"NOOP"
-                            | b"LOGOUT"
-                            | b"ID"
-                            | b"FETCH"
-                            | b"UID"
-                            | b"STATUS"
-                            | b"ENABLE"
-                    );
-                    (!tag.is_empty() && is_imap_command).then_some(Protocol::Imap)
-                }
-            }
-        }
     }
 }

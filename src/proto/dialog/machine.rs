@@ -1,0 +1,120 @@
+//! What a protocol's line machine sees of the dialog driver, and what it
+//! may ask of it: [`LineMachine`], called per line, literal and body, and
+//! [`Ctx`], through which it records facts and switches the direction's
+//! mode (literal, dot body, STARTTLS held).
+
+use super::super::facts::{DialogFacts, Evidence, StarttlsAnswer};
+use super::super::lines::Line;
+use crate::flow::Side;
+
+/// A protocol's line-level state machine.
+pub trait LineMachine {
+    /// A complete line from `side`.
+    fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>);
+    /// The literal (or chunk) announced with [`Ctx::literal`] has passed:
+    /// its first bytes (up to the `keep` asked for), its total length and
+    /// the stream offset it started at.
+    fn on_literal(&mut self, _side: Side, _literal: Literal<'_>, _ctx: &mut Ctx<'_>) {}
+    /// The dot-terminated body announced with [`Ctx::dot_body`] ended.
+    fn on_body_end(&mut self, _side: Side, _ctx: &mut Ctx<'_>) {}
+    /// `len` bytes of `side` were not captured (a partial line was dropped).
+    fn on_gap(&mut self, _side: Side, _len: u64, _ctx: &mut Ctx<'_>) {}
+    /// The session ended: settle whatever is pending.
+    fn finish(&mut self, _ctx: &mut Ctx<'_>) {}
+}
+
+/// A literal or chunk that passed.
+#[derive(Clone, Copy, Debug)]
+pub struct Literal<'a> {
+    /// Its first bytes (at most what was asked to keep).
+    pub bytes: &'a [u8],
+    pub total: u64,
+    /// Stream offset of its first byte.
+    pub offset: u64,
+}
+
+/// What a machine can see and ask of the driver.
+pub struct Ctx<'a> {
+    pub facts: &'a mut DialogFacts,
+    pub(super) requests: &'a mut Requests,
+    pub(super) gaps: [u64; 2],
+    pub(super) in_body: [bool; 2],
+}
+
+/// What a machine asked for while handling one line, applied by the
+/// driver after it.
+#[derive(Default)]
+pub(super) struct Requests {
+    pub(super) modes: [Option<Request>; 2],
+    pub(super) starttls: Option<StarttlsEvent>,
+}
+
+pub(super) enum Request {
+    Literal { len: u64, keep: usize },
+    DotBody,
+    Lines,
+}
+
+pub(super) enum StarttlsEvent {
+    Requested(Evidence),
+    Answered(StarttlsAnswer, Evidence),
+}
+
+impl Ctx<'_> {
+    /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
+    /// `keep` of them are handed to [`LineMachine::on_literal`].
+    pub fn literal(&mut self, side: Side, len: u64, keep: usize) {
+        set(
+            &mut self.requests.modes,
+            side,
+            Request::Literal { len, keep },
+        );
+    }
+
+    /// A body ended by a lone dot follows on `side` (SMTP DATA, POP3
+    /// multi-line responses); it is skipped without buffering.
+    pub fn dot_body(&mut self, side: Side) {
+        set(&mut self.requests.modes, side, Request::DotBody);
+    }
+
+    /// Back to lines on `side` (a body the other side's reply proves over).
+    pub fn lines(&mut self, side: Side) {
+        set(&mut self.requests.modes, side, Request::Lines);
+    }
+
+    /// The client asked for TLS: hold its further bytes until the answer.
+    pub fn starttls_requested(&mut self, command: Evidence) {
+        self.requests.starttls = Some(StarttlsEvent::Requested(command));
+    }
+
+    /// The server answered STARTTLS.
+    pub fn starttls_answered(&mut self, answer: StarttlsAnswer, line: Evidence) {
+        self.requests.starttls = Some(StarttlsEvent::Answered(answer, line));
+    }
+
+    /// Gaps so far in `side`'s stream.
+    pub fn gaps(&self, side: Side) -> u64 {
+        pick(&self.gaps, side)
+    }
+
+    /// True while `side` is inside a dot-terminated body.
+    pub fn in_body(&self, side: Side) -> bool {
+        pick(&self.in_body, side)
+    }
+}
+
+fn set<T>(slots: &mut [Option<T>; 2], side: Side, value: T) {
+    let [client, server] = slots;
+    match side {
+        Side::Client => *client = Some(value),
+        Side::Server => *server = Some(value),
+    }
+}
+
+fn pick<T: Copy>(pair: &[T; 2], side: Side) -> T {
+    let [client, server] = pair;
+    match side {
+        Side::Client => *client,
+        Side::Server => *server,
+    }
+}
