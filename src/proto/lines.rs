@@ -131,6 +131,10 @@ impl LineReader {
     }
 }
 
+/// A line break followed by a dot: where a dot-terminated body may end.
+static LINE_THEN_DOT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n."));
+
 /// Finds the end of a body terminated by a line holding a lone dot
 /// (SMTP DATA, RFC 5321 4.1.1.4; POP3 multi-line responses, RFC 1939 3),
 /// without buffering the body.
@@ -159,14 +163,24 @@ impl DotTerminator {
         let mut i = 0;
         while i < input.len() {
             match self.state {
-                DotState::InLine => match memchr::memchr(b'\n', input.get(i..).unwrap_or_default())
-                {
-                    Some(n) => {
-                        i += n + 1;
-                        self.state = DotState::LineStart;
+                // Inside a line, only a line that starts with a dot can
+                // end the body: jump to the next `\n.` (rare in a body, so
+                // one SIMD search covers many lines).
+                DotState::InLine => {
+                    let rest = input.get(i..).unwrap_or_default();
+                    match LINE_THEN_DOT.find(rest) {
+                        Some(n) => {
+                            i += n + 2;
+                            self.state = DotState::Dot;
+                        }
+                        None => {
+                            if rest.last() == Some(&b'\n') {
+                                self.state = DotState::LineStart;
+                            }
+                            return None;
+                        }
                     }
-                    None => return None,
-                },
+                }
                 state => {
                     let b = input.get(i).copied().unwrap_or(0);
                     i += 1;
@@ -300,6 +314,12 @@ mod tests {
             (&[b"body\r\n..stuffed\r\n.\r\n"], Some(20)),
             (&[b"a.\r\n"], None),
             (&[b"body\n.\n"], Some(7)),
+            (&[b"a\r\nb.\r\n.\r\n"], Some(10)),
+            (&[b"..\r\n.x\r\n.\r\n"], Some(11)),
+            (&[b"a\r\n.\rx\r\n.\r\n"], Some(11)),
+            (&[b"a\r\n", b".\r\n"], Some(6)),
+            (&[b"a\r", b"\n", b".", b"\r", b"\n"], Some(6)),
+            (&[b"a\r\n.", b"x\r\n"], None),
         ];
         for (chunks, want) in cases {
             let mut t = DotTerminator::default();
@@ -313,6 +333,33 @@ mod tests {
                 total += c.len();
             }
             assert_eq!(got, *want, "{chunks:?}");
+        }
+        // Fed byte by byte, the scan agrees with a plain line-by-line
+        // reading: the end is after the first line that is a lone dot.
+        let bodies: &[&[u8]] = &[
+            b"x\r\n.y\r\n..\r\n.\r\n",
+            b".\n",
+            b"a.\n.\r.\r\n\n.\n",
+            b"\r\n\r\n.\r\nafter",
+            b"no end\r\n.x",
+        ];
+        for body in bodies {
+            let reference = {
+                let mut at = 0;
+                let mut end = None;
+                for line in body.split_inclusive(|b| *b == b'\n') {
+                    at += line.len();
+                    if line.ends_with(b"\n") && matches!(line, b".\n" | b".\r\n") {
+                        end = Some(at);
+                        break;
+                    }
+                }
+                end
+            };
+            let mut t = DotTerminator::default();
+            let bytewise = (0..body.len()).find_map(|i| t.scan(&body[i..i + 1]).map(|n| i + n));
+            assert_eq!(bytewise, reference, "{body:?}");
+            assert_eq!(DotTerminator::default().scan(body), reference, "{body:?}");
         }
         // Split across chunks at every position.
         let body = b"x\r\n.y\r\n.\r\n";
