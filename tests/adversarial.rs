@@ -295,6 +295,37 @@ fn syn_flood_within_a_second_does_not_evict_an_active_session() {
     assert_one_good(&syn_flood(33_000));
 }
 
+/// Ended sessions are forgotten after their linger time (30 s), not after
+/// what was left of the idle timeout (600 s): a tap seeing a session a
+/// second holds about thirty ended flows, not six hundred.
+#[test]
+fn ended_sessions_are_forgotten_after_their_linger_time() {
+    let mut cap = capture(&[]);
+    const SESSIONS: u32 = 2000;
+    for i in 0..SESSIONS {
+        let client = format!("10.7.{}.{}:40001", i / 250, i % 250 + 1);
+        let mut c = smtp_greeted(&client, 10 + i64::from(i));
+        c.client_sends("QUIT\r\n");
+        c.server_sends("221 2.0.0 Bye\r\n");
+        c.close(Client);
+        cap.conversation(&c);
+    }
+    let file = TempFile::new("linger.pcap", &cap.pcap());
+    let config = FlowConfig::default();
+    assert_eq!(
+        (config.closed_linger_secs, config.idle_timeout_secs),
+        (30, 600)
+    );
+    let run = timed(|| analyze_streaming(&file, config, GOOD_CLIENT));
+    assert_eq!(run.sessions, u64::from(SESSIONS) + 1, "{:?}", run.stats);
+    assert_eq!(run.stats.timed_out, 0, "{:?}", run.stats);
+    assert!(run.stats.peak_flows <= 33, "{:?}", run.stats);
+    let [good] = &run.kept[..] else {
+        panic!("{} records of the good session", run.kept.len());
+    };
+    assert_good_record(good);
+}
+
 #[test]
 fn snaplen_truncated_packets() {
     let mut cut = Capture::default();

@@ -7,6 +7,7 @@
 //! behind that interface and never see packets.
 
 mod connection;
+mod deadlines;
 mod ordering;
 mod reassembly;
 mod recent;

@@ -3,13 +3,13 @@
 //! the number of concurrent flows.
 
 use super::connection::{Flow, FlowState, flush_flow, placeholder_info, update_flow};
+use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
 use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
 use super::{CloseKey, EndReason, Endpoint, FlowKey, PacketRef, RoleBasis, SessionInfo, Side};
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 /// Closes made by the clock (idle timeout) when a packet's time arrives:
 /// before that packet's own effect.
@@ -131,11 +131,8 @@ pub struct FlowTable<H: SessionHandler> {
     index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot<H::Sink>>,
     free: Vec<u32>,
-    /// (deadline in capture seconds, session id, slot, generation).
-    /// Entries are lazy: a flow active since its entry was pushed is
-    /// rescheduled when popped. Ties go by session id, not slot, so the
-    /// order does not depend on how slots were allocated.
-    expiry: BinaryHeap<Reverse<(Timestamp, u64, u32, u32)>>,
+    /// When each held flow is due (idle timeout, or linger after its end).
+    deadlines: Deadlines,
     live: usize,
     next_id: u64,
     now: Timestamp,
@@ -158,7 +155,7 @@ impl<H: SessionHandler> FlowTable<H> {
             index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            expiry: BinaryHeap::new(),
+            deadlines: Deadlines::default(),
             live: 0,
             next_id: 1,
             now: Timestamp::ZERO,
@@ -441,7 +438,15 @@ impl<H: SessionHandler> FlowTable<H> {
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
         let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
         let deadline = after_secs(packet.ts, self.config.idle_timeout_secs);
-        self.expiry.push(Reverse((deadline, id, slot, generation)));
+        self.deadlines.push(
+            Limit::Idle,
+            Due {
+                deadline,
+                id,
+                slot,
+                generation,
+            },
+        );
         slot
     }
 
@@ -488,10 +493,24 @@ impl<H: SessionHandler> FlowTable<H> {
         };
         let key = FlowKey::new(flow.info.client, flow.info.server);
         let last = flow.info.last_packet;
+        let id = flow.info.id;
         let info = std::mem::replace(&mut flow.info, placeholder_info(&key, last));
         // The reassemblers' buffers are not needed past this point.
         flow.dirs = [Reassembler::default(), Reassembler::default()];
         handler.close(info, sink);
+        // The entry lingers for its linger time, not for what was left of
+        // the idle timeout: a busy tap must not hold ten minutes of ended
+        // sessions. (Its idle entry goes stale and is skipped when due.)
+        let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
+        self.deadlines.push(
+            Limit::Linger,
+            Due {
+                deadline: after_secs(last.ts, self.config.closed_linger_secs),
+                id,
+                slot,
+                generation,
+            },
+        );
     }
 
     fn remove_slot(&mut self, slot: u32) {
@@ -516,75 +535,88 @@ impl<H: SessionHandler> FlowTable<H> {
         if !advanced_second {
             return;
         }
-        while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.peek().copied() {
-            if deadline.secs > self.now.secs {
-                break;
-            }
-            self.expiry.pop();
-            self.expire(deadline, id, slot, generation);
+        while let Some((limit, due)) = self.deadlines.pop_due(self.now) {
+            self.expire(limit, due);
         }
     }
 
-    /// The heap entry for `slot` came due: end the flow, or reschedule it
-    /// when it was active since.
-    fn expire(&mut self, deadline: Timestamp, id: u64, slot: u32, generation: u32) {
-        let now = self.now.secs;
-        let (idle, linger) = (
-            self.config.idle_timeout_secs,
-            self.config.closed_linger_secs,
-        );
-        let Some(s) = self.slots.get(slot as usize) else {
+    /// A deadline came due: end the flow (or forget an ended one), or
+    /// reschedule it when it was active since.
+    fn expire(&mut self, limit: Limit, due: Due) {
+        let Some(flow) = self.scheduled_flow(limit, due) else {
             return;
         };
-        if s.generation != generation {
+        let next = after_secs(flow.last_seen(), self.limit_secs(limit));
+        if next.secs > self.now.secs {
+            self.deadlines.push(
+                limit,
+                Due {
+                    deadline: next,
+                    ..due
+                },
+            );
             return;
         }
-        let Some(flow) = s.flow.as_ref() else { return };
-        let limit = match flow.state {
-            FlowState::Open => idle,
-            FlowState::Closed => linger,
+        if limit == Limit::Idle {
+            self.close_slot(due.slot, EndReason::Timeout, CLOSE_BY_CLOCK, due.deadline);
+        }
+        self.remove_slot(due.slot);
+    }
+
+    /// The flow an entry was scheduled for, if it is still that flow in
+    /// that state (an ended flow's idle entry is stale: its linger entry
+    /// counts).
+    fn scheduled_flow(&self, limit: Limit, due: Due) -> Option<&Flow<H::Sink>> {
+        let s = self.slots.get(due.slot as usize)?;
+        let flow = s.flow.as_ref()?;
+        let state = match limit {
+            Limit::Idle => FlowState::Open,
+            Limit::Linger => FlowState::Closed,
         };
-        let due = after_secs(flow.last_seen(), limit);
-        if due.secs > now {
-            self.expiry.push(Reverse((due, id, slot, generation)));
-            return;
+        (s.generation == due.generation && flow.state == state).then_some(flow)
+    }
+
+    fn limit_secs(&self, limit: Limit) -> i64 {
+        match limit {
+            Limit::Idle => self.config.idle_timeout_secs,
+            Limit::Linger => self.config.closed_linger_secs,
         }
-        if flow.state == FlowState::Open {
-            self.close_slot(slot, EndReason::Timeout, CLOSE_BY_CLOCK, deadline);
-        }
-        self.remove_slot(slot);
     }
 
     /// Makes room: ends the flow that has been idle longest (to the
     /// nanosecond: a flood of new flows within one second must not push
     /// out a session that was active a moment ago).
     fn evict_one(&mut self) {
-        while let Some(Reverse((deadline, id, slot, generation))) = self.expiry.pop() {
-            let Some(s) = self.slots.get(slot as usize) else {
+        let (idle, linger) = (
+            self.config.idle_timeout_secs,
+            self.config.closed_linger_secs,
+        );
+        while let Some((limit, due)) = self.deadlines.pop_oldest(idle, linger) {
+            let Some(flow) = self.scheduled_flow(limit, due) else {
                 continue;
             };
-            if s.generation != generation {
-                continue;
-            }
-            let Some(flow) = s.flow.as_ref() else {
-                continue;
-            };
-            let limit = match flow.state {
-                FlowState::Open => self.config.idle_timeout_secs,
-                FlowState::Closed => self.config.closed_linger_secs,
-            };
-            let due = after_secs(flow.last_seen(), limit);
-            if due > deadline {
+            let next = after_secs(flow.last_seen(), self.limit_secs(limit));
+            if next > due.deadline {
                 // Active since this entry was pushed: not the oldest after all.
-                self.expiry.push(Reverse((due, id, slot, generation)));
+                self.deadlines.push(
+                    limit,
+                    Due {
+                        deadline: next,
+                        ..due
+                    },
+                );
                 continue;
             }
-            if flow.state == FlowState::Open {
-                self.close_slot(slot, EndReason::Evicted, CLOSE_BY_PACKET, Timestamp::ZERO);
-            } else {
-                self.stats.evicted_closed += 1;
+            match limit {
+                Limit::Idle => self.close_slot(
+                    due.slot,
+                    EndReason::Evicted,
+                    CLOSE_BY_PACKET,
+                    Timestamp::ZERO,
+                ),
+                Limit::Linger => self.stats.evicted_closed += 1,
             }
-            self.remove_slot(slot);
+            self.remove_slot(due.slot);
             return;
         }
     }
