@@ -18,7 +18,10 @@ pub struct PacketLocation {
 }
 
 pub fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(ts)
+    match ts.rfc3339(&mut [0; 30]) {
+        Some(text) => s.serialize_str(text),
+        None => s.collect_str(ts),
+    }
 }
 
 /// Turns packet references into locations (naming files only when the run
