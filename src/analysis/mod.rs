@@ -166,6 +166,9 @@ impl Report {
 #[derive(Default)]
 pub struct ReportBuilder {
     sessions: Vec<SessionRecord>,
+    /// Session id -> index in `sessions`: a late finding may concern any
+    /// earlier session, and a million of them must not make it quadratic.
+    index: std::collections::HashMap<u64, usize>,
     report: Option<Report>,
 }
 
@@ -178,17 +181,14 @@ impl ReportBuilder {
 
 impl Reporter for ReportBuilder {
     fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
+        self.index.insert(record.id, self.sessions.len());
         self.sessions.push(record.clone());
         Ok(())
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
-        if let Some(s) = self
-            .sessions
-            .iter_mut()
-            .rev()
-            .find(|s| s.id == late.finding.session)
-        {
+        let at = self.index.get(&late.finding.session).copied();
+        if let Some(s) = at.and_then(|i| self.sessions.get_mut(i)) {
             if let Some(replaced) = late.replaces {
                 s.findings.retain(|f| f.kind != replaced);
             }
@@ -200,6 +200,7 @@ impl Reporter for ReportBuilder {
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let mut sessions = std::mem::take(&mut self.sessions);
+        self.index = Default::default();
         sessions.sort_by_key(|s| s.id);
         let findings = sessions
             .iter()
