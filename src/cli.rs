@@ -233,7 +233,8 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             &format!("skipping {}: not a capture file", path.display()),
         );
     }
-    if args.write_evidence.is_some() && inputs.iter().any(|i| i.path == std::path::Path::new("-")) {
+    let reads_stdin = inputs.iter().any(|i| i.path == std::path::Path::new("-"));
+    if args.write_evidence.is_some() && reads_stdin {
         eprintln!("stripwatch: --write-evidence needs files it can read twice, not standard input");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
@@ -251,7 +252,11 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             },
         )),
         Format::Json => Box::new(JsonDocument::new(out, std::io::stdout().is_terminal())),
-        Format::Jsonl => Box::new(JsonLines::new(out)),
+        // Standard input may be a live pipe (`tcpdump -w - | ...`): every
+        // line goes out at once. Files are read fast: lines go out in
+        // batches, milliseconds apart.
+        Format::Jsonl if reads_stdin => Box::new(JsonLines::new(out)),
+        Format::Jsonl => Box::new(JsonLines::batched(out)),
     };
     let mut evidence = EvidencePlan::default();
     let mut hashes = args.hashes.as_deref().map(HashExport::new);

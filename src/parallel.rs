@@ -20,7 +20,7 @@
 //! differ, and `stats.peak_flows` is the sum of each worker's peak.
 
 use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
-use crate::capture::{CaptureFile, InputSpec, LinkType};
+use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
 use crate::decode;
 use crate::flow::{FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
@@ -156,10 +156,22 @@ fn reader(
     for (index, spec) in inputs.iter().enumerate() {
         let input = u16::try_from(index).unwrap_or(u16::MAX);
         let mut summary = InputSummary::new(&spec.name);
+        // A pipe (perhaps from a running capture) may wait between reads:
+        // what was gathered goes to the workers first, not when a round is
+        // full. Files are read in full rounds.
+        let pipe = spec.path == std::path::Path::new("-");
         match CaptureFile::open(&spec.path) {
             Ok(mut file) => {
                 let mut read = 0u64;
-                let result = file.for_each_frame(|frame| {
+                let result = file.for_each(|reading| {
+                    let frame = match reading {
+                        Reading::Frame(frame) => frame,
+                        Reading::Refill if pipe && frames > 0 => {
+                            (frames, bytes) = (0, 0);
+                            return send_round(&mut batches);
+                        }
+                        Reading::Refill => return true,
+                    };
                     read += 16 + frame.data.len() as u64;
                     let packet = PacketRef {
                         input,
@@ -322,6 +334,7 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
         for record in ended {
             run.session(record);
         }
+        run.pause();
     }
     // End of the input: a k-way merge by id of what the workers end.
     loop {

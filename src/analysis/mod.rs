@@ -103,6 +103,9 @@ impl SessionHandler for MailSessions {
 /// as it ends, on `threads` worker threads (1: on this thread alone; the
 /// results are the same). `progress` is told the bytes of each input read
 /// so far.
+/// Frames between [`Run::pause`]s: a few milliseconds of reading.
+pub const PAUSE_FRAMES: u32 = 4096;
+
 pub fn run_inputs(
     inputs: &[InputSpec],
     config: FlowConfig,
@@ -118,12 +121,17 @@ pub fn run_inputs(
     }
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
+    let mut frames = 0u32;
     for (index, spec) in inputs.iter().enumerate() {
         pipeline.read_input_with(spec, &mut |handler: &mut MailSessions, bytes| {
             for record in handler.take_ended() {
                 run.session(record);
             }
             progress(index, bytes);
+            frames = frames.wrapping_add(1);
+            if frames % PAUSE_FRAMES == 0 {
+                run.pause();
+            }
         });
     }
     let (mut handler, inputs, stats) = pipeline.finish_with(&mut |handler: &mut MailSessions| {

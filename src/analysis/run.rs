@@ -19,6 +19,11 @@ pub trait Reporter {
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()>;
     /// The run is over.
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
+    /// Reading paused a moment (every few thousand packets, every batch
+    /// round): make what was written so far visible to whoever reads it.
+    fn pause(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a run ends with.
@@ -93,6 +98,11 @@ impl<'r> Run<'r> {
     }
 
     /// An ended session.
+    /// See [`Reporter::pause`].
+    pub fn pause(&mut self) {
+        self.each(|r| r.pause());
+    }
+
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
         let late = self.profiles.prove(&mut record);

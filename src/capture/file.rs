@@ -86,6 +86,13 @@ impl Interfaces {
     }
 }
 
+/// What [`CaptureFile::for_each`] reports.
+pub enum Reading<'a> {
+    Frame(Frame<'a>),
+    /// The frames read so far are all delivered; reading resumes.
+    Refill,
+}
+
 /// An open capture file, ready to be read frame by frame.
 pub struct CaptureFile {
     name: String,
@@ -139,6 +146,7 @@ impl CaptureFile {
         } else {
             Box::new(buffered)
         };
+        let source = super::opening::OpeningReads::new(source);
         let reader = create_reader(READ_BUFFER, source).map_err(|e| match e {
             PcapError::ReadError => {
                 CaptureErrorKind::Io(std::io::Error::other("read error (or corrupt gzip stream)"))
@@ -186,6 +194,19 @@ impl CaptureFile {
         &mut self,
         mut on_frame: impl FnMut(Frame<'_>) -> bool,
     ) -> Result<(), CaptureError> {
+        self.for_each(|event| match event {
+            Reading::Frame(frame) => on_frame(frame),
+            Reading::Refill => true,
+        })
+    }
+
+    /// Like [`CaptureFile::for_each_frame`], also telling when the frames
+    /// at hand are used up and the next read begins (on a pipe from a
+    /// running capture it may wait: what was gathered should go on first).
+    pub fn for_each(
+        &mut self,
+        mut on: impl FnMut(Reading<'_>) -> bool,
+    ) -> Result<(), CaptureError> {
         loop {
             if let Err(kind) = self.check_block_length() {
                 return Err(self.error(kind));
@@ -204,7 +225,7 @@ impl CaptureFile {
                     let keep_going = match frame {
                         Ok(Some(frame)) => {
                             self.frames += 1;
-                            on_frame(frame)
+                            on(Reading::Frame(frame))
                         }
                         Ok(None) => true,
                         Err(kind) => {
@@ -222,6 +243,9 @@ impl CaptureFile {
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
+                    if !on(Reading::Refill) {
+                        return Ok(());
+                    }
                     if self.reader.refill().is_err() {
                         return Err(self.error(io_kind()));
                     }

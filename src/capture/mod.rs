@@ -9,9 +9,10 @@ mod file;
 mod inputs;
 #[cfg(feature = "live")]
 pub mod live;
+mod opening;
 pub mod writer;
 
-pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES};
+pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES, Reading};
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;

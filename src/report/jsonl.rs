@@ -30,17 +30,37 @@ pub fn ecs_severity(s: Severity) -> u8 {
 /// Writes JSON lines to `out`.
 pub struct JsonLines<W: Write> {
     out: W,
+    /// Flush after every line (live capture: a line must not wait for
+    /// the next packet), rather than when reading pauses.
+    flush_each_line: bool,
 }
 
 impl<W: Write> JsonLines<W> {
+    /// Lines flushed one by one.
     pub fn new(out: W) -> Self {
-        JsonLines { out }
+        JsonLines {
+            out,
+            flush_each_line: true,
+        }
+    }
+
+    /// Lines flushed when reading pauses (every few thousand packets of a
+    /// file: milliseconds), not each with a write of its own: a million
+    /// sessions are not a million system calls.
+    pub fn batched(out: W) -> Self {
+        JsonLines {
+            out,
+            flush_each_line: false,
+        }
     }
 
     fn line(&mut self, value: &impl Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")?;
-        self.out.flush()
+        if self.flush_each_line {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 }
 
@@ -275,6 +295,11 @@ impl<W: Write> Reporter for JsonLines<W> {
             sessions_seen: end.sessions_seen,
             sessions_reported: end.sessions_reported,
             stats: end.stats,
-        })
+        })?;
+        self.out.flush()
+    }
+
+    fn pause(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }

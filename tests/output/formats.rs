@@ -465,3 +465,58 @@ fn late_finding_line_names_the_client() {
     assert_eq!(late["source"]["ip"], "192.0.2.20");
     assert_eq!(late["source"]["port"], 51110);
 }
+
+/// Standard input may be a pipe from a capture still running (`tcpdump -w -
+/// | stripwatch analyze --format jsonl -`): a session's line goes out when
+/// the session ends, not when the input does (files are flushed in
+/// batches instead).
+#[test]
+fn jsonl_from_standard_input_streams_each_session_when_it_ends() {
+    for threads in ["1", "2"] {
+        session_line_before_end_of_input(threads);
+    }
+}
+
+fn session_line_before_end_of_input(threads: &str) {
+    use std::io::{BufRead, Write};
+    let capture = std::fs::read(sample("findings/smtp-asa.pcap")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+        .args([
+            "analyze",
+            "--format",
+            "jsonl",
+            "--quiet",
+            "--threads",
+            threads,
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&capture).unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // Input still open: the session's line must come anyway.
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no line with {threads} threads while the input is open"));
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["type"], "session", "{first}");
+    drop(stdin);
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("\"type\":\"summary\"")),
+        "{rest:?}"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
