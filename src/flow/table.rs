@@ -307,7 +307,9 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         if let Some(reason) = ended {
+            let id = flow.info.id;
             self.close_slot(slot, reason, CLOSE_BY_PACKET, Timestamp::ZERO);
+            self.linger(slot, id);
         }
     }
 
@@ -493,24 +495,30 @@ impl<H: SessionHandler> FlowTable<H> {
         };
         let key = FlowKey::new(flow.info.client, flow.info.server);
         let last = flow.info.last_packet;
-        let id = flow.info.id;
         let info = std::mem::replace(&mut flow.info, placeholder_info(&key, last));
         // The reassemblers' buffers are not needed past this point.
         flow.dirs = [Reassembler::default(), Reassembler::default()];
         handler.close(info, sink);
-        // The entry lingers for its linger time, not for what was left of
-        // the idle timeout: a busy tap must not hold ten minutes of ended
-        // sessions. (Its idle entry goes stale and is skipped when due.)
-        let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
-        self.deadlines.push(
-            Limit::Linger,
-            Due {
-                deadline: after_secs(last.ts, self.config.closed_linger_secs),
-                id,
-                slot,
-                generation,
-            },
-        );
+    }
+
+    /// Keeps the ended flow in `slot` for its linger time, not for what
+    /// was left of its idle timeout: a busy tap must not hold ten minutes
+    /// of ended sessions. (Its idle entry goes stale and is skipped when
+    /// due.) Only flows that stay get an entry: one removed at once (timed
+    /// out, evicted, reused, end of input) would leave a stale one behind,
+    /// a million of them under a flood.
+    fn linger(&mut self, slot: u32, id: u64) {
+        let Some(s) = self.slots.get(slot as usize) else {
+            return;
+        };
+        let Some(flow) = s.flow.as_ref() else { return };
+        let due = Due {
+            deadline: after_secs(flow.last_seen(), self.config.closed_linger_secs),
+            id,
+            slot,
+            generation: s.generation,
+        };
+        self.deadlines.push(Limit::Linger, due);
     }
 
     fn remove_slot(&mut self, slot: u32) {
