@@ -129,19 +129,31 @@ fn hundred_thousand_capability_lines() {
 
 #[test]
 fn hundred_thousand_pipelined_commands() {
+    pipelined_commands(100_000);
+}
+
+/// The full size; `cargo test --release --test adversarial --
+/// --ignored` (tens of seconds in a debug build).
+#[test]
+#[ignore]
+fn million_pipelined_commands() {
+    pipelined_commands(1_000_000);
+}
+
+fn pipelined_commands(n: usize) {
     let mut smtp = smtp_greeted("192.0.2.32:40001", 5);
-    smtp.client_sends("NOOP\r\n".repeat(100_000));
-    smtp.server_sends("250 2.0.0 Ok\r\n".repeat(100_000));
+    smtp.client_sends("NOOP\r\n".repeat(n));
+    smtp.server_sends("250 2.0.0 Ok\r\n".repeat(n));
     smtp.client_sends("QUIT\r\n");
     smtp.server_sends("221 2.0.0 Bye\r\n");
     smtp.close(Client);
     let mut imap = Conversation::new("192.0.2.33:40001", "198.51.100.26:143").starts_at(6, 0);
     imap.handshake();
     imap.server_sends("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
-    let commands: String = (0..100_000).map(|i| format!("a{i} NOOP\r\n")).collect();
+    let commands: String = (0..n).map(|i| format!("a{i} NOOP\r\n")).collect();
     let size = commands.len();
     imap.client_sends(&commands);
-    let answers: String = (0..100_000).map(|i| format!("a{i} OK done\r\n")).collect();
+    let answers: String = (0..n).map(|i| format!("a{i} OK done\r\n")).collect();
     imap.server_sends(&answers);
     imap.close(Client);
     let file = TempFile::new("pipelined.pcap", &capture(&[smtp, imap]).pcap());
@@ -166,10 +178,20 @@ fn hundred_thousand_pipelined_commands() {
 fn twenty_megabyte_line_without_crlf() {
     // 20 MB: above every buffer of the pipeline (line 8 KiB, out-of-order
     // 4 MiB, cross-direction wait 1 MiB, capture reader 1-16 MiB).
-    const SIZE: usize = 20 << 20;
+    line_without_crlf(20 << 20);
+}
+
+/// The full size; run with `--ignored`.
+#[test]
+#[ignore]
+fn hundred_megabyte_line_without_crlf() {
+    line_without_crlf(100 << 20);
+}
+
+fn line_without_crlf(size: usize) {
     let mut c = smtp_greeted("192.0.2.34:40001", 5).mss(8960);
     let mut line = b"MAIL FROM:<".to_vec();
-    line.resize(SIZE, b'A');
+    line.resize(size, b'A');
     c.client_sends(&line);
     c.client_sends(">\r\nQUIT\r\n");
     c.server_sends("500 5.5.2 Error: line too long\r\n221 2.0.0 Bye\r\n");
@@ -182,7 +204,7 @@ fn twenty_megabyte_line_without_crlf() {
     assert_eq!(s.transport.client_to_server.gaps, 0);
     assert!(
         heap < baseline() + MB / 2,
-        "peak heap {heap} for a {SIZE}-byte line"
+        "peak heap {heap} for a {size}-byte line"
     );
 }
 
