@@ -90,10 +90,6 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Also follow these TCP ports (repeatable, or comma-separated).
-    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
-    pub ports: Vec<u16>,
-
     /// Show passwords, tokens and challenge responses (masked by default).
     #[arg(long)]
     pub show_secrets: bool,
@@ -113,21 +109,28 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
     pub fail_on: FailOn,
 
-    /// Report only findings at or above this severity.
-    #[arg(long, value_enum, value_name = "SEVERITY")]
-    pub min_severity: Option<Severity>,
-
-    /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
-    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_server)]
-    pub server: Option<(IpAddr, Option<u16>)>,
-
-    /// Report only sessions of this protocol.
-    #[arg(long, value_enum)]
-    pub protocol: Option<ProtocolArg>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// No progress or notes on standard error (errors still go there).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Worker threads (default: all cores). Results are the same with any
+    /// number; 1 runs everything on one thread.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+/// The flow table's settings (analyze, live and diff).
+#[derive(Args, Debug, Clone)]
+pub struct FlowArgs {
+    /// Also follow these TCP ports (repeatable, or comma-separated).
+    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
+    pub ports: Vec<u16>,
 
     /// Drop segments with a wrong IP or TCP checksum (by default they are
     /// counted and kept: checksum offload on the capturing host makes them
@@ -139,14 +142,59 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub idle_timeout: i64,
 
-    /// Worker threads (default: all cores). Results are the same with any
-    /// number; 1 runs everything on one thread.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-
-    /// Most concurrent flows; beyond it the longest idle one is evicted.
+    /// Most concurrent flows; beyond it the longest idle one is evicted
+    /// (diff: per tap).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
+}
+
+impl FlowArgs {
+    pub fn flow_config(&self) -> FlowConfig {
+        let mut ports = PortSet::mail();
+        for p in &self.ports {
+            ports.insert(*p);
+        }
+        FlowConfig {
+            ports,
+            idle_timeout_secs: self.idle_timeout.max(1),
+            max_flows: self.max_flows.max(1),
+            drop_bad_checksums: self.verify_checksums,
+            ..FlowConfig::default()
+        }
+    }
+}
+
+/// Which sessions and findings are reported (analyze, live).
+#[derive(Args, Debug, Clone)]
+pub struct FilterArgs {
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<Severity>,
+
+    /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_server)]
+    pub server: Option<(IpAddr, Option<u16>)>,
+
+    /// Report only sessions of this protocol.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+}
+
+impl FilterArgs {
+    pub fn filter(&self) -> Filter {
+        Filter {
+            min_severity: self.min_severity,
+            server: self.server,
+            protocol: self.protocol.map(|p| {
+                match p {
+                    ProtocolArg::Smtp => "smtp",
+                    ProtocolArg::Imap => "imap",
+                    ProtocolArg::Pop3 => "pop3",
+                }
+                .to_string()
+            }),
+        }
+    }
 }
 
 /// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or a bare IPv6 address.
@@ -167,32 +215,11 @@ pub(crate) fn parse_server(text: &str) -> Result<(IpAddr, Option<u16>), String> 
 
 impl AnalyzeArgs {
     pub fn flow_config(&self) -> FlowConfig {
-        let mut ports = PortSet::mail();
-        for p in &self.ports {
-            ports.insert(*p);
-        }
-        FlowConfig {
-            ports,
-            idle_timeout_secs: self.idle_timeout.max(1),
-            max_flows: self.max_flows.max(1),
-            drop_bad_checksums: self.verify_checksums,
-            ..FlowConfig::default()
-        }
+        self.flow.flow_config()
     }
 
     fn filter(&self) -> Filter {
-        Filter {
-            min_severity: self.min_severity,
-            server: self.server,
-            protocol: self.protocol.map(|p| {
-                match p {
-                    ProtocolArg::Smtp => "smtp",
-                    ProtocolArg::Imap => "imap",
-                    ProtocolArg::Pop3 => "pop3",
-                }
-                .to_string()
-            }),
-        }
+        self.filter.filter()
     }
 }
 

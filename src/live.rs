@@ -22,14 +22,13 @@ use crate::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Seve
 use crate::capture::live::{self, Event, LiveCapture, LiveOptions};
 use crate::capture::writer::RotatingPcapWriter;
 use crate::capture::{CaptureError, CaptureErrorKind, Frame};
-use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, ProtocolArg};
+use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs};
 use crate::flow::{FlowConfig, PortSet};
 use crate::pipeline::Pipeline;
 use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use crate::time::Timestamp;
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
@@ -103,10 +102,6 @@ pub struct LiveArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Also follow these TCP ports (repeatable, or comma-separated).
-    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
-    pub ports: Vec<u16>,
-
     /// Show passwords, tokens and challenge responses (masked by default).
     #[arg(long)]
     pub show_secrets: bool,
@@ -121,57 +116,27 @@ pub struct LiveArgs {
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
     pub fail_on: FailOn,
 
-    /// Report only findings at or above this severity.
-    #[arg(long, value_enum, value_name = "SEVERITY")]
-    pub min_severity: Option<Severity>,
-
-    /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
-    #[arg(long, value_name = "ADDR[:PORT]", value_parser = crate::cli::parse_server)]
-    pub server: Option<(IpAddr, Option<u16>)>,
-
-    /// Report only sessions of this protocol.
-    #[arg(long, value_enum)]
-    pub protocol: Option<ProtocolArg>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// No statistics or notes on standard error (errors still go there).
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Drop segments with a wrong IP or TCP checksum (by default they are
-    /// counted and kept: on the capturing host itself, checksum offload
-    /// makes every outgoing one look wrong).
-    #[arg(long)]
-    pub verify_checksums: bool,
-
-    /// Seconds without a packet after which a session ends (timeout).
-    #[arg(long, default_value_t = 600, value_name = "SECS")]
-    pub idle_timeout: i64,
-
-    /// Most concurrent flows; beyond it the longest idle one is evicted.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    pub max_flows: usize,
+    #[command(flatten)]
+    pub flow: FlowArgs,
 }
 
 impl LiveArgs {
     /// The mail ports and --port.
     pub fn ports(&self) -> Vec<u16> {
         let mut ports = PortSet::MAIL_PORTS.to_vec();
-        ports.extend(&self.ports);
+        ports.extend(&self.flow.ports);
         ports
     }
 
     pub fn flow_config(&self) -> FlowConfig {
-        let mut ports = PortSet::mail();
-        for p in &self.ports {
-            ports.insert(*p);
-        }
-        FlowConfig {
-            ports,
-            idle_timeout_secs: self.idle_timeout.max(1),
-            max_flows: self.max_flows.max(1),
-            drop_bad_checksums: self.verify_checksums,
-            ..FlowConfig::default()
-        }
+        self.flow.flow_config()
     }
 
     /// The BPF filter in force.
@@ -182,18 +147,7 @@ impl LiveArgs {
     }
 
     fn filter(&self) -> Filter {
-        Filter {
-            min_severity: self.min_severity,
-            server: self.server,
-            protocol: self.protocol.map(|p| {
-                match p {
-                    ProtocolArg::Smtp => "smtp",
-                    ProtocolArg::Imap => "imap",
-                    ProtocolArg::Pop3 => "pop3",
-                }
-                .to_string()
-            }),
-        }
+        self.filter.filter()
     }
 
     fn note(&self, text: &str) {

@@ -5,8 +5,7 @@ use super::output::{DiffFormat, TableLook, write_report};
 use super::{DiffOptions, diff};
 use crate::analysis::Severity;
 use crate::capture::{InputSpec, resolve_inputs};
-use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn};
-use crate::flow::{FlowConfig, PortSet};
+use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, FlowArgs};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -39,10 +38,6 @@ pub struct DiffArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Also follow these TCP ports (repeatable, or comma-separated).
-    #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
-    pub ports: Vec<u16>,
-
     /// Show passwords, tokens and challenge responses in changed lines
     /// (masked by default).
     #[arg(long)]
@@ -61,34 +56,11 @@ pub struct DiffArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Drop segments with a wrong IP or TCP checksum.
-    #[arg(long)]
-    pub verify_checksums: bool,
-
-    /// Seconds of capture time after which an idle session ends.
-    #[arg(long, default_value_t = 600, value_name = "SECS")]
-    pub idle_timeout: i64,
-
-    /// Most concurrent flows per tap.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    pub max_flows: usize,
+    #[command(flatten)]
+    pub flow: FlowArgs,
 }
 
 impl DiffArgs {
-    fn flow_config(&self) -> FlowConfig {
-        let mut ports = PortSet::mail();
-        for p in &self.ports {
-            ports.insert(*p);
-        }
-        FlowConfig {
-            ports,
-            idle_timeout_secs: self.idle_timeout.max(1),
-            max_flows: self.max_flows.max(1),
-            drop_bad_checksums: self.verify_checksums,
-            ..FlowConfig::default()
-        }
-    }
-
     fn note(&self, text: &str) {
         if !self.quiet {
             eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
@@ -148,7 +120,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             DiffOptions::default().window_secs
         },
     };
-    let report = diff(&inside, &outside, args.flow_config(), &options);
+    let report = diff(&inside, &outside, args.flow.flow_config(), &options);
     for input in report.inputs.inside.iter().chain(&report.inputs.outside) {
         if let Some(e) = &input.error {
             eprintln!("stripwatch: {e}");
