@@ -271,7 +271,8 @@ fn dir_mut(dirs: &mut [Reassembler; 2], side: Side) -> Option<&mut Reassembler> 
     dirs.get_mut(side.index())
 }
 
-/// What a closed entry keeps: nothing a report needs.
+/// A session's facts before any packet counted: what a new flow starts
+/// from, and what a closed entry keeps (nothing a report needs).
 pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> SessionInfo {
     SessionInfo {
         id: 0,
