@@ -39,16 +39,10 @@ fn main() -> ExitCode {
         if decode_too {
             if let Ok(seg) = decode::decode(frame.link, frame.data) {
                 tcp += 1;
-                let key = FlowKey::new(
-                    Endpoint {
-                        ip: seg.src,
-                        port: seg.src_port,
-                    },
-                    Endpoint {
-                        ip: seg.dst,
-                        port: seg.dst_port,
-                    },
-                );
+                let key = {
+                    let (src, dst) = Endpoint::of(&seg);
+                    FlowKey::new(src, dst)
+                };
                 *flows.entry(key).or_default() += seg.payload.len() as u64;
             }
         }

@@ -128,16 +128,7 @@ impl InputSummary {
                 },
             ),
             decode::Peek::Unsure => match decode::decode(frame.link, frame.data) {
-                Ok(seg) => (
-                    Endpoint {
-                        ip: seg.src,
-                        port: seg.src_port,
-                    },
-                    Endpoint {
-                        ip: seg.dst,
-                        port: seg.dst_port,
-                    },
-                ),
+                Ok(seg) => Endpoint::of(&seg),
                 Err(skip) => {
                     match skip {
                         Skip::UnknownLinkType => self.unknown_link_type += 1,

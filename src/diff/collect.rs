@@ -340,14 +340,7 @@ impl HandshakeLog {
         if !seg.flags.syn() {
             return;
         }
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dst_port,
-        };
+        let (src, dst) = Endpoint::of(&seg);
         if seg.flags.ack() {
             if let Some(h) = self
                 .by_tuple

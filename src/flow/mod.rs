@@ -20,6 +20,7 @@ pub use reassembly::{
 };
 pub use table::{FlowConfig, FlowTable, PortSet, SessionHandler, StreamSink, TableStats};
 
+use crate::decode::TcpSegment;
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -71,6 +72,22 @@ impl Side {
 pub struct Endpoint {
     pub ip: IpAddr,
     pub port: u16,
+}
+
+impl Endpoint {
+    /// A segment's (source, destination).
+    pub fn of(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
+        (
+            Endpoint {
+                ip: seg.src,
+                port: seg.src_port,
+            },
+            Endpoint {
+                ip: seg.dst,
+                port: seg.dst_port,
+            },
+        )
+    }
 }
 
 impl fmt::Display for Endpoint {

@@ -235,14 +235,7 @@ impl<H: SessionHandler> FlowTable<H> {
                 return;
             }
         }
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dst_port,
-        };
+        let (src, dst) = Endpoint::of(seg);
         let key = FlowKey::new(src, dst);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
         let is_syn_ack = seg.flags.syn() && seg.flags.ack();
@@ -361,14 +354,7 @@ impl<H: SessionHandler> FlowTable<H> {
         if self.live >= self.config.max_flows {
             self.evict_one();
         }
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dst_port,
-        };
+        let (src, dst) = Endpoint::of(seg);
         let ports = &self.config.ports;
         let (client, server, roles_from, tentative) = if seg.flags.syn() {
             if seg.flags.ack() {

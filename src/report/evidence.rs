@@ -150,16 +150,10 @@ impl EvidencePlan {
                 let Ok(seg) = decode::decode(frame.link, frame.data) else {
                     return true;
                 };
-                let key = FlowKey::new(
-                    Endpoint {
-                        ip: seg.src,
-                        port: seg.src_port,
-                    },
-                    Endpoint {
-                        ip: seg.dst,
-                        port: seg.dst_port,
-                    },
-                );
+                let key = {
+                    let (src, dst) = Endpoint::of(&seg);
+                    FlowKey::new(src, dst)
+                };
                 let Some(candidates) = by_key.get(&key) else {
                     return true;
                 };

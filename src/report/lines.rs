@@ -9,7 +9,7 @@
 //! through [`crate::text::printable`] once more on its way out, so no byte
 //! can reach the terminal raw whatever a record holds.
 
-use crate::analysis::{Finding, LateFinding, Reporter, RunEnd, SessionRecord, Severity};
+use crate::analysis::{Finding, LateFinding, Reporter, RunEnd, SessionRecord};
 use crate::text::printable;
 use std::io::{self, Write};
 
@@ -64,7 +64,7 @@ pub fn finding_line(
     let when = first.map_or_else(|| "-".to_string(), |e| e.location.timestamp.to_string());
     let label = format!("{:<8}", f.severity.to_string().to_uppercase());
     let label = if colour {
-        colour_label(f.severity, &label)
+        super::table::colour(f.severity, &label)
     } else {
         label
     };
@@ -103,17 +103,6 @@ fn excerpt(text: &str) -> String {
         Some((at, _)) => format!("{}...", text.get(..at).unwrap_or(text)),
         None => text.to_string(),
     }
-}
-
-fn colour_label(severity: Severity, text: &str) -> String {
-    let code = match severity {
-        Severity::Critical => "35",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "0",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 impl<W: Write> Reporter for LineReport<W> {

@@ -362,7 +362,8 @@ impl<W: Write> Reporter for TableReport<W> {
     }
 }
 
-fn colour(severity: Severity, text: &str) -> String {
+/// `text` in its severity's terminal colour (ANSI SGR).
+pub(super) fn colour(severity: Severity, text: &str) -> String {
     let code = match severity {
         Severity::Critical => "35",
         Severity::High => "31",
