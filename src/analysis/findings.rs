@@ -90,13 +90,18 @@ pub struct EvidenceRecord {
     pub excerpt: String,
 }
 
+/// Evidence bytes as they may leave the process.
+pub fn shown_bytes(e: &Evidence, show_secrets: bool) -> Vec<u8> {
+    if show_secrets {
+        e.bytes.clone()
+    } else {
+        e.redacted()
+    }
+}
+
 impl EvidenceRecord {
     pub fn build(e: &Evidence, locator: &Locator, show_secrets: bool) -> Self {
-        let bytes = if show_secrets {
-            e.bytes.clone()
-        } else {
-            e.redacted()
-        };
+        let bytes = shown_bytes(e, show_secrets);
         EvidenceRecord {
             direction: e.side,
             location: locator.locate(e.packet),
@@ -238,7 +243,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
             Severity::High,
             format!(
                 "the client's {kw} reached the server as `{}` and was refused: a middlebox overwrote the command",
-                text::escape(&command.bytes)
+                text::escape(&shown_bytes(command, input.show_secrets))
             ),
             &evidence,
         ));
@@ -324,7 +329,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
             Severity::High,
             format!(
                 "command injection: the client stream carried `{}` after {kw}, before the server's answer",
-                text::escape_truncated(&injected.bytes, 64)
+                text::escape_truncated(&shown_bytes(injected, input.show_secrets), 64)
             ),
             &evidence,
         ));

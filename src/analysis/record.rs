@@ -1,6 +1,8 @@
 //! Session records: what the report says about one session.
 
 use crate::flow::{EndReason, PacketRef, RoleBasis, SessionInfo, Side, SideStats};
+use crate::proto::Protocol;
+use crate::proto::secrecy::{self, SecretSpans};
 use crate::text;
 use crate::time::Timestamp;
 use serde::{Serialize, Serializer};
@@ -204,23 +206,78 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
     out
 }
 
-/// Conflicting retransmissions as anomalies with both versions.
-pub fn conflict_anomalies(info: &SessionInfo, locator: &Locator) -> Vec<AnomalyRecord> {
+/// Conflicting retransmissions as anomalies with both versions. Client
+/// bytes are masked unless `show_secrets`: the kept version where the
+/// session's secret ranges say, the ignored one (never read by the dialog)
+/// also line by line as the secrecy guard judges it alone.
+pub fn conflict_anomalies(
+    info: &SessionInfo,
+    locator: &Locator,
+    secrets: &ConflictSecrets<'_>,
+) -> Vec<AnomalyRecord> {
     info.conflicts
         .iter()
-        .map(|(side, c)| AnomalyRecord {
-            kind: "conflicting-retransmission",
-            direction: *side,
-            stream_offset: c.offset,
-            length: c.len,
-            used: AnomalyVersion {
-                location: locator.locate(c.kept),
-                excerpt: text::escape_truncated(&c.kept_bytes, 128),
-            },
-            ignored: AnomalyVersion {
-                location: locator.locate(c.ignored),
-                excerpt: text::escape_truncated(&c.ignored_bytes, 128),
-            },
+        .map(|(side, c)| {
+            let excerpt = |bytes: &[u8], read: bool| {
+                let shown = secrets.mask(*side, c.offset, bytes, read);
+                text::escape_truncated(&shown, 128)
+            };
+            AnomalyRecord {
+                kind: "conflicting-retransmission",
+                direction: *side,
+                stream_offset: c.offset,
+                length: c.len,
+                used: AnomalyVersion {
+                    location: locator.locate(c.kept),
+                    excerpt: excerpt(&c.kept_bytes, true),
+                },
+                ignored: AnomalyVersion {
+                    location: locator.locate(c.ignored),
+                    excerpt: excerpt(&c.ignored_bytes, false),
+                },
+            }
         })
         .collect()
+}
+
+/// What masking a conflict's excerpts needs.
+pub struct ConflictSecrets<'a> {
+    pub spans: &'a SecretSpans,
+    pub protocol: Option<Protocol>,
+    pub show_secrets: bool,
+}
+
+impl ConflictSecrets<'_> {
+    /// `bytes` (at stream `offset` of `side`) as they may be shown; `read`
+    /// when the dialog read them (the secret ranges then know them).
+    fn mask(&self, side: Side, offset: u64, bytes: &[u8], read: bool) -> Vec<u8> {
+        if self.show_secrets || side == Side::Server {
+            return bytes.to_vec();
+        }
+        let mut shown = if read {
+            bytes.to_vec()
+        } else {
+            secrecy::mask_client_text(self.protocol, bytes)
+        };
+        self.spans.mask(side, offset, &mut shown);
+        shown
+    }
+}
+
+/// The client ranges of conflicts whose ignored version may hold a secret
+/// (the dialog never read it): added to `spans`, so evidence packets that
+/// carry either version are masked there.
+pub fn conflict_secret_spans(
+    info: &SessionInfo,
+    protocol: Option<Protocol>,
+    spans: &mut SecretSpans,
+) {
+    for (side, c) in &info.conflicts {
+        let excerpt_short = (c.ignored_bytes.len() as u64) < c.len;
+        let secret = excerpt_short
+            || secrecy::mask_client_text(protocol, &c.ignored_bytes) != c.ignored_bytes;
+        if *side == Side::Client && secret {
+            spans.add(*side, c.offset, c.offset + c.len);
+        }
+    }
 }

@@ -3,8 +3,8 @@
 
 use super::findings::{EvidenceRecord, Finding, FindingKind, RuleInput, session_findings};
 use super::record::{
-    AnomalyRecord, Locator, Observability, TransportRecord, conflict_anomalies,
-    transport_observability,
+    AnomalyRecord, ConflictSecrets, Locator, Observability, TransportRecord, conflict_anomalies,
+    conflict_secret_spans, transport_observability,
 };
 use crate::flow::{EndReason, SessionInfo, Side};
 use crate::proto::{
@@ -112,7 +112,7 @@ pub struct CaptureRef {
     pub first: crate::flow::PacketRef,
     pub last: crate::flow::PacketRef,
     pub stream_start: [Option<u32>; 2],
-    pub secret_spans: Vec<(Side, u64, u64)>,
+    pub secret_spans: crate::proto::secrecy::SecretSpans,
 }
 
 /// The report's entry for one session.
@@ -220,6 +220,14 @@ impl SessionRecord {
         let mut observability = transport_observability(info);
         observability.extend(dialog_observability(info, facts, protocol));
         let masked = facts.capabilities.iter().any(|c| c.masked_token.is_some());
+        let mut secret_spans = facts.all_secret_spans();
+        conflict_secret_spans(info, facts.protocol, &mut secret_spans);
+        let conflict_secrets = ConflictSecrets {
+            spans: &secret_spans,
+            protocol: facts.protocol,
+            show_secrets,
+        };
+        let anomalies = conflict_anomalies(info, locator, &conflict_secrets);
         SessionRecord {
             id: info.id,
             protocol: protocol.map_or("unknown", Protocol::name),
@@ -237,7 +245,7 @@ impl SessionRecord {
                 long_lines: facts.long_lines,
                 unparsed_lines: facts.unparsed_lines,
             },
-            anomalies: conflict_anomalies(info, locator),
+            anomalies,
             dialog_anomalies: facts
                 .anomalies
                 .iter()
@@ -264,7 +272,7 @@ impl SessionRecord {
                 first: info.first_packet,
                 last: info.last_packet,
                 stream_start: info.stream_start,
-                secret_spans: facts.all_secret_spans(),
+                secret_spans,
             },
             hashes: facts
                 .credentials

@@ -19,8 +19,9 @@ use crate::flow::{
 };
 use crate::pipeline::{InputSummary, Pipeline};
 use crate::proto::dialog::MailDialog;
+use crate::proto::secrecy::SecretSpans;
 use crate::proto::tap::{LineTap, TapItem, TapKind};
-use crate::proto::{EVIDENCE_BYTES, Evidence, Protocol, words};
+use crate::proto::{EVIDENCE_BYTES, Evidence, Protocol};
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -279,38 +280,22 @@ fn tls_record(item: &TapItem) -> bool {
 /// Where the secret of a line starts: from the dialog's secret spans, or,
 /// for a client line that carries credentials the dialog did not mark
 /// (say, one it never parsed), after the words that name the command.
-fn secret_in(
-    item: &TapItem,
-    spans: &[(Side, u64, u64)],
-    protocol: Option<Protocol>,
-) -> Option<usize> {
+fn secret_in(item: &TapItem, spans: &SecretSpans, protocol: Option<Protocol>) -> Option<usize> {
     if !matches!(item.kind, TapKind::Line | TapKind::AfterGoAhead) {
         return None;
     }
     let start = item.offset;
     let end = start + item.len as u64;
     let from_spans = spans
-        .iter()
-        .filter(|(side, s, e)| *side == item.side && *s < end && *e > start)
-        .map(|(_, s, _)| usize::try_from(s.saturating_sub(start)).unwrap_or(0))
+        .overlapping(item.side, start, end)
+        .map(|(s, _)| usize::try_from(s.saturating_sub(start)).unwrap_or(0))
         .min();
     if from_spans.is_some() || item.side != Side::Client {
         return from_spans;
     }
-    let (first, rest) = words::split_word(&item.bytes);
-    let (verb, visible) = match protocol {
-        Some(Protocol::Imap) => (words::split_word(rest).0, 2),
-        Some(Protocol::Pop3) => (first, 1),
-        _ => (first, 2),
-    };
-    let secret_verb = ["AUTH", "AUTHENTICATE", "LOGIN", "PASS", "APOP"]
-        .iter()
-        .any(|k| words::is(verb, k));
-    if secret_verb {
-        words::after_words(&item.bytes, visible)
-    } else {
-        None
-    }
+    // A client line the dialog did not judge (after the go-ahead): judged
+    // alone.
+    crate::proto::secrecy::secret_from_alone(protocol, &item.bytes)
 }
 
 /// SYN and SYN-ACK times per connection, from the frames themselves (the

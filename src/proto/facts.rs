@@ -2,6 +2,7 @@
 //! record and the analysis layer turns into verdicts. Every fact carries its
 //! evidence (side, packet, exact bytes).
 
+use super::secrecy::SecretSpans;
 use crate::flow::{PacketRef, Side};
 
 /// Capability lists kept per session (a client may send EHLO forever).
@@ -85,11 +86,15 @@ impl Evidence {
         }
     }
 
-    /// Evidence for a whole line, with its place in the stream.
+    /// Evidence for a whole line, with its place in the stream and the
+    /// secret part the driver found in it.
     pub fn from_line(side: Side, line: &super::lines::Line<'_>) -> Self {
         let mut e = Evidence::new(side, line.packet, line.bytes);
         e.offset = Some(line.offset);
-        e
+        match line.secret_from {
+            Some(at) => e.secret_from(at),
+            None => e,
+        }
     }
 
     /// The stream range of the secret part, when known: where the bytes
@@ -101,9 +106,11 @@ impl Evidence {
         (start + from < end).then_some((self.side, start + from, end))
     }
 
-    /// Marks everything from `offset` on as secret.
+    /// Marks everything from `offset` on as secret (a part already marked
+    /// stays so).
     pub fn secret_from(mut self, offset: usize) -> Self {
-        self.secret_from = Some(offset.min(self.bytes.len()));
+        let offset = offset.min(self.bytes.len());
+        self.secret_from = Some(self.secret_from.map_or(offset, |at| at.min(offset)));
         self
     }
 
@@ -305,9 +312,9 @@ pub struct DialogFacts {
     pub long_lines: [u64; 2],
     /// Bytes the parser could not interpret, per side.
     pub unparsed_lines: [u64; 2],
-    /// Secret bytes that are not part of an evidence line (an IMAP LOGIN
-    /// password sent as a literal): side and stream range.
-    pub secret_spans: Vec<(Side, u64, u64)>,
+    /// Secret stream ranges: what the [`super::secrecy::SecretGuard`]
+    /// marked, and what the protocol machines marked themselves.
+    pub secret_spans: SecretSpans,
 }
 
 impl DialogFacts {
@@ -360,15 +367,14 @@ impl DialogFacts {
         evidence
     }
 
-    /// Records a secret's stream range (bounded like the credentials).
-    pub fn add_secret_span(&mut self, span: (Side, u64, u64)) {
-        if self.secret_spans.len() < MAX_CREDENTIALS {
-            self.secret_spans.push(span);
-        }
+    /// Records a secret's stream range.
+    pub fn add_secret_span(&mut self, (side, start, end): (Side, u64, u64)) {
+        self.secret_spans.add(side, start, end);
     }
 
-    /// Every secret's stream range: marked evidence lines and literals.
-    pub fn all_secret_spans(&self) -> Vec<(Side, u64, u64)> {
+    /// Every secret's stream range: what was marked, and the secret parts
+    /// of evidence lines.
+    pub fn all_secret_spans(&self) -> SecretSpans {
         let mut spans = self.secret_spans.clone();
         let lines = self
             .credentials
@@ -377,9 +383,9 @@ impl DialogFacts {
             .chain(self.sensitive_command.iter())
             .chain(self.command_injection.iter())
             .chain(self.cleartext_after_go_ahead.iter());
-        spans.extend(lines.filter_map(Evidence::secret_span));
-        spans.sort_unstable_by_key(|(side, start, _)| (side.index(), *start));
-        spans.dedup();
+        for (side, start, end) in lines.filter_map(Evidence::secret_span) {
+            spans.add(side, start, end);
+        }
         spans
     }
 

@@ -33,6 +33,9 @@ pub struct Line<'a> {
     /// Stream offset of the line's first byte.
     pub offset: u64,
     pub ending: LineEnding,
+    /// Where its secret part starts, as the dialog driver judged it (a
+    /// client line; see [`super::secrecy`]).
+    pub secret_from: Option<usize>,
 }
 
 /// Assembles lines from a byte stream fed in arbitrary pieces.
@@ -106,6 +109,7 @@ impl LineReader {
             packet,
             offset: self.start_offset,
             ending,
+            secret_from: None,
         }
     }
 
@@ -117,6 +121,15 @@ impl LineReader {
         self.start = None;
         self.skipping = false;
         had
+    }
+
+    /// The bytes of a line that has begun but not ended, and the stream
+    /// offset of its first byte.
+    pub fn partial_line(&self) -> Option<(&[u8], u64)> {
+        self.start
+            .is_some()
+            .then_some((self.buf.as_slice(), self.start_offset))
+            .filter(|(bytes, _)| !bytes.is_empty())
     }
 
     /// True while a line has begun but not ended.

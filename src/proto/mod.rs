@@ -11,6 +11,7 @@ pub mod imap;
 pub mod lines;
 pub mod pop3;
 pub mod sasl;
+pub mod secrecy;
 pub mod smtp;
 pub mod tap;
 #[cfg(test)]

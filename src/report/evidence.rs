@@ -274,18 +274,6 @@ fn mask_secrets(
     // Offsets within the first 4 GiB of a stream (mail sessions never reach it).
     let offset = u64::from(seq.wrapping_sub(start));
     let payload = seg.layout(frame).payload;
-    let end = offset + payload.len() as u64;
-    let mut changed = false;
-    for &(s_side, s_start, s_end) in &c.secret_spans {
-        if s_side != side || s_end <= offset || s_start >= end {
-            continue;
-        }
-        let from = payload.start + (s_start.max(offset) - offset) as usize;
-        let to = payload.start + (s_end.min(end) - offset) as usize;
-        if let Some(bytes) = copy.get_mut(from..to) {
-            bytes.fill(b'*');
-            changed = true;
-        }
-    }
-    changed
+    copy.get_mut(payload)
+        .is_some_and(|bytes| c.secret_spans.mask(side, offset, bytes))
 }

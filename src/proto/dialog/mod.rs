@@ -19,6 +19,7 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
@@ -31,7 +32,6 @@ mod starttls;
 pub use detect::detect;
 use machine::Requests;
 pub use machine::{Ctx, LineMachine, Literal};
-use starttls::mask_client_line;
 
 /// Client bytes kept while STARTTLS awaits its answer. A real client sends
 /// nothing there (RFC 3207 4.2); anything is evidence, and a few KiB of it
@@ -137,6 +137,8 @@ pub struct MailDialog {
     dirs: [Direction; 2],
     requests: Requests,
     go_ahead: bool,
+    /// Which client bytes are secret, whatever the machine understood.
+    secrets: SecretGuard,
     /// What was read, line by line, when asked for (`stripwatch diff`).
     tap: Option<Box<LineTap>>,
 }
@@ -150,6 +152,7 @@ impl MailDialog {
             dirs: [Direction::new(), Direction::new()],
             requests: Requests::default(),
             go_ahead: false,
+            secrets: SecretGuard::default(),
             tap: None,
         }
     }
@@ -184,7 +187,7 @@ impl MailDialog {
                 if let Some(tap) = self.tap.as_deref_mut() {
                     tap.marker(side, TapKind::Gap { len }, None, offset);
                 }
-                self.gap(side, len)
+                self.gap(side, offset, len)
             }
             StreamEvent::Fin { .. } => self.dir(side).fin = true,
             StreamEvent::Conflict(_) => {}
@@ -219,6 +222,8 @@ impl MailDialog {
             m.finish(&mut ctx);
         }
         self.requests = Requests::default();
+        self.judge_partial_line();
+        self.secrets.finish(&mut self.facts.secret_spans);
     }
 
     fn dir(&mut self, side: Side) -> &mut Direction {
@@ -229,7 +234,12 @@ impl MailDialog {
         }
     }
 
-    fn gap(&mut self, side: Side, len: u64) {
+    fn gap(&mut self, side: Side, offset: u64, len: u64) {
+        if side == Side::Client {
+            self.judge_partial_line();
+            self.secrets
+                .client_break(offset, &mut self.facts.secret_spans);
+        }
         let dir = self.dir(side);
         dir.gaps += 1;
         // A partial line is dropped. What follows the gap is not skipped:
@@ -244,6 +254,48 @@ impl MailDialog {
         }
         self.with_machine(|m, ctx| m.on_gap(side, len, ctx));
         self.apply_requests();
+    }
+
+    /// A client line that will never end (a gap, or the end of the session)
+    /// is judged as it stands: its bytes are in the packets all the same.
+    fn judge_partial_line(&mut self) {
+        let MailDialog {
+            facts,
+            dirs,
+            secrets,
+            ..
+        } = self;
+        let Some((bytes, offset)) = dirs[0].lines.partial_line() else {
+            return;
+        };
+        secrets.client_line(
+            facts.protocol,
+            bytes,
+            offset,
+            false,
+            &mut facts.secret_spans,
+        );
+    }
+
+    /// Client bytes that no line will show the guard: a literal's (secret
+    /// while an exchange is open), and cleartext after the TLS stream lost
+    /// its way (unread, so nothing says it holds no password).
+    fn guard_unread_client_bytes(&mut self, input: &[u8], at: At) {
+        let spans = &mut self.facts.secret_spans;
+        match &self.dirs[0].mode {
+            Mode::Literal {
+                start: None, total, ..
+            } => {
+                self.secrets
+                    .client_literal(self.facts.protocol, at.offset, *total, spans);
+            }
+            Mode::Ignore
+                if self.facts.client_hello.is_none() || self.facts.server_hello.is_none() =>
+            {
+                spans.add(Side::Client, at.offset, at.offset + input.len() as u64);
+            }
+            _ => {}
+        }
     }
 
     /// Runs `f` on the protocol machine with a fresh context.
@@ -280,6 +332,9 @@ impl MailDialog {
 
     /// Processes a prefix of `input` in the current mode; returns its length.
     fn step(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        if side == Side::Client {
+            self.guard_unread_client_bytes(input, at);
+        }
         let packet = at.packet;
         let tapping = self.tap.is_some();
         let dir = self.dir(side);
@@ -299,6 +354,7 @@ impl MailDialog {
                             packet,
                             offset: evidence.offset.unwrap_or(at.offset),
                             ending,
+                            secret_from: None,
                         };
                         tap.line(side, &line, TapKind::AfterGoAhead);
                     }
@@ -308,10 +364,20 @@ impl MailDialog {
             }
             Mode::Start | Mode::ExpectTls => self.decide(side, input, at),
             Mode::Hold => {
-                let room = HELD_BYTES.saturating_sub(dir.held.len());
+                let room = HELD_BYTES.saturating_sub(dir.held.len()).min(input.len());
                 dir.held
-                    .extend_from_slice(input.get(..room.min(input.len())).unwrap_or_default());
+                    .extend_from_slice(input.get(..room).unwrap_or_default());
                 dir.held_at.get_or_insert(at);
+                if room < input.len() && side == Side::Client {
+                    // Past the hold, bytes are never read: nothing says
+                    // they are not a password.
+                    let spans = &mut self.facts.secret_spans;
+                    spans.add(
+                        side,
+                        at.offset + room as u64,
+                        at.offset + input.len() as u64,
+                    );
+                }
                 input.len()
             }
             Mode::Tls(reader) => {
@@ -375,6 +441,7 @@ impl MailDialog {
             port_hint,
             dirs,
             requests,
+            secrets,
             tap,
             ..
         } = self;
@@ -388,12 +455,13 @@ impl MailDialog {
         };
         let mut note = std::mem::take(&mut dir.note_next_line);
         let used = dir.lines.feed(input, at.packet, at.offset, |line| {
+            // Secrecy is judged before anything records the line.
+            let line = &judge_line(secrets, facts, side, line);
             if let Some(tap) = tap.as_deref_mut() {
                 tap.line(side, line, TapKind::Line);
             }
             if std::mem::take(&mut note) {
                 let evidence = Evidence::from_line(side, line);
-                let evidence = mask_client_line(facts.protocol, evidence);
                 facts.cleartext_after_go_ahead.get_or_insert(evidence);
             }
             let slot = side.index().min(1);
@@ -485,6 +553,37 @@ impl MailDialog {
             self.feed(side, &probe, first);
         }
         0
+    }
+}
+
+/// The line as the protocol machine and the tap get it: a client line
+/// with its secret part judged (and recorded) by the guard; a server line
+/// as it is, after the guard saw whether it ends an exchange.
+fn judge_line<'a>(
+    secrets: &mut SecretGuard,
+    facts: &mut DialogFacts,
+    side: Side,
+    line: &Line<'a>,
+) -> Line<'a> {
+    match side {
+        Side::Client => {
+            let cut = line.ending == LineEnding::Cut;
+            let secret_from = secrets.client_line(
+                facts.protocol,
+                line.bytes,
+                line.offset,
+                cut,
+                &mut facts.secret_spans,
+            );
+            Line {
+                secret_from,
+                ..*line
+            }
+        }
+        Side::Server => {
+            secrets.server_line(facts.protocol, line.bytes);
+            *line
+        }
     }
 }
 

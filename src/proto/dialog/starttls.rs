@@ -152,17 +152,11 @@ impl MailDialog {
     }
 }
 
-/// Masks what may be a secret in a client line the protocol machine did
-/// not mark itself (injected, or sent where TLS was expected): everything
-/// after the words that say what the line is. SMTP `AUTH PLAIN ****`,
-/// IMAP `a2 LOGIN ****` (tag and command), POP3 `PASS ****` (the password
-/// starts after the verb and may contain spaces).
+/// Masks what may be a secret in a client line seen outside the line
+/// reader's order (the first injected line, built from the held bytes):
+/// as the [`crate::proto::secrecy`] guard would judge it alone.
 pub(super) fn mask_client_line(protocol: Option<Protocol>, evidence: Evidence) -> Evidence {
-    let visible = match protocol {
-        Some(Protocol::Smtp | Protocol::Imap) => 2,
-        Some(Protocol::Pop3) | None => 1,
-    };
-    match super::super::words::after_words(&evidence.bytes, visible) {
+    match crate::proto::secrecy::secret_from_alone(protocol, &evidence.bytes) {
         Some(at) => evidence.secret_from(at),
         None => evidence,
     }

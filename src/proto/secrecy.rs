@@ -1,0 +1,475 @@
+//! Which client bytes are secret, decided from the bytes alone.
+//!
+//! Masking must not depend on a credential parser having understood the
+//! exchange: a password in a login the parser gave up on (past its caps,
+//! after a lost prompt, in a mechanism it does not know, in a line longer
+//! than the line limit) is still a password. The [`SecretGuard`] sits in
+//! the dialog driver, sees every cleartext line before the protocol
+//! machine does, and marks as secret:
+//!
+//! - everything after the visible words of a command that starts an
+//!   authentication exchange (SMTP/POP3 `AUTH mech`, IMAP `LOGIN` and
+//!   `AUTHENTICATE mech`, POP3 `USER`, `PASS`, `APOP`);
+//! - every client byte from there to the server's final answer (SASL
+//!   responses, cancellations, IMAP literals and command continuations),
+//!   across any number of attempts;
+//! - every client line the protocol does not know as a command (a base64
+//!   line after the exchange was refused or cancelled, a password typed at
+//!   the wrong prompt), and the rest of a secret line cut at the line limit.
+//!
+//! What it marks lands in [`SecretSpans`], the session's stream ranges to
+//! mask in every output and evidence packet.
+
+use super::facts::Protocol;
+use super::words::{is, split_word};
+use crate::flow::Side;
+
+/// Secret ranges kept per side before they are merged. Past it a new range
+/// joins the last one, masking the bytes between them too: a cap may limit
+/// what is reported, never what is masked.
+pub const MAX_SECRET_SPANS: usize = 256;
+
+/// Longest IMAP tag remembered for the exchange it opened (RFC 3501 tags
+/// are short; a longer one is compared by its prefix).
+const MAX_TAG: usize = 64;
+
+/// A protocol's command words, as far as secrecy goes.
+struct Vocabulary {
+    /// Commands begin with a tag (IMAP).
+    tagged: bool,
+    /// Commands that start an authentication exchange, with the number of
+    /// words of the line that stay visible (the tag counts). A line with no
+    /// more words than that starts none (POP3 `AUTH` alone lists the
+    /// mechanisms).
+    auth: &'static [(&'static str, usize)],
+    /// Commands that carry nothing secret.
+    known: &'static [&'static str],
+}
+
+const SMTP: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[("AUTH", 2)],
+    known: &[
+        "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
+        "EXPN", "HELP", "STARTTLS", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
+    ],
+};
+
+const IMAP: Vocabulary = Vocabulary {
+    tagged: true,
+    auth: &[("LOGIN", 2), ("AUTHENTICATE", 3)],
+    known: &[
+        "CAPABILITY",
+        "NOOP",
+        "LOGOUT",
+        "STARTTLS",
+        "SELECT",
+        "EXAMINE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "LIST",
+        "LSUB",
+        "STATUS",
+        "APPEND",
+        "CHECK",
+        "CLOSE",
+        "UNSELECT",
+        "EXPUNGE",
+        "SEARCH",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "UID",
+        "IDLE",
+        "ID",
+        "ENABLE",
+        "NAMESPACE",
+        "GETQUOTA",
+        "GETQUOTAROOT",
+        "SETQUOTA",
+        "GETACL",
+        "SETACL",
+        "DELETEACL",
+        "LISTRIGHTS",
+        "MYRIGHTS",
+        "GETMETADATA",
+        "SETMETADATA",
+        "COMPRESS",
+        "SORT",
+        "THREAD",
+        "ESEARCH",
+        "XLIST",
+        "UNAUTHENTICATE",
+        "NOTIFY",
+        "REPLACE",
+        "XAPPLEPUSHSERVICE",
+    ],
+};
+
+const POP3: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[("USER", 1), ("PASS", 1), ("APOP", 1), ("AUTH", 2)],
+    known: &[
+        "CAPA", "STLS", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP", "UIDL",
+        "UTF8", "LANG", "XTND",
+    ],
+};
+
+fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
+    match protocol {
+        Protocol::Smtp => &SMTP,
+        Protocol::Imap => &IMAP,
+        Protocol::Pop3 => &POP3,
+    }
+}
+
+/// What a client line is, for secrecy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineClass {
+    /// Starts an authentication exchange; secret after `visible` bytes.
+    Auth { visible: usize },
+    /// A command that carries nothing secret.
+    Known,
+    /// Anything else: secret as a whole.
+    Unknown,
+}
+
+/// Classifies a client line with `protocol`'s vocabulary, or with every
+/// protocol's when the dialog's protocol is not known (secret wins).
+fn classify(protocol: Option<Protocol>, line: &[u8]) -> LineClass {
+    match protocol {
+        Some(p) => classify_with(vocabulary(p), line),
+        None => {
+            let classes = [&SMTP, &IMAP, &POP3].map(|v| classify_with(v, line));
+            let auth = classes.iter().find_map(|c| match c {
+                LineClass::Auth { visible } => Some(*visible),
+                _ => None,
+            });
+            match auth {
+                Some(visible) => LineClass::Auth { visible },
+                None if classes.contains(&LineClass::Known) => LineClass::Known,
+                None => LineClass::Unknown,
+            }
+        }
+    }
+}
+
+fn classify_with(vocabulary: &Vocabulary, line: &[u8]) -> LineClass {
+    let (first, rest) = split_word(line);
+    let (verb, args) = if vocabulary.tagged {
+        // IDLE ends with an untagged DONE (RFC 2177).
+        if is(first, "DONE") && rest.is_empty() {
+            return LineClass::Known;
+        }
+        split_word(rest)
+    } else {
+        (first, rest)
+    };
+    if let Some((_, words)) = vocabulary.auth.iter().find(|(k, _)| is(verb, k)) {
+        // A line of no more words than stay visible (POP3 `AUTH` alone
+        // lists the mechanisms) carries nothing secret itself.
+        let visible = super::words::after_words(line, *words).unwrap_or(line.len());
+        return LineClass::Auth { visible };
+    }
+    // A command a middlebox overwrote with one repeated character
+    // (`XXXXXXXX` for STARTTLS) is evidence, not a secret.
+    let overwritten = args.is_empty()
+        && [4, 8].contains(&verb.len())
+        && super::words::is_overwritten_command(verb, verb.len());
+    if overwritten || vocabulary.known.iter().any(|k| is(verb, k)) {
+        LineClass::Known
+    } else {
+        LineClass::Unknown
+    }
+}
+
+/// Where an authentication exchange stands, as the bytes show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Exchange {
+    #[default]
+    Closed,
+    /// A command started one; the server has not given its final answer.
+    /// For IMAP, the tag that answer carries.
+    Open { tag: Option<Vec<u8>> },
+}
+
+/// Decides, line by line, which client bytes are secret (see the module
+/// documentation).
+#[derive(Debug, Default)]
+pub struct SecretGuard {
+    exchange: Exchange,
+    /// The last client line was secret and cut at the line limit: the rest
+    /// of it, up to the next line, is secret too (from this offset).
+    cut_tail: Option<u64>,
+    /// IMAP: the next client line continues a command after its literal,
+    /// and is secret when that command was.
+    continues_secret: Option<bool>,
+    /// The last client line's verdict (for the continuation after a literal).
+    last_secret: bool,
+}
+
+impl SecretGuard {
+    /// A complete client line at stream `offset`, `cut` when it was cut at
+    /// the line limit: where its secret part starts (`None`: nothing in it
+    /// is secret). Secret ranges are added to `spans`.
+    pub fn client_line(
+        &mut self,
+        protocol: Option<Protocol>,
+        line: &[u8],
+        offset: u64,
+        cut: bool,
+        spans: &mut SecretSpans,
+    ) -> Option<usize> {
+        if let Some(from) = self.cut_tail.take() {
+            spans.add(Side::Client, from, offset);
+        }
+        let secret_from = self.judge(protocol, line);
+        self.last_secret = secret_from.is_some();
+        if let Some(from) = secret_from {
+            let end = offset + line.len() as u64;
+            spans.add(Side::Client, offset + from as u64, end);
+            if cut {
+                self.cut_tail = Some(end);
+            }
+        }
+        secret_from
+    }
+
+    fn judge(&mut self, protocol: Option<Protocol>, line: &[u8]) -> Option<usize> {
+        if let Some(secret) = self.continues_secret.take() {
+            return secret.then_some(0);
+        }
+        let class = classify(protocol, line);
+        let open = self.exchange != Exchange::Closed;
+        match class {
+            LineClass::Auth { visible } => {
+                self.exchange = Exchange::Open {
+                    tag: (protocol == Some(Protocol::Imap)).then(|| tag_of(line)),
+                };
+                (visible < line.len()).then_some(visible)
+            }
+            // A known command with arguments ends an exchange whose final
+            // answer was not seen: a SASL response is one word, and every
+            // IMAP command has a tag and a word.
+            LineClass::Known if open && line.contains(&b' ') => {
+                self.exchange = Exchange::Closed;
+                None
+            }
+            LineClass::Known if !open => None,
+            LineClass::Known | LineClass::Unknown => (!line.is_empty()).then_some(0),
+        }
+    }
+
+    /// A server line: a final answer closes the exchange.
+    pub fn server_line(&mut self, protocol: Option<Protocol>, line: &[u8]) {
+        let Exchange::Open { tag } = &self.exchange else {
+            return;
+        };
+        let closes = match protocol {
+            Some(Protocol::Smtp) => smtp_final(line),
+            Some(Protocol::Imap) => {
+                let (first, _) = split_word(line);
+                tag.as_deref().is_some_and(|t| prefix(first) == t) || is(first, "*") && bye(line)
+            }
+            Some(Protocol::Pop3) => line.starts_with(b"+OK") || line.starts_with(b"-ERR"),
+            None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
+        };
+        if closes {
+            self.exchange = Exchange::Closed;
+        }
+    }
+
+    /// A client literal (IMAP) or chunk (SMTP BDAT) of `len` bytes at
+    /// `offset` passed: secret while an exchange is open. An IMAP command
+    /// goes on after its literal, secret or not as it began.
+    pub fn client_literal(
+        &mut self,
+        protocol: Option<Protocol>,
+        offset: u64,
+        len: u64,
+        spans: &mut SecretSpans,
+    ) {
+        let secret = self.exchange != Exchange::Closed;
+        if secret {
+            spans.add(Side::Client, offset, offset.saturating_add(len));
+        }
+        if protocol == Some(Protocol::Imap) {
+            self.continues_secret = Some(secret || self.last_secret);
+        }
+    }
+
+    /// The client's stream ended (or lost bytes): a cut secret line's tail
+    /// runs to `offset`.
+    pub fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {
+        if let Some(from) = self.cut_tail.take() {
+            spans.add(Side::Client, from, offset.max(from));
+        }
+        self.continues_secret = None;
+    }
+
+    /// The session ended: a cut secret line's tail runs to the end.
+    pub fn finish(&mut self, spans: &mut SecretSpans) {
+        if let Some(from) = self.cut_tail.take() {
+            spans.add(Side::Client, from, u64::MAX);
+        }
+    }
+}
+
+/// Where a secret starts in a client line seen out of the dialog's order
+/// (a conflicting retransmission, an injected line, a tapped line): the
+/// line alone decides, as at the start of a session.
+pub fn secret_from_alone(protocol: Option<Protocol>, line: &[u8]) -> Option<usize> {
+    SecretGuard::default().judge(protocol, line)
+}
+
+/// Masks the secret parts of client text that may hold several lines (an
+/// excerpt of a conflicting retransmission): each line as
+/// [`secret_from_alone`] says, bytes overwritten by `*`. A line cut by the
+/// excerpt's end is judged as it stands.
+pub fn mask_client_text(protocol: Option<Protocol>, bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut start = 0;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if let Some(from) = secret_from_alone(protocol, body) {
+            if let Some(secret) = out.get_mut(start + from..start + body.len()) {
+                secret.fill(b'*');
+            }
+        }
+        start += line.len();
+    }
+    out
+}
+
+fn tag_of(line: &[u8]) -> Vec<u8> {
+    prefix(split_word(line).0).to_vec()
+}
+
+fn prefix(tag: &[u8]) -> &[u8] {
+    tag.get(..MAX_TAG).unwrap_or(tag)
+}
+
+fn bye(line: &[u8]) -> bool {
+    let (_, rest) = split_word(line);
+    is(split_word(rest).0, "BYE")
+}
+
+/// An SMTP reply's last line with a final code (not 334, which goes on).
+fn smtp_final(line: &[u8]) -> bool {
+    let code = line.get(..3).unwrap_or_default();
+    code.len() == 3
+        && code.iter().all(u8::is_ascii_digit)
+        && code != b"334"
+        && matches!(line.get(3), None | Some(b' '))
+}
+
+/// A session's secret stream ranges, per side: sorted, merged where they
+/// touch, and bounded (see [`MAX_SECRET_SPANS`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretSpans {
+    sides: [Vec<(u64, u64)>; 2],
+}
+
+impl SecretSpans {
+    /// Marks `[start, end)` of `side`'s stream secret.
+    pub fn add(&mut self, side: Side, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let Some(spans) = self.sides.get_mut(side.index()) else {
+            return;
+        };
+        let at = spans.partition_point(|(s, _)| *s < start);
+        spans.insert(at, (start, end));
+        // Merge with the neighbours it touches.
+        let mut i = at.saturating_sub(1);
+        while i + 1 < spans.len() {
+            let (Some(&(s0, e0)), Some(&(s1, e1))) = (spans.get(i), spans.get(i + 1)) else {
+                break;
+            };
+            if s1 <= e0 {
+                if let Some(first) = spans.get_mut(i) {
+                    *first = (s0, e0.max(e1));
+                }
+                spans.remove(i + 1);
+            } else if i > at {
+                break;
+            } else {
+                i += 1;
+            }
+        }
+        if spans.len() > MAX_SECRET_SPANS {
+            // Over the cap the two last ranges become one (and the bytes
+            // between them secret): masking more, never less.
+            if let (Some((_, end)), Some(last)) = (spans.pop(), spans.last_mut()) {
+                last.1 = last.1.max(end);
+            }
+        }
+    }
+
+    /// Adds every range of `other`.
+    pub fn extend(&mut self, other: &SecretSpans) {
+        for (side, start, end) in other.iter() {
+            self.add(side, start, end);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sides.iter().all(Vec::is_empty)
+    }
+
+    /// Every range as (side, start, end), client first, in stream order.
+    pub fn iter(&self) -> impl Iterator<Item = (Side, u64, u64)> + '_ {
+        let [client, server] = &self.sides;
+        let tag = |side: Side| move |&(s, e): &(u64, u64)| (side, s, e);
+        client
+            .iter()
+            .map(tag(Side::Client))
+            .chain(server.iter().map(tag(Side::Server)))
+    }
+
+    /// The ranges of `side` that overlap `[start, end)`.
+    pub fn overlapping(
+        &self,
+        side: Side,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let spans = self
+            .sides
+            .get(side.index())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let first = spans.partition_point(|(_, e)| *e <= start);
+        spans
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |(s, _)| *s < end)
+            .copied()
+    }
+
+    /// Overwrites with `*` the bytes of `bytes` (which start at stream
+    /// `offset` of `side`) that are secret; true when any was.
+    pub fn mask(&self, side: Side, offset: u64, bytes: &mut [u8]) -> bool {
+        let end = offset + bytes.len() as u64;
+        let mut masked = false;
+        for (s, e) in self.overlapping(side, offset, end) {
+            let from = usize::try_from(s.max(offset) - offset).unwrap_or(usize::MAX);
+            let to = usize::try_from(e.min(end) - offset).unwrap_or(usize::MAX);
+            if let Some(secret) = bytes.get_mut(from..to) {
+                secret.fill(b'*');
+                masked = true;
+            }
+        }
+        masked
+    }
+}
+
+#[cfg(test)]
+mod tests;
