@@ -23,6 +23,8 @@ mod filters;
 mod formats;
 #[path = "output/hashes.rs"]
 mod hashes;
+#[path = "output/secret_classes.rs"]
+mod secret_classes;
 #[path = "output/secrets.rs"]
 mod secrets;
 #[path = "output/support.rs"]

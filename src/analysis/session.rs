@@ -127,6 +127,10 @@ pub struct SessionRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecord>,
     pub credentials: Vec<CredentialRecord>,
+    /// Credentials that crossed past the per-session cap: counted, not
+    /// listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub credentials_not_listed: u64,
     /// Finding kinds, in order; the full findings are in the report's list.
     #[serde(serialize_with = "finding_kinds")]
     pub findings: Vec<Finding>,
@@ -150,6 +154,10 @@ pub struct SessionRecord {
     /// What ended it, to order records from several threads.
     #[serde(skip)]
     pub closed_by: crate::flow::CloseKey,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn finding_kinds<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
@@ -237,6 +245,7 @@ impl SessionRecord {
             starttls,
             tls,
             credentials,
+            credentials_not_listed: facts.credentials_not_listed,
             findings,
             observability,
             transport: TransportRecord::build(info, locator),
@@ -312,6 +321,17 @@ fn dialog_observability(
             "capabilities-not-seen",
             None,
             format!("no capability list crossed in cleartext, so whether the server offers {kw} is not visible"),
+        ));
+    }
+    if f.credentials_not_listed > 0 {
+        out.push(note(
+            "credentials-not-listed",
+            Some(Side::Client),
+            format!(
+                "{} more authentication attempts crossed than the {} listed (their bytes are masked all the same)",
+                f.credentials_not_listed,
+                f.credentials.len()
+            ),
         ));
     }
     if f.starttls_command.is_some() && f.starttls_answer.is_none() {

@@ -302,6 +302,9 @@ pub struct DialogFacts {
     pub client_hello: Option<(Evidence, TlsHello)>,
     pub server_hello: Option<(Evidence, TlsHello)>,
     pub credentials: Vec<Credential>,
+    /// Credentials past [`MAX_CREDENTIALS`]: counted, not listed (their
+    /// bytes are masked all the same).
+    pub credentials_not_listed: u64,
     /// The first cleartext client command that matters (authentication or
     /// mail/mailbox access), before any STARTTLS.
     pub sensitive_command: Option<Evidence>,
@@ -345,13 +348,16 @@ impl DialogFacts {
         }
     }
 
-    /// Records a credential; past [`MAX_CREDENTIALS`] it is counted as an
-    /// anomaly instead.
+    /// Records a credential; past [`MAX_CREDENTIALS`] it is counted (and
+    /// noted as an anomaly) instead.
     pub fn add_credential(&mut self, credential: Credential) {
         if self.credentials.len() < MAX_CREDENTIALS {
             self.credentials.push(credential);
-        } else if let Some(last) = credential.evidence.last() {
-            self.anomaly("credentials-dropped", last.clone());
+        } else {
+            self.credentials_not_listed += 1;
+            if let Some(last) = credential.evidence.last() {
+                self.anomaly("credentials-dropped", last.clone());
+            }
         }
     }
 

@@ -41,6 +41,11 @@ fn run(protocol: Option<Protocol>, steps: &[Step]) -> (Vec<String>, SecretSpans)
     (shown, spans)
 }
 
+/// Name, protocol, the dialog, each client line as shown.
+type DialogCase = (&'static str, Option<Protocol>, &'static [Step], &'static [&'static str]);
+/// Name, ranges added, ranges kept.
+type SpanCase = (&'static str, &'static [(u64, u64)], &'static [(u64, u64)]);
+
 const SMTP_P: Option<Protocol> = Some(Protocol::Smtp);
 const IMAP_P: Option<Protocol> = Some(Protocol::Imap);
 const POP3_P: Option<Protocol> = Some(Protocol::Pop3);
@@ -48,7 +53,7 @@ const POP3_P: Option<Protocol> = Some(Protocol::Pop3);
 #[rustfmt::skip]
 #[test]
 fn client_lines_are_judged_by_their_place_in_the_exchange() {
-    let cases: &[(&str, Option<Protocol>, &[Step], &[&str])] = &[
+    let cases: &[DialogCase] = &[
         ("smtp commands carry nothing secret", SMTP_P,
             &[C("EHLO x"), S("250 ok"), C("MAIL FROM:<a@b>"), C("RCPT TO:<c@d>"), C("DATA"), C("QUIT")],
             &["EHLO x", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA", "QUIT"]),
@@ -156,7 +161,7 @@ fn cut_secret_line_masks_its_tail() {
 #[rustfmt::skip]
 #[test]
 fn spans_merge_sort_and_stay_bounded() {
-    let cases: &[(&str, &[(u64, u64)], &[(u64, u64)])] = &[
+    let cases: &[SpanCase] = &[
         ("disjoint, sorted",        &[(10, 20), (0, 5)],            &[(0, 5), (10, 20)]),
         ("touching merge",          &[(0, 5), (5, 9)],              &[(0, 9)]),
         ("overlap merges",          &[(0, 10), (3, 4), (8, 15)],    &[(0, 15)]),
