@@ -194,6 +194,19 @@ fn open_new(dir: &impl AsFd, name: &OsStr) -> rustix::io::Result<OwnedFd> {
 /// target untouched).
 fn replace(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    // A file or a link to anything is replaced; a device, FIFO, socket or
+    // directory is never an output someone meant to overwrite.
+    let there = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let kind = rustix::fs::FileType::from_raw_mode(there.st_mode);
+    if !matches!(
+        kind,
+        rustix::fs::FileType::RegularFile | rustix::fs::FileType::Symlink
+    ) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a regular file or a link: not replaced",
+        ));
+    }
     for _ in 0..TEMP_ATTEMPTS {
         let mut temp = OsString::from(".");
         temp.push(name);
@@ -239,7 +252,7 @@ fn named(path: &Path, e: io::Error) -> io::Error {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
     fn scratch(test: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -295,6 +308,13 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
         assert_eq!(std::fs::read(&link).unwrap(), b"out");
+        // Only files and links are replaced, never a FIFO or a device.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let e = create(&fifo, IfExists::Replace).unwrap_err();
+        assert!(e.to_string().contains("not replaced"), "{e}");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
         // A dangling link is not followed either (it would create its target).
         let dangling = dir.join("dangling");
         std::os::unix::fs::symlink(dir.join("created-through-link"), &dangling).unwrap();
