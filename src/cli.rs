@@ -20,6 +20,11 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// `--fail-on` says).
 pub const EXIT_INPUT_ERROR: u8 = 2;
 
+/// The exit statuses, for every command's --help.
+const EXIT_STATUS_HELP: &str = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
+     2 an input could not be read completely or an output could not be written \
+     (2 wins over 1 whatever --fail-on says; findings are still reported).";
+
 /// The exit status of `analyze`, `diff` and `live`: 2 when an input or an
 /// output failed, whatever `--fail-on` says; otherwise 1 when the worst
 /// finding (diff: change) reaches `--fail-on`; otherwise 0.
@@ -45,9 +50,7 @@ pub fn report_write_failed(e: &std::io::Error) -> bool {
     name = "stripwatch",
     version,
     about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures",
-    after_help = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
-                  2 an input could not be read completely or an output could not be written \
-                  (2 wins over 1 whatever --fail-on says; findings are still reported)."
+    after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,13 +61,16 @@ pub struct Cli {
 pub enum Command {
     /// Analyze capture files (pcap, pcapng, gzip; `-` for standard input; a
     /// directory for every capture under it).
+    #[command(after_help = EXIT_STATUS_HELP)]
     Analyze(AnalyzeArgs),
     /// Compare the mail sessions seen at two taps, one on each side of a
     /// firewall or proxy, and report what the path between them changed.
+    #[command(after_help = EXIT_STATUS_HELP)]
     Diff(crate::diff::cli::DiffArgs),
     /// Capture live from a network interface and report findings as they
     /// happen (SIGINT or SIGTERM stops and writes the summary).
     #[cfg(feature = "live")]
+    #[command(after_help = EXIT_STATUS_HELP)]
     Live(crate::live::LiveArgs),
 }
 
