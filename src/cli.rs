@@ -401,10 +401,7 @@ fn write_evidence(
     target: EvidenceTarget,
     inputs: &[crate::capture::InputSpec],
 ) -> bool {
-    let path = args
-        .write_evidence
-        .as_deref()
-        .unwrap_or(std::path::Path::new(""));
+    let path = target.path().to_path_buf();
     match evidence.write(target, inputs, args.show_secrets) {
         Ok(s) => {
             note(

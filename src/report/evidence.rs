@@ -123,6 +123,14 @@ impl EvidenceTarget {
         }
     }
 
+    /// The file or directory given.
+    pub fn path(&self) -> &Path {
+        match self {
+            EvidenceTarget::File { path, .. } => path,
+            EvidenceTarget::Dir { dir, .. } => dir.path(),
+        }
+    }
+
     /// The files the frames of session `s` go to.
     fn paths(&self, s: &Flagged) -> Vec<PathBuf> {
         match self {
