@@ -3,6 +3,8 @@
 use crate::analysis::{self, AnalysisOptions, Filter, Reporter, Run, Severity};
 use crate::capture::resolve_inputs;
 use crate::flow::{FlowConfig, PortSet};
+use crate::output_file::IfExists;
+use crate::report::evidence::EvidenceTarget;
 use crate::report::{
     EvidencePlan, Format, HashExport, JsonDocument, JsonLines, TableOptions, TableReport,
 };
@@ -14,16 +16,41 @@ use std::process::ExitCode;
 
 /// Exit status when a finding at or above `--fail-on` was reported.
 pub const EXIT_FINDINGS: u8 = 1;
-/// Exit status when an input could not be read completely (wins over 1).
+/// Exit status when an input or an output failed (wins over 1, whatever
+/// `--fail-on` says).
 pub const EXIT_INPUT_ERROR: u8 = 2;
+
+/// The exit statuses, for every command's --help.
+const EXIT_STATUS_HELP: &str = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
+     2 an input could not be read completely or an output could not be written \
+     (2 wins over 1 whatever --fail-on says; findings are still reported).";
+
+/// The exit status of `analyze`, `diff` and `live`: 2 when an input or an
+/// output failed, whatever `--fail-on` says; otherwise 1 when the worst
+/// finding (diff: change) reaches `--fail-on`; otherwise 0.
+pub fn exit_status(failed: bool, worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
+    if failed {
+        ExitCode::from(EXIT_INPUT_ERROR)
+    } else if fail_on.severity().is_some_and(|f| worst >= Some(f)) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Whether an error writing the report to standard output is a failure:
+/// a reader that stopped early (`| head`) is not one, the findings still
+/// decide.
+pub fn report_write_failed(e: &std::io::Error) -> bool {
+    e.kind() != std::io::ErrorKind::BrokenPipe
+}
 
 #[derive(Parser, Debug)]
 #[command(
     name = "stripwatch",
     version,
     about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures",
-    after_help = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
-                  2 an input could not be read completely (2 wins over 1; findings are still reported)."
+    after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,13 +61,16 @@ pub struct Cli {
 pub enum Command {
     /// Analyze capture files (pcap, pcapng, gzip; `-` for standard input; a
     /// directory for every capture under it).
+    #[command(after_help = EXIT_STATUS_HELP)]
     Analyze(AnalyzeArgs),
     /// Compare the mail sessions seen at two taps, one on each side of a
     /// firewall or proxy, and report what the path between them changed.
+    #[command(after_help = EXIT_STATUS_HELP)]
     Diff(crate::diff::cli::DiffArgs),
     /// Capture live from a network interface and report findings as they
     /// happen (SIGINT or SIGTERM stops and writes the summary).
     #[cfg(feature = "live")]
+    #[command(after_help = EXIT_STATUS_HELP)]
     Live(crate::live::LiveArgs),
 }
 
@@ -104,6 +134,11 @@ pub struct AnalyzeArgs {
     /// unless --show-secrets.
     #[arg(long, value_name = "PATH")]
     pub write_evidence: Option<PathBuf>,
+
+    /// Replace output files that already exist (by default an existing
+    /// file is an error).
+    #[arg(long)]
+    pub force: bool,
 
     /// Exit with status 1 when a finding at or above this severity is reported.
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
@@ -247,24 +282,48 @@ fn note(args: &AnalyzeArgs, text: &str) {
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
-    let (inputs, skipped) = match resolve_inputs(&args.paths) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("stripwatch: {e}");
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-    };
-    for path in skipped {
-        note(
-            args,
-            &format!("skipping {}: not a capture file", path.display()),
-        );
+    let resolved = resolve_inputs(&args.paths);
+    for (path, why) in &resolved.skipped {
+        note(args, &format!("skipping {}: {why}", path.display()));
     }
-    let reads_stdin = inputs.iter().any(|i| i.path == std::path::Path::new("-"));
-    if args.write_evidence.is_some() && reads_stdin {
-        eprintln!("stripwatch: --write-evidence needs files it can read twice, not standard input");
+    for e in &resolved.failed {
+        eprintln!("stripwatch: {e}");
+    }
+    let inputs = resolved.inputs;
+    let reads_stream = inputs.iter().any(|i| i.stream);
+    if args.write_evidence.is_some() && reads_stream {
+        eprintln!(
+            "stripwatch: --write-evidence needs files it can read twice, not standard input or a pipe"
+        );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    // Outputs are created before the run: a name already taken fails now,
+    // not after the analysis.
+    let if_exists = IfExists::from_force(args.force);
+    let evidence_target = match args
+        .write_evidence
+        .as_deref()
+        .map(|p| EvidenceTarget::prepare(p, if_exists))
+    {
+        Some(Err(e)) => {
+            eprintln!("stripwatch: --write-evidence: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
+    let mut hashes = match args
+        .hashes
+        .as_deref()
+        .map(|p| HashExport::create(p, if_exists))
+    {
+        Some(Err(e)) => {
+            eprintln!("stripwatch: --hashes: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+        Some(Ok(h)) => Some(h),
+        None => None,
+    };
     let options = AnalysisOptions {
         show_secrets: args.show_secrets,
     };
@@ -282,13 +341,12 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         // Standard input may be a live pipe (`tcpdump -w - | ...`): every
         // line goes out at once. Files are read fast: lines go out in
         // batches, milliseconds apart.
-        Format::Jsonl if reads_stdin => Box::new(JsonLines::new(out)),
+        Format::Jsonl if reads_stream => Box::new(JsonLines::new(out)),
         Format::Jsonl => Box::new(JsonLines::batched(out)),
     };
     let mut evidence = EvidencePlan::default();
-    let mut hashes = args.hashes.as_deref().map(HashExport::new);
     let mut reporters: Vec<&mut dyn Reporter> = vec![main_reporter.as_mut()];
-    if args.write_evidence.is_some() {
+    if evidence_target.is_some() {
         reporters.push(&mut evidence);
     }
     if let Some(h) = hashes.as_mut() {
@@ -314,16 +372,11 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             eprintln!("stripwatch: {e}");
         }
     }
+    let mut failed = !resolved.failed.is_empty() || !summaries.iter().all(|i| i.complete());
     let (worst, error) = run.finish(&summaries, &stats);
-    match error {
-        // The reader stopped early (`| head`): the findings still decide
-        // the exit status.
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Some(e) => {
-            eprintln!("stripwatch: writing the report: {e}");
-            return ExitCode::FAILURE;
-        }
-        None => {}
+    if let Some(e) = error.filter(report_write_failed) {
+        eprintln!("stripwatch: writing the report: {e}");
+        failed = true;
     }
     drop(main_reporter);
     if let Some(h) = &hashes {
@@ -331,9 +384,27 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             note(args, &format!("wrote {n} hash lines to {}", path.display()));
         }
     }
-    if let Some(path) = &args.write_evidence {
-        match evidence.write(path, &inputs, args.show_secrets) {
-            Ok(s) => note(
+    if let Some(target) = evidence_target {
+        failed |= !write_evidence(args, &evidence, target, &inputs);
+    }
+    if let Err(e) = std::io::stdout().flush() {
+        failed |= report_write_failed(&e);
+    }
+    exit_status(failed, worst, args.fail_on)
+}
+
+/// The second pass of `--write-evidence`; false when it failed (said on
+/// standard error).
+fn write_evidence(
+    args: &AnalyzeArgs,
+    evidence: &EvidencePlan,
+    target: EvidenceTarget,
+    inputs: &[crate::capture::InputSpec],
+) -> bool {
+    let path = target.path().to_path_buf();
+    match evidence.write(target, inputs, args.show_secrets) {
+        Ok(s) => {
+            note(
                 args,
                 &format!(
                     "wrote {} packets of flagged sessions to {} file(s) under {} ({} with secrets masked)",
@@ -342,20 +413,13 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
                     path.display(),
                     s.masked_packets
                 ),
-            ),
-            Err(e) => {
-                eprintln!("stripwatch: writing evidence to {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
+            );
+            true
         }
-    }
-    let _ = std::io::stdout().flush();
-    if !summaries.iter().all(|i| i.complete()) {
-        ExitCode::from(EXIT_INPUT_ERROR)
-    } else if worst.is_some() && worst >= args.fail_on.severity() && args.fail_on != FailOn::Never {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
+        Err(e) => {
+            eprintln!("stripwatch: writing evidence to {}: {e}", path.display());
+            false
+        }
     }
 }
 

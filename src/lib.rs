@@ -22,6 +22,7 @@ pub mod diff;
 pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod output_file;
 pub mod parallel;
 pub mod pipeline;
 pub mod proto;

@@ -22,8 +22,11 @@ use crate::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Seve
 use crate::capture::live::{self, Event, LiveCapture, LiveOptions};
 use crate::capture::writer::RotatingPcapWriter;
 use crate::capture::{CaptureError, CaptureErrorKind, Frame};
-use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs};
+use crate::cli::{
+    EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs, exit_status, report_write_failed,
+};
 use crate::flow::{FlowConfig, PortSet};
+use crate::output_file::IfExists;
 use crate::pipeline::Pipeline;
 use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use crate::time::Timestamp;
@@ -83,6 +86,11 @@ pub struct LiveArgs {
     /// Keep every captured packet in a pcap FILE.
     #[arg(long, value_name = "FILE")]
     pub write_pcap: Option<PathBuf>,
+
+    /// Replace output files that already exist (by default an existing
+    /// file is an error).
+    #[arg(long)]
+    pub force: bool,
 
     /// With --write-pcap: go on in FILE.1, FILE.2, ... whenever the file
     /// would grow past N megabytes (10^6 bytes).
@@ -180,17 +188,30 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
+    let if_exists = IfExists::from_force(args.force);
     let writer = match &args.write_pcap {
         Some(path) => {
             let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
-            match RotatingPcapWriter::create(path, capture.pcap_options(), limit) {
+            match RotatingPcapWriter::create(path, capture.pcap_options(), limit, if_exists) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    eprintln!("stripwatch: cannot write {}: {e}", path.display());
-                    return ExitCode::FAILURE;
+                    eprintln!("stripwatch: --write-pcap: {e}");
+                    return ExitCode::from(EXIT_INPUT_ERROR);
                 }
             }
         }
+        None => None,
+    };
+    let mut hashes = match args
+        .hashes
+        .as_deref()
+        .map(|p| HashExport::create(p, if_exists))
+    {
+        Some(Err(e)) => {
+            eprintln!("stripwatch: --hashes: {e}");
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+        Some(Ok(h)) => Some(h),
         None => None,
     };
     let link = capture.link();
@@ -205,7 +226,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stripwatch: cannot start the capture thread: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
     let signals = match Signals::install(running.stopper.clone()) {
@@ -214,7 +235,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             running.stopper.stop();
             let _ = running.join();
             eprintln!("stripwatch: cannot handle SIGINT and SIGTERM: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
 
@@ -230,7 +251,6 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         )),
         LiveFormat::Jsonl => Box::new(JsonLines::new(std::io::BufWriter::new(stdout.lock()))),
     };
-    let mut hashes = args.hashes.as_deref().map(HashExport::new);
     let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if args.format == LiveFormat::Table {
         reporters.push(&mut lines);
@@ -329,8 +349,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         );
     }
     let (worst, error) = run.finish(&summaries, &stats);
-    let report_failed = match error {
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+    let report_failed = match error.filter(report_write_failed) {
         Some(e) => {
             eprintln!("stripwatch: writing the report: {e}");
             true
@@ -378,15 +397,9 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         }
     }
 
-    if report_failed || end.write_error.is_some() {
-        ExitCode::FAILURE
-    } else if !summaries.iter().all(|i| i.complete()) {
-        ExitCode::from(EXIT_INPUT_ERROR)
-    } else if worst.is_some() && worst >= args.fail_on.severity() && args.fail_on != FailOn::Never {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
-    }
+    let failed =
+        report_failed || end.write_error.is_some() || !summaries.iter().all(|i| i.complete());
+    exit_status(failed, worst, args.fail_on)
 }
 
 /// Hands the sessions that ended to the run.

@@ -159,8 +159,8 @@ fn reader(
         // A pipe (perhaps from a running capture) may wait between reads:
         // what was gathered goes to the workers first, not when a round is
         // full. Files are read in full rounds.
-        let pipe = spec.path == std::path::Path::new("-");
-        match CaptureFile::open(&spec.path) {
+        let pipe = spec.stream;
+        match CaptureFile::open_input(spec) {
             Ok(mut file) => {
                 let mut read = 0u64;
                 let result = file.for_each(|reading| {

@@ -229,7 +229,7 @@ impl<H: SessionHandler> Pipeline<H> {
     /// input read so far.
     pub fn read_input_with(&mut self, spec: &InputSpec, after_frame: &mut dyn FnMut(&mut H, u64)) {
         let index = self.begin_input(&spec.name);
-        match CaptureFile::open(&spec.path) {
+        match CaptureFile::open_input(spec) {
             Ok(mut file) => {
                 let mut bytes = 0u64;
                 let result = file.for_each_frame(|frame| {

@@ -125,6 +125,7 @@ pub fn analyze_bytes(
     let spec = InputSpec {
         path: path.clone(),
         name: "fuzz.pcap".to_string(),
+        stream: false,
     };
     let (mut json, mut jsonl, mut table) = (Vec::new(), Vec::new(), Vec::new());
     let mut builder = ReportBuilder::default();

@@ -112,8 +112,20 @@ pub struct CaptureFile {
 }
 
 impl CaptureFile {
-    /// Opens a file (`-` is standard input), recognising gzip by its magic.
+    /// Opens a regular file (`-` is standard input), recognising gzip by
+    /// its magic. Anything else (a FIFO, a device) is refused without
+    /// waiting on it: see [`Self::open_input`].
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        Self::open_as(path, false)
+    }
+
+    /// Opens an input as it was resolved: a stream (a pipe or device named
+    /// on the command line) is opened like any file and read as it comes.
+    pub fn open_input(spec: &super::InputSpec) -> Result<Self, CaptureError> {
+        Self::open_as(&spec.path, spec.stream)
+    }
+
+    fn open_as(path: &Path, stream: bool) -> Result<Self, CaptureError> {
         let name = if path == Path::new("-") {
             "<stdin>".to_string()
         } else {
@@ -126,8 +138,10 @@ impl CaptureFile {
         };
         let raw: Box<dyn Read + Send> = if path == Path::new("-") {
             Box::new(std::io::stdin())
-        } else {
+        } else if stream {
             Box::new(std::fs::File::open(path).map_err(io_err)?)
+        } else {
+            Box::new(super::inputs::open_regular(path).map_err(io_err)?)
         };
         Self::from_reader(name.clone(), raw).map_err(|kind| CaptureError {
             file: name,

@@ -7,6 +7,7 @@
 //! longer than the snaplen are cut to it, keeping their wire length.
 
 use super::LinkType;
+use crate::output_file::IfExists;
 use crate::time::Timestamp;
 use std::io::{self, Write};
 
@@ -221,6 +222,7 @@ impl<'a> Cursor<'a> {
 pub struct RotatingPcapWriter {
     base: std::path::PathBuf,
     options: PcapOptions,
+    if_exists: IfExists,
     /// Bytes at which a file is full; `None`: one file.
     limit: Option<u64>,
     current: PcapWriter<io::BufWriter<std::fs::File>>,
@@ -237,17 +239,21 @@ const FILE_HEADER: u64 = 24;
 const RECORD_HEADER: u64 = 16;
 
 impl RotatingPcapWriter {
-    /// Creates `base` (truncating it) and writes its header. `limit_bytes`:
-    /// the size at which to go on in the next file.
+    /// Creates `base` and writes its header. `limit_bytes`: the size at
+    /// which to go on in the next file. Every file is created as
+    /// [`crate::output_file`] says (new, 0600; one already there is an
+    /// error unless `if_exists` replaces it).
     pub fn create(
         base: &std::path::Path,
         options: PcapOptions,
         limit_bytes: Option<u64>,
+        if_exists: IfExists,
     ) -> io::Result<Self> {
-        let current = Self::open(base, options)?;
+        let current = Self::open(base, options, if_exists)?;
         Ok(RotatingPcapWriter {
             base: base.to_path_buf(),
             options,
+            if_exists,
             limit: limit_bytes.map(|l| l.max(1)),
             current,
             bytes: FILE_HEADER,
@@ -259,8 +265,9 @@ impl RotatingPcapWriter {
     fn open(
         path: &std::path::Path,
         options: PcapOptions,
+        if_exists: IfExists,
     ) -> io::Result<PcapWriter<io::BufWriter<std::fs::File>>> {
-        let file = std::fs::File::create(path)?;
+        let file = crate::output_file::create(path, if_exists)?;
         PcapWriter::with_options(io::BufWriter::with_capacity(1 << 20, file), options)
     }
 
@@ -295,7 +302,7 @@ impl RotatingPcapWriter {
         let mut name = self.base.clone().into_os_string();
         name.push(format!(".{}", self.files.len()));
         let path = std::path::PathBuf::from(name);
-        self.current = Self::open(&path, self.options)?;
+        self.current = Self::open(&path, self.options, self.if_exists)?;
         self.bytes = FILE_HEADER;
         self.files.push(path);
         Ok(())
@@ -454,11 +461,14 @@ mod tests {
     #[test]
     fn rotates_by_size_into_numbered_files() {
         let dir = std::env::temp_dir().join(format!("stripwatch-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let base = dir.join("cap.pcap");
         // Room for the header and two 100-byte frames (16 + 100 each).
         let limit = 24 + 2 * 116;
-        let mut w = RotatingPcapWriter::create(&base, PcapOptions::new(1), Some(limit)).unwrap();
+        let mut w =
+            RotatingPcapWriter::create(&base, PcapOptions::new(1), Some(limit), IfExists::Fail)
+                .unwrap();
         for i in 0..5u8 {
             w.write_frame(Timestamp::new(100 + i64::from(i), 0), &[i; 100], 100)
                 .unwrap();

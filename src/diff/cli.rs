@@ -3,9 +3,8 @@
 
 use super::output::{DiffFormat, TableLook, write_report};
 use super::{DiffOptions, diff};
-use crate::analysis::Severity;
 use crate::capture::{InputSpec, resolve_inputs};
-use crate::cli::{EXIT_FINDINGS, EXIT_INPUT_ERROR, FailOn, FlowArgs};
+use crate::cli::{EXIT_INPUT_ERROR, FailOn, FlowArgs, exit_status, report_write_failed};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -67,25 +66,19 @@ impl DiffArgs {
         }
     }
 
-    fn inputs(&self, first: &Path, more: &[PathBuf]) -> Result<Vec<InputSpec>, String> {
+    /// A tap's inputs, and whether a directory entry could not be read
+    /// (said on standard error).
+    fn inputs(&self, first: &Path, more: &[PathBuf]) -> (Vec<InputSpec>, bool) {
         let mut paths = vec![first.to_path_buf()];
         paths.extend(more.iter().cloned());
-        let (inputs, skipped) = resolve_inputs(&paths).map_err(|e| e.to_string())?;
-        for path in skipped {
-            self.note(&format!("skipping {}: not a capture file", path.display()));
+        let resolved = resolve_inputs(&paths);
+        for (path, why) in &resolved.skipped {
+            self.note(&format!("skipping {}: {why}", path.display()));
         }
-        Ok(inputs)
-    }
-}
-
-fn fail_severity(f: FailOn) -> Option<Severity> {
-    match f {
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Low => Some(Severity::Low),
-        FailOn::Medium => Some(Severity::Medium),
-        FailOn::High => Some(Severity::High),
-        FailOn::Critical => Some(Severity::Critical),
-        FailOn::Never => None,
+        for e in &resolved.failed {
+            eprintln!("stripwatch: {e}");
+        }
+        (resolved.inputs, !resolved.failed.is_empty())
     }
 }
 
@@ -98,15 +91,8 @@ fn colour_wanted() -> bool {
 
 /// Runs `stripwatch diff` and returns the exit status.
 pub fn run(args: &DiffArgs) -> ExitCode {
-    let inside = args.inputs(&args.inside, &args.more_inside);
-    let outside = args.inputs(&args.outside, &args.more_outside);
-    let (inside, outside) = match (inside, outside) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("stripwatch: {}", crate::text::escape(e.as_bytes()));
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-    };
+    let (inside, inside_failed) = args.inputs(&args.inside, &args.more_inside);
+    let (outside, outside_failed) = args.inputs(&args.outside, &args.more_outside);
     let stdin = |v: &[InputSpec]| v.iter().any(|i| i.path == Path::new("-"));
     if stdin(&inside) && stdin(&outside) {
         eprintln!("stripwatch: only one tap can be read from standard input");
@@ -133,21 +119,12 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match write_report(&report, args.format, look, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => {
+    let mut failed = inside_failed || outside_failed || !report.inputs_complete();
+    if let Err(e) = write_report(&report, args.format, look, &mut out).and_then(|()| out.flush()) {
+        if report_write_failed(&e) {
             eprintln!("stripwatch: writing the report: {e}");
-            return ExitCode::FAILURE;
+            failed = true;
         }
     }
-    let worst = report.worst();
-    let fail = fail_severity(args.fail_on);
-    if !report.inputs_complete() {
-        ExitCode::from(EXIT_INPUT_ERROR)
-    } else if worst.is_some() && fail.is_some() && worst >= fail {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit_status(failed, report.worst(), args.fail_on)
 }

@@ -369,7 +369,7 @@ pub fn collect(tap: Tap, inputs: &[InputSpec], config: FlowConfig) -> TapCapture
     let mut handshakes = HandshakeLog::default();
     for spec in inputs {
         let index = pipeline.begin_input(&spec.name);
-        match CaptureFile::open(&spec.path) {
+        match CaptureFile::open_input(spec) {
             Ok(mut file) => {
                 let result = file.for_each_frame(|frame| {
                     pipeline.process_frame(index, &frame);

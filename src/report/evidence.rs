@@ -14,6 +14,7 @@ use crate::capture::writer::PcapWriter;
 use crate::capture::{CaptureFile, InputSpec, LinkType};
 use crate::decode;
 use crate::flow::{Endpoint, FlowKey, PacketRef, Side};
+use crate::output_file::{self, IfExists, OutputDir};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -94,6 +95,73 @@ pub struct EvidenceSummary {
     pub skipped_link_type: u64,
 }
 
+/// Where evidence goes, made ready before the run: a name already taken
+/// or a directory others can write to fails before the analysis, and the
+/// files are created as [`crate::output_file`] says.
+#[derive(Debug)]
+pub enum EvidenceTarget {
+    /// One pcap, created already.
+    File { path: PathBuf, file: Option<File> },
+    /// One pcap per session and finding kind, in this directory.
+    Dir { dir: OutputDir, if_exists: IfExists },
+}
+
+impl EvidenceTarget {
+    /// A directory when `path` is one or ends with `/` (created 0700 when
+    /// missing), otherwise one file.
+    pub fn prepare(path: &Path, if_exists: IfExists) -> io::Result<Self> {
+        if path.is_dir() || path.to_string_lossy().ends_with('/') {
+            Ok(EvidenceTarget::Dir {
+                dir: OutputDir::open(path)?,
+                if_exists,
+            })
+        } else {
+            Ok(EvidenceTarget::File {
+                path: path.to_path_buf(),
+                file: Some(output_file::create(path, if_exists)?),
+            })
+        }
+    }
+
+    /// The file or directory given.
+    pub fn path(&self) -> &Path {
+        match self {
+            EvidenceTarget::File { path, .. } => path,
+            EvidenceTarget::Dir { dir, .. } => dir.path(),
+        }
+    }
+
+    /// The files the frames of session `s` go to.
+    fn paths(&self, s: &Flagged) -> Vec<PathBuf> {
+        match self {
+            EvidenceTarget::File { path, .. } => vec![path.clone()],
+            EvidenceTarget::Dir { dir, .. } => s
+                .kinds
+                .iter()
+                .map(|k| dir.path().join(evidence_name(s.id, *k)))
+                .collect(),
+        }
+    }
+
+    /// The file `path` (one of [`Self::paths`]), created the first time.
+    fn open(&mut self, path: &Path) -> io::Result<File> {
+        match self {
+            EvidenceTarget::File { file, .. } => file
+                .take()
+                .ok_or_else(|| io::Error::other("evidence file opened twice")),
+            EvidenceTarget::Dir { dir, if_exists } => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                dir.create(name, *if_exists)
+            }
+        }
+    }
+}
+
+/// `session-000042-starttls-stripped.pcap`.
+fn evidence_name(id: u64, kind: FindingKind) -> String {
+    format!("session-{id:06}-{}.pcap", kind.name())
+}
+
 /// One output file and the link type it was opened with.
 struct Output {
     writer: PcapWriter<BufWriter<File>>,
@@ -106,21 +174,16 @@ impl EvidencePlan {
     }
 
     /// Second pass: copies the flagged sessions' frames from `inputs` to
-    /// `path` (one pcap), or to one pcap per finding when `path` is a
-    /// directory (or ends with `/`).
+    /// `target` (one pcap, or one per finding in a directory).
     pub fn write(
         &self,
-        path: &Path,
+        mut target: EvidenceTarget,
         inputs: &[InputSpec],
         show_secrets: bool,
     ) -> io::Result<EvidenceSummary> {
-        let per_finding = path.is_dir() || path.to_string_lossy().ends_with('/');
-        if per_finding {
-            std::fs::create_dir_all(path)?;
-        }
-        if inputs.iter().any(|i| i.path == Path::new("-")) {
+        if inputs.iter().any(|i| i.stream) {
             return Err(io::Error::other(
-                "evidence cannot be written from standard input: it cannot be read twice",
+                "evidence cannot be written from standard input or a pipe: it cannot be read twice",
             ));
         }
         // Which sessions a four-tuple can belong to.
@@ -177,18 +240,11 @@ impl EvidencePlan {
                         decode::fix_tcp_checksum(frame.link, &mut bytes);
                         summary.masked_packets += 1;
                     }
-                    let targets: Vec<PathBuf> = if per_finding {
-                        s.kinds
-                            .iter()
-                            .map(|k| path.join(format!("session-{:06}-{}.pcap", s.id, k.name())))
-                            .collect()
-                    } else {
-                        vec![path.to_path_buf()]
-                    };
-                    for target in targets {
+                    for path in target.paths(s) {
                         let result = write_frame(
                             &mut outputs,
-                            &target,
+                            &mut target,
+                            &path,
                             frame.link,
                             frame.ts,
                             &bytes,
@@ -210,14 +266,20 @@ impl EvidencePlan {
                 return Err(e);
             }
         }
-        if !per_finding && outputs.is_empty() {
+        if let EvidenceTarget::File {
+            path,
+            file: Some(file),
+        } = target
+        {
             // Nothing flagged: an empty capture says so in Wireshark too.
-            let writer = PcapWriter::new(BufWriter::new(File::create(path)?), 1)?;
-            outputs.insert(path.to_path_buf(), Output { writer, link: 1 });
+            let writer = PcapWriter::new(BufWriter::new(file), 1)?;
+            outputs.insert(path, Output { writer, link: 1 });
         }
-        for (target, mut out) in outputs {
-            out.writer.flush()?;
-            summary.files.push(target);
+        for (written, mut out) in outputs {
+            out.writer
+                .flush()
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", written.display())))?;
+            summary.files.push(written);
         }
         summary.files.sort();
         Ok(summary)
@@ -226,6 +288,7 @@ impl EvidencePlan {
 
 fn write_frame(
     outputs: &mut HashMap<PathBuf, Output>,
+    files: &mut EvidenceTarget,
     target: &Path,
     link: LinkType,
     ts: crate::time::Timestamp,
@@ -233,7 +296,7 @@ fn write_frame(
     orig_len: u32,
 ) -> io::Result<bool> {
     if !outputs.contains_key(target) {
-        let writer = PcapWriter::new(BufWriter::new(File::create(target)?), link)?;
+        let writer = PcapWriter::new(BufWriter::new(files.open(target)?), link)?;
         outputs.insert(target.to_path_buf(), Output { writer, link });
     }
     match outputs.get_mut(target) {

@@ -6,25 +6,34 @@
 
 use crate::analysis::hashes::HashLine;
 use crate::analysis::{LateFinding, Reporter, RunEnd, SessionRecord};
+use crate::output_file::{self, IfExists};
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Collects hash lines during the run and writes the files at its end.
 pub struct HashExport {
     path: PathBuf,
+    /// FILE, created before the run (a name already taken fails early).
+    all: Option<File>,
+    if_exists: IfExists,
     lines: Vec<HashLine>,
     /// Files written, with their line counts (for the user).
     pub written: Vec<(PathBuf, usize)>,
 }
 
 impl HashExport {
-    pub fn new(path: &Path) -> Self {
-        HashExport {
+    /// Creates FILE (see [`crate::output_file`]); the per-format files
+    /// are created at the end, when their formats are known.
+    pub fn create(path: &Path, if_exists: IfExists) -> io::Result<Self> {
+        Ok(HashExport {
             path: path.to_path_buf(),
+            all: Some(output_file::create(path, if_exists)?),
+            if_exists,
             lines: Vec::new(),
             written: Vec::new(),
-        }
+        })
     }
 }
 
@@ -40,25 +49,36 @@ impl Reporter for HashExport {
 
     fn finish(&mut self, _end: &RunEnd<'_>) -> io::Result<()> {
         let mut by_format: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-        let mut all = std::fs::File::create(&self.path)?;
+        let file = self
+            .all
+            .take()
+            .ok_or_else(|| io::Error::other("hash file written twice"))?;
+        let mut all = BufWriter::new(file);
         for h in &self.lines {
-            writeln!(all, "{}", h.line)?;
+            writeln!(all, "{}", h.line).map_err(|e| named(&self.path, e))?;
             by_format
                 .entry((h.tool, h.format))
                 .or_default()
                 .push(&h.line);
         }
+        all.flush().map_err(|e| named(&self.path, e))?;
         self.written.push((self.path.clone(), self.lines.len()));
         for ((tool, format), lines) in by_format {
             let mut name = self.path.clone().into_os_string();
             name.push(format!(".{tool}-{format}"));
             let path = PathBuf::from(name);
-            let mut f = std::fs::File::create(&path)?;
+            let mut f = BufWriter::new(output_file::create(&path, self.if_exists)?);
             for l in &lines {
-                writeln!(f, "{l}")?;
+                writeln!(f, "{l}").map_err(|e| named(&path, e))?;
             }
+            f.flush().map_err(|e| named(&path, e))?;
             self.written.push((path, lines.len()));
         }
         Ok(())
     }
+}
+
+/// A write error with the file it concerns.
+fn named(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }

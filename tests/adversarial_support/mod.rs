@@ -200,6 +200,7 @@ pub fn analyze(file: &TempFile, config: FlowConfig) -> (Report, usize) {
     let spec = InputSpec {
         path: file.path().to_path_buf(),
         name: file.path().display().to_string(),
+        stream: false,
     };
     peak_heap(|| analysis::analyze(&[spec], config, AnalysisOptions::default()))
 }
@@ -245,6 +246,7 @@ pub fn analyze_streaming(file: &TempFile, config: FlowConfig, client: &'static s
     let spec = InputSpec {
         path: file.path().to_path_buf(),
         name: file.path().display().to_string(),
+        stream: false,
     };
     let mut keep = Keep {
         client,

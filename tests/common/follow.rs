@@ -207,6 +207,7 @@ pub fn stripwatch_sessions(path: &Path) -> (Vec<OurSession>, Option<String>) {
     pipeline.read_input(&InputSpec {
         path: path.to_path_buf(),
         name: path.display().to_string(),
+        stream: false,
     });
     let (sessions, inputs, _) = pipeline.finish();
     let mut sessions = sessions.0;

@@ -252,8 +252,9 @@ pub fn scripted(name: &str) -> Sample {
 
 /// The library's JSON report over one findings sample.
 pub fn report(name: &str, show_secrets: bool) -> Value {
-    let (inputs, skipped) = resolve_inputs(&[sample_path(&format!("findings/{name}"))]).unwrap();
-    assert!(skipped.is_empty());
+    let resolved = resolve_inputs(&[sample_path(&format!("findings/{name}"))]);
+    assert!(resolved.skipped.is_empty() && resolved.failed.is_empty());
+    let inputs = resolved.inputs;
     let options = AnalysisOptions { show_secrets };
     serde_json::to_value(analysis::analyze(&inputs, FlowConfig::default(), options)).unwrap()
 }

@@ -169,8 +169,14 @@ impl Run {
 /// Reads a sample (file or directory) through the pipeline with the
 /// collecting handler.
 pub fn run(name: &str) -> Run {
-    let (inputs, skipped) = resolve_inputs(&[sample(name)]).unwrap();
-    assert!(skipped.is_empty(), "skipped {skipped:?}");
+    let resolved = resolve_inputs(&[sample(name)]);
+    assert!(
+        resolved.skipped.is_empty(),
+        "skipped {:?}",
+        resolved.skipped
+    );
+    assert!(resolved.failed.is_empty(), "failed {:?}", resolved.failed);
+    let inputs = resolved.inputs;
     let mut pipeline = Pipeline::new(FlowConfig::default(), Collector::default());
     for spec in &inputs {
         pipeline.read_input(spec);
@@ -183,7 +189,7 @@ pub fn run(name: &str) -> Run {
 
 /// The library's own report over a sample, as JSON.
 pub fn report(name: &str) -> (Report, serde_json::Value) {
-    let (inputs, _) = resolve_inputs(&[sample(name)]).unwrap();
+    let inputs = resolve_inputs(&[sample(name)]).inputs;
     let report = analysis::analyze(&inputs, FlowConfig::default(), AnalysisOptions::default());
     let json = serde_json::to_value(&report).unwrap();
     (report, json)
