@@ -24,6 +24,8 @@ pub mod flow;
 pub mod live;
 pub mod parallel;
 pub mod pipeline;
+#[cfg(feature = "live")]
+pub mod privileges;
 pub mod proto;
 pub mod report;
 pub mod text;

@@ -105,7 +105,7 @@ pub fn setcap_command() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/path/to/stripwatch".to_string());
-    format!("sudo setcap cap_net_raw,cap_net_admin=eip {exe}")
+    format!("sudo setcap cap_net_raw,cap_net_admin=ep {exe}")
 }
 
 /// libpcap's error text, with what to do about a missing privilege.
@@ -545,7 +545,7 @@ mod tests {
             "libpcap error: socket: Operation not permitted (You don't have permission to capture on that device)",
         );
         assert!(
-            text.contains("setcap cap_net_raw,cap_net_admin=eip"),
+            text.contains("setcap cap_net_raw,cap_net_admin=ep"),
             "{text}"
         );
         assert_eq!(permission_hint("something else"), "something else");
