@@ -97,6 +97,7 @@ pub struct LiveArgs {
 
     /// Started as root: the user to become once the interface and the
     /// output files are open (default: nobody), with no capabilities left.
+    /// Files created later (--rotate-mb, --hashes) are this user's.
     #[arg(long, short = 'Z', value_name = "NAME")]
     pub user: Option<String>,
 

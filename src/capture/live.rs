@@ -117,7 +117,8 @@ fn permission_hint(text: &str) -> String {
     {
         format!(
             "{text}\ncapturing needs root, or the capabilities cap_net_raw and cap_net_admin \
-             on the binary:\n    {}",
+             on the binary (give them to a copy only a trusted group may run: README, \
+             Live capture):\n    {}",
             setcap_command()
         )
     } else {
