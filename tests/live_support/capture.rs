@@ -522,10 +522,12 @@ fn rotated_capture_files_hold_the_same_traffic() {
     }
     let ns = Netns::new(test);
     let dir = scratch(test);
-    // The files after the first are created after live dropped root to
-    // nobody (like tcpdump -Z): the directory must be nobody's.
+    // The pcap files after the first and the hash files are created after
+    // live dropped root to nobody (like tcpdump -Z): the directory must be
+    // nobody's.
     run(&["chown", "nobody:", dir.to_str().unwrap()]);
     let written = dir.join("rot.pcap");
+    let hashes = dir.join("h.txt");
     let files = lab_captures();
     let live = Live::start(live_command(
         &ns,
@@ -536,6 +538,8 @@ fn rotated_capture_files_hold_the_same_traffic() {
             written.to_str().unwrap(),
             "--rotate-mb",
             "1",
+            "--hashes",
+            hashes.to_str().unwrap(),
         ],
     ));
     // About 1.3 MB: four rounds of the lab (the same connections again,
@@ -561,6 +565,9 @@ fn rotated_capture_files_hold_the_same_traffic() {
         .collect();
     assert_eq!(owners[0], 0, "the first file is opened before the drop");
     assert!(owners[1..].iter().all(|&u| u == 65534), "{owners:?}");
+    let hash_lines = std::fs::read_to_string(&hashes).unwrap().lines().count();
+    assert!(hash_lines > 0, "the lab has CRAM-MD5 and NTLM logins");
+    assert_eq!(std::fs::metadata(&hashes).unwrap().uid(), 65534);
     for p in &parts {
         assert!(
             std::fs::metadata(p).unwrap().len() <= 1_000_000,
