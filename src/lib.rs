@@ -25,6 +25,8 @@ pub mod live;
 pub mod output_file;
 pub mod parallel;
 pub mod pipeline;
+#[cfg(feature = "live")]
+pub mod privileges;
 pub mod proto;
 pub mod report;
 pub mod text;

@@ -28,6 +28,7 @@ use crate::cli::{
 use crate::flow::{FlowConfig, PortSet};
 use crate::output_file::IfExists;
 use crate::pipeline::Pipeline;
+use crate::privileges;
 use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use crate::time::Timestamp;
 use clap::{Args, ValueEnum};
@@ -101,6 +102,12 @@ pub struct LiveArgs {
     /// Seconds between statistics on standard error (0: none).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub stats_interval: u64,
+
+    /// Started as root: the user to become once the interface and the
+    /// output files are open (default: nobody), with no capabilities left.
+    /// Files created later (--rotate-mb, --hashes) are this user's.
+    #[arg(long, short = 'Z', value_name = "NAME")]
+    pub user: Option<String>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = LiveFormat::Table)]
@@ -214,6 +221,14 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         Some(Ok(h)) => Some(h),
         None => None,
     };
+    if let Err(e) = drop_privileges(args) {
+        eprintln!("stripwatch: cannot give up privileges ({e}): not capturing with them");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
+    if let Err(e) = check_later_outputs(args) {
+        eprintln!("stripwatch: {e}");
+        return ExitCode::from(EXIT_INPUT_ERROR);
+    }
     let link = capture.link();
     args.note(&format!(
         "capturing on {} ({}, snaplen {}), filter: {}; Ctrl-C stops",
@@ -400,6 +415,40 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     let failed =
         report_failed || end.write_error.is_some() || !summaries.iter().all(|i| i.complete());
     exit_status(failed, worst, args.fail_on)
+}
+
+/// Gives up root or capabilities now that the capture and the first
+/// `--write-pcap` file are open, before any thread starts (capabilities
+/// are per thread).
+fn drop_privileges(args: &LiveArgs) -> Result<(), String> {
+    if args.user.is_some() && !privileges::started_as_root() {
+        args.note("--user applies only when started as root: ignored");
+    }
+    let user = args.user.as_deref().unwrap_or(privileges::DEFAULT_USER);
+    let dropped = privileges::drop_privileges(user)?;
+    args.note(&dropped.describe());
+    Ok(())
+}
+
+/// Rotated files and the hash files are created after the privileges are
+/// gone: better to find now than after hours that they cannot be.
+fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
+    let later = [
+        args.rotate_mb
+            .and(args.write_pcap.as_ref().map(|p| ("--rotate-mb", p))),
+        args.hashes.as_ref().map(|p| ("--hashes", p)),
+    ];
+    for (option, path) in later.into_iter().flatten() {
+        if !privileges::can_create_in_directory_of(path) {
+            return Err(format!(
+                "{option} creates files next to {} after the start, as uid {}, \
+                 who cannot write in that directory (choose one it can, or another --user)",
+                crate::text::escape(path.as_os_str().as_encoded_bytes()),
+                nix::unistd::getuid()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Hands the sessions that ended to the run.

@@ -105,7 +105,7 @@ pub fn setcap_command() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/path/to/stripwatch".to_string());
-    format!("sudo setcap cap_net_raw,cap_net_admin=eip {exe}")
+    format!("sudo setcap cap_net_raw,cap_net_admin=ep {exe}")
 }
 
 /// libpcap's error text, with what to do about a missing privilege.
@@ -117,7 +117,8 @@ fn permission_hint(text: &str) -> String {
     {
         format!(
             "{text}\ncapturing needs root, or the capabilities cap_net_raw and cap_net_admin \
-             on the binary:\n    {}",
+             on the binary (give them to a copy only a trusted group may run: README, \
+             Live capture):\n    {}",
             setcap_command()
         )
     } else {
@@ -545,7 +546,7 @@ mod tests {
             "libpcap error: socket: Operation not permitted (You don't have permission to capture on that device)",
         );
         assert!(
-            text.contains("setcap cap_net_raw,cap_net_admin=eip"),
+            text.contains("setcap cap_net_raw,cap_net_admin=ep"),
             "{text}"
         );
         assert_eq!(permission_hint("something else"), "something else");

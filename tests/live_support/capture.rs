@@ -7,7 +7,9 @@
 //! capture wrote (exactly, line for line), and those of `analyze` over the
 //! replayed files themselves (but for packet numbers and times, which the
 //! replay changes). Idle sessions must time out while the capture runs;
-//! without privileges the error must name the setcap command.
+//! without privileges the error must name the setcap command; started as
+//! root or with file capabilities, every thread must run without them once
+//! the capture is open (/proc/PID/task/*/status).
 //!
 //! Gated on `STRIPWATCH_EXTERNAL_TESTS=1` (root, tcpreplay, iproute2,
 //! setpriv, setcap), as `.ci/run` runs it; otherwise each test prints a
@@ -322,6 +324,54 @@ fn live_command(ns: &Netns, args: &[&str]) -> Command {
     ns.command(&argv)
 }
 
+/// What `/proc/PID/task/TID/status` says of each thread of `pid` (the
+/// capability sets and no_new_privs belong to a thread): the fields named.
+fn thread_status(pid: u32) -> Vec<std::collections::BTreeMap<String, String>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .map(|t| {
+            let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+            status
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every thread of a running `live` has no uid 0, no capability and
+/// no_new_privs; `dropped_root`: its gids and groups are not root's
+/// either and the bounding set is empty too.
+fn assert_unprivileged(pid: u32, dropped_root: bool) {
+    let threads = thread_status(pid);
+    assert!(
+        threads.len() >= 3,
+        "main, capture and signal threads: {threads:?}"
+    );
+    for t in &threads {
+        let ids = |field: &str| -> Vec<u32> {
+            t[field]
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect()
+        };
+        let uids = ids("Uid");
+        assert_eq!(uids.len(), 4, "real, effective, saved, filesystem: {t:?}");
+        assert!(uids.iter().all(|&u| u != 0), "{t:?}");
+        let mut zero = vec!["CapEff", "CapPrm", "CapInh", "CapAmb"];
+        if dropped_root {
+            assert!(ids("Gid").iter().all(|&g| g != 0), "{t:?}");
+            assert!(!ids("Groups").contains(&0), "{t:?}");
+            zero.push("CapBnd");
+        }
+        for set in zero {
+            assert_eq!(t[set], "0000000000000000", "{set}: {t:?}");
+        }
+        assert_eq!(t["NoNewPrivs"], "1", "{t:?}");
+    }
+}
+
 #[test]
 fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
     let test = "equal";
@@ -344,11 +394,21 @@ fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
         ],
     ));
     ns.replay(&files, 2000, &[]);
+    // Started as root, it runs as nobody once the interface and the
+    // capture file are open, and still finds all below.
+    assert_unprivileged(live.child.id(), true);
     let end = live.stop("INT");
     assert_eq!(
         end.code,
         Some(1),
         "findings at high and above: status 1; stderr:\n{}",
+        end.stderr
+    );
+    assert!(
+        end.stderr.contains(
+            "dropped root: running as nobody (uid 65534, gid 65534) without capabilities"
+        ),
+        "{}",
         end.stderr
     );
     assert!(end.stderr.contains("libpcap:"), "{}", end.stderr);
@@ -462,7 +522,12 @@ fn rotated_capture_files_hold_the_same_traffic() {
     }
     let ns = Netns::new(test);
     let dir = scratch(test);
+    // The pcap files after the first and the hash files are created after
+    // live dropped root to nobody (like tcpdump -Z): the directory must be
+    // nobody's.
+    run(&["chown", "nobody:", dir.to_str().unwrap()]);
     let written = dir.join("rot.pcap");
+    let hashes = dir.join("h.txt");
     let files = lab_captures();
     let live = Live::start(live_command(
         &ns,
@@ -473,6 +538,8 @@ fn rotated_capture_files_hold_the_same_traffic() {
             written.to_str().unwrap(),
             "--rotate-mb",
             "1",
+            "--hashes",
+            hashes.to_str().unwrap(),
         ],
     ));
     // About 1.3 MB: four rounds of the lab (the same connections again,
@@ -491,6 +558,16 @@ fn rotated_capture_files_hold_the_same_traffic() {
         parts.push(path);
     }
     assert!(parts.len() >= 2, "1.3 MB in 1 MB files: {parts:?}");
+    use std::os::unix::fs::MetadataExt as _;
+    let owners: Vec<u32> = parts
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().uid())
+        .collect();
+    assert_eq!(owners[0], 0, "the first file is opened before the drop");
+    assert!(owners[1..].iter().all(|&u| u == 65534), "{owners:?}");
+    let hash_lines = std::fs::read_to_string(&hashes).unwrap().lines().count();
+    assert!(hash_lines > 0, "the lab has CRAM-MD5 and NTLM logins");
+    assert_eq!(std::fs::metadata(&hashes).unwrap().uid(), 65534);
     for p in &parts {
         assert!(
             std::fs::metadata(p).unwrap().len() <= 1_000_000,
@@ -539,6 +616,47 @@ fn listing_and_privileges() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such interface"));
 
+    // As root: no user to drop to, or root itself, is fatal, never a
+    // capture with privileges.
+    for (user, says) in [
+        ("nonesuch", "no such user nonesuch"),
+        ("root", "must be an unprivileged user"),
+    ] {
+        let out = ns
+            .command(&[BIN, "live", "-i", CAPTURE, "--user", user])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("not capturing with them"),
+            "{stderr}"
+        );
+    }
+    // Hash files are written at the end, after the drop: a directory only
+    // root can write is refused at the start.
+    let private = scratch("privileges-private");
+    run(&["chmod", "700", private.to_str().unwrap()]);
+    let hashes = private.join("h.txt");
+    let out = ns
+        .command(&[
+            BIN,
+            "live",
+            "-i",
+            CAPTURE,
+            "--hashes",
+            hashes.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--hashes creates files next to") && stderr.contains("as uid 65534"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&private);
+
     // A copy nobody may run, without and then with the capabilities.
     let dir = scratch(test);
     run(&["chmod", "755", dir.to_str().unwrap()]);
@@ -566,7 +684,7 @@ fn listing_and_privileges() {
     assert_eq!(denied.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "sudo setcap cap_net_raw,cap_net_admin=eip {}",
+            "sudo setcap cap_net_raw,cap_net_admin=ep {}",
             copy.display()
         )),
         "{stderr}"
@@ -576,7 +694,7 @@ fn listing_and_privileges() {
     }
     run(&[
         "setcap",
-        "cap_net_raw,cap_net_admin=eip",
+        "cap_net_raw,cap_net_admin=ep",
         copy.to_str().unwrap(),
     ]);
     let live = Live::start(as_nobody(&["--format", "jsonl"]));
@@ -585,8 +703,15 @@ fn listing_and_privileges() {
         1000,
         &[],
     );
+    // The file capabilities served to open the interface, and are gone.
+    assert_unprivileged(live.child.id(), false);
     let end = live.stop("INT");
     assert_eq!(end.code, Some(1), "{}", end.stderr);
+    assert!(
+        end.stderr.contains("dropped every capability"),
+        "{}",
+        end.stderr
+    );
     let l = lines(&end.stdout);
     assert!(
         of_type(&l, "finding")
