@@ -250,7 +250,10 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     let (inputs, skipped) = match resolve_inputs(&args.paths) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("stripwatch: {e}");
+            eprintln!(
+                "stripwatch: {}",
+                crate::text::escape(e.to_string().as_bytes())
+            );
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
@@ -344,7 +347,8 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
                 ),
             ),
             Err(e) => {
-                eprintln!("stripwatch: writing evidence to {}: {e}", path.display());
+                let text = format!("writing evidence to {}: {e}", path.display());
+                eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
                 return ExitCode::FAILURE;
             }
         }

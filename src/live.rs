@@ -150,9 +150,11 @@ impl LiveArgs {
         self.filter.filter()
     }
 
+    /// Notes are escaped whole, like `analyze`'s: they name files and
+    /// interfaces.
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("stripwatch: {text}");
+            eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
         }
     }
 }
@@ -186,7 +188,8 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             match RotatingPcapWriter::create(path, capture.pcap_options(), limit) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    eprintln!("stripwatch: cannot write {}: {e}", path.display());
+                    let text = format!("cannot write {}: {e}", path.display());
+                    eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
                     return ExitCode::FAILURE;
                 }
             }
@@ -195,11 +198,10 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     };
     let link = capture.link();
     args.note(&format!(
-        "capturing on {} ({}, snaplen {}), filter: {}; Ctrl-C stops",
-        crate::text::escape(interface.as_bytes()),
+        "capturing on {interface} ({}, snaplen {}), filter: {}; Ctrl-C stops",
         crate::decode::linktype::name(link),
         args.snaplen,
-        crate::text::escape(capture.options().filter.as_bytes()),
+        capture.options().filter,
     ));
     let running = match capture.start(writer) {
         Ok(r) => r,
@@ -323,10 +325,8 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         }
     }
     if let Some(e) = &end.error {
-        eprintln!(
-            "stripwatch: the capture on {} stopped: {e}",
-            crate::text::escape(interface.as_bytes())
-        );
+        let text = format!("the capture on {interface} stopped: {e}");
+        eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
     }
     let (worst, error) = run.finish(&summaries, &stats);
     let report_failed = match error {
