@@ -27,3 +27,5 @@ mod hashes;
 mod secrets;
 #[path = "output/support.rs"]
 mod support;
+#[path = "output/unicode.rs"]
+mod unicode;
