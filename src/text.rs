@@ -29,18 +29,31 @@ pub fn escape_into(bytes: &[u8], out: &mut String) {
 }
 
 /// Appends `text` to `out`, its escaped characters as `\xNN` per byte. Runs
-/// of characters that need nothing are copied whole.
+/// of characters that need nothing are copied whole; ASCII is judged byte
+/// by byte, without decoding or a table lookup (the output hot path).
 fn escape_str_into(text: &str, out: &mut String) {
+    let bytes = text.as_bytes();
     let mut clean_from = 0;
-    for (at, c) in text.char_indices() {
-        if c == '\\' || hidden(c) {
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        let (len, escaped) = if b.is_ascii() {
+            (1, b < 0x20 || b == 0x7F || b == b'\\')
+        } else {
+            // `at` is on a character boundary: the previous one was whole.
+            let c = text
+                .get(at..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
+            (c.len_utf8(), hidden(c))
+        };
+        if escaped {
             out.push_str(text.get(clean_from..at).unwrap_or_default());
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
+            for &b in bytes.get(at..at + len).unwrap_or_default() {
                 push_hex(out, b);
             }
-            clean_from = at + c.len_utf8();
+            clean_from = at + len;
         }
+        at += len;
     }
     out.push_str(text.get(clean_from..).unwrap_or_default());
 }
@@ -76,6 +89,12 @@ pub fn hidden(c: char) -> bool {
     if c.is_ascii() {
         // C0 controls and DEL.
         return c.is_ascii_control();
+    }
+    // Frequent visible text answered without the table search: Latin-1
+    // and Latin Extended letters (after the soft hyphen), CJK ideographs,
+    // Hangul syllables. All assigned, none hidden (the full scan checks).
+    if matches!(c, '\u{AE}'..='\u{24F}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}') {
+        return false;
     }
     use GeneralCategory::*;
     matches!(
