@@ -275,6 +275,12 @@ pub(crate) fn colour_wanted() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
+/// An error on standard error, escaped like every output (paths and
+/// messages may carry any bytes).
+pub(crate) fn error(text: &str) {
+    eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+}
+
 fn note(args: &AnalyzeArgs, text: &str) {
     if !args.quiet {
         eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
@@ -287,7 +293,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         note(args, &format!("skipping {}: {why}", path.display()));
     }
     for e in &resolved.failed {
-        eprintln!("stripwatch: {e}");
+        crate::cli::error(&e.to_string());
     }
     let inputs = resolved.inputs;
     let reads_stream = inputs.iter().any(|i| i.stream);
@@ -306,7 +312,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         .map(|p| EvidenceTarget::prepare(p, if_exists))
     {
         Some(Err(e)) => {
-            eprintln!("stripwatch: --write-evidence: {e}");
+            crate::cli::error(&format!("--write-evidence: {e}"));
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
         Some(Ok(t)) => Some(t),
@@ -318,7 +324,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         .map(|p| HashExport::create(p, if_exists))
     {
         Some(Err(e)) => {
-            eprintln!("stripwatch: --hashes: {e}");
+            crate::cli::error(&format!("--hashes: {e}"));
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
         Some(Ok(h)) => Some(h),
@@ -369,7 +375,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     progress.finish();
     for input in &summaries {
         if let Some(e) = &input.error {
-            eprintln!("stripwatch: {e}");
+            crate::cli::error(&e.to_string());
         }
     }
     let mut failed = !resolved.failed.is_empty() || !summaries.iter().all(|i| i.complete());
@@ -417,7 +423,7 @@ fn write_evidence(
             true
         }
         Err(e) => {
-            eprintln!("stripwatch: writing evidence to {}: {e}", path.display());
+            crate::cli::error(&format!("writing evidence to {}: {e}", path.display()));
             false
         }
     }

@@ -8,6 +8,8 @@
 //! The library works without the CLI: [`analysis::analyze`] takes inputs and
 //! returns a [`analysis::Report`].
 
+// Hostile bytes meet only safe code (a dependency's unsafe is its own).
+#![forbid(unsafe_code)]
 // Code that touches packet bytes must not panic on them.
 #![cfg_attr(
     not(test),

@@ -165,9 +165,11 @@ impl LiveArgs {
         self.filter.filter()
     }
 
+    /// Notes are escaped whole, like `analyze`'s: they name files and
+    /// interfaces.
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("stripwatch: {text}");
+            eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
         }
     }
 }
@@ -191,7 +193,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     let capture = match LiveCapture::open(options) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("stripwatch: {e}");
+            crate::cli::error(&e.to_string());
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
@@ -202,7 +204,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
             match RotatingPcapWriter::create(path, capture.pcap_options(), limit, if_exists) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    eprintln!("stripwatch: --write-pcap: {e}");
+                    crate::cli::error(&format!("--write-pcap: {e}"));
                     return ExitCode::from(EXIT_INPUT_ERROR);
                 }
             }
@@ -215,27 +217,26 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         .map(|p| HashExport::create(p, if_exists))
     {
         Some(Err(e)) => {
-            eprintln!("stripwatch: --hashes: {e}");
+            crate::cli::error(&format!("--hashes: {e}"));
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
         Some(Ok(h)) => Some(h),
         None => None,
     };
     if let Err(e) = drop_privileges(args) {
-        eprintln!("stripwatch: cannot give up privileges ({e}): not capturing with them");
+        crate::cli::error(&format!("cannot give up privileges ({e}): not capturing with them"));
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
     if let Err(e) = check_later_outputs(args) {
-        eprintln!("stripwatch: {e}");
+        crate::cli::error(&e.to_string());
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
     let link = capture.link();
     args.note(&format!(
-        "capturing on {} ({}, snaplen {}), filter: {}; Ctrl-C stops",
-        crate::text::escape(interface.as_bytes()),
+        "capturing on {interface} ({}, snaplen {}), filter: {}; Ctrl-C stops",
         crate::decode::linktype::name(link),
         args.snaplen,
-        crate::text::escape(capture.options().filter.as_bytes()),
+        capture.options().filter,
     ));
     let running = match capture.start(writer) {
         Ok(r) => r,
@@ -358,10 +359,8 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         }
     }
     if let Some(e) = &end.error {
-        eprintln!(
-            "stripwatch: the capture on {} stopped: {e}",
-            crate::text::escape(interface.as_bytes())
-        );
+        let text = format!("the capture on {interface} stopped: {e}");
+        eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
     }
     let (worst, error) = run.finish(&summaries, &stats);
     let report_failed = match error.filter(report_write_failed) {
@@ -403,7 +402,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     }
     if let Some(e) = &end.write_error {
         if !write_failed {
-            eprintln!("stripwatch: writing the capture file failed: {e}");
+            crate::cli::error(&format!("writing the capture file failed: {e}"));
         }
     }
     if let Some(h) = &hashes {

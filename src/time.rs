@@ -46,44 +46,66 @@ impl Timestamp {
     }
 }
 
+/// The first and last instants RFC 3339 can write (years 0000 to 9999).
+const RFC3339_FIRST: Timestamp = Timestamp {
+    secs: -62_167_219_200,
+    nanos: 0,
+};
+const RFC3339_LAST: Timestamp = Timestamp {
+    secs: 253_402_300_799,
+    nanos: 999_999_999,
+};
+
 impl Timestamp {
-    /// The RFC 3339 text in `buf` (`Display`'s format), for years 0 to 9999;
-    /// `None` otherwise. Written digit by digit: reports render a few
-    /// timestamps per session, and `write!` with padding costs ten times
-    /// as much.
-    pub fn rfc3339<'b>(&self, buf: &'b mut [u8; 30]) -> Option<&'b str> {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
+    /// Whether RFC 3339 can write this instant (years 0000 to 9999). A
+    /// pcapng timestamp is 64 bits of any unit: a hostile file can say
+    /// year 500,000.
+    pub fn in_rfc3339_range(&self) -> bool {
+        (RFC3339_FIRST..=RFC3339_LAST).contains(self)
+    }
+
+    /// The RFC 3339 text in `buf` (`Display`'s format). Instants outside
+    /// years 0000 to 9999 are clamped to the first or last one, so the text
+    /// is always valid; whoever reports them checks
+    /// [`Self::in_rfc3339_range`]. Written digit by digit: reports render a
+    /// few timestamps per session, and `write!` with padding costs ten
+    /// times as much.
+    pub fn rfc3339<'b>(&self, buf: &'b mut [u8; 30]) -> &'b str {
+        let t = (*self).clamp(RFC3339_FIRST, RFC3339_LAST);
+        let days = t.secs.div_euclid(86_400);
+        let rem = t.secs.rem_euclid(86_400) as u32;
         let (y, m, d) = civil_from_days(days);
-        let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
-        let rem = rem as u32;
+        let y = u32::try_from(y).unwrap_or(0);
         let (hh, mm, ss) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-        let (frac, width) = if self.nanos % 1000 == 0 {
-            (self.nanos / 1000, 6)
+        let (frac, width) = if t.nanos % 1000 == 0 {
+            (t.nanos / 1000, 6)
         } else {
-            (self.nanos, 9)
+            (t.nanos, 9)
         };
         let mut at = 0;
-        let mut put = |value: u32, digits: u32, after: Option<u8>| {
+        let mut put = |value: u32, digits: u32, after: u8| {
             for i in (0..digits).rev() {
                 if let Some(b) = buf.get_mut(at) {
                     *b = b'0' + (value / 10u32.pow(i) % 10) as u8;
                 }
                 at += 1;
             }
-            if let (Some(sep), Some(b)) = (after, buf.get_mut(at)) {
-                *b = sep;
+            if let Some(b) = buf.get_mut(at) {
+                *b = after;
                 at += 1;
             }
         };
-        put(y, 4, Some(b'-'));
-        put(m, 2, Some(b'-'));
-        put(d, 2, Some(b'T'));
-        put(hh, 2, Some(b':'));
-        put(mm, 2, Some(b':'));
-        put(ss, 2, Some(b'.'));
-        put(frac, width, Some(b'Z'));
-        std::str::from_utf8(buf.get(..at)?).ok()
+        put(y, 4, b'-');
+        put(m, 2, b'-');
+        put(d, 2, b'T');
+        put(hh, 2, b':');
+        put(mm, 2, b':');
+        put(ss, 2, b'.');
+        put(frac, width, b'Z');
+        // Only ASCII digits and separators were written.
+        buf.get(..at)
+            .and_then(|text| std::str::from_utf8(text).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -91,19 +113,7 @@ impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with microseconds, e.g. `2024-03-01T12:00:00.123456Z`.
     /// Nanoseconds are shown only when the capture has them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(text) = self.rfc3339(&mut [0; 30]) {
-            return f.write_str(text);
-        }
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let (hh, mm, ss) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-        write!(f, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}")?;
-        if self.nanos % 1000 == 0 {
-            write!(f, ".{:06}Z", self.nanos / 1000)
-        } else {
-            write!(f, ".{:09}Z", self.nanos)
-        }
+        f.write_str(self.rfc3339(&mut [0; 30]))
     }
 }
 
@@ -147,8 +157,7 @@ mod tests {
         );
     }
 
-    /// The digit-by-digit rendering agrees with `write!` wherever it
-    /// applies, and years outside it still render.
+    /// The digit-by-digit rendering agrees with `write!` over the range.
     #[test]
     fn rfc3339_fast_path_agrees_with_write() {
         let slow = |t: Timestamp| {
@@ -167,17 +176,36 @@ mod tests {
         let mut nanos: u32 = 0;
         while secs < 253_402_300_800 {
             let t = Timestamp::new(secs, nanos);
-            assert_eq!(t.rfc3339(&mut [0; 30]), Some(slow(t).as_str()), "{t:?}");
+            assert_eq!(t.rfc3339(&mut [0; 30]), slow(t), "{t:?}");
             secs += 7_777_777;
             nanos = nanos.wrapping_mul(31).wrapping_add(999_001) % 1_000_000_000;
         }
         let last = Timestamp::new(253_402_300_799, 999_999_999);
         assert_eq!(last.to_string(), "9999-12-31T23:59:59.999999999Z");
-        for outside in [253_402_300_800, -62_167_219_201, i64::MAX / 2] {
-            let t = Timestamp::new(outside, 0);
-            assert_eq!(t.rfc3339(&mut [0; 30]), None);
-            assert_eq!(t.to_string(), slow(t));
+        assert!(last.in_rfc3339_range());
+    }
+
+    /// Outside years 0000 to 9999 the text is the nearest end of the
+    /// range, still valid RFC 3339.
+    #[test]
+    fn out_of_range_is_clamped() {
+        for (secs, nanos, want) in [
+            (253_402_300_800, 0, "9999-12-31T23:59:59.999999999Z"),
+            (i64::MAX, 999_999_999, "9999-12-31T23:59:59.999999999Z"),
+            (-62_167_219_201, 0, "0000-01-01T00:00:00.000000Z"),
+            (i64::MIN, 0, "0000-01-01T00:00:00.000000Z"),
+        ] {
+            let t = Timestamp::new(secs, nanos);
+            assert!(!t.in_rfc3339_range(), "{t:?}");
+            assert_eq!(t.to_string(), want);
         }
+        let first = Timestamp::new(-62_167_219_200, 0);
+        assert!(first.in_rfc3339_range());
+        assert_eq!(first.to_string(), "0000-01-01T00:00:00.000000Z");
+        // The largest pcapng timestamp (2^64 - 1 microseconds).
+        let far = Timestamp::from_units(u64::MAX, 1_000_000);
+        assert!(!far.in_rfc3339_range());
+        assert_eq!(far.to_string(), "9999-12-31T23:59:59.999999999Z");
     }
 
     #[test]

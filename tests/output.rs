@@ -34,3 +34,5 @@ mod secret_classes;
 mod secrets;
 #[path = "output/support.rs"]
 mod support;
+#[path = "output/unicode.rs"]
+mod unicode;

@@ -20,10 +20,7 @@ pub struct PacketLocation {
 }
 
 pub fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    match ts.rfc3339(&mut [0; 30]) {
-        Some(text) => s.serialize_str(text),
-        None => s.collect_str(ts),
-    }
+    s.serialize_str(ts.rfc3339(&mut [0; 30]))
 }
 
 /// Turns packet references into locations (naming files only when the run
@@ -36,7 +33,11 @@ pub struct Locator {
 impl Locator {
     pub fn new(input_names: &[String]) -> Self {
         Locator {
-            files: input_names.iter().map(|n| Arc::from(n.as_str())).collect(),
+            // A file name is not packet data, but it may come from anyone.
+            files: input_names
+                .iter()
+                .map(|n| Arc::from(text::escape(n.as_bytes())))
+                .collect(),
         }
     }
 
@@ -202,6 +203,16 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
                 ),
             });
         }
+    }
+    if info.out_of_range_timestamps > 0 {
+        out.push(Observability {
+            kind: "timestamp-out-of-range",
+            side: None,
+            detail: format!(
+                "{} packets carry a time outside years 0000 to 9999, shown as the nearest end of that range",
+                info.out_of_range_timestamps
+            ),
+        });
     }
     out
 }

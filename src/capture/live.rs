@@ -128,7 +128,8 @@ fn permission_hint(text: &str) -> String {
 
 /// Why a capture could not start, in words for the user.
 fn open_error(interface: &str, error: &pcap::Error) -> String {
-    let text = error.to_string();
+    // libpcap's text names the interface as given.
+    let text = crate::text::escape(error.to_string().as_bytes());
     let name = crate::text::escape(interface.as_bytes());
     if text.to_lowercase().contains("no such device") {
         format!(
@@ -310,8 +311,9 @@ impl LiveCapture {
             .map_err(|e| open_error(&options.interface, &e))?;
         capture.filter(&options.filter, true).map_err(|e| {
             format!(
-                "invalid BPF filter `{}`: {e}",
-                crate::text::escape(options.filter.as_bytes())
+                "invalid BPF filter `{}`: {}",
+                crate::text::escape(options.filter.as_bytes()),
+                crate::text::escape(e.to_string().as_bytes())
             )
         })?;
         let link = link_type(capture.get_datalink().0);
@@ -409,9 +411,12 @@ impl Sink {
             .take()
             .map(|w| w.files().to_vec())
             .unwrap_or_default();
-        let name = files
-            .last()
-            .map_or_else(String::new, |p| format!("{}: ", p.display()));
+        let name = files.last().map_or_else(String::new, |p| {
+            format!(
+                "{}: ",
+                crate::text::escape(p.as_os_str().as_encoded_bytes())
+            )
+        });
         let message = format!("{name}{message}");
         self.write_error = Some(message.clone());
         if self.tx.send(Event::WriteFailed(message)).is_err() {

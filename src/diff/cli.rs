@@ -76,7 +76,7 @@ impl DiffArgs {
             self.note(&format!("skipping {}: {why}", path.display()));
         }
         for e in &resolved.failed {
-            eprintln!("stripwatch: {e}");
+            crate::cli::error(&e.to_string());
         }
         (resolved.inputs, !resolved.failed.is_empty())
     }
@@ -109,7 +109,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let report = diff(&inside, &outside, args.flow.flow_config(), &options);
     for input in report.inputs.inside.iter().chain(&report.inputs.outside) {
         if let Some(e) = &input.error {
-            eprintln!("stripwatch: {e}");
+            crate::cli::error(&e.to_string());
         }
     }
     let look = TableLook {

@@ -78,6 +78,9 @@ pub(super) fn update_flow<H: SessionHandler>(
         }
     }
     flow.info.last_packet = packet;
+    if !packet.ts.in_rfc3339_range() {
+        flow.info.out_of_range_timestamps += 1;
+    }
     let stats = side_stats(&mut flow.info, side);
     stats.packets += 1;
     stats.wire_bytes += u64::from(wire_len);
@@ -290,6 +293,7 @@ pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> Session
         checksum_errors: 0,
         stream_start: [None; 2],
         ignored_rsts: 0,
+        out_of_range_timestamps: 0,
         client_last_packet: None,
         closed_by: CloseKey::default(),
     }

@@ -221,6 +221,9 @@ pub struct SessionInfo {
     /// RSTs ignored because their sequence number was far outside the
     /// sender's window (a blind injection).
     pub ignored_rsts: u64,
+    /// Packets whose time RFC 3339 cannot write (outside years 0000 to
+    /// 9999): the report shows them clamped.
+    pub out_of_range_timestamps: u64,
     /// The client's last packet (payload or not): whether the client was
     /// still there after something the server said.
     pub client_last_packet: Option<PacketRef>,

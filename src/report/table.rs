@@ -3,7 +3,7 @@
 
 use super::summary::verdict;
 use crate::analysis::{LateFinding, Reporter, RunEnd, SessionRecord, Severity};
-use crate::text::escape;
+use crate::text::printable;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, Write};
 
@@ -224,7 +224,9 @@ impl<W: Write> Reporter for TableReport<W> {
                 } else {
                     label
                 };
-                writeln!(self.out, "  {label} {}", escape(text.as_bytes()))?;
+                // Built from escaped names: escaping again would double
+                // their backslashes.
+                writeln!(self.out, "  {label} {}", printable(text))?;
             }
         }
 

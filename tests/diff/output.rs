@@ -215,3 +215,111 @@ fn readme_examples_are_real_output() {
         .collect();
     assert!(lines.contains(&example), "not a real line:\n{example}");
 }
+
+/// Characters a reader would not see as themselves: C1, Cf (Arabic
+/// letter mark, zero-width space, RLO, isolate, BOM, tag), Zl, Zp, Zs,
+/// a noncharacter, a variation selector.
+const HIDDEN: &[char] = &[
+    '\u{85}',
+    '\u{61C}',
+    '\u{200B}',
+    '\u{202E}',
+    '\u{2066}',
+    '\u{FEFF}',
+    '\u{E0041}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{A0}',
+    '\u{FDD0}',
+    '\u{FE0F}',
+];
+
+fn assert_visible(what: &str, text: &str) {
+    for c in text.chars() {
+        assert!(
+            !HIDDEN.contains(&c) && (c == '\n' || !stripwatch::text::hidden(c)),
+            "{what}: raw U+{:04X} in\n{text}",
+            u32::from(c)
+        );
+    }
+}
+
+#[test]
+fn hidden_unicode_is_escaped() {
+    let laced: String = HIDDEN.iter().flat_map(|c| [*c, 'x']).collect();
+    let shown: String = HIDDEN
+        .iter()
+        .flat_map(|c| {
+            let mut buf = [0u8; 4];
+            let mut s: String = c
+                .encode_utf8(&mut buf)
+                .bytes()
+                .map(|b| format!("\\x{b:02X}"))
+                .collect();
+            s.push('x');
+            [s]
+        })
+        .collect();
+    let c = smtp_session(&format!(
+        "250-mx\r\n250-STARTTLS {laced}\r\n250 8BITMIME\r\n"
+    ));
+    // The inside tap sees the capability masked and a banner of hidden
+    // characters; its file name holds some too.
+    let inside = Sample::new("esc\u{202E}\u{2028}\u{200B}.inside.pcap", "")
+        .conversation(c.clone())
+        .tamper(
+            Tamper::default()
+                .replace(Dir::Server, "STARTTLS", "XXXXXXXA")
+                .replace(Dir::Server, "220 mx ESMTP", "220 \u{61C}\u{200B}ESM"),
+        );
+    let outside = Sample::new("esc-unicode.outside.pcap", "").conversation(c);
+    let (dir, paths) = write_samples("unicode", &[inside, outside]);
+    let (i, o) = (paths[0].to_str().unwrap(), paths[1].to_str().unwrap());
+    for format in ["table", "json", "jsonl"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+            .args(["diff", i, o, "--format", format])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_visible(format, &stdout);
+        assert_visible(format, &String::from_utf8_lossy(&out.stderr));
+        let texts = if format == "table" {
+            stdout
+        } else {
+            // Decoded, the strings hold the escapes themselves.
+            let values: Vec<Value> = stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let mut texts = Vec::new();
+            for v in &values {
+                for_each_string(v, &mut |s| {
+                    assert_visible(format, s);
+                    texts.push(s.to_string());
+                });
+            }
+            texts.join("\n")
+        };
+        for want in [
+            format!("250-XXXXXXXA {shown}"),
+            format!("250-STARTTLS {shown}"),
+            "220 \\xD8\\x9C\\xE2\\x80\\x8BESM".to_string(),
+            "esc\\xE2\\x80\\xAE\\xE2\\x80\\xA8\\xE2\\x80\\x8B.inside.pcap".to_string(),
+        ] {
+            assert!(texts.contains(&want), "{format}: {want} not in\n{texts}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn for_each_string(v: &Value, f: &mut dyn FnMut(&str)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter().for_each(|x| for_each_string(x, f)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            f(k);
+            for_each_string(x, f);
+        }),
+        _ => {}
+    }
+}
