@@ -100,7 +100,8 @@ mod tests {
 
     #[test]
     fn the_flow_holding_longest_gives_up_first() {
-        let cases: &[(usize, &[(u32, usize)], &[u32], usize)] = &[
+        type Updates = [(u32, usize)];
+        let cases: &[(usize, &Updates, &[u32], usize)] = &[
             // (limit, updates, given up in order, total left)
             (100, &[(1, 60), (2, 30)], &[], 90),
             (100, &[(1, 60), (2, 30), (3, 20)], &[1], 50),
@@ -134,5 +135,115 @@ mod tests {
         }
         assert_eq!(budget.oldest(), Some(2));
         assert_eq!(budget.holders.len(), 1);
+    }
+}
+
+/// The budget in a real flow table: which flow gives up, what it tells its
+/// session, and what stays held.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod table_tests {
+    use crate::decode::{self, linktype};
+    use crate::flow::{
+        FlowConfig, FlowTable, PacketRef, SessionHandler, SessionInfo, Side, StreamEvent,
+        StreamSink,
+    };
+    use crate::time::Timestamp;
+    use etherparse::PacketBuilder;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Gaps each session was told of: (session id, gap reason).
+    type Log = Rc<RefCell<Vec<(u64, String)>>>;
+
+    struct Recorder(Log);
+    struct Sink(u64, Log);
+
+    impl StreamSink for Sink {
+        fn on_event(&mut self, _side: Side, event: StreamEvent<'_>) {
+            if let StreamEvent::Gap { reason, .. } = event {
+                let reason = serde_json::to_string(&reason).unwrap();
+                self.1
+                    .borrow_mut()
+                    .push((self.0, reason.trim_matches('"').into()));
+            }
+        }
+    }
+
+    impl SessionHandler for Recorder {
+        type Sink = Sink;
+        fn open(&mut self, info: &SessionInfo) -> Sink {
+            Sink(info.id, self.0.clone())
+        }
+        fn close(&mut self, _info: SessionInfo, _sink: Sink) {}
+    }
+
+    const PIECE: usize = 1000;
+    const ISN: u32 = 5000;
+
+    /// Client `flow` (port 40000 + flow) to port 25: a SYN, or `PIECE`
+    /// bytes at stream offset `off`.
+    fn send(table: &mut FlowTable<Recorder>, frame: &mut u64, flow: u16, off: Option<u32>) {
+        let seq = off.map_or(ISN, |off| ISN + 1 + off);
+        let tcp = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000 + flow, 25, seq, 65535);
+        let (tcp, payload) = match off {
+            None => (tcp.syn(), Vec::new()),
+            Some(_) => (tcp, vec![b'x'; PIECE]),
+        };
+        let mut bytes = Vec::new();
+        tcp.write(&mut bytes, &payload).unwrap();
+        let seg = decode::decode(linktype::ETHERNET, &bytes).unwrap();
+        *frame += 1;
+        let packet = PacketRef {
+            input: 0,
+            frame: *frame,
+            ts: Timestamp::new(1, 0),
+        };
+        table.process(&seg, packet, bytes.len() as u32);
+    }
+
+    #[test]
+    fn oldest_holder_gives_up_first_and_only_it() {
+        let log = Log::default();
+        // Room for two pieces with their bookkeeping, not three.
+        let config = FlowConfig {
+            max_buffered_bytes: 2 * PIECE + 500,
+            ..FlowConfig::default()
+        };
+        let mut table = FlowTable::new(config, Recorder(log.clone()));
+        let frame = &mut 0;
+        for flow in 1..=4 {
+            send(&mut table, frame, flow, None);
+        }
+        // Flows 1 and 2 hold a piece behind a one-byte hole; flow 3 gets a
+        // hole too: flow 1, holding longest, gives up.
+        send(&mut table, frame, 1, Some(1));
+        send(&mut table, frame, 2, Some(1));
+        assert_eq!(log.borrow().len(), 0);
+        let two = table.buffered_bytes();
+        assert!(two > 2 * PIECE, "bookkeeping counted: {two}");
+        send(&mut table, frame, 3, Some(1));
+        assert_eq!(*log.borrow(), [(1, "memory-budget".to_string())]);
+        assert_eq!(table.buffered_bytes(), two);
+        assert_eq!(table.stats.memory_budget_gaps, 1);
+        // Flow 1 goes on in order and holds nothing; flow 2 fills its hole
+        // (holds nothing), then opens a new one: it is now younger than
+        // flow 3, which gives up when flow 4 opens a hole.
+        send(&mut table, frame, 1, Some(1 + PIECE as u32));
+        send(&mut table, frame, 2, Some(0));
+        send(&mut table, frame, 2, Some(2 + 2 * PIECE as u32));
+        send(&mut table, frame, 4, Some(1));
+        assert_eq!(
+            *log.borrow(),
+            [(1, "memory-budget".into()), (3, "memory-budget".into())]
+        );
+        assert_eq!(table.stats.memory_budget_gaps, 2);
+        // At the end the holes left are the flow's own business.
+        table.finish();
+        assert_eq!(table.buffered_bytes(), 0);
+        let reasons: Vec<_> = log.borrow().iter().skip(2).cloned().collect();
+        assert_eq!(reasons, [(2, "flow-end".into()), (4, "flow-end".into())]);
     }
 }
