@@ -352,7 +352,7 @@ fn flows_holding_data_stay_within_the_budget(flows: u32, per_flow: usize, budget
         let gap = gap.unwrap_or_else(|| panic!("{}: {:?}", s.client, s.observability));
         if gap
             .detail
-            .contains("1 of them holes given up to the memory budget")
+            .contains("1 of them given up to the memory budget")
         {
             noted += 1;
         }

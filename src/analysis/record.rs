@@ -178,17 +178,19 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
                 detail: format!("no packet from the {} was captured", side.name()),
             });
         } else if st.stream.gap_bytes > 0 {
-            let budget = match st.stream.budget_gaps {
-                0 => String::new(),
-                n => {
-                    format!("; {n} of them holes given up to the memory budget (--max-buffered-mb)")
-                }
+            // Bytes behind a hole given up may still have come later.
+            let (missed, budget) = match st.stream.budget_gaps {
+                0 => ("not captured", String::new()),
+                n => (
+                    "not captured or not waited for",
+                    format!(", {n} of them given up to the memory budget of --max-buffered-mb"),
+                ),
             };
             out.push(Observability {
                 kind: "gap",
                 side: Some(side),
                 detail: format!(
-                    "{} bytes of the {} stream were not captured ({} gaps{budget})",
+                    "{} bytes of the {} stream were {missed} ({} gaps{budget})",
                     st.stream.gap_bytes,
                     side.name(),
                     st.stream.gaps
