@@ -181,6 +181,12 @@ pub struct FlowArgs {
     /// (diff: per tap).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
+
+    /// Most MiB all flows together may hold for reassembly (data behind a
+    /// hole, or waiting for the peer); beyond it the flows that have held
+    /// data longest give their holes up as gaps (diff: per tap).
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub max_buffered_mb: usize,
 }
 
 impl FlowArgs {
@@ -193,6 +199,7 @@ impl FlowArgs {
             ports,
             idle_timeout_secs: self.idle_timeout.max(1),
             max_flows: self.max_flows.max(1),
+            max_buffered_bytes: self.max_buffered_mb.saturating_mul(1 << 20),
             drop_bad_checksums: self.verify_checksums,
             ..FlowConfig::default()
         }

@@ -15,9 +15,10 @@
 //! - ended sessions are handed on in the order one table ends them (see
 //!   [`CloseKey`]).
 //!
-//! One difference remains by design: the flow limit is split evenly
-//! between workers, so which flow is evicted when a limit is hit can
-//! differ, and `stats.peak_flows` is the sum of each worker's peak.
+//! One difference remains by design: the flow limit and the memory budget
+//! for reassembly are split evenly between workers, so which flow is
+//! evicted, or gives up its holes, when a limit is hit can differ, and
+//! `stats.peak_flows` is the sum of each worker's peak.
 
 use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
 use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
@@ -105,6 +106,7 @@ pub fn run_inputs_parallel(
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut worker_config = config.clone();
     worker_config.max_flows = (config.max_flows / threads).max(1);
+    worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
     std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
@@ -418,4 +420,5 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
     total.bad_checksums += s.bad_checksums;
     total.dropped_bad_checksums += s.dropped_bad_checksums;
     total.after_close += s.after_close;
+    total.memory_budget_gaps += s.memory_budget_gaps;
 }

@@ -181,11 +181,19 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
                 detail: format!("no packet from the {} was captured", side.name()),
             });
         } else if st.stream.gap_bytes > 0 {
+            // Bytes behind a hole given up may still have come later.
+            let (missed, budget) = match st.stream.budget_gaps {
+                0 => ("not captured", String::new()),
+                n => (
+                    "not captured or not waited for",
+                    format!(", {n} of them given up to the memory budget of --max-buffered-mb"),
+                ),
+            };
             out.push(Observability {
                 kind: "gap",
                 side: Some(side),
                 detail: format!(
-                    "{} bytes of the {} stream were not captured ({} gaps)",
+                    "{} bytes of the {} stream were {missed} ({} gaps{budget})",
                     st.stream.gap_bytes,
                     side.name(),
                     st.stream.gaps

@@ -3,6 +3,7 @@
 //! the session's analyzer. The flow table owns many and decides when they
 //! begin and end.
 
+use super::budget::Hold;
 use super::ordering::CrossOrder;
 use super::reassembly::{Conflict, Reassembler, Segment, StreamEvent};
 use super::table::{FlowConfig, SessionHandler, StreamSink};
@@ -41,6 +42,8 @@ pub(super) struct Flow<S> {
     pub(super) sink: Option<Box<S>>,
     /// Hands each side's bytes on after the peer bytes they acknowledge.
     pub(super) order: CrossOrder,
+    /// What the table's memory budget last counted for this flow.
+    pub(super) hold: Hold,
 }
 
 impl<S> Flow<S> {
@@ -48,6 +51,18 @@ impl<S> Flow<S> {
     /// its linger counts from there).
     pub(super) fn last_seen(&self) -> Timestamp {
         self.info.last_packet.ts
+    }
+
+    /// Memory the flow holds back: out-of-order pieces of both directions
+    /// and events waiting for the peer.
+    pub(super) fn held_bytes(&self) -> usize {
+        let [c, s] = &self.dirs;
+        c.held_bytes() + s.held_bytes() + self.order.held_bytes()
+    }
+
+    /// The flow reached both FINs with everything before them delivered.
+    pub(super) fn finished(&self) -> bool {
+        self.dirs.iter().all(Reassembler::finished)
     }
 }
 
@@ -194,7 +209,7 @@ pub(super) fn update_flow<H: SessionHandler>(
         }
         info.ignored_rsts += 1;
     }
-    if dirs.iter().all(Reassembler::finished) {
+    if flow.finished() {
         return Some(EndReason::Fin);
     }
     None
@@ -216,6 +231,27 @@ pub(super) fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &
         this.finish(&mut |ev| order.route(s, ev, None, &mut deliver));
     }
     order.flush(true, &mut deliver);
+}
+
+/// The table's memory budget ran out: the flow gives up everything it
+/// holds back (each hole becomes a gap, the bytes behind it and every event
+/// waiting for the peer are handed on). Returns the holes given up.
+pub(super) fn give_up_held<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &mut H) -> u64 {
+    let Flow {
+        dirs,
+        info,
+        sink,
+        order,
+        ..
+    } = flow;
+    let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
+    let mut holes = 0;
+    for s in [Side::Client, Side::Server] {
+        let (this, _) = split_dirs(dirs, s);
+        holes += this.give_up_holes(&mut |ev| order.route(s, ev, None, &mut deliver));
+    }
+    order.flush(true, &mut deliver);
+    holes
 }
 
 /// Gives one event to the session's sink (opening it on first use) and

@@ -6,6 +6,7 @@
 //! in-order byte slices plus explicit gap events; protocol parsers sit
 //! behind that interface and never see packets.
 
+mod budget;
 mod connection;
 mod deadlines;
 mod ordering;

@@ -117,6 +117,24 @@ impl Deferred {
             _ => 0,
         }
     }
+
+    /// Memory the event takes while it waits, as the flow table's budget
+    /// counts it: its queue slot, its heap parts and their allocation
+    /// headers.
+    fn cost(&self) -> usize {
+        const HEADER: usize = 16;
+        let heap = match self {
+            Deferred::Data { bytes, .. } => bytes.len() + HEADER,
+            Deferred::Conflict(c) => {
+                std::mem::size_of::<Conflict>()
+                    + c.kept_bytes.len()
+                    + c.ignored_bytes.len()
+                    + 3 * HEADER
+            }
+            Deferred::Gap { .. } | Deferred::Fin { .. } => 0,
+        };
+        std::mem::size_of::<Deferred>() + heap
+    }
 }
 
 /// Per-flow ordering state. Small until something has to wait.
@@ -133,17 +151,24 @@ pub struct CrossOrder {
     waiting: Option<Box<Waiting>>,
 }
 
-/// Events held back per side [client, server], and their payload bytes.
+/// Events held back per side [client, server], their payload bytes and
+/// the memory they take.
 #[derive(Default)]
 struct Waiting {
     queues: [VecDeque<Deferred>; 2],
     bytes: usize,
+    cost: usize,
 }
 
 impl CrossOrder {
     /// A packet of the flow went by.
     pub fn tick(&mut self) {
         self.clock = self.clock.wrapping_add(1);
+    }
+
+    /// Memory taken by the events waiting (for the flow table's budget).
+    pub fn held_bytes(&self) -> usize {
+        self.waiting.as_ref().map_or(0, |w| w.cost)
     }
 
     /// Offset of `side`'s stream handed on so far.
@@ -176,6 +201,7 @@ impl CrossOrder {
             let deferred = Deferred::own(&event, needs, self.clock);
             let waiting = self.waiting.get_or_insert_with(Box::default);
             waiting.bytes += deferred.len();
+            waiting.cost += deferred.cost();
             let [c, s] = &mut waiting.queues;
             match side {
                 Side::Client => c.push_back(deferred),
@@ -211,6 +237,7 @@ impl CrossOrder {
             };
             let Some(deferred) = popped else { break };
             waiting.bytes -= deferred.len();
+            waiting.cost -= deferred.cost();
             let event = deferred.event();
             self.handed_on(side, &event);
             out(side, event);

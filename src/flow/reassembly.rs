@@ -16,7 +16,8 @@
 //!   the peer has acknowledged bytes past it (the capture lost them) and
 //!   they still have not appeared after [`ACKED_HOLE_PATIENCE`] more packets
 //!   of the flow (a tap can see an ACK shortly before the data it covers),
-//!   when the buffer limit is hit, or when the flow ends.
+//!   when the buffer limit is hit, when the flow table's memory budget
+//!   gives it up, or when the flow ends.
 //! - Bytes a snaplen cut off are a gap as soon as the stream reaches them.
 
 use super::PacketRef;
@@ -76,6 +77,9 @@ pub enum GapReason {
     Snaplen,
     /// The out-of-order buffer limit was hit before the hole filled.
     BufferLimit,
+    /// The flow table's memory budget for held bytes ran out, and this
+    /// flow had held bytes longest.
+    MemoryBudget,
     /// The flow ended (FIN, RST, timeout, end of input) with the hole open.
     FlowEnd,
 }
@@ -138,6 +142,8 @@ pub struct DirectionStats {
     pub conflicts: u64,
     /// Times the out-of-order buffer limit forced a gap.
     pub buffer_limit_hits: u64,
+    /// Holes given up (declared gaps) to the flow table's memory budget.
+    pub budget_gaps: u64,
     /// Payload bytes after the FIN (ignored).
     pub bytes_after_fin: u64,
 }
@@ -169,6 +175,11 @@ struct Pending {
     packet: PacketRef,
     ack: Option<u32>,
 }
+
+/// What a buffered piece costs beyond its bytes, as the memory budget
+/// counts it: its map entry (B-tree nodes run between half and fully
+/// used, so twice the entry) and its allocation's header.
+const PIECE_COST: usize = 2 * std::mem::size_of::<(u64, Pending)>() + 16;
 
 /// One direction of a TCP connection.
 #[derive(Default)]
@@ -279,6 +290,11 @@ impl Reassembler {
 
     pub fn pending_bytes(&self) -> usize {
         self.pending_bytes
+    }
+
+    /// Memory held out of order: the buffered bytes and their bookkeeping.
+    pub fn held_bytes(&self) -> usize {
+        self.pending_bytes + self.pending.len() * PIECE_COST
     }
 
     /// Maps a sequence number to a signed stream offset near `next`
@@ -436,6 +452,22 @@ impl Reassembler {
             }
         }
         self.deliver_fin(out);
+    }
+
+    /// The flow table's memory budget ran out: every hole becomes a gap
+    /// and everything buffered is delivered, as when the buffer limit is
+    /// hit. Returns the number of holes given up.
+    pub fn give_up_holes(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) -> u64 {
+        let mut holes = 0;
+        while let Some(first) = self.first_pending() {
+            holes += 1;
+            self.stat().budget_gaps += 1;
+            self.gap_to(first, GapReason::MemoryBudget, out);
+            self.drain(out);
+        }
+        self.advance_past_cut(out);
+        self.deliver_fin(out);
+        holes
     }
 
     /// Acknowledged bytes the stream has not reached, capped at the FIN

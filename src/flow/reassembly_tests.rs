@@ -11,7 +11,7 @@
 use super::*;
 use crate::time::Timestamp;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Op {
     /// Segment at offset (relative to the ISN + 1) with payload.
     Seg(u32, &'static str),
@@ -25,6 +25,8 @@ enum Op {
     Tick(u32),
     /// End of the flow.
     Finish,
+    /// The table's memory budget takes what the direction holds.
+    GiveUp,
 }
 use Op::*;
 
@@ -81,6 +83,10 @@ fn run_with(isn: u32, limits: ReassemblyLimits, ops: &[Op]) -> (String, Directio
                 }
             }
             Finish => r.finish(&mut out),
+            GiveUp => {
+                r.give_up_holes(&mut out);
+                assert_eq!(r.held_bytes(), 0, "nothing held after giving up");
+            }
         }
     }
     (log.join(" "), r.stats())
@@ -185,6 +191,58 @@ fn buffer_limits() {
     for (limits, ops, want) in table {
         assert_eq!(run_with(ISN, *limits, ops).0, *want);
     }
+}
+
+/// The memory budget gives up every hole of the direction at once; the
+/// stream then goes on in order, and a late copy of a given-up hole is an
+/// (unverified) retransmission.
+#[test]
+fn give_up_holes() {
+    #[rustfmt::skip]
+    let table: &[(&[Op], &str)] = &[
+        (&[GiveUp],                                       ""),
+        (&[Seg(0, "ab"), GiveUp],                         "d0:ab"),
+        (&[Seg(2, "cd"), GiveUp, Seg(4, "ef")],           "g0+2/memory-budget d2:cd d4:ef"),
+        (&[Seg(2, "c"), Seg(5, "f"), GiveUp],             "g0+2/memory-budget d2:c g3+2/memory-budget d5:f"),
+        (&[Seg(2, "cd"), GiveUp, Seg(0, "ab")],           "g0+2/memory-budget d2:cd"),
+        (&[Fin(3, "d"), GiveUp],                          "g0+3/memory-budget d3:d fin4"),
+        (&[Cut(2, "c", 2), GiveUp],                       "g0+2/memory-budget d2:c g3+2/snaplen"),
+    ];
+    for (ops, want) in table {
+        let (got, stats) = run_with(ISN, ReassemblyLimits::default(), ops);
+        assert_eq!(got, *want, "{ops:?}");
+        assert_eq!(
+            stats.budget_gaps,
+            got.matches("memory-budget").count() as u64
+        );
+    }
+}
+
+#[test]
+fn held_bytes_count_pieces_and_their_bookkeeping() {
+    let mut r = Reassembler::default();
+    r.set_isn(ISN);
+    let limits = ReassemblyLimits::default();
+    let packet = PacketRef {
+        input: 0,
+        frame: 1,
+        ts: Timestamp::ZERO,
+    };
+    let mut out = |_: StreamEvent<'_>| {};
+    let mut held = Vec::new();
+    for (off, data) in [(5, "fgh"), (10, "k"), (0, "abcde")] {
+        let seg = Segment {
+            seq: ISN + 1 + off,
+            payload: data.as_bytes(),
+            missing: 0,
+            fin: false,
+            packet,
+            ack: None,
+        };
+        r.segment(seg, &limits, &mut out);
+        held.push(r.held_bytes());
+    }
+    assert_eq!(held, [3 + PIECE_COST, 4 + 2 * PIECE_COST, 1 + PIECE_COST]);
 }
 
 #[test]

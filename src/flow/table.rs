@@ -1,8 +1,10 @@
 //! The flow table: which session a segment belongs to, who is client and
 //! server, when a session ends, and the limits that keep memory bounded by
-//! the number of concurrent flows.
+//! the number of concurrent flows and, for the bytes held for reassembly,
+//! by one budget across all flows.
 
-use super::connection::{Flow, FlowState, flush_flow, placeholder_info, update_flow};
+use super::budget::{HeldBudget, Hold};
+use super::connection::{Flow, FlowState, flush_flow, give_up_held, placeholder_info, update_flow};
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
 use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
@@ -80,6 +82,10 @@ pub struct FlowConfig {
     /// Most concurrent flows; past it the least recently active is evicted.
     pub max_flows: usize,
     pub reassembly: ReassemblyLimits,
+    /// Most bytes all flows together may hold for reassembly (out of order,
+    /// or waiting for the peer); past it the flows that have held bytes
+    /// longest give them up as gaps.
+    pub max_buffered_bytes: usize,
     /// Drop segments with a wrong checksum (off by default: offload on the
     /// capturing host makes them common and harmless).
     pub drop_bad_checksums: bool,
@@ -93,6 +99,7 @@ impl Default for FlowConfig {
             closed_linger_secs: 30,
             max_flows: 1_000_000,
             reassembly: ReassemblyLimits::default(),
+            max_buffered_bytes: 512 << 20,
             drop_bad_checksums: false,
         }
     }
@@ -118,6 +125,9 @@ pub struct TableStats {
     pub dropped_bad_checksums: u64,
     /// Segments of a session that had already ended (stray retransmissions).
     pub after_close: u64,
+    /// Holes declared gaps because the bytes held for reassembly exceeded
+    /// `max_buffered_bytes`.
+    pub memory_budget_gaps: u64,
 }
 
 struct Slot<S> {
@@ -133,6 +143,8 @@ pub struct FlowTable<H: SessionHandler> {
     free: Vec<u32>,
     /// When each held flow is due (idle timeout, or linger after its end).
     deadlines: Deadlines,
+    /// What all flows hold for reassembly, and who has held longest.
+    budget: HeldBudget,
     live: usize,
     next_id: u64,
     now: Timestamp,
@@ -151,6 +163,7 @@ pub struct FlowTable<H: SessionHandler> {
 impl<H: SessionHandler> FlowTable<H> {
     pub fn new(config: FlowConfig, handler: H) -> Self {
         FlowTable {
+            budget: HeldBudget::new(config.max_buffered_bytes),
             config,
             index: HashMap::default(),
             slots: Vec::new(),
@@ -178,6 +191,12 @@ impl<H: SessionHandler> FlowTable<H> {
 
     pub fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
+    }
+
+    /// Bytes all flows hold for reassembly now, as the memory budget counts
+    /// them.
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.total()
     }
 
     /// Flows currently held (open or lingering after close).
@@ -299,10 +318,46 @@ impl<H: SessionHandler> FlowTable<H> {
             flow.info.checksum_errors += 1;
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
+        let held = flow.held_bytes();
+        let id = flow.info.id;
+        self.budget
+            .update(slot, &mut flow.hold, held, self.stats.segments);
         if let Some(reason) = ended {
-            let id = flow.info.id;
             self.close_slot(slot, reason, CLOSE_BY_PACKET, Timestamp::ZERO);
             self.linger(slot, id);
+        }
+        self.keep_to_budget();
+    }
+
+    /// Over the memory budget: the flows that have held bytes longest give
+    /// them up (their holes become gaps) until the total fits. A flow that
+    /// thereby reaches both FINs ends, as it would have with its next packet.
+    fn keep_to_budget(&mut self) {
+        while self.budget.over() {
+            let Some(slot) = self.budget.oldest() else {
+                return;
+            };
+            let handler = &mut self.handler;
+            let Some(flow) = self
+                .slots
+                .get_mut(slot as usize)
+                .and_then(|s| s.flow.as_mut())
+            else {
+                return;
+            };
+            self.stats.memory_budget_gaps += give_up_held(flow, handler);
+            let (held, finished, id) = (flow.held_bytes(), flow.finished(), flow.info.id);
+            self.budget
+                .update(slot, &mut flow.hold, held, self.stats.segments);
+            if finished {
+                self.close_slot(slot, EndReason::Fin, CLOSE_BY_PACKET, Timestamp::ZERO);
+                self.linger(slot, id);
+            }
+            if self.budget.oldest() == Some(slot) {
+                // Nothing more to give up here (cannot happen: giving up
+                // empties every buffer); stop rather than spin.
+                return;
+            }
         }
     }
 
@@ -392,6 +447,7 @@ impl<H: SessionHandler> FlowTable<H> {
             state: FlowState::Open,
             sink: None,
             order: CrossOrder::default(),
+            hold: Hold::default(),
         };
         let slot = match self.free.pop() {
             Some(i) => {
@@ -472,6 +528,7 @@ impl<H: SessionHandler> FlowTable<H> {
         let info = std::mem::replace(&mut flow.info, placeholder_info(&key, last));
         // The reassemblers' buffers are not needed past this point.
         flow.dirs = [Reassembler::default(), Reassembler::default()];
+        self.budget.update(slot, &mut flow.hold, 0, 0);
         handler.close(info, sink);
     }
 
@@ -497,7 +554,8 @@ impl<H: SessionHandler> FlowTable<H> {
 
     fn remove_slot(&mut self, slot: u32) {
         if let Some(s) = self.slots.get_mut(slot as usize) {
-            if let Some(flow) = s.flow.take() {
+            if let Some(mut flow) = s.flow.take() {
+                self.budget.update(slot, &mut flow.hold, 0, 0);
                 self.index
                     .remove(&FlowKey::new(flow.info.client, flow.info.server));
                 self.live -= 1;

@@ -360,6 +360,13 @@ impl<W: Write> Reporter for TableReport<W> {
                 }
             )?;
         }
+        if s.memory_budget_gaps > 0 {
+            writeln!(
+                self.out,
+                "{} holes declared gaps by the memory budget for reassembly (--max-buffered-mb)",
+                s.memory_budget_gaps
+            )?;
+        }
         self.out.flush()
     }
 }
