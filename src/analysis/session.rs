@@ -230,6 +230,14 @@ impl SessionRecord {
         let masked = facts.capabilities.iter().any(|c| c.masked_token.is_some());
         let mut secret_spans = facts.all_secret_spans();
         conflict_secret_spans(info, facts.protocol, &mut secret_spans);
+        // Client bytes past what the stream delivered (after its FIN, out
+        // of the window) were never read: nothing says they are no secret.
+        let client = &info.sides[0].stream;
+        secret_spans.add(
+            Side::Client,
+            client.delivered_bytes + client.gap_bytes,
+            u64::MAX,
+        );
         let conflict_secrets = ConflictSecrets {
             spans: &secret_spans,
             protocol: facts.protocol,

@@ -328,15 +328,31 @@ fn mask_secrets(
         Side::Client => c.stream_start[0],
         Side::Server => c.stream_start[1],
     };
-    let Some(start) = start else { return false };
+    let Some(start) = start else {
+        // A client stream the dialog never read: all of it is unread.
+        let payload = seg.layout(frame).payload;
+        let unread = copy.get_mut(payload).filter(|_| side == Side::Client);
+        return unread.map(|bytes| bytes.fill(b'*')).is_some();
+    };
     let seq = if seg.flags.syn() {
         seg.seq.wrapping_add(1)
     } else {
         seg.seq
     };
-    // Offsets within the first 4 GiB of a stream (mail sessions never reach it).
-    let offset = u64::from(seq.wrapping_sub(start));
+    // Offsets within 2 GiB of the stream's start; a segment that starts
+    // before it (crafted, or a stray retransmission) carries bytes the
+    // stream never read: those are masked whole.
+    let relative = i64::from(seq.wrapping_sub(start) as i32);
+    let before = usize::try_from(-relative).unwrap_or(0);
+    let offset = u64::try_from(relative).unwrap_or(0);
     let payload = seg.layout(frame).payload;
-    copy.get_mut(payload)
-        .is_some_and(|bytes| c.secret_spans.mask(side, offset, bytes))
+    let Some(bytes) = copy.get_mut(payload) else {
+        return false;
+    };
+    let (unread, read) = bytes.split_at_mut(before.min(bytes.len()));
+    if side == Side::Client {
+        unread.fill(b'*');
+    }
+    let masked = c.secret_spans.mask(side, offset, read);
+    masked || (side == Side::Client && !unread.is_empty())
 }

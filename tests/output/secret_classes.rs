@@ -194,6 +194,11 @@ fn classes() -> Vec<Class> {
         c,
         vec![b64(b"\0u\0Sekret-past-hold").into_bytes()],
     );
+    // Bytes past the client's FIN: never delivered, never read.
+    let mut c = pop3(40012);
+    c.fin(Dir::Client);
+    c.client_sends("PASS Sekret-after-fin\r\n");
+    add("bytes after the client's FIN", c, vec![b"Sekret-after-fin".to_vec()]);
     out
 }
 
