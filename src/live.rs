@@ -224,7 +224,9 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         None => None,
     };
     if let Err(e) = drop_privileges(args) {
-        crate::cli::error(&format!("cannot give up privileges ({e}): not capturing with them"));
+        crate::cli::error(&format!(
+            "cannot give up privileges ({e}): not capturing with them"
+        ));
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
     if let Err(e) = check_later_outputs(args) {

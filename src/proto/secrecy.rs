@@ -37,18 +37,16 @@ const MAX_TAG: usize = 64;
 struct Vocabulary {
     /// Commands begin with a tag (IMAP).
     tagged: bool,
-    /// Commands that start an authentication exchange, with the number of
-    /// words of the line that stay visible (the tag counts). A line with no
-    /// more words than that starts none (POP3 `AUTH` alone lists the
-    /// mechanisms).
-    auth: &'static [(&'static str, usize)],
+    /// Commands that start an authentication exchange, with what of the
+    /// line stays visible.
+    auth: &'static [(&'static str, Shown)],
     /// Commands that carry nothing secret.
     known: &'static [&'static str],
 }
 
 const SMTP: Vocabulary = Vocabulary {
     tagged: false,
-    auth: &[("AUTH", 2)],
+    auth: &[("AUTH", Shown::Words(2)), ("X-EXPS", Shown::Words(2))],
     known: &[
         "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
         "EXPN", "HELP", "STARTTLS", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
@@ -57,7 +55,10 @@ const SMTP: Vocabulary = Vocabulary {
 
 const IMAP: Vocabulary = Vocabulary {
     tagged: true,
-    auth: &[("LOGIN", 2), ("AUTHENTICATE", 3)],
+    auth: &[
+        ("LOGIN", Shown::WordsThenName(2)),
+        ("AUTHENTICATE", Shown::Words(3)),
+    ],
     known: &[
         "CAPABILITY",
         "NOOP",
@@ -112,12 +113,73 @@ const IMAP: Vocabulary = Vocabulary {
 
 const POP3: Vocabulary = Vocabulary {
     tagged: false,
-    auth: &[("USER", 1), ("PASS", 1), ("APOP", 1), ("AUTH", 2)],
+    auth: &[
+        ("USER", Shown::Words(2)),
+        ("PASS", Shown::Words(1)),
+        ("APOP", Shown::Words(2)),
+        ("AUTH", Shown::Words(2)),
+    ],
     known: &[
         "CAPA", "STLS", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP", "UIDL",
         "UTF8", "LANG", "XTND",
     ],
 };
+
+/// What of a command that starts an exchange stays visible: the words that
+/// name it (the tag counts) and the username where the command's syntax
+/// makes it plain (it is in the credential record anyway). Everything
+/// after is secret; a line with no more than that starts the exchange with
+/// nothing secret in it (POP3 `USER name`, `AUTH` alone).
+#[derive(Clone, Copy, Debug)]
+enum Shown {
+    Words(usize),
+    /// The words, then one IMAP atom or quoted string (a literal is not
+    /// read: it is masked with the rest).
+    WordsThenName(usize),
+}
+
+impl Shown {
+    fn visible(self, line: &[u8]) -> usize {
+        match self {
+            Shown::Words(n) => super::words::after_words(line, n).unwrap_or(line.len()),
+            Shown::WordsThenName(n) => {
+                let Some(at) = super::words::after_words(line, n) else {
+                    return line.len();
+                };
+                at + line.get(at..).map_or(0, name_len)
+            }
+        }
+    }
+}
+
+/// Length of the IMAP atom or quoted string `bytes` start with, with the
+/// space after it; 0 when it is neither (a literal, or a quote not closed).
+fn name_len(bytes: &[u8]) -> usize {
+    let end = if bytes.first() == Some(&b'"') {
+        let mut escaped = false;
+        let close = bytes.iter().enumerate().skip(1).find(|&(_, &b)| {
+            let closes = b == b'"' && !escaped;
+            escaped = b == b'\\' && !escaped;
+            closes
+        });
+        match close {
+            Some((i, _)) => i + 1,
+            None => return 0,
+        }
+    } else if bytes.first() == Some(&b'{') {
+        return 0;
+    } else {
+        bytes
+            .iter()
+            .position(|b| *b == b' ' || *b == b'\t')
+            .unwrap_or(bytes.len())
+    };
+    match bytes.get(end) {
+        Some(b' ' | b'\t') => end + 1,
+        Some(_) => 0,
+        None => end,
+    }
+}
 
 fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
     match protocol {
@@ -169,11 +231,10 @@ fn classify_with(vocabulary: &Vocabulary, line: &[u8]) -> LineClass {
     } else {
         (first, rest)
     };
-    if let Some((_, words)) = vocabulary.auth.iter().find(|(k, _)| is(verb, k)) {
-        // A line of no more words than stay visible (POP3 `AUTH` alone
-        // lists the mechanisms) carries nothing secret itself.
-        let visible = super::words::after_words(line, *words).unwrap_or(line.len());
-        return LineClass::Auth { visible };
+    if let Some((_, shown)) = vocabulary.auth.iter().find(|(k, _)| is(verb, k)) {
+        return LineClass::Auth {
+            visible: shown.visible(line),
+        };
     }
     // A command a middlebox overwrote with one repeated character
     // (`XXXXXXXX` for STARTTLS) is evidence, not a secret.

@@ -122,8 +122,8 @@ fn changed_lines_with_a_password_are_masked() {
     let c = &json["pairs"][0]["changes"][0];
     assert_eq!(c["kind"], "command-rewritten");
     assert_eq!(c["severity"], "medium");
-    assert_eq!(c["inside"]["excerpt"], "a001 LOGIN ******************");
-    assert_eq!(c["outside"]["excerpt"], "a001 LOGIN ******************");
+    assert_eq!(c["inside"]["excerpt"], "a001 LOGIN dave *************");
+    assert_eq!(c["outside"]["excerpt"], "a001 LOGIN dave *************");
     let (json, _) = diff_json(inside, outside, &["--show-secrets"]);
     let c = &json["pairs"][0]["changes"][0];
     assert_eq!(c["inside"]["excerpt"], "a001 LOGIN dave pw-secret-two");

@@ -132,7 +132,9 @@ pub fn login_forms() -> Expect {
                 "high",
                 vec![quoted, line(S, fi::LOGIN_FAILED)],
             ),
-            not_used(2, line(C, &literal)),
+            // A literal after LOGIN is read by no one but the exchange: masked,
+            // like the command's continuation.
+            not_used(2, masked(C, &literal, word_at(&literal, 2))),
             // The command's lines: the first, and the one after the
             // username literal (the password literal is in no line).
             finding(
@@ -140,17 +142,24 @@ pub fn login_forms() -> Expect {
                 "cleartext-credentials",
                 "critical",
                 vec![
-                    line(C, &literal),
-                    within(C, &literal_rest, &format!(" {{{}}}", lit.secret.len())),
+                    masked(C, &literal, word_at(&literal, 2)),
+                    within(
+                        C,
+                        &literal_rest,
+                        &"*".repeat(format!(" {{{}}}", lit.secret.len()).len()),
+                    ),
                     line(S, &fi::logged_in("a001")),
                 ],
             ),
-            not_used(3, line(C, &plus_line)),
+            not_used(3, masked(C, &plus_line, word_at(&plus_line, 3))),
             finding(
                 3,
                 "cleartext-credentials",
                 "critical",
-                vec![line(C, &plus_line), line(S, &fi::logged_in("a001"))],
+                vec![
+                    masked(C, &plus_line, word_at(&plus_line, 3)),
+                    line(S, &fi::logged_in("a001")),
+                ],
             ),
         ],
     }

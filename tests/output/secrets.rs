@@ -77,8 +77,8 @@ fn no_secret_in_any_format_or_evidence_without_show_secrets() {
     // The lines are there, the secret bytes are `*` of the same length.
     let all = &pcaps[0].1;
     for line in [
-        masked_line("a001 LOGIN ", &format!("kim {}", mech::IMAP_ATOM.secret)),
-        masked_line("a002 LOGIN ", &format!("judy {}", mech::IMAP_MASKED.secret)),
+        masked_line("a001 LOGIN kim ", mech::IMAP_ATOM.secret),
+        masked_line("a002 LOGIN judy ", mech::IMAP_MASKED.secret),
         masked_line("PASS ", mech::POP3_MASKED.secret),
         masked_line("PASS ", mech::POP3_USER_PASS.secret),
         masked_line("AUTH PLAIN ", &mech::plain(mech::SMTP_PLAIN)),

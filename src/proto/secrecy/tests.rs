@@ -42,7 +42,12 @@ fn run(protocol: Option<Protocol>, steps: &[Step]) -> (Vec<String>, SecretSpans)
 }
 
 /// Name, protocol, the dialog, each client line as shown.
-type DialogCase = (&'static str, Option<Protocol>, &'static [Step], &'static [&'static str]);
+type DialogCase = (
+    &'static str,
+    Option<Protocol>,
+    &'static [Step],
+    &'static [&'static str],
+);
 /// Name, ranges added, ranges kept.
 type SpanCase = (&'static str, &'static [(u64, u64)], &'static [(u64, u64)]);
 
@@ -83,7 +88,7 @@ fn client_lines_are_judged_by_their_place_in_the_exchange() {
             &["*******", "**************"]),
         ("imap login: after the command word", IMAP_P,
             &[C("a1 LOGIN alice secret"), S("a1 OK done"), C("a2 SELECT INBOX")],
-            &["a1 LOGIN ************", "a2 SELECT INBOX"]),
+            &["a1 LOGIN alice ******", "a2 SELECT INBOX"]),
         ("imap login with literals: literals and continuations", IMAP_P,
             &[C("a1 LOGIN {5}"), S("+ go"), L(5), C(" {6}"), S("+ go"), L(6), C(""), S("a1 OK"), C("a2 LIST \"\" *")],
             &["a1 LOGIN ***", "[literal 5]", "****", "[literal 6]", "", "a2 LIST \"\" *"]),
@@ -98,7 +103,7 @@ fn client_lines_are_judged_by_their_place_in_the_exchange() {
             &["a4 IDLE", "DONE"]),
         ("pop3 user/pass", POP3_P,
             &[C("USER alice"), S("+OK"), C("PASS my secret"), S("-ERR"), C("STAT")],
-            &["USER *****", "PASS *********", "STAT"]),
+            &["USER alice", "PASS *********", "STAT"]),
         ("pop3: PASS without USER", POP3_P,
             &[C("PASS secret"), S("+OK")],
             &["PASS ******"]),
@@ -107,10 +112,10 @@ fn client_lines_are_judged_by_their_place_in_the_exchange() {
             &["AUTH", "CAPA"]),
         ("pop3 apop", POP3_P,
             &[C("APOP alice c4c9334bac560ecc979e58001b3e22fb"), S("+OK")],
-            &["APOP **************************************"]),
+            &["APOP alice ********************************"]),
         ("unknown protocol: every vocabulary, secret wins", None,
             &[C("USER anonymous"), S("331 need pass"), C("PASS guest@"), S("230 ok"), C("CWD /"), C("EHLO x")],
-            &["USER *********", "PASS ******", "*****", "EHLO x"]),
+            &["USER anonymous", "PASS ******", "*****", "EHLO x"]),
     ];
     for (name, protocol, steps, expected) in cases {
         let (shown, _) = run(*protocol, steps);
