@@ -22,6 +22,17 @@
 //! Candidates are scored and taken greedily, best first; each session is
 //! paired at most once. Confidence is a number in [0, 1] with the reasons
 //! behind it.
+//!
+//! In O(n log n): the outside sessions are indexed by five-tuple (and
+//! initial sequence numbers) and sorted by first packet; each inside
+//! session meets the [`MAX_CANDIDATES`] nearest in time of each index,
+//! found by walking outwards from its own time. A five-tuple candidate that
+//! is the best of both its sessions is sure to be taken first, so those
+//! sessions skip the NAT and proxy comparisons. The pairs are the ones the
+//! quadratic version made (`pair_tests.rs` keeps it as the oracle), except
+//! past the caps: a five-tuple at the other tap more than
+//! [`MAX_CANDIDATES`] times within the window, or with the same sequence
+//! numbers, meets only the nearest of them.
 
 use super::collect::{Handshake, SeenSession, Shape};
 use super::{Tap, human_duration, seconds_between};
@@ -344,8 +355,8 @@ fn nearest(
             std::mem::replace(&mut l, later.next())
         };
         let Some((d, i)) = next else { break };
-        // Written so that a NaN bound takes nothing.
-        if !(d <= bound) {
+        // A NaN bound takes nothing, as `dt.abs() <= window` did.
+        if d.partial_cmp(&bound).is_none_or(|o| o.is_gt()) {
             break;
         }
         if keep(i) {
@@ -374,12 +385,15 @@ impl<F: Fn(usize) -> f64> Iterator for Earlier<'_, F> {
         if self.run.is_empty() {
             let last = self.rest.checked_sub(1)?;
             let d = (self.distance)(*self.sorted.get(last)?);
-            // Distances fall along the slice: the run is a suffix of it.
-            let first = self
-                .sorted
-                .get(..last)
-                .unwrap_or_default()
-                .partition_point(|&i| (self.distance)(i).total_cmp(&d).is_gt());
+            // Distances fall along the slice: the run is a suffix of it,
+            // most often of one session.
+            let before = self.sorted.get(..last).unwrap_or_default();
+            let tied = |i: &usize| (self.distance)(*i).total_cmp(&d).is_eq();
+            let first = if before.last().is_some_and(tied) {
+                before.partition_point(|&i| (self.distance)(i).total_cmp(&d).is_gt())
+            } else {
+                last
+            };
             self.run = first..self.rest;
             self.rest = first;
         }

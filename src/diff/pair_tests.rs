@@ -335,7 +335,7 @@ fn the_indexed_pairing_makes_the_quadratic_ones_pairs() {
         let (spread, grid) = [(2_000, 500), (40_000, 7), (400_000, 1), (10, 10)][(round / 4) % 4];
         let clients = [2, 30, 1000][(round / 16) % 3];
         let (inside, outside) = taps(&mut rng, n, spread, grid, clients);
-        for window in [30.0, 5.0, 0.0] {
+        for window in [30.0, 5.0, 0.0, f64::INFINITY, f64::NAN] {
             same_result(&inside, &outside, window);
         }
         for p in pair_sessions(&inside, &outside, 30.0).pairs {
