@@ -4,6 +4,7 @@ loops on the same capture, in one run (the machine is noisy: compare the
 ratios, not the absolute figures).
 
   python3 scripts/bench.py [--runs N] [--sizes mixed-1g,mail-300m,...] [--quick]
+  python3 scripts/bench.py --sizes '' --diff-sessions 200000   # the diff row only
 
 Captures come from ../shared/bench/gen_pcap.py (generated into /tmp/bench
 when missing, with the exact commands of its README). --quick uses small
@@ -93,7 +94,7 @@ def main():
     ap.add_argument('--extra', action='append', default=[],
                     help='extra stripwatch rows: NAME=ARGS (e.g. "threads-1=--threads 1")')
     args = ap.parse_args()
-    names = ['quick-10m', 'quick-mail-5m'] if args.quick else args.sizes.split(',')
+    names = ['quick-10m', 'quick-mail-5m'] if args.quick else [n for n in args.sizes.split(',') if n]
     stripwatch, loops = build()
     rows = []
     for name in names:
@@ -122,12 +123,14 @@ def main():
                          packets / max(secs, 1e-9), rss / 1024, floor / max(secs, 1e-9)))
     diff_sessions = 2_000 if args.quick else args.diff_sessions
     diff_row = bench_diff(stripwatch, loops, diff_sessions, args.runs) if diff_sessions else None
-    print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
-    print('|---|---|---|---|---|---|---|')
+    if rows:
+        print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
+        print('|---|---|---|---|---|---|---|')
     for name, label, secs, mbs, pps, rss, ratio in rows:
         print(f'| {name} | {label} | {secs:.3f} | {mbs:.0f} | {pps/1e6:.2f} M | {rss:.1f} | {ratio:.0%} |')
     if diff_row:
-        print()
+        if rows:
+            print()
         print(f'| run | sessions (95% at each tap) | seconds (median of {args.runs}) | peak RSS MB |')
         print('|---|---|---|---|')
         print('| diff | {:,} | {:.3f} | {:.1f} |'.format(*diff_row))
