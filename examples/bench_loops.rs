@@ -6,6 +6,11 @@
 //! Usage: bench_loops read|decode FILE
 //!        bench_loops synflood N FILE   (N SYN-only flows to port 25, for
 //!        measuring memory per concurrent flow)
+//!        bench_loops difftaps N INSIDE OUTSIDE   (N SMTP sessions per tap
+//!        seen at two taps, for `stripwatch diff`)
+
+#[path = "bench_loops/difftaps.rs"]
+mod difftaps;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +23,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("synflood") {
         return synflood(&args);
+    }
+    if args.get(1).map(String::as_str) == Some("difftaps") {
+        return difftaps::main(&args);
     }
     let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: bench_loops read|decode FILE");

@@ -4,6 +4,7 @@ loops on the same capture, in one run (the machine is noisy: compare the
 ratios, not the absolute figures).
 
   python3 scripts/bench.py [--runs N] [--sizes mixed-1g,mail-300m,...] [--quick]
+  python3 scripts/bench.py --sizes '' --diff-sessions 200000   # the diff row only
 
 Captures come from ../shared/bench/gen_pcap.py (generated into /tmp/bench
 when missing, with the exact commands of its README). --quick uses small
@@ -17,6 +18,11 @@ thread, JSON report to /dev/null), `stripwatch-N` (the default: a reader
 thread and one worker per core), and `tshark -z credentials` when tshark is
 installed (--no-tshark leaves it out). Medians over --runs; peak RSS from
 /usr/bin/time.
+
+A second table times `stripwatch diff` on two taps of --diff-sessions
+generated sessions (`bench_loops difftaps`: the same SMTP sessions at both
+taps, a fifth of them behind a NAT, a tenth through a proxy, a tenth at
+one tap only; 100 sessions a second); --quick uses 2,000, 0 leaves it out.
 """
 import argparse, os, shutil, statistics, subprocess, sys, time
 
@@ -83,10 +89,12 @@ def main():
     ap.add_argument('--sizes', default='mixed-1g,mail-300m,lossy-200m')
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--no-tshark', action='store_true')
+    ap.add_argument('--diff-sessions', type=int, default=200_000,
+                    help='sessions per tap of the diff row (0: no diff row)')
     ap.add_argument('--extra', action='append', default=[],
                     help='extra stripwatch rows: NAME=ARGS (e.g. "threads-1=--threads 1")')
     args = ap.parse_args()
-    names = ['quick-10m', 'quick-mail-5m'] if args.quick else args.sizes.split(',')
+    names = ['quick-10m', 'quick-mail-5m'] if args.quick else [n for n in args.sizes.split(',') if n]
     stripwatch, loops = build()
     rows = []
     for name in names:
@@ -113,10 +121,34 @@ def main():
             rss = max(m for _, m in samples[label])
             rows.append((name, label, secs, size / max(secs, 1e-9) / 1e6,
                          packets / max(secs, 1e-9), rss / 1024, floor / max(secs, 1e-9)))
-    print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
-    print('|---|---|---|---|---|---|---|')
+    diff_sessions = 2_000 if args.quick else args.diff_sessions
+    diff_row = bench_diff(stripwatch, loops, diff_sessions, args.runs) if diff_sessions else None
+    if rows:
+        print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
+        print('|---|---|---|---|---|---|---|')
     for name, label, secs, mbs, pps, rss, ratio in rows:
         print(f'| {name} | {label} | {secs:.3f} | {mbs:.0f} | {pps/1e6:.2f} M | {rss:.1f} | {ratio:.0%} |')
+    if diff_row:
+        if rows:
+            print()
+        print(f'| run | sessions (95% at each tap) | seconds (median of {args.runs}) | peak RSS MB |')
+        print('|---|---|---|---|')
+        print('| diff | {:,} | {:.3f} | {:.1f} |'.format(*diff_row))
+
+
+def bench_diff(stripwatch, loops, sessions, runs):
+    """Seconds and peak RSS of `stripwatch diff` on two generated taps of
+    `sessions` sessions."""
+    inside = os.path.join(BENCH_DIR, f'difftaps-{sessions}.inside.pcap')
+    outside = os.path.join(BENCH_DIR, f'difftaps-{sessions}.outside.pcap')
+    if not (os.path.exists(inside) and os.path.exists(outside)):
+        os.makedirs(BENCH_DIR, exist_ok=True)
+        print(f'generating {inside} and {outside} ...', file=sys.stderr)
+        subprocess.run([loops, 'difftaps', str(sessions), inside, outside], check=True)
+    samples = [timed([stripwatch, 'diff', '--format', 'json', '--quiet', inside, outside])
+               for _ in range(runs)]
+    return (sessions, statistics.median(t for t, _ in samples),
+            max(m for _, m in samples) / 1024)
 
 
 if __name__ == '__main__':

@@ -22,11 +22,23 @@
 //! Candidates are scored and taken greedily, best first; each session is
 //! paired at most once. Confidence is a number in [0, 1] with the reasons
 //! behind it.
+//!
+//! In O(n log n): the outside sessions are indexed by five-tuple (and
+//! initial sequence numbers) and sorted by first packet; each inside
+//! session meets the [`MAX_CANDIDATES`] nearest in time of each index,
+//! found by walking outwards from its own time. A five-tuple candidate that
+//! is the best of both its sessions is sure to be taken first, so those
+//! sessions skip the NAT and proxy comparisons. The pairs are the ones the
+//! quadratic version made (`pair_tests.rs` keeps it as the oracle), except
+//! past the caps: a five-tuple at the other tap more than
+//! [`MAX_CANDIDATES`] times within the window, or with the same sequence
+//! numbers, meets only the nearest of them.
 
 use super::collect::{Handshake, SeenSession, Shape};
 use super::{Tap, human_duration, seconds_between};
 use crate::flow::Endpoint;
 use crate::proto::tap::TapKind;
+use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -176,67 +188,279 @@ pub fn pair_sessions(
     outside: &[SeenSession],
     window: f64,
 ) -> PairingResult {
-    let sig_in: Vec<Vec<(usize, u64)>> = inside.iter().map(signature).collect();
-    let sig_out: Vec<Vec<(usize, u64)>> = outside.iter().map(signature).collect();
-    let mut by_tuple: HashMap<(Endpoint, Endpoint), Vec<usize>> = HashMap::new();
-    for (i, s) in outside.iter().enumerate() {
-        by_tuple.entry((s.client, s.server)).or_default().push(i);
-    }
-    let mut order: Vec<usize> = (0..outside.len()).collect();
-    order.sort_by_key(|&i| outside.get(i).map(|s| s.first.ts));
-    let starts: Vec<f64> = order
-        .iter()
-        .filter_map(|&i| outside.get(i))
-        .map(|s| s.first.ts.as_secs_f64())
-        .collect();
+    let index = OutsideIndex::new(outside);
     let mut candidates = Vec::new();
     for (ii, a) in inside.iter().enumerate() {
-        let Some(sa) = sig_in.get(ii) else { continue };
-        // The same five-tuple, whatever the time when the sequence numbers
-        // agree too (the taps' clocks may differ).
-        for &oi in by_tuple.get(&(a.client, a.server)).into_iter().flatten() {
-            let Some(b) = outside.get(oi) else { continue };
-            let dt = seconds_between(a.first.ts, b.first.ts);
-            let same_isns = isn_shift(a, b) == Some([0, 0]);
-            if dt.abs() <= window || same_isns {
-                candidates.push(Candidate {
-                    inside: ii,
-                    outside: oi,
-                    method: Method::FiveTuple,
-                    score: 3.0 + f64::from(u8::from(same_isns)) + closeness(dt),
-                    dt,
-                });
-            }
+        five_tuple_candidates(ii, a, &index, window, &mut candidates);
+    }
+    let (sure_in, sure_out) = sure_pairs(&candidates, inside.len(), outside.len());
+    let sig_out: Vec<Vec<(usize, u64)>> = outside.iter().map(signature).collect();
+    for (ii, a) in inside.iter().enumerate() {
+        if sure_in.get(ii).copied().unwrap_or(true) {
+            continue;
         }
-        let t = a.first.ts.as_secs_f64();
-        let lo = starts.partition_point(|s| *s < t - window);
-        let hi = starts.partition_point(|s| *s <= t + window);
-        let mut near: Vec<usize> = order.get(lo..hi).unwrap_or_default().to_vec();
-        near.sort_by(|x, y| {
-            let d = |i: &usize| {
-                outside
-                    .get(*i)
-                    .map_or(f64::MAX, |s| seconds_between(a.first.ts, s.first.ts).abs())
-            };
-            d(x).total_cmp(&d(y))
-        });
-        near.truncate(MAX_CANDIDATES);
-        for oi in near {
+        let sa = signature(a);
+        for oi in index.near(a, window) {
+            // Taken by a sure pair before this candidate could be reached.
+            if sure_out.get(oi).copied().unwrap_or(true) {
+                continue;
+            }
             let (Some(b), Some(sb)) = (outside.get(oi), sig_out.get(oi)) else {
                 continue;
             };
-            if let Some(c) = candidate(ii, a, sa, oi, b, sb) {
+            if let Some(c) = candidate(ii, a, &sa, oi, b, sb) {
                 candidates.push(c);
             }
         }
     }
-    candidates.sort_by(|x, y| {
-        y.score
-            .total_cmp(&x.score)
-            .then(x.dt.abs().total_cmp(&y.dt.abs()))
-            .then(x.inside.cmp(&y.inside))
-            .then(x.outside.cmp(&y.outside))
-    });
+    take_best_first(candidates, inside, outside)
+}
+
+/// A client and a server endpoint.
+type Tuple = (Endpoint, Endpoint);
+
+/// The outside tap's sessions in order of their first packets (then of
+/// their index), and by five-tuple in that order.
+struct OutsideIndex<'s> {
+    sessions: &'s [SeenSession],
+    by_time: Vec<usize>,
+    /// The first packets' times of `by_time`, in seconds.
+    starts: Vec<f64>,
+    by_tuple: HashMap<Tuple, Vec<usize>>,
+    /// Sessions with both initial sequence numbers, by five-tuple and
+    /// those numbers.
+    by_isns: HashMap<(Tuple, [u32; 2]), Vec<usize>>,
+}
+
+fn isns(s: &SeenSession) -> Option<[u32; 2]> {
+    Some([s.stream_start[0]?, s.stream_start[1]?])
+}
+
+impl<'s> OutsideIndex<'s> {
+    fn new(sessions: &'s [SeenSession]) -> Self {
+        let mut by_time: Vec<usize> = (0..sessions.len()).collect();
+        by_time.sort_by_key(|&i| (sessions.get(i).map(|s| s.first.ts), i));
+        let mut index = OutsideIndex {
+            sessions,
+            starts: Vec::with_capacity(by_time.len()),
+            by_tuple: HashMap::new(),
+            by_isns: HashMap::new(),
+            by_time: Vec::new(),
+        };
+        for &i in &by_time {
+            let Some(s) = sessions.get(i) else { continue };
+            index.starts.push(s.first.ts.as_secs_f64());
+            let tuple = (s.client, s.server);
+            index.by_tuple.entry(tuple).or_default().push(i);
+            if let Some(numbers) = isns(s) {
+                index.by_isns.entry((tuple, numbers)).or_default().push(i);
+            }
+        }
+        index.by_time = by_time;
+        index
+    }
+
+    /// The sessions starting within `window` of `a`, the nearest
+    /// [`MAX_CANDIDATES`] of them, for the NAT and proxy rules.
+    fn near(&self, a: &SeenSession, window: f64) -> Vec<usize> {
+        let t = a.first.ts.as_secs_f64();
+        let lo = self.starts.partition_point(|s| *s < t - window);
+        let hi = self.starts.partition_point(|s| *s <= t + window);
+        let within = self.by_time.get(lo..hi).unwrap_or_default();
+        nearest(self.sessions, within, a.first.ts, f64::INFINITY, |_| true)
+    }
+}
+
+/// The five-tuple rule's candidates of inside session `a`: the same
+/// five-tuple, first seen within the window, or at any time with the same
+/// initial sequence numbers.
+fn five_tuple_candidates(
+    ii: usize,
+    a: &SeenSession,
+    index: &OutsideIndex,
+    window: f64,
+    out: &mut Vec<Candidate>,
+) {
+    let tuple = (a.client, a.server);
+    let mut push = |oi: usize, same_isns: bool| {
+        let Some(b) = index.sessions.get(oi) else {
+            return;
+        };
+        let dt = seconds_between(a.first.ts, b.first.ts);
+        out.push(Candidate {
+            inside: ii,
+            outside: oi,
+            method: Method::FiveTuple,
+            score: 3.0 + f64::from(u8::from(same_isns)) + closeness(dt),
+            dt,
+        });
+    };
+    let same: &[usize] = isns(a)
+        .and_then(|numbers| index.by_isns.get(&(tuple, numbers)))
+        .map_or(&[], Vec::as_slice);
+    let t = a.first.ts;
+    for oi in nearest(index.sessions, same, t, f64::INFINITY, |_| true) {
+        push(oi, true);
+    }
+    // More than the cap with the same numbers: the others would rank
+    // below them all (and skipping them below would cost a pass each).
+    if same.len() > MAX_CANDIDATES {
+        return;
+    }
+    let all = index.by_tuple.get(&tuple).map_or(&[][..], Vec::as_slice);
+    let mine = isns(a);
+    let other_isns = |oi: usize| mine.is_none() || index.sessions.get(oi).and_then(isns) != mine;
+    for oi in nearest(index.sessions, all, t, window, other_isns) {
+        push(oi, false);
+    }
+}
+
+/// The [`MAX_CANDIDATES`] sessions of `sorted` (sorted by first packet,
+/// then index) nearest in time to `t` and at most `bound` seconds from it,
+/// skipping those `keep` refuses. Nearest first; equally near ones in
+/// their order in `sorted` (as a stable sort by distance would give).
+fn nearest(
+    sessions: &[SeenSession],
+    sorted: &[usize],
+    t: Timestamp,
+    bound: f64,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let distance = |i: usize| {
+        sessions
+            .get(i)
+            .map_or(f64::MAX, |s| seconds_between(t, s.first.ts).abs())
+    };
+    let split = sorted.partition_point(|&i| sessions.get(i).is_some_and(|s| s.first.ts < t));
+    let (before, after) = sorted.split_at_checked(split).unwrap_or_default();
+    let mut earlier = Earlier {
+        sorted: before,
+        run: 0..0,
+        rest: before.len(),
+        distance,
+    };
+    let mut later = after.iter().map(|&i| (distance(i), i));
+    let (mut e, mut l) = (earlier.next(), later.next());
+    let mut found = Vec::new();
+    while found.len() < MAX_CANDIDATES {
+        let take_earlier = match (e, l) {
+            (Some((de, _)), Some((dl, _))) => de.total_cmp(&dl).is_le(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_earlier {
+            std::mem::replace(&mut e, earlier.next())
+        } else {
+            std::mem::replace(&mut l, later.next())
+        };
+        let Some((d, i)) = next else { break };
+        // A NaN bound takes nothing, as `dt.abs() <= window` did.
+        if d.partial_cmp(&bound).is_none_or(|o| o.is_gt()) {
+            break;
+        }
+        if keep(i) {
+            found.push(i);
+        }
+    }
+    found
+}
+
+/// The sessions of a sorted slice that started before an instant, nearest
+/// first: walked backwards, except that equally near ones come in slice
+/// order.
+struct Earlier<'a, F> {
+    sorted: &'a [usize],
+    /// Positions of equally near sessions being handed out.
+    run: std::ops::Range<usize>,
+    /// Positions below this one are not handed out yet.
+    rest: usize,
+    distance: F,
+}
+
+impl<F: Fn(usize) -> f64> Iterator for Earlier<'_, F> {
+    type Item = (f64, usize);
+
+    fn next(&mut self) -> Option<(f64, usize)> {
+        if self.run.is_empty() {
+            let last = self.rest.checked_sub(1)?;
+            let d = (self.distance)(*self.sorted.get(last)?);
+            // Distances fall along the slice: the run is a suffix of it,
+            // most often of one session.
+            let before = self.sorted.get(..last).unwrap_or_default();
+            let tied = |i: &usize| (self.distance)(*i).total_cmp(&d).is_eq();
+            let first = if before.last().is_some_and(tied) {
+                before.partition_point(|&i| (self.distance)(i).total_cmp(&d).is_gt())
+            } else {
+                last
+            };
+            self.run = first..self.rest;
+            self.rest = first;
+        }
+        let at = self.run.next()?;
+        let i = *self.sorted.get(at)?;
+        Some(((self.distance)(i), i))
+    }
+}
+
+/// Highest score of a NAT candidate (every term at its best); proxy
+/// candidates score at most 1.
+const WEAKER_RULES_BEST: f64 = 3.0;
+
+/// The order in which candidates are taken: best score first, then the
+/// nearest in time, then by index.
+fn by_strength(x: &Candidate, y: &Candidate) -> std::cmp::Ordering {
+    y.score
+        .total_cmp(&x.score)
+        .then(x.dt.abs().total_cmp(&y.dt.abs()))
+        .then(x.inside.cmp(&y.inside))
+        .then(x.outside.cmp(&y.outside))
+}
+
+/// Sessions of five-tuple pairs the best-first pass is sure to make: the
+/// candidate is the strongest of both its sessions and outranks any NAT or
+/// proxy candidate, so nothing taken before it touches either session.
+/// Their other candidates can only be skipped: not making them saves the
+/// NAT and proxy comparisons of most sessions.
+fn sure_pairs(candidates: &[Candidate], inside: usize, outside: usize) -> (Vec<bool>, Vec<bool>) {
+    let mut best_in: Vec<Option<&Candidate>> = vec![None; inside];
+    let mut best_out: Vec<Option<&Candidate>> = vec![None; outside];
+    for c in candidates {
+        for best in [best_in.get_mut(c.inside), best_out.get_mut(c.outside)]
+            .into_iter()
+            .flatten()
+        {
+            if best.is_none_or(|b| by_strength(c, b).is_lt()) {
+                *best = Some(c);
+            }
+        }
+    }
+    let mut sure_in = vec![false; inside];
+    let mut sure_out = vec![false; outside];
+    for c in candidates {
+        let best = |list: &[Option<&Candidate>], at: usize| {
+            list.get(at)
+                .copied()
+                .flatten()
+                .is_some_and(|b| std::ptr::eq(b, c))
+        };
+        if c.score > WEAKER_RULES_BEST && best(&best_in, c.inside) && best(&best_out, c.outside) {
+            if let (Some(i), Some(o)) = (sure_in.get_mut(c.inside), sure_out.get_mut(c.outside)) {
+                *i = true;
+                *o = true;
+            }
+        }
+    }
+    (sure_in, sure_out)
+}
+
+/// Takes the candidates best first, each session at most once.
+fn take_best_first(
+    mut candidates: Vec<Candidate>,
+    inside: &[SeenSession],
+    outside: &[SeenSession],
+) -> PairingResult {
+    candidates.sort_by(by_strength);
     let mut used_in = vec![false; inside.len()];
     let mut used_out = vec![false; outside.len()];
     let mut result = PairingResult::default();
@@ -468,3 +692,8 @@ fn rewritten(what: &str, a: Endpoint, b: Endpoint) -> String {
         )
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[path = "pair_tests.rs"]
+mod tests;
