@@ -48,10 +48,29 @@ struct Vocabulary {
 
 const SMTP: Vocabulary = Vocabulary {
     tagged: false,
-    auth: &[("AUTH", 2)],
+    // X-EXPS: Exchange's AUTH between its servers.
+    auth: &[("AUTH", 2), ("X-EXPS", 2)],
     known: &[
-        "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
-        "EXPN", "HELP", "STARTTLS", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
+        "EHLO",
+        "HELO",
+        "LHLO",
+        "MAIL",
+        "RCPT",
+        "DATA",
+        "BDAT",
+        "RSET",
+        "NOOP",
+        "QUIT",
+        "VRFY",
+        "EXPN",
+        "HELP",
+        "STARTTLS",
+        "ETRN",
+        "TURN",
+        "ATRN",
+        "XCLIENT",
+        "XFORWARD",
+        "X-ANONYMOUSTLS",
     ],
 };
 
