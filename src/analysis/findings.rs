@@ -198,7 +198,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                 ),
                 &[line],
             ));
-        } else if let Some(list) = f.decisive_capabilities().filter(|_| !upgraded(f)) {
+        } else if let Some(list) = f.decisive_capabilities() {
             let sensitive = f.sensitive_command.is_some() || !f.credentials.is_empty();
             let severity = if sensitive {
                 Severity::Medium
@@ -426,13 +426,6 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
         ));
     }
     out
-}
-
-/// The client asked for TLS unoffered (Exchange's X-ANONYMOUSTLS, a client
-/// that tries STARTTLS blind) and got it: nothing went on in cleartext
-/// for want of an offer.
-fn upgraded(f: &DialogFacts) -> bool {
-    f.starttls_command.is_some() && f.tls_established()
 }
 
 /// The client's last packet, when it came after `line`'s packet (the
