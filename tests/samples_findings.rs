@@ -12,7 +12,7 @@ mod findings_support;
 mod sample_support;
 
 use findings_support::secrets::{forms, secrets};
-use findings_support::{KINDS, all, check, imap, pop3, smtp};
+use findings_support::{KINDS, all, check, imap, pop3, quirks, smtp};
 use sample_support::gen_samples::{self, mechanisms as mech};
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -153,6 +153,28 @@ fn pop3_stls_rejected() {
 #[test]
 fn pop3_stls_command_tampered() {
     check(&pop3::command_tampered());
+}
+
+// ----- samples/wild/quirks: evidence cites the decisive list -----
+
+#[test]
+fn quirks_evidence_cites_the_list_before_the_login() {
+    check(&quirks::decisive_list());
+}
+
+#[test]
+fn quirks_decrypted_export_is_tls_not_established() {
+    check(&quirks::decrypted_export());
+}
+
+#[test]
+fn quirks_exchange_anonymous_tls_x_exps_and_asa_chunking_mask() {
+    check(&quirks::exchange());
+}
+
+#[test]
+fn quirks_id_compress_starttls_last_bdat_smtputf8() {
+    check(&quirks::modern_clients());
 }
 
 // ----- coverage -----

@@ -198,7 +198,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                 ),
                 &[line],
             ));
-        } else if let Some(list) = f.capabilities.first() {
+        } else if let Some(list) = f.decisive_capabilities() {
             let sensitive = f.sensitive_command.is_some() || !f.credentials.is_empty();
             let severity = if sensitive {
                 Severity::Medium
@@ -249,11 +249,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
         ));
     } else if offered == Some(true) && !requested && !f.implicit_tls {
         if let Some(command) = &f.sensitive_command {
-            let list = f
-                .capabilities
-                .iter()
-                .find(|c| c.starttls)
-                .map(|c| &c.evidence);
+            let list = f.decisive_offer().map(|c| &c.evidence);
             let mut evidence: Vec<&Evidence> = list.into_iter().collect();
             evidence.push(command);
             out.push(input.finding(
@@ -289,7 +285,10 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                     FindingKind::TlsNotEstablished,
                     Severity::High,
                     format!(
-                        "{} accepted {kw} but the client went on in cleartext",
+                        "{} accepted {kw} but the client went on in cleartext \
+                         (a capture whose TLS was decrypted and written back as plaintext, \
+                         such as a Wireshark or Arkime export, looks the same: check where \
+                         the capture came from)",
                         input.server()
                     ),
                     &[reply, cleartext],

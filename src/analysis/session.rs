@@ -279,7 +279,7 @@ impl SessionRecord {
                     .find(|c| c.starttls)
                     .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
                 unproven_absence: (starttls.offered == Some(false) && !masked)
-                    .then(|| facts.capabilities.first())
+                    .then(|| facts.decisive_capabilities())
                     .flatten()
                     .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
             },

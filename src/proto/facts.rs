@@ -331,6 +331,35 @@ impl DialogFacts {
         }
     }
 
+    /// The capability list that decides the STARTTLS verdict: the last one
+    /// that crossed before the first sensitive command (what the client had
+    /// seen when it went on in cleartext), else the last one of the session.
+    /// Lists after that command (an IMAP server's post-login list) decide
+    /// nothing.
+    pub fn decisive_capabilities(&self) -> Option<&CapabilityList> {
+        self.last_capabilities_before_sensitive(|_| true)
+    }
+
+    /// The last list offering STARTTLS before the first sensitive command,
+    /// else the first one offering it.
+    pub fn decisive_offer(&self) -> Option<&CapabilityList> {
+        self.last_capabilities_before_sensitive(|c| c.starttls)
+            .or_else(|| self.capabilities.iter().find(|c| c.starttls))
+    }
+
+    fn last_capabilities_before_sensitive(
+        &self,
+        wanted: impl Fn(&CapabilityList) -> bool,
+    ) -> Option<&CapabilityList> {
+        let before = |c: &&CapabilityList| {
+            self.sensitive_command
+                .as_ref()
+                .is_none_or(|s| c.evidence.packet <= s.packet)
+        };
+        let mut lists = self.capabilities.iter().filter(|c| wanted(c));
+        lists.clone().rfind(before).or_else(|| lists.next())
+    }
+
     /// ClientHello and ServerHello both seen.
     pub fn tls_established(&self) -> bool {
         self.client_hello.is_some() && self.server_hello.is_some()

@@ -46,10 +46,29 @@ struct Vocabulary {
 
 const SMTP: Vocabulary = Vocabulary {
     tagged: false,
+    // X-EXPS: Exchange's AUTH between its servers.
     auth: &[("AUTH", Shown::Words(2)), ("X-EXPS", Shown::Words(2))],
     known: &[
-        "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
-        "EXPN", "HELP", "STARTTLS", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
+        "EHLO",
+        "HELO",
+        "LHLO",
+        "MAIL",
+        "RCPT",
+        "DATA",
+        "BDAT",
+        "RSET",
+        "NOOP",
+        "QUIT",
+        "VRFY",
+        "EXPN",
+        "HELP",
+        "STARTTLS",
+        "ETRN",
+        "TURN",
+        "ATRN",
+        "XCLIENT",
+        "XFORWARD",
+        "X-ANONYMOUSTLS",
     ],
 };
 

@@ -28,6 +28,14 @@ const KNOWN_8: &[&str] = &[
     "DELIVERBY",
 ];
 
+/// Exchange's STARTTLS between its own servers: the client sends it, the
+/// server answers 220 and TLS follows, exactly as after STARTTLS (its
+/// offer in EHLO is not STARTTLS: a middlebox masking STARTTLS leaves it).
+const ANONYMOUS_TLS: &str = "X-ANONYMOUSTLS";
+
+/// What a Cisco ASA leaves of CHUNKING: a mask, but not of STARTTLS.
+const ASA_CHUNKING_MASK: &str = "XXXXXXXB";
+
 #[derive(Debug)]
 enum Command {
     Ehlo,
@@ -123,13 +131,12 @@ impl SmtpDialog {
         let (verb, args) = split_word(bytes);
         // `AUTH mech initial-response`: the response is secret.
         let evidence = match auth_initial_response_at(bytes) {
-            Some(at) if is(verb, "AUTH") => evidence.secret_from(at),
+            Some(at) if is_auth(verb) => evidence.secret_from(at),
             _ => evidence,
         };
         let line_evidence = evidence.clone();
-        let sensitive = ["AUTH", "MAIL", "RCPT", "DATA", "BDAT"]
-            .iter()
-            .any(|k| is(verb, k));
+        let sensitive =
+            is_auth(verb) || ["MAIL", "RCPT", "DATA", "BDAT"].iter().any(|k| is(verb, k));
         if sensitive && ctx.facts.sensitive_command.is_none() {
             ctx.facts.sensitive_command = Some(evidence.clone());
         }
@@ -140,10 +147,10 @@ impl SmtpDialog {
                 ctx.facts.helo_fallback.get_or_insert((refusal, evidence));
             }
             Command::Helo
-        } else if is(verb, "STARTTLS") {
+        } else if is(verb, "STARTTLS") || is(verb, ANONYMOUS_TLS) {
             ctx.starttls_requested(evidence);
             Command::Starttls
-        } else if is(verb, "AUTH") {
+        } else if is_auth(verb) {
             let (mechanism, initial) = split_word(args);
             let initial = trim(initial);
             let initial = (!initial.is_empty()).then_some(initial);
@@ -342,7 +349,10 @@ fn read_keyword(reply: &mut Reply, text: &[u8], evidence: &Evidence) {
                 reply.auth.push(name);
             }
         }
-    } else if is_masked_token(keyword, 8, KNOWN_8) && reply.masked.is_none() {
+    } else if is_masked_token(keyword, 8, KNOWN_8)
+        && !is(keyword, ASA_CHUNKING_MASK)
+        && reply.masked.is_none()
+    {
         reply.masked = Some(evidence.clone());
     }
 }
@@ -369,10 +379,36 @@ pub fn auth_initial_response_at(line: &[u8]) -> Option<usize> {
     (!initial.is_empty()).then(|| line.len() - initial.len())
 }
 
+/// `AUTH`, or Exchange's own `X-EXPS` (server-to-server authentication:
+/// `X-EXPS GSSAPI`, `X-EXPS NTLM`, the same SASL exchange as AUTH).
+fn is_auth(verb: &[u8]) -> bool {
+    is(verb, "AUTH") || is(verb, "X-EXPS")
+}
+
 fn is_known_command(verb: &[u8]) -> bool {
     [
-        "EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
-        "EXPN", "HELP", "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD",
+        "EHLO",
+        "HELO",
+        "LHLO",
+        "MAIL",
+        "RCPT",
+        "DATA",
+        "BDAT",
+        "RSET",
+        "NOOP",
+        "QUIT",
+        "VRFY",
+        "EXPN",
+        "HELP",
+        "STARTTLS",
+        ANONYMOUS_TLS,
+        "AUTH",
+        "X-EXPS",
+        "ETRN",
+        "TURN",
+        "ATRN",
+        "XCLIENT",
+        "XFORWARD",
     ]
     .iter()
     .any(|k| is(verb, k))

@@ -1724,3 +1724,143 @@ fn injected_sasl_lines_are_redacted() {
         summary(&facts)
     );
 }
+
+// ---- real servers' and clients' quirks (README "Server and client quirks") --
+
+/// Exchange 2007-2016's EHLO reply to another Exchange server.
+const EXCHANGE_CAPS: &[u8] = b"250-mail.example.org Hello [192.0.2.20]\r\n250-SIZE 37748736\r\n\
+250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250-X-ANONYMOUSTLS\r\n\
+250-AUTH NTLM\r\n250-X-EXPS GSSAPI NTLM\r\n250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n\
+250-XEXCH50\r\n250-XRDST\r\n250 XSHADOWREQUEST\r\n";
+const EXCHANGE_GO_AHEAD: &[u8] = b"220 2.0.0 SMTP server ready\r\n";
+/// `Username:` and `Password:`, as Exchange 2003 prompts.
+const LOGIN_PROMPTS: [&[u8]; 2] = [b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n"];
+
+#[test]
+fn server_and_client_quirks() {
+    let (ch, sh) = (client_hello("mx.example.org"), server_hello(0xc02f));
+    let anonymous_tls_only =
+        b"250-mail.example.org Hello\r\n250-X-ANONYMOUSTLS\r\n250 X-EXPS GSSAPI NTLM\r\n";
+    let bdat_body = b"BDAT 45 LAST\r\nSTARTTLS\r\nAUTH PLAIN AGFsaWNlAHMzY3JldCE=\r\n\r\n";
+    let cases: &[(&str, &Script<'_>, &str)] = &[
+        (
+            "Exchange EHLO: X-ANONYMOUSTLS and X-EXPS are neither STARTTLS nor masks",
+            &[(S, G), (C, EHLO), (S, EXCHANGE_CAPS)],
+            "caps=[starttls auth=NTLM]",
+        ),
+        (
+            "X-ANONYMOUSTLS alone is no STARTTLS offer",
+            &[(S, G), (C, EHLO), (S, anonymous_tls_only)],
+            "caps=[]",
+        ),
+        (
+            "X-ANONYMOUSTLS is Exchange's STARTTLS: 220, then TLS",
+            &[
+                (S, G),
+                (C, EHLO),
+                (S, EXCHANGE_CAPS),
+                (C, b"X-ANONYMOUSTLS\r\n"),
+                (S, EXCHANGE_GO_AHEAD),
+                (C, &ch),
+                (S, &sh),
+            ],
+            "caps=[starttls auth=NTLM]; stls=X-ANONYMOUSTLS; ans=ok:220 2.0.0 SMTP server ready; ch@6; sh@7",
+        ),
+        (
+            "X-ANONYMOUSTLS refused",
+            &[(S, G), (C, EHLO), (S, anonymous_tls_only), (C, b"X-ANONYMOUSTLS\r\n"), (S, b"454 4.7.0 no certificate\r\n")],
+            "caps=[]; stls=X-ANONYMOUSTLS; ans=no:454 4.7.0 no certificate",
+        ),
+        (
+            "X-EXPS LOGIN is Exchange's AUTH LOGIN",
+            &[
+                (S, G),
+                (C, EHLO),
+                (S, b"250-mx\r\n250 X-EXPS=LOGIN\r\n"),
+                (C, b"X-EXPS LOGIN\r\n"),
+                (S, LOGIN_PROMPTS[0]),
+                (C, b"YWxpY2U=\r\n"),
+                (S, LOGIN_PROMPTS[1]),
+                (C, b"czNjcmV0IQ==\r\n"),
+                (S, b"235 2.7.0 Authentication successful\r\n"),
+            ],
+            "caps=[]; cred=LOGIN:alice:s3cret!:pw:ok; sens=X-EXPS LOGIN",
+        ),
+        (
+            "CHUNKING: a BDAT chunk holding command lines is skipped",
+            &[
+                (S, G),
+                (C, EHLO),
+                (S, b"250-mx\r\n250-CHUNKING\r\n250 BINARYMIME\r\n"),
+                (C, b"MAIL FROM:<a@example.org> BODY=BINARYMIME\r\nRCPT TO:<b@example.org>\r\n"),
+                (S, b"250 ok\r\n250 ok\r\n"),
+                (C, bdat_body),
+                (S, QUEUED),
+                (C, PROBE_C),
+                (S, PROBE_S),
+            ],
+            "caps=[]; stls=STARTTLS; ans=no:454 no tls; sens=MAIL FROM:<a@example.org> BODY=BINARYMIME",
+        ),
+        (
+            "SMTPUTF8: UTF-8 addresses are mail, SMTPUTF8 no mask",
+            &[
+                (S, G),
+                (C, EHLO),
+                (S, b"250-mx\r\n250-SMTPUTF8\r\n250-8BITMIME\r\n250 STARTTLS\r\n"),
+                (C, "MAIL FROM:<j\u{f6}rg@b\u{fc}ro.example> SMTPUTF8\r\n".as_bytes()),
+                (S, b"250 ok\r\n"),
+                (C, PROBE_C),
+                (S, PROBE_S),
+            ],
+            "caps=[starttls]; stls=STARTTLS; ans=no:454 no tls; sens=MAIL FROM:<j\u{f6}rg@b\u{fc}ro.example> SMTPUTF8",
+        ),
+        (
+            "250 STARTTLS as the last line, after PIPELINING, DSN, SIZE",
+            &[(S, G), (C, EHLO), (S, b"250-mx\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 STARTTLS\r\n")],
+            "caps=[starttls]",
+        ),
+        (
+            "the ASA's CHUNKING mask XXXXXXXB is not STARTTLS's",
+            &[(S, G), (C, EHLO), (S, b"250-mx\r\n250-8BITMIME\r\n250 XXXXXXXB\r\n")],
+            "caps=[]",
+        ),
+        (
+            "XXXXXXXA beside XXXXXXXB is still STARTTLS's mask",
+            &[(S, G), (C, EHLO), (S, b"250-mx\r\n250-XXXXXXXB\r\n250 XXXXXXXA\r\n")],
+            "caps=[mask=250 XXXXXXXA]",
+        ),
+    ];
+    check_table(cases);
+    check_redacted_table(cases);
+}
+
+/// Exchange's server-to-server Kerberos login: whatever credential GSSAPI
+/// makes (the SASL tables decide), the exchange is read as AUTH, its lines
+/// are neither commands nor unparsed, and replies stay in step after it.
+#[test]
+fn exchange_x_exps_gssapi_is_read_as_auth() {
+    let script: &Script<'_> = &[
+        (S, G),
+        (
+            C,
+            b"X-EXPS GSSAPI YIIFhgYJKoZIhvcSAQICAQBuggV1MIIFcaADAgEF\r\n",
+        ),
+        (S, b"334 oYGfMIGcoAMKAQChCwYJKoZIgvcSAQICooGHBIGEYIGB\r\n"),
+        (C, b"\r\n"),
+        (S, b"235 2.7.0 Authentication successful\r\n"),
+        (C, PROBE_C),
+        (S, PROBE_S),
+    ];
+    let facts = run(script);
+    let got = summary(&facts);
+    assert!(got.starts_with(PROBE), "{got}");
+    assert!(!got.contains("unparsed"), "{got}");
+    // Its token masked, the mechanism shown.
+    let token_stars = "*".repeat(40);
+    assert!(
+        got.ends_with(&format!("sens=X-EXPS GSSAPI {token_stars}")),
+        "{got}"
+    );
+    assert!(facts.credentials.iter().all(|c| c.mechanism == "GSSAPI"));
+    assert_same_when_chunked("X-EXPS GSSAPI", script);
+}

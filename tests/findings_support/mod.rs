@@ -12,6 +12,7 @@
 
 pub mod imap;
 pub mod pop3;
+pub mod quirks;
 pub mod secrets;
 pub mod smtp;
 
@@ -245,14 +246,24 @@ pub struct Expect {
     pub findings: Vec<F>,
 }
 
+/// A sample's path under the samples directory: `findings/` unless the
+/// name has a directory of its own (`wild/quirks/...`).
+fn sample_name(name: &str) -> String {
+    if name.contains('/') {
+        name.to_string()
+    } else {
+        format!("findings/{name}")
+    }
+}
+
 /// The generator's sample (the script: truth for frames and addresses).
 pub fn scripted(name: &str) -> Sample {
-    gen_samples::find(&format!("findings/{name}"))
+    gen_samples::find(&sample_name(name))
 }
 
 /// The library's JSON report over one findings sample.
 pub fn report(name: &str, show_secrets: bool) -> Value {
-    let resolved = resolve_inputs(&[sample_path(&format!("findings/{name}"))]);
+    let resolved = resolve_inputs(&[sample_path(&sample_name(name))]);
     assert!(resolved.skipped.is_empty() && resolved.failed.is_empty());
     let inputs = resolved.inputs;
     let options = AnalysisOptions { show_secrets };

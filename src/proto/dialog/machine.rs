@@ -53,6 +53,7 @@ pub(super) enum Request {
     Literal { len: u64, keep: usize },
     DotBody,
     Lines,
+    Opaque,
 }
 
 pub(super) enum StarttlsEvent {
@@ -80,6 +81,13 @@ impl Ctx<'_> {
     /// Back to lines on `side` (a body the other side's reply proves over).
     pub fn lines(&mut self, side: Side) {
         set(&mut self.requests.modes, side, Request::Lines);
+    }
+
+    /// `side`'s further bytes are not the protocol's (a compressed stream):
+    /// they are skipped unread (the client's masked, since nothing says
+    /// they hold no password).
+    pub fn opaque(&mut self, side: Side) {
+        set(&mut self.requests.modes, side, Request::Opaque);
     }
 
     /// The client asked for TLS: hold its further bytes until the answer.

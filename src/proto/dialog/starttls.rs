@@ -90,6 +90,7 @@ impl MailDialog {
                 },
                 Request::DotBody => Mode::DotBody(DotTerminator::default()),
                 Request::Lines => Mode::Lines,
+                Request::Opaque => Mode::Ignore,
             };
         }
         match requests.starttls {

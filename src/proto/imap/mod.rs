@@ -60,6 +60,8 @@ enum Command {
     Overwritten(Evidence),
     Login(Box<Login>),
     Authenticate,
+    /// COMPRESS (RFC 4978): once accepted, both streams are deflated.
+    Compress,
     Other,
 }
 
@@ -339,6 +341,8 @@ impl ImapDialog {
             && ctx.facts.starttls_command.is_none()
         {
             Command::Overwritten(evidence)
+        } else if is(word, "COMPRESS") {
+            Command::Compress
         } else {
             if !is_known_command(word) {
                 bump_unparsed(ctx, Side::Client);
@@ -562,7 +566,14 @@ impl ImapDialog {
                 }
                 self.logged_in |= ok;
             }
-            Some(Command::Other) | None => {}
+            Some(Command::Compress) if ok => {
+                // The bytes after this line are deflate streams, not
+                // IMAP: read as lines they would only make noise.
+                ctx.opaque(Side::Server);
+                ctx.opaque(Side::Client);
+                return;
+            }
+            Some(Command::Compress | Command::Other) | None => {}
         }
         if let Some((code, list)) = response_code(text) {
             if is(code, "CAPABILITY") {

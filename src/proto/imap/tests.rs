@@ -1054,3 +1054,90 @@ fn sensitive_and_unparsed() {
         );
     }
 }
+
+// ---- real servers' and clients' quirks (README "Server and client quirks") --
+
+/// Deflate bytes (RFC 1951, as after COMPRESS) that look like IMAP lines.
+const DEFLATED_C: &[u8] = b"\x2a\x49\x2d\x2e\x01\x00\r\na9 LOGIN eve pw-in-deflate\r\n\x00\xff";
+const DEFLATED_S: &[u8] =
+    b"\xca\x48\xcd\xc9\xc9\x07\x00\r\n* BAD garbage\r\na9 OK [CAPABILITY IMAP4rev1] x\r\n";
+
+#[test]
+fn server_and_client_quirks() {
+    let cases: &[(&str, &[Step<'_>], &[&str])] = &[
+        (
+            "ID before login (Gmail, QQ and Coremail ask for it)",
+            &[
+                S(b"* OK Gimap ready for requests from 192.0.2.20\r\n"),
+                C(b"a1 ID (\"name\" \"Thunderbird\" \"version\" \"115.0\")\r\n"),
+                S(b"* ID (\"name\" \"GImap\" \"vendor\" \"Google, Inc.\" \"support-url\" NIL)\r\na1 OK Success\r\n"),
+                C(b"a2 CAPABILITY\r\n"),
+                S(b"* CAPABILITY IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 XYZZY SASL-IR AUTH=XOAUTH2 AUTH=PLAIN AUTH=PLAIN-CLIENTTOKEN AUTH=OAUTHBEARER\r\na2 OK Thats all she wrote!\r\n"),
+            ],
+            &[
+                "greeting * OK Gimap ready for requests from 192.0.2.20",
+                "caps auth=XOAUTH2,PLAIN,PLAIN-CLIENTTOKEN,OAUTHBEARER",
+            ],
+        ),
+        (
+            "COMPRESS=DEFLATE after login: the deflated rest is not read",
+            &[
+                S(b"* OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] ready\r\n"),
+                C(b"a1 LOGIN alice secret\r\n"),
+                S(b"a1 OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] Logged in\r\n"),
+                C(b"a2 COMPRESS DEFLATE\r\n"),
+                S(b"a2 OK DEFLATE active\r\n"),
+                C(DEFLATED_C),
+                S(DEFLATED_S),
+            ],
+            &[
+                "greeting * OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] ready",
+                "caps",
+                "sensitive a1 LOGIN alice ******",
+                "cred IMAP-LOGIN alice:secret Password Success",
+                "  c a1 LOGIN alice ******",
+                "  s a1 OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] Logged in",
+            ],
+        ),
+        (
+            "COMPRESS refused: lines go on",
+            &[
+                S(b"* OK ready\r\n"),
+                C(b"a1 COMPRESS DEFLATE\r\n"),
+                S(b"a1 NO not now\r\n"),
+                C(b"a2 STARTTLS\r\n"),
+                S(b"a2 BAD no\r\n"),
+            ],
+            &[
+                "greeting * OK ready",
+                "starttls a2 STARTTLS",
+                "answer Rejected a2 BAD no",
+            ],
+        ),
+    ];
+    for (name, script, want) in cases {
+        check(name, script, want);
+    }
+}
+
+/// The client's deflated bytes are masked whole: nothing says they hold no
+/// password.
+#[test]
+fn compressed_client_bytes_are_secret() {
+    let script = [
+        S(b"* OK ready\r\n"),
+        C(b"a1 COMPRESS DEFLATE\r\n"),
+        S(b"a1 OK DEFLATE active\r\n"),
+        C(DEFLATED_C),
+    ];
+    let facts = run(&script);
+    let start = b"a1 COMPRESS DEFLATE\r\n".len() as u64;
+    let end = start + DEFLATED_C.len() as u64;
+    let spans: Vec<_> = facts.all_secret_spans().iter().collect();
+    assert!(
+        spans
+            .iter()
+            .any(|(side, s, e)| *side == Side::Client && *s <= start && *e >= end),
+        "{spans:?}"
+    );
+}
