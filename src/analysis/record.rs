@@ -225,10 +225,10 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
     out
 }
 
-/// Conflicting retransmissions as anomalies with both versions. Client
-/// bytes are masked unless `show_secrets`: the kept version where the
-/// session's secret ranges say, the ignored one (never read by the dialog)
-/// also line by line as the secrecy guard judges it alone.
+/// Conflicting retransmissions as anomalies with both versions, masked
+/// unless `show_secrets`: where the session's secret ranges say, and a
+/// client's ignored version (never read by the dialog) also line by line
+/// as the secrecy guard judges it alone.
 pub fn conflict_anomalies(
     info: &SessionInfo,
     locator: &Locator,
@@ -270,10 +270,10 @@ impl ConflictSecrets<'_> {
     /// `bytes` (at stream `offset` of `side`) as they may be shown; `read`
     /// when the dialog read them (the secret ranges then know them).
     fn mask(&self, side: Side, offset: u64, bytes: &[u8], read: bool) -> Vec<u8> {
-        if self.show_secrets || side == Side::Server {
+        if self.show_secrets {
             return bytes.to_vec();
         }
-        let mut shown = if read {
+        let mut shown = if read || side == Side::Server {
             bytes.to_vec()
         } else {
             secrecy::mask_client_text(self.protocol, bytes)

@@ -29,6 +29,13 @@ use crate::flow::Side;
 /// what is reported, never what is masked.
 pub const MAX_SECRET_SPANS: usize = 256;
 
+/// Secret words remembered per session to find server echoes of them, and
+/// the lengths considered (shorter ones are too common in ordinary text;
+/// longer ones are cut by the line limit anyway).
+const MAX_ECHOES: usize = 32;
+const MIN_ECHO: usize = 4;
+const MAX_ECHO: usize = 512;
+
 /// Longest IMAP tag remembered for the exchange it opened (RFC 3501 tags
 /// are short; a longer one is compared by its prefix).
 const MAX_TAG: usize = 64;
@@ -290,6 +297,9 @@ pub struct SecretGuard {
     continues_secret: Option<bool>,
     /// The last client line's verdict (for the continuation after a literal).
     last_secret: bool,
+    /// Words of recent secrets, to find them again where a server echoes
+    /// them (Dovecot's POP3 `-ERR Unknown command: ...`).
+    echoes: std::collections::VecDeque<Vec<u8>>,
 }
 
 impl SecretGuard {
@@ -315,8 +325,36 @@ impl SecretGuard {
             if cut {
                 self.cut_tail = Some(end);
             }
+            self.remember(line.get(from..).unwrap_or_default());
         }
         secret_from
+    }
+
+    /// Keeps the words of a secret part that are long enough to be told
+    /// apart from ordinary text (bounded: the oldest go first).
+    fn remember(&mut self, secret: &[u8]) {
+        let words = secret.split(|b| matches!(b, b' ' | b'\t' | b'\r'));
+        for word in words.filter(|w| (MIN_ECHO..=MAX_ECHO).contains(&w.len())) {
+            if self.echoes.iter().any(|e| e == word) {
+                continue;
+            }
+            if self.echoes.len() >= MAX_ECHOES {
+                self.echoes.pop_front();
+            }
+            self.echoes.push_back(word.to_vec());
+        }
+    }
+
+    /// A server line at stream `offset`: where a secret the client sent
+    /// shows again in it (secret from there on, and added to `spans`).
+    pub fn server_echo(&self, line: &[u8], offset: u64, spans: &mut SecretSpans) -> Option<usize> {
+        let at = self
+            .echoes
+            .iter()
+            .filter_map(|word| memchr::memmem::find(line, word))
+            .min()?;
+        spans.add(Side::Server, offset + at as u64, offset + line.len() as u64);
+        Some(at)
     }
 
     fn judge(&mut self, protocol: Option<Protocol>, line: &[u8]) -> Option<usize> {

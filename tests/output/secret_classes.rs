@@ -196,6 +196,17 @@ fn classes() -> Vec<Class> {
         c,
         vec![b64(b"\0u\0Sekret-past-hold").into_bytes()],
     );
+    // A server that echoes what it did not understand (Dovecot's POP3).
+    let mut c = pop3(40013);
+    c.client_sends("AUTH PLAIN\r\n");
+    c.server_sends("+ \r\n");
+    c.client_sends("*\r\n");
+    c.server_sends("-ERR Authentication aborted\r\n");
+    let echoed = b64(b"\0carol\0Sekret-echoed");
+    c.client_sends(format!("{echoed}\r\n"));
+    c.server_sends(format!("-ERR Unknown command: {echoed}\r\n"));
+    add("a server echoing a secret", c, vec![echoed.into_bytes()]);
+
     // Bytes past the client's FIN: never delivered, never read.
     let mut c = pop3(40012);
     c.fin(Dir::Client);

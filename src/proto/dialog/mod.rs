@@ -556,9 +556,9 @@ impl MailDialog {
     }
 }
 
-/// The line as the protocol machine and the tap get it: a client line
-/// with its secret part judged (and recorded) by the guard; a server line
-/// as it is, after the guard saw whether it ends an exchange.
+/// The line as the protocol machine and the tap get it, with its secret
+/// part judged (and recorded) by the guard: a client line's by its place in
+/// the exchange, a server line's where it echoes a secret the client sent.
 fn judge_line<'a>(
     secrets: &mut SecretGuard,
     facts: &mut DialogFacts,
@@ -582,7 +582,11 @@ fn judge_line<'a>(
         }
         Side::Server => {
             secrets.server_line(facts.protocol, line.bytes);
-            *line
+            let secret_from = secrets.server_echo(line.bytes, line.offset, &mut facts.secret_spans);
+            Line {
+                secret_from,
+                ..*line
+            }
         }
     }
 }

@@ -215,3 +215,20 @@ fn conflict_text_masked_line_by_line() {
         b"MAIL FROM:<a@b>\r\nAUTH PLAIN ********\r\n****".to_vec()
     );
 }
+
+#[test]
+fn a_server_echo_of_a_secret_is_secret_too() {
+    let mut guard = SecretGuard::default();
+    let mut spans = SecretSpans::default();
+    guard.client_line(POP3_P, b"AUTH PLAIN", 0, false, &mut spans);
+    guard.server_line(POP3_P, b"-ERR no");
+    guard.client_line(POP3_P, b"AGJvYgBwdw==", 12, false, &mut spans);
+    let echo = b"-ERR Unknown command: AGJvYgBwdw==";
+    assert_eq!(guard.server_echo(echo, 100, &mut spans), Some(22));
+    assert!(spans.iter().any(|s| s == (Side::Server, 122, 134)));
+    // Short words and ordinary replies are left alone.
+    assert_eq!(guard.server_echo(b"+OK ready", 200, &mut spans), None);
+    let mut guard = SecretGuard::default();
+    guard.client_line(SMTP_P, b"AUTH PLAIN pw", 0, false, &mut spans);
+    assert_eq!(guard.server_echo(b"535 pw wrong", 0, &mut spans), None);
+}
