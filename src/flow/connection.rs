@@ -41,13 +41,16 @@ pub(super) struct Flow<S> {
     pub(super) sink: Option<Box<S>>,
     /// Hands each side's bytes on after the peer bytes they acknowledge.
     pub(super) order: CrossOrder,
+    /// The capture's clock at its last packet (not that packet's own
+    /// stamp, which may be far off: see [`super::clock`]).
+    pub(super) last_active: Timestamp,
 }
 
 impl<S> Flow<S> {
-    /// When the flow last saw a packet (a closed flow keeps its last one:
-    /// its linger counts from there).
+    /// When the flow last saw a packet, by the capture's clock (a closed
+    /// flow keeps its last one: its linger counts from there).
     pub(super) fn last_seen(&self) -> Timestamp {
-        self.info.last_packet.ts
+        self.last_active
     }
 }
 
@@ -292,5 +295,6 @@ pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> Session
         ignored_rsts: 0,
         client_last_packet: None,
         closed_by: CloseKey::default(),
+        off_clock: None,
     }
 }

@@ -6,7 +6,10 @@ use super::connection::{Flow, FlowState, flush_flow, placeholder_info, update_fl
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
 use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
-use super::{CloseKey, EndReason, Endpoint, FlowKey, PacketRef, RoleBasis, SessionInfo, Side};
+use super::{
+    CloseKey, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis, SessionInfo, Side,
+    off_clock,
+};
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
 use std::collections::HashMap;
@@ -118,6 +121,9 @@ pub struct TableStats {
     pub dropped_bad_checksums: u64,
     /// Segments of a session that had already ended (stray retransmissions).
     pub after_close: u64,
+    /// Packets of sessions stamped more than the idle timeout off the
+    /// capture's clock (their time was not used).
+    pub off_clock_packets: u64,
 }
 
 struct Slot<S> {
@@ -206,9 +212,10 @@ impl<H: SessionHandler> FlowTable<H> {
         self.opened.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// The capture's clock reached `packet`'s time (a packet of another
-    /// table): sessions idle past their timeout end now, as they would in a
-    /// single table seeing every packet.
+    /// The capture's clock (a [`super::CaptureClock`] over every frame)
+    /// reached `packet`'s time: sessions idle past their timeout end now.
+    /// The table's only clock: the caller ticks before each packet it
+    /// processes, whenever the clock enters a later second.
     pub fn tick(&mut self, packet: PacketRef) {
         self.set_current(packet);
         self.advance_clock(packet.ts);
@@ -222,10 +229,10 @@ impl<H: SessionHandler> FlowTable<H> {
         }
     }
 
-    /// Feeds one decoded segment. The caller has checked [`Self::wants`].
+    /// Feeds one decoded segment. The caller has checked [`Self::wants`]
+    /// and ticked the clock.
     pub fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
         self.set_current(packet);
-        self.advance_clock(packet.ts);
         self.stats.segments += 1;
         let bad_checksum = seg.checksum_status() == ChecksumStatus::Invalid;
         if bad_checksum {
@@ -297,6 +304,18 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         if bad_checksum {
             flow.info.checksum_errors += 1;
+        }
+        flow.last_active = active_time(self.now, packet.ts);
+        let off = off_clock(packet.ts, self.now, config.idle_timeout_secs);
+        if off != 0 && self.now != Timestamp::ZERO {
+            let record = flow.info.off_clock.get_or_insert_with(|| {
+                Box::new(OffClock {
+                    packet,
+                    off_secs: off,
+                    packets: 0,
+                })
+            });
+            record.packets += 1;
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         if let Some(reason) = ended {
@@ -392,6 +411,7 @@ impl<H: SessionHandler> FlowTable<H> {
             state: FlowState::Open,
             sink: None,
             order: CrossOrder::default(),
+            last_active: active_time(self.now, packet.ts),
         };
         let slot = match self.free.pop() {
             Some(i) => {
@@ -413,7 +433,10 @@ impl<H: SessionHandler> FlowTable<H> {
         self.live += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
         let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
-        let deadline = after_secs(packet.ts, self.config.idle_timeout_secs);
+        let deadline = after_secs(
+            active_time(self.now, packet.ts),
+            self.config.idle_timeout_secs,
+        );
         self.deadlines.push(
             Limit::Idle,
             Due {
@@ -457,6 +480,10 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         flush_flow(flow, handler);
         flow.info.end = reason;
+        confirm_off_clock(&mut flow.info, self.now, self.config.idle_timeout_secs);
+        if let Some(off) = &flow.info.off_clock {
+            self.stats.off_clock_packets += off.packets;
+        }
         flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
         for (i, dir) in flow.dirs.iter().enumerate() {
             if let Some(side) = flow.info.sides.get_mut(i) {
@@ -601,6 +628,28 @@ impl<H: SessionHandler> FlowTable<H> {
             self.remove_slot(due.slot);
             return;
         }
+    }
+}
+
+/// When a packet stamped `ts` was active, by the clock reading `now`: its
+/// own stamp to the nanosecond within the clock's second (eviction goes by
+/// it), the clock's time otherwise (a stamp behind the clock, or far off).
+fn active_time(now: Timestamp, ts: Timestamp) -> Timestamp {
+    if ts >= now && ts.secs == now.secs {
+        ts
+    } else {
+        now
+    }
+}
+
+/// A session's first stamp ahead of the clock was a real pause, not an
+/// outlier, when the clock caught up with it since.
+fn confirm_off_clock(info: &mut SessionInfo, now: Timestamp, limit_secs: i64) {
+    let caught_up = info.off_clock.as_ref().is_some_and(|o| {
+        o.off_secs > 0 && off_clock(o.packet.ts, now, limit_secs) <= 0
+    });
+    if caught_up {
+        info.off_clock = None;
     }
 }
 
