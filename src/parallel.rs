@@ -121,9 +121,8 @@ pub fn run_inputs_parallel(
         drop(spare_tx);
         let ports = config.ports.clone();
         let clock = CaptureClock::new(config.idle_timeout_secs);
-        let reader = scope.spawn(move || {
-            reader(inputs, &ports, clock, to_workers, spare_rx, progress)
-        });
+        let reader =
+            scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
         let stats = merge(&from_workers, run);
         let summaries = reader.join().unwrap_or_default();
         (summaries, stats)

@@ -18,7 +18,7 @@ const DIR: &str = "wild/flows";
 
 /// A packet's stamp replaced: (conversation, wire packet, new stamp in
 /// seconds since the epoch).
-type Restamp = (usize, usize, i64);
+pub type Restamp = (usize, usize, i64);
 
 /// One capture of the directory, with its truth.
 struct Wild {
@@ -84,7 +84,7 @@ fn bot_channel(client: &str, server: &str, seed: u8) -> Conversation {
 }
 
 /// A plain relay session to an MX offering STARTTLS that the client uses.
-fn starttls_session(client: &str, server: &str, seed: u64) -> Conversation {
+pub fn starttls_session(client: &str, server: &str, seed: u64) -> Conversation {
     let mut c = Conversation::new(client, server);
     smtp::starttls_session(&mut c, seed);
     c
@@ -141,15 +141,22 @@ fn catalog() -> Vec<Wild> {
     out
 }
 
-/// The capture's bytes: the sample's frames, restamped.
+/// The capture's bytes.
 fn render(w: &Wild) -> Vec<u8> {
-    let mut sample = Sample::new(&format!("{DIR}/{}", w.file), w.about);
-    for c in &w.conversations {
+    capture(&w.conversations, &w.restamp)
+}
+
+/// A pcap of `conversations` (in time order, as a sample places them) with
+/// the stamps of some packets replaced; a packet keeps its place in the
+/// file whatever its new stamp.
+pub fn capture(conversations: &[Conversation], restamp: &[Restamp]) -> Vec<u8> {
+    let mut sample = Sample::new(DIR, "");
+    for c in conversations {
         sample = sample.conversation(c.clone());
     }
     let placed = sample.placed();
     let mut frames = sample.frames();
-    for (conv, wire, secs) in &w.restamp {
+    for (conv, wire, secs) in restamp {
         let at = placed
             .iter()
             .position(|(ci, p)| ci == conv && p.wire == PacketId(*wire) && !p.copy)

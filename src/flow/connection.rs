@@ -41,8 +41,8 @@ pub(super) struct Flow<S> {
     pub(super) sink: Option<Box<S>>,
     /// Hands each side's bytes on after the peer bytes they acknowledge.
     pub(super) order: CrossOrder,
-    /// The capture's clock at its last packet (not that packet's own
-    /// stamp, which may be far off: see [`super::clock`]).
+    /// When its last packet was active: that packet's stamp, but never
+    /// behind the capture's clock (see [`super::clock`]).
     pub(super) last_active: Timestamp,
 }
 

@@ -632,22 +632,22 @@ impl<H: SessionHandler> FlowTable<H> {
 }
 
 /// When a packet stamped `ts` was active, by the clock reading `now`: its
-/// own stamp to the nanosecond within the clock's second (eviction goes by
-/// it), the clock's time otherwise (a stamp behind the clock, or far off).
+/// own stamp (to the nanosecond: eviction goes by it), but never behind the
+/// clock. A stamp far ahead counts for its flow alone, and only until the
+/// flow's next packet: a lone late stamp keeps one flow from timing out
+/// for a while, and a real pause does not end the flows that resumed
+/// before the clock believed it.
 fn active_time(now: Timestamp, ts: Timestamp) -> Timestamp {
-    if ts >= now && ts.secs == now.secs {
-        ts
-    } else {
-        now
-    }
+    ts.max(now)
 }
 
 /// A session's first stamp ahead of the clock was a real pause, not an
 /// outlier, when the clock caught up with it since.
 fn confirm_off_clock(info: &mut SessionInfo, now: Timestamp, limit_secs: i64) {
-    let caught_up = info.off_clock.as_ref().is_some_and(|o| {
-        o.off_secs > 0 && off_clock(o.packet.ts, now, limit_secs) <= 0
-    });
+    let caught_up = info
+        .off_clock
+        .as_ref()
+        .is_some_and(|o| o.off_secs > 0 && off_clock(o.packet.ts, now, limit_secs) <= 0);
     if caught_up {
         info.off_clock = None;
     }

@@ -73,7 +73,8 @@ pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
 /// (a binary protocol, or a TLS stream read as text). Bytes past ASCII are
 /// text (UTF-8, or a Latin-1 banner).
 pub fn is_binary(line: &[u8]) -> bool {
-    line.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+    line.iter()
+        .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
 }
 
 /// Whether a `220` greeting was SMTP: other protocols greet with a `220`
@@ -132,9 +133,9 @@ fn is_smtp_command(line: &[u8]) -> bool {
     let arg = words.next().unwrap_or_default().to_ascii_uppercase();
     match verb.as_slice() {
         b"AUTH" => !matches!(arg.as_slice(), b"TLS" | b"SSL"),
-        b"EHLO" | b"HELO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"BDAT" | b"RSET"
-        | b"NOOP" | b"QUIT" | b"VRFY" | b"EXPN" | b"HELP" | b"STARTTLS" | b"ETRN" | b"ATRN"
-        | b"TURN" | b"XCLIENT" | b"XFORWARD" | b"X-ANONYMOUSTLS" | b"X-EXPS" | b"XEXCH50"
+        b"EHLO" | b"HELO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"BDAT" | b"RSET" | b"NOOP"
+        | b"QUIT" | b"VRFY" | b"EXPN" | b"HELP" | b"STARTTLS" | b"ETRN" | b"ATRN" | b"TURN"
+        | b"XCLIENT" | b"XFORWARD" | b"X-ANONYMOUSTLS" | b"X-EXPS" | b"XEXCH50"
         | b"X-LINK2STATE" | b"BURL" | b"SEND" | b"SOML" | b"SAML" => true,
         _ => false,
     }

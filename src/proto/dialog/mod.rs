@@ -26,6 +26,8 @@ use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, SessionInfo, Side, StreamEvent};
 
 mod detect;
+#[cfg(test)]
+mod detect_tests;
 mod machine;
 mod starttls;
 
@@ -182,6 +184,14 @@ impl MailDialog {
         }
     }
 
+    /// Whether the streams are seen from their first byte (see
+    /// [`Self::for_session`]).
+    #[cfg(test)]
+    pub(crate) fn seen_from_start(mut self, yes: bool) -> Self {
+        self.from_start = yes;
+        self
+    }
+
     /// Records every line read (and where literals, TLS and gaps are) in
     /// `tap`; see [`super::tap`].
     pub fn with_tap(mut self, tap: LineTap) -> Self {
@@ -300,10 +310,10 @@ impl MailDialog {
         let gaps = self.dirs.iter().any(|d| d.gaps > 0);
         let binary = binary_seen
             || self.dirs.iter().any(|d| {
-            d.lines
-                .partial_line()
-                .is_some_and(|(bytes, _)| is_binary(bytes))
-        });
+                d.lines
+                    .partial_line()
+                    .is_some_and(|(bytes, _)| is_binary(bytes))
+            });
         if binary {
             not_mail(&mut self.machine, &mut self.facts, BINARY);
         } else if lines_seen > 0 && self.from_start && !gaps {
@@ -666,8 +676,7 @@ fn judge_line<'a>(
 
 /// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
 const BINARY: &str = "binary data";
-const NOT_SMTP: &str =
-    "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
+const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
 const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP or POP3 greeting or command";
 
 /// The dialog is not mail: no machine reads it any more, and what a
