@@ -4,17 +4,20 @@ use crate::flow::Side;
 use crate::proto::facts::Protocol;
 
 /// Recognises the protocol from a session's first line: the server's
-/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE`, POP3 `+OK`), or
+/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE` or the
+/// `* CAPABILITY` line some send before it, POP3 `+OK`), or
 /// the client's first command when the greeting is missing.
 pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
-    if is_binary(line) {
-        return None;
-    }
     let upper: Vec<u8> = line.iter().take(16).map(u8::to_ascii_uppercase).collect();
     let starts = |p: &[u8]| upper.starts_with(p);
     match side {
         Side::Server => {
-            if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
+            // Some servers send their capabilities before the greeting.
+            if starts(b"* OK")
+                || starts(b"* PREAUTH")
+                || starts(b"* BYE")
+                || starts(b"* CAPABILITY")
+            {
                 Some(Protocol::Imap)
             } else if starts(b"+OK") || starts(b"-ERR") {
                 Some(Protocol::Pop3)

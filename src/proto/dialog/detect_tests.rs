@@ -188,6 +188,28 @@ fn what_is_mail() {
             None,
         ),
         (
+            "a greeting with control bytes is still a greeting",
+            &[(S, b"220 \x1b[2Jmx nul\x00 ESMTP\r\n"), (C, b"EHLO c\r\n")],
+            true,
+            SMTP,
+            SMTP,
+            None,
+        ),
+        (
+            "IMAP capability line before the greeting line",
+            &[
+                (
+                    S,
+                    b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n* OK ready\r\n",
+                ),
+                (C, b"a1 LOGOUT\r\n"),
+            ],
+            true,
+            None,
+            Some(Protocol::Imap),
+            None,
+        ),
+        (
             "IMAP and POP3 greetings stay what they are",
             &[(S, b"* OK IMAP4rev1 ready\r\n"), (C, b"a1 LOGOUT\r\n")],
             true,
@@ -206,6 +228,9 @@ fn what_is_mail() {
             };
             let facts = run_with(script, feed);
             assert_eq!(facts.protocol, *want, "{name} ({chunk:?})");
+            if name.contains("capability line before") {
+                assert_eq!(facts.starttls_offered(), Some(true), "{name} ({chunk:?})");
+            }
             match (facts.not_mail, not_mail) {
                 (Some(seen), Some(want)) => {
                     assert!(seen.starts_with(want), "{name} ({chunk:?}): {seen}");
