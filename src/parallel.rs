@@ -23,7 +23,7 @@
 use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
 use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
 use crate::decode;
-use crate::flow::{FlowConfig, FlowTable, PacketRef, TableStats};
+use crate::flow::{CaptureClock, FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -122,7 +122,9 @@ pub fn run_inputs_parallel(
         }
         drop(spare_tx);
         let ports = config.ports.clone();
-        let reader = scope.spawn(move || reader(inputs, &ports, to_workers, spare_rx, progress));
+        let clock = CaptureClock::new(config.idle_timeout_secs);
+        let reader =
+            scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
         let stats = merge(&from_workers, run);
         let summaries = reader.join().unwrap_or_default();
         (summaries, stats)
@@ -134,6 +136,7 @@ pub fn run_inputs_parallel(
 fn reader(
     inputs: &[InputSpec],
     ports: &crate::flow::PortSet,
+    mut clock: CaptureClock,
     to_workers: Vec<SyncSender<Batch>>,
     spares: Receiver<Batch>,
     progress: &(dyn Fn(usize, u64) + Sync),
@@ -141,7 +144,6 @@ fn reader(
     let n = to_workers.len();
     let mut batches: Vec<Batch> = (0..n).map(|_| Batch::sized_for(n)).collect();
     let (mut frames, mut bytes) = (0usize, 0usize);
-    let mut clock_secs = i64::MIN;
     let mut summaries = Vec::with_capacity(inputs.len());
     let send_round = |batches: &mut Vec<Batch>| -> bool {
         for (tx, batch) in to_workers.iter().zip(batches.iter_mut()) {
@@ -180,12 +182,11 @@ fn reader(
                         frame: frame.number,
                         ts: frame.ts,
                     };
-                    // The capture's clock: the first packet of each new second
-                    // is where one table would expire idle flows.
-                    if frame.ts.secs > clock_secs {
-                        clock_secs = frame.ts.secs;
+                    // The capture's clock: where it enters a new second, one
+                    // table would expire idle flows.
+                    if let Some(ts) = clock.observe(frame.ts) {
                         for b in batches.iter_mut() {
-                            b.ticks.push(packet);
+                            b.ticks.push(PacketRef { ts, ..packet });
                         }
                     }
                     if let Classified::Mail(key) = summary.classify(&frame, ports) {
@@ -421,4 +422,5 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
     total.dropped_bad_checksums += s.dropped_bad_checksums;
     total.after_close += s.after_close;
     total.memory_budget_gaps += s.memory_budget_gaps;
+    total.off_clock_packets += s.off_clock_packets;
 }

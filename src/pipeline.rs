@@ -8,7 +8,9 @@
 
 use crate::capture::{CaptureError, CaptureFile, CaptureFormat, Frame, InputSpec, LinkType};
 use crate::decode::{self, Skip};
-use crate::flow::{Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, SessionHandler};
+use crate::flow::{
+    CaptureClock, Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, SessionHandler,
+};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -191,16 +193,16 @@ impl InputSummary {
 pub struct Pipeline<H: SessionHandler> {
     table: FlowTable<H>,
     inputs: Vec<InputSummary>,
-    /// The latest second of capture time seen.
-    clock_secs: i64,
+    /// The capture's clock, over every frame.
+    clock: CaptureClock,
 }
 
 impl<H: SessionHandler> Pipeline<H> {
     pub fn new(config: FlowConfig, handler: H) -> Self {
         Pipeline {
+            clock: CaptureClock::new(config.idle_timeout_secs),
             table: FlowTable::new(config, handler),
             inputs: Vec::new(),
-            clock_secs: i64::MIN,
         }
     }
 
@@ -276,10 +278,10 @@ impl<H: SessionHandler> Pipeline<H> {
     /// A live capture calls this with the wall clock when no packet came
     /// for a while (capture time otherwise only advances with packets).
     /// `next_frame` is the number the next frame of input `index` will
-    /// carry; a time within the latest second seen changes nothing.
+    /// carry; a time within the latest second seen changes nothing, nor
+    /// does a lone stamp far off (see [`CaptureClock`]).
     pub fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
-        if ts.secs > self.clock_secs {
-            self.clock_secs = ts.secs;
+        if let Some(ts) = self.clock.observe(ts) {
             let tick = PacketRef {
                 input: index,
                 frame: next_frame,

@@ -30,6 +30,7 @@ pub mod sample;
 pub mod tamper;
 pub mod tls;
 pub mod transport;
+pub mod wild_flows;
 pub mod wild_quirks;
 
 use sample::Sample;
@@ -68,6 +69,7 @@ pub fn render_all() -> BTreeMap<String, Vec<u8>> {
         }
     }
     files.extend(wild_quirks::truth_files());
+    files.extend(wild_flows::files());
     files.insert("README.md".to_string(), readme(&samples).into_bytes());
     files
 }

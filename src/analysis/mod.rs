@@ -23,7 +23,6 @@ use crate::flow::{
     FlowConfig, SessionHandler, SessionInfo, Side, StreamEvent, StreamSink, TableStats,
 };
 use crate::pipeline::{InputSummary, Pipeline};
-use crate::proto::Protocol;
 use crate::proto::dialog::MailDialog;
 use record::Locator;
 use serde::Serialize;
@@ -83,7 +82,7 @@ impl SessionHandler for MailSessions {
 
     fn open(&mut self, info: &SessionInfo) -> MailSession {
         MailSession {
-            dialog: MailDialog::new(Protocol::from_port(info.server.port)),
+            dialog: MailDialog::for_session(info),
         }
     }
 

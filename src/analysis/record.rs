@@ -164,6 +164,21 @@ impl TransportRecord {
 /// Transport-level observability notes: what this capture cannot show.
 pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
     let mut out = Vec::new();
+    if let Some(off) = &info.off_clock {
+        let (secs, way) = if off.off_secs > 0 {
+            (off.off_secs, "ahead of")
+        } else {
+            (off.off_secs.saturating_neg(), "behind")
+        };
+        out.push(Observability {
+            kind: "timestamp-off-clock",
+            side: None,
+            detail: format!(
+                "frame {} is stamped {secs} s {way} the capture's clock ({} packets of the session are far off); sequence numbers, not these times, placed them, and they neither ended nor split the session",
+                off.packet.frame, off.packets
+            ),
+        });
+    }
     if info.mid_stream {
         out.push(Observability {
             kind: "mid-stream",

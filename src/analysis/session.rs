@@ -174,9 +174,14 @@ impl SessionRecord {
         locator: &Locator,
         show_secrets: bool,
     ) -> Self {
-        let protocol = facts
-            .protocol
-            .or_else(|| Protocol::from_port(info.server.port));
+        // The port says the protocol only when the dialog did not rule
+        // mail out (no payload, TLS from the start, lines not understood).
+        let protocol = match facts.not_mail {
+            Some(_) => None,
+            None => facts
+                .protocol
+                .or_else(|| Protocol::from_port(info.server.port)),
+        };
         let starttls = StarttlsRecord {
             offered: facts.starttls_offered(),
             requested: facts.starttls_command.is_some(),
@@ -316,10 +321,11 @@ fn dialog_observability(
     };
     let payload = info.sides.iter().any(|s| s.payload_bytes > 0);
     if payload && f.protocol.is_none() && !f.implicit_tls {
+        let seen = f.not_mail.map_or(String::new(), |s| format!(" ({s})"));
         out.push(note(
             "protocol-not-recognised",
             None,
-            "no SMTP, IMAP or POP3 greeting or command was recognised".into(),
+            format!("no SMTP, IMAP or POP3 greeting or command was recognised{seen}"),
         ));
     }
     let cleartext_dialog = f.greeting.is_some() || f.sensitive_command.is_some();

@@ -204,8 +204,7 @@ impl SessionHandler for Collector {
             SHORT_LINES
         };
         CollectSink {
-            dialog: MailDialog::new(Protocol::from_port(info.server.port))
-                .with_tap(LineTap::new(room, EVIDENCE_BYTES)),
+            dialog: MailDialog::for_session(info).with_tap(LineTap::new(room, EVIDENCE_BYTES)),
             shape: Vec::new(),
         }
     }

@@ -44,13 +44,16 @@ pub(super) struct Flow<S> {
     pub(super) order: CrossOrder,
     /// What the table's memory budget last counted for this flow.
     pub(super) hold: Hold,
+    /// When its last packet was active: that packet's stamp, but never
+    /// behind the capture's clock (see [`super::clock`]).
+    pub(super) last_active: Timestamp,
 }
 
 impl<S> Flow<S> {
-    /// When the flow last saw a packet (a closed flow keeps its last one:
-    /// its linger counts from there).
+    /// When the flow last saw a packet, by the capture's clock (a closed
+    /// flow keeps its last one: its linger counts from there).
     pub(super) fn last_seen(&self) -> Timestamp {
-        self.info.last_packet.ts
+        self.last_active
     }
 
     /// Memory the flow holds back: out-of-order pieces of both directions
@@ -332,5 +335,6 @@ pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> Session
         out_of_range_timestamps: 0,
         client_last_packet: None,
         closed_by: CloseKey::default(),
+        off_clock: None,
     }
 }

@@ -7,6 +7,7 @@
 //! behind that interface and never see packets.
 
 mod budget;
+mod clock;
 mod connection;
 mod deadlines;
 mod ordering;
@@ -14,6 +15,7 @@ mod reassembly;
 mod recent;
 mod table;
 
+pub use clock::{CONFIRMING_PACKETS, CaptureClock, off_clock};
 pub use ordering::{MAX_DEFERRED_BYTES, ORDERING_PATIENCE};
 pub use reassembly::{
     ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
@@ -230,6 +232,20 @@ pub struct SessionInfo {
     pub client_last_packet: Option<PacketRef>,
     /// What ended the session, as a sort key (see [`CloseKey`]).
     pub closed_by: CloseKey,
+    /// Packets stamped far off the capture's clock (boxed: rare).
+    pub off_clock: Option<Box<OffClock>>,
+}
+
+/// Packets of a session stamped more than the idle timeout off the
+/// capture's clock: their time neither ended nor split the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffClock {
+    /// The first of them.
+    pub packet: PacketRef,
+    /// How far off it was, in seconds (positive: ahead of the clock).
+    pub off_secs: i64,
+    /// How many.
+    pub packets: u64,
 }
 
 /// When a session ended, as a sort key that orders the closes of several

@@ -8,7 +8,10 @@ use super::connection::{Flow, FlowState, flush_flow, give_up_held, placeholder_i
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
 use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
-use super::{CloseKey, EndReason, Endpoint, FlowKey, PacketRef, RoleBasis, SessionInfo, Side};
+use super::{
+    CloseKey, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis, SessionInfo, Side,
+    off_clock,
+};
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
 use std::collections::HashMap;
@@ -128,6 +131,9 @@ pub struct TableStats {
     /// Holes declared gaps because the bytes held for reassembly exceeded
     /// `max_buffered_bytes`.
     pub memory_budget_gaps: u64,
+    /// Packets of sessions stamped more than the idle timeout off the
+    /// capture's clock (their time was not used).
+    pub off_clock_packets: u64,
 }
 
 struct Slot<S> {
@@ -225,9 +231,10 @@ impl<H: SessionHandler> FlowTable<H> {
         self.opened.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// The capture's clock reached `packet`'s time (a packet of another
-    /// table): sessions idle past their timeout end now, as they would in a
-    /// single table seeing every packet.
+    /// The capture's clock (a [`super::CaptureClock`] over every frame)
+    /// reached `packet`'s time: sessions idle past their timeout end now.
+    /// The table's only clock: the caller ticks before each packet it
+    /// processes, whenever the clock enters a later second.
     pub fn tick(&mut self, packet: PacketRef) {
         self.set_current(packet);
         self.advance_clock(packet.ts);
@@ -241,10 +248,10 @@ impl<H: SessionHandler> FlowTable<H> {
         }
     }
 
-    /// Feeds one decoded segment. The caller has checked [`Self::wants`].
+    /// Feeds one decoded segment. The caller has checked [`Self::wants`]
+    /// and ticked the clock.
     pub fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
         self.set_current(packet);
-        self.advance_clock(packet.ts);
         self.stats.segments += 1;
         let bad_checksum = seg.checksum_status() == ChecksumStatus::Invalid;
         if bad_checksum {
@@ -316,6 +323,18 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         if bad_checksum {
             flow.info.checksum_errors += 1;
+        }
+        flow.last_active = active_time(self.now, packet.ts);
+        let off = off_clock(packet.ts, self.now, config.idle_timeout_secs);
+        if off != 0 && self.now != Timestamp::ZERO {
+            let record = flow.info.off_clock.get_or_insert_with(|| {
+                Box::new(OffClock {
+                    packet,
+                    off_secs: off,
+                    packets: 0,
+                })
+            });
+            record.packets += 1;
         }
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         let held = flow.held_bytes();
@@ -448,6 +467,7 @@ impl<H: SessionHandler> FlowTable<H> {
             sink: None,
             order: CrossOrder::default(),
             hold: Hold::default(),
+            last_active: active_time(self.now, packet.ts),
         };
         let slot = match self.free.pop() {
             Some(i) => {
@@ -469,7 +489,10 @@ impl<H: SessionHandler> FlowTable<H> {
         self.live += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
         let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
-        let deadline = after_secs(packet.ts, self.config.idle_timeout_secs);
+        let deadline = after_secs(
+            active_time(self.now, packet.ts),
+            self.config.idle_timeout_secs,
+        );
         self.deadlines.push(
             Limit::Idle,
             Due {
@@ -513,6 +536,10 @@ impl<H: SessionHandler> FlowTable<H> {
         }
         flush_flow(flow, handler);
         flow.info.end = reason;
+        confirm_off_clock(&mut flow.info, self.now, self.config.idle_timeout_secs);
+        if let Some(off) = &flow.info.off_clock {
+            self.stats.off_clock_packets += off.packets;
+        }
         flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
         for (i, dir) in flow.dirs.iter().enumerate() {
             if let Some(side) = flow.info.sides.get_mut(i) {
@@ -662,6 +689,28 @@ impl<H: SessionHandler> FlowTable<H> {
     }
 }
 
+/// When a packet stamped `ts` was active, by the clock reading `now`: its
+/// own stamp (to the nanosecond: eviction goes by it), but never behind the
+/// clock. A stamp far ahead counts for its flow alone, and only until the
+/// flow's next packet: a lone late stamp keeps one flow from timing out
+/// for a while, and a real pause does not end the flows that resumed
+/// before the clock believed it.
+fn active_time(now: Timestamp, ts: Timestamp) -> Timestamp {
+    ts.max(now)
+}
+
+/// A session's first stamp ahead of the clock was a real pause, not an
+/// outlier, when the clock caught up with it since.
+fn confirm_off_clock(info: &mut SessionInfo, now: Timestamp, limit_secs: i64) {
+    let caught_up = info
+        .off_clock
+        .as_ref()
+        .is_some_and(|o| o.off_secs > 0 && off_clock(o.packet.ts, now, limit_secs) <= 0);
+    if caught_up {
+        info.off_clock = None;
+    }
+}
+
 /// `ts` plus `secs` seconds (the deadline of a flow last seen at `ts`).
 fn after_secs(ts: Timestamp, secs: i64) -> Timestamp {
     Timestamp::new(ts.secs.saturating_add(secs), ts.nanos)
@@ -675,6 +724,8 @@ mod footprint {
     #[test]
     fn idle_flow_stays_small() {
         let flow = std::mem::size_of::<super::Slot<crate::analysis::MailSession>>();
-        assert!(flow <= 640, "an idle flow grew to {flow} bytes");
+        // 616 until the memory budget (its hold), the capture clock (the
+        // activity time) and the clamped-timestamp count: +48 bytes, decided.
+        assert!(flow <= 664, "an idle flow grew to {flow} bytes");
     }
 }

@@ -273,6 +273,10 @@ pub struct DialogAnomaly {
 #[derive(Clone, Debug, Default)]
 pub struct DialogFacts {
     pub protocol: Option<Protocol>,
+    /// The dialog is not SMTP, IMAP or POP3, and what showed it (binary,
+    /// a `220` greeting not followed by SMTP, text none of them speaks): no
+    /// port makes it one.
+    pub not_mail: Option<&'static str>,
     /// The greeting's first line.
     pub greeting: Option<Evidence>,
     /// IMAP `* PREAUTH` greeting.

@@ -41,6 +41,8 @@ pub(crate) struct Feed {
     pub gap: Option<(usize, Side, u64)>,
     /// The protocol the server port suggests.
     pub port_hint: Option<Protocol>,
+    /// The streams are seen from their first byte (handshake captured).
+    pub from_start: bool,
 }
 
 impl Feed {
@@ -79,7 +81,7 @@ pub(crate) fn run_bytewise(script: &Script<'_>) -> DialogFacts {
 
 /// Feeds the script as `feed` says, then finishes the dialog.
 pub(crate) fn run_with(script: &Script<'_>, feed: Feed) -> DialogFacts {
-    let mut dialog = MailDialog::new(feed.port_hint);
+    let mut dialog = MailDialog::new(feed.port_hint).seen_from_start(feed.from_start);
     let mut offsets = [0u64; 2];
     let gap = |dialog: &mut MailDialog, offsets: &mut [u64; 2], at: usize| {
         if let Some((before, side, len)) = feed.gap {

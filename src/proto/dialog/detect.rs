@@ -4,14 +4,20 @@ use crate::flow::Side;
 use crate::proto::facts::Protocol;
 
 /// Recognises the protocol from a session's first line: the server's
-/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE`, POP3 `+OK`), or
+/// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE` or the
+/// `* CAPABILITY` line some send before it, POP3 `+OK`), or
 /// the client's first command when the greeting is missing.
 pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
     let upper: Vec<u8> = line.iter().take(16).map(u8::to_ascii_uppercase).collect();
     let starts = |p: &[u8]| upper.starts_with(p);
     match side {
         Side::Server => {
-            if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
+            // Some servers send their capabilities before the greeting.
+            if starts(b"* OK")
+                || starts(b"* PREAUTH")
+                || starts(b"* BYE")
+                || starts(b"* CAPABILITY")
+            {
                 Some(Protocol::Imap)
             } else if starts(b"+OK") || starts(b"-ERR") {
                 Some(Protocol::Pop3)
@@ -63,5 +69,77 @@ pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
                 }
             }
         }
+    }
+}
+
+/// True for a line no mail dialog sends: control bytes other than tab
+/// (a binary protocol, or a TLS stream read as text). Bytes past ASCII are
+/// text (UTF-8, or a Latin-1 banner).
+pub fn is_binary(line: &[u8]) -> bool {
+    line.iter()
+        .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+}
+
+/// Whether a `220` greeting was SMTP: other protocols greet with a `220`
+/// too (FTP). The client's first line decides, or the server's answer to
+/// it when the client said something else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmtpCheck {
+    /// Nothing to check: the protocol came from a command, or is not SMTP.
+    #[default]
+    Settled,
+    /// A `220`-style greeting; the client has not spoken yet.
+    AwaitClient,
+    /// The client's first line was no SMTP command (a password guesser's
+    /// `USER`, a bot's binary); an SMTP server rejects it (4xx/5xx),
+    /// another protocol's server goes on (FTP `331`).
+    AwaitAnswer,
+    /// The dialog is not SMTP.
+    Refuted,
+}
+
+impl SmtpCheck {
+    /// The next state after a line of `side`.
+    pub fn step(self, side: Side, line: &[u8]) -> SmtpCheck {
+        match (self, side) {
+            (SmtpCheck::AwaitClient, Side::Client) if is_smtp_command(line) => SmtpCheck::Settled,
+            (SmtpCheck::AwaitClient, Side::Client) => SmtpCheck::AwaitAnswer,
+            (SmtpCheck::AwaitAnswer, Side::Server) => {
+                let rejected = line.len() >= 3
+                    && matches!(line.first(), Some(b'4' | b'5'))
+                    && line.iter().take(3).all(u8::is_ascii_digit);
+                if rejected {
+                    SmtpCheck::Settled
+                } else {
+                    SmtpCheck::Refuted
+                }
+            }
+            (state, _) => state,
+        }
+    }
+
+    /// The session ended: a client line no SMTP server answered says
+    /// nothing for SMTP.
+    pub fn finish(self) -> SmtpCheck {
+        match self {
+            SmtpCheck::AwaitAnswer => SmtpCheck::Refuted,
+            state => state,
+        }
+    }
+}
+
+/// An SMTP client command (RFC 5321 and its extensions). FTP's `AUTH TLS`
+/// and `AUTH SSL` are not (no SASL mechanism has those names).
+fn is_smtp_command(line: &[u8]) -> bool {
+    let mut words = line.split(|b| *b == b' ');
+    let verb = words.next().unwrap_or_default().to_ascii_uppercase();
+    let arg = words.next().unwrap_or_default().to_ascii_uppercase();
+    match verb.as_slice() {
+        b"AUTH" => !matches!(arg.as_slice(), b"TLS" | b"SSL"),
+        b"EHLO" | b"HELO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"BDAT" | b"RSET" | b"NOOP"
+        | b"QUIT" | b"VRFY" | b"EXPN" | b"HELP" | b"STARTTLS" | b"ETRN" | b"ATRN" | b"TURN"
+        | b"XCLIENT" | b"XFORWARD" | b"X-ANONYMOUSTLS" | b"X-EXPS" | b"XEXCH50"
+        | b"X-LINK2STATE" | b"BURL" | b"SEND" | b"SOML" | b"SAML" => true,
+        _ => false,
     }
 }

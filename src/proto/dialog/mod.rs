@@ -23,13 +23,16 @@ use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
-use crate::flow::{PacketRef, Side, StreamEvent};
+use crate::flow::{PacketRef, SessionInfo, Side, StreamEvent};
 
 mod detect;
+#[cfg(test)]
+mod detect_tests;
 mod machine;
 mod starttls;
 
 pub use detect::detect;
+use detect::{SmtpCheck, is_binary};
 use machine::Requests;
 pub use machine::{Ctx, LineMachine, Literal};
 
@@ -100,7 +103,10 @@ impl Direction {
 
 enum Machine {
     Undetected {
+        /// Text lines seen (binary ones do not count: a bot may send
+        /// junk before the greeting, and a port hint is for text).
         lines_seen: u32,
+        binary_seen: bool,
     },
     Smtp(SmtpDialog),
     Imap(ImapDialog),
@@ -134,6 +140,12 @@ pub struct MailDialog {
     machine: Machine,
     /// The protocol the server port suggests, when the dialog does not say.
     port_hint: Option<Protocol>,
+    /// Both streams are seen from their first byte (not picked up
+    /// mid-stream): the first lines must then say the protocol themselves,
+    /// and the port hint does not count (unless a gap came first).
+    from_start: bool,
+    /// Whether a `220` greeting really began SMTP.
+    smtp_check: SmtpCheck,
     dirs: [Direction; 2],
     requests: Requests,
     go_ahead: bool,
@@ -147,14 +159,37 @@ impl MailDialog {
     pub fn new(port_hint: Option<Protocol>) -> Self {
         MailDialog {
             facts: DialogFacts::default(),
-            machine: Machine::Undetected { lines_seen: 0 },
+            machine: Machine::Undetected {
+                lines_seen: 0,
+                binary_seen: false,
+            },
             port_hint,
+            from_start: false,
+            smtp_check: SmtpCheck::Settled,
             dirs: [Direction::new(), Direction::new()],
             requests: Requests::default(),
             go_ahead: false,
             secrets: SecretGuard::default(),
             tap: None,
         }
+    }
+
+    /// The dialog of a session: the server port hints at the protocol, and
+    /// when the handshake was captured the streams are seen from their
+    /// first byte, so their first lines must say the protocol themselves.
+    pub fn for_session(info: &SessionInfo) -> Self {
+        MailDialog {
+            from_start: info.syn_seen || info.syn_ack_seen,
+            ..MailDialog::new(Protocol::from_port(info.server.port))
+        }
+    }
+
+    /// Whether the streams are seen from their first byte (see
+    /// [`Self::for_session`]).
+    #[cfg(test)]
+    pub(crate) fn seen_from_start(mut self, yes: bool) -> Self {
+        self.from_start = yes;
+        self
     }
 
     /// Records every line read (and where literals, TLS and gaps are) in
@@ -211,6 +246,7 @@ impl MailDialog {
                 self.feed(Side::Client, &held, at);
             }
         }
+        self.settle_protocol();
         let (facts, requests) = (&mut self.facts, &mut self.requests);
         let mut ctx = Ctx {
             facts,
@@ -254,6 +290,35 @@ impl MailDialog {
         }
         self.with_machine(|m, ctx| m.on_gap(side, len, ctx));
         self.apply_requests();
+    }
+
+    /// The session ended: a `220` greeting the client never answered with
+    /// SMTP is not SMTP, and a dialog that never said its protocol is not
+    /// mail when it showed binary, or when its start was seen.
+    fn settle_protocol(&mut self) {
+        if self.smtp_check.finish() == SmtpCheck::Refuted {
+            not_mail(&mut self.machine, &mut self.facts, NOT_SMTP);
+        }
+        self.smtp_check = SmtpCheck::Settled;
+        let Machine::Undetected {
+            lines_seen,
+            binary_seen,
+        } = self.machine
+        else {
+            return;
+        };
+        let gaps = self.dirs.iter().any(|d| d.gaps > 0);
+        let binary = binary_seen
+            || self.dirs.iter().any(|d| {
+                d.lines
+                    .partial_line()
+                    .is_some_and(|(bytes, _)| is_binary(bytes))
+            });
+        if binary {
+            not_mail(&mut self.machine, &mut self.facts, BINARY);
+        } else if lines_seen > 0 && self.from_start && !gaps {
+            not_mail(&mut self.machine, &mut self.facts, UNKNOWN_TEXT);
+        }
     }
 
     /// A client line that will never end (a gap, or the end of the session)
@@ -439,6 +504,8 @@ impl MailDialog {
             facts,
             machine,
             port_hint,
+            from_start,
+            smtp_check,
             dirs,
             requests,
             secrets,
@@ -470,22 +537,42 @@ impl MailDialog {
                 LineEnding::Cut => bump(&mut facts.long_lines, slot),
                 LineEnding::CrLf => {}
             }
-            if let Machine::Undetected { lines_seen } = machine {
-                *lines_seen += 1;
-                let seen = *lines_seen;
-                match detect(side, line.bytes).or(if seen >= DETECTION_LINES {
-                    *port_hint
+            let from_start = *from_start && gaps == [0, 0];
+            if let Machine::Undetected {
+                lines_seen,
+                binary_seen,
+            } = machine
+            {
+                if is_binary(line.bytes) {
+                    *binary_seen = true;
                 } else {
-                    None
-                }) {
+                    *lines_seen += 1;
+                }
+                let hint = (*lines_seen >= DETECTION_LINES && !from_start)
+                    .then_some(*port_hint)
+                    .flatten();
+                let detected = detect(side, line.bytes);
+                match detected.or(hint) {
                     Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
                     Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
                     Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
-                    None if seen >= DETECTION_LINES => *machine = Machine::Opaque,
+                    // Binary is no mail dialog, whatever the port.
+                    None if *lines_seen >= DETECTION_LINES => {
+                        not_mail(machine, facts, UNKNOWN_TEXT)
+                    }
                     None => {}
+                }
+                if detected == Some(Protocol::Smtp) && side == Side::Server && from_start {
+                    *smtp_check = SmtpCheck::AwaitClient;
                 }
                 if let Some(p) = protocol_of(machine) {
                     facts.protocol = Some(p);
+                }
+            } else {
+                *smtp_check = smtp_check.step(side, line.bytes);
+                if *smtp_check == SmtpCheck::Refuted {
+                    *smtp_check = SmtpCheck::Settled;
+                    not_mail(machine, facts, NOT_SMTP);
                 }
             }
             let mut ctx = Ctx {
@@ -589,6 +676,26 @@ fn judge_line<'a>(
             }
         }
     }
+}
+
+/// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
+const BINARY: &str = "binary data";
+const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
+const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP or POP3 greeting or command";
+
+/// The dialog is not mail: no machine reads it any more, and what a
+/// machine made of its first lines is forgotten (which bytes are secret,
+/// and the line counts, stay).
+fn not_mail(machine: &mut Machine, facts: &mut DialogFacts, seen: &'static str) {
+    *machine = Machine::Opaque;
+    *facts = DialogFacts {
+        not_mail: Some(seen),
+        secret_spans: std::mem::take(&mut facts.secret_spans),
+        bare_lf_lines: facts.bare_lf_lines,
+        long_lines: facts.long_lines,
+        unparsed_lines: facts.unparsed_lines,
+        ..DialogFacts::default()
+    };
 }
 
 fn bump(counts: &mut [u64; 2], slot: usize) {
