@@ -42,12 +42,7 @@ fn run(protocol: Option<Protocol>, steps: &[Step]) -> (Vec<String>, SecretSpans)
 }
 
 /// Name, protocol, the dialog, each client line as shown.
-type DialogCase = (
-    &'static str,
-    Option<Protocol>,
-    &'static [Step],
-    &'static [&'static str],
-);
+type DialogCase = (&'static str, Option<Protocol>, &'static [Step], &'static [&'static str]);
 /// Name, ranges added, ranges kept.
 type SpanCase = (&'static str, &'static [(u64, u64)], &'static [(u64, u64)]);
 
