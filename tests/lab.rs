@@ -246,6 +246,15 @@ fn committed_lab_captures_agree_with_truth() {
     check_recording(&repo().join("samples/lab"));
 }
 
+/// The generated samples of issue 19's SASL classes (PLAIN forms, unknown
+/// mechanisms, LOGIN in plain text, a lost prompt, NTLM and GSSAPI in every
+/// protocol; `examples/gen_samples/wild_sasl.rs`) agree with the truth the
+/// generator writes beside them.
+#[test]
+fn wild_sasl_samples_agree_with_truth() {
+    check_recording(&repo().join("samples/wild/sasl"));
+}
+
 #[test]
 fn fresh_lab_recording_agrees_with_truth() {
     if !common::external_tools_enabled(

@@ -30,6 +30,7 @@ pub mod sample;
 pub mod tamper;
 pub mod tls;
 pub mod transport;
+pub mod wild_sasl;
 
 use sample::Sample;
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Sample> {
     let mut out = transport::samples();
     out.extend(findings::samples());
     out.extend(diff_pairs::samples());
+    out.extend(wild_sasl::samples());
     out
 }
 
@@ -65,6 +67,7 @@ pub fn render_all() -> BTreeMap<String, Vec<u8>> {
             );
         }
     }
+    files.extend(wild_sasl::truth_files());
     files.insert("README.md".to_string(), readme(&samples).into_bytes());
     files
 }

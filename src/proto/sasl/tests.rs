@@ -266,12 +266,20 @@ fn plain() {
     check_table(cases);
 }
 
+/// (name, message, username, password, authzid extra).
+type PlainForm<'a> = (
+    &'a str,
+    &'a [u8],
+    Option<&'a str>,
+    &'a [u8],
+    Option<&'a str>,
+);
+
 /// Issue 19, class 1: every form of PLAIN a client sends, as initial
 /// response and as continuation. A password that crossed is never dropped.
 #[test]
 fn plain_forms() {
-    let forms: &[(&str, &[u8], Option<&str>, &[u8], Option<&str>)] = &[
-        // (name, message, username, password, authzid extra)
+    let forms: &[PlainForm<'_>] = &[
         ("RFC form", b"\0alice\0pw-1", Some("alice"), b"pw-1", None),
         (
             "empty authcid: the authzid is the username",
