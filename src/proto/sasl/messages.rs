@@ -32,7 +32,8 @@ pub(super) struct Plain<'a> {
 /// is another. A missing authzid field (`authcid NUL passwd`), a message
 /// without NUL (a password alone), extra NULs and a trailing NUL (a C
 /// string's terminator) are read the same way: a password that crossed is
-/// never dropped for its framing.
+/// never dropped for its framing. Without any identity the password must
+/// be text: binary junk is no password anyone typed.
 pub(super) fn parse_plain(msg: &[u8]) -> Option<Plain<'_>> {
     let mut fields: Vec<&[u8]> = msg.split(|&b| b == 0).collect();
     while fields.len() > 3 && fields.last().is_some_and(|f| f.is_empty()) {
@@ -42,7 +43,7 @@ pub(super) fn parse_plain(msg: &[u8]) -> Option<Plain<'_>> {
     let named = |i: &usize| identities.get(*i).is_some_and(|f| !f.is_empty());
     let first = (0..identities.len()).find(named);
     let last = (0..identities.len()).rev().find(named);
-    if last.is_none() && password.is_empty() {
+    if last.is_none() && (password.is_empty() || !is_text(password)) {
         return None;
     }
     Some(Plain {
@@ -58,6 +59,14 @@ pub(super) fn parse_plain(msg: &[u8]) -> Option<Plain<'_>> {
 /// name that is not is no name, whatever base64 made of it.
 pub(super) fn is_text(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|s| !s.chars().any(char::is_control))
+}
+
+/// A value that could name an account: it has a letter or a digit (`====`
+/// or `***` names no one).
+pub(super) fn could_be_a_name(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .any(char::is_alphanumeric)
 }
 
 /// How a LOGIN server writes its prompts, and so how its client answers:

@@ -51,8 +51,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::facts::{Credential, Evidence, Outcome, SecretKind};
 use messages::{
-    Prompt, PromptForm, hex, is_hex, is_text, parse_cram_md5, parse_oauthbearer, parse_plain,
-    parse_scram_client_first, parse_xoauth2, read_prompt, visible_username,
+    Prompt, PromptForm, could_be_a_name, hex, is_hex, is_text, parse_cram_md5, parse_oauthbearer,
+    parse_plain, parse_scram_client_first, parse_xoauth2, read_prompt, visible_username,
 };
 
 /// Longest base64 text decoded; a longer message records nothing.
@@ -391,7 +391,7 @@ impl SaslExchange {
         match field {
             Some(LoginField::User) => {
                 self.progress.login_user = true;
-                if !value.is_empty() {
+                if could_be_a_name(value) {
                     self.set_username(value);
                 }
             }

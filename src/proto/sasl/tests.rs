@@ -369,6 +369,11 @@ fn plain_forms() {
         );
     }
     assert_eq!(run("PLAIN", Some("="), &[], Outcome::Failure), None);
+    // Binary junk without NUL is no password anyone typed.
+    assert_eq!(
+        run("PLAIN", Some("//79/Pv6+fj39g=="), &[], Outcome::Failure),
+        None
+    );
     // Non-UTF-8 names are kept as bytes (escaped when printed).
     let c = run("PLAIN", Some(&b64(b"\0j\xf6rg\0pw")), &[], Outcome::Success).unwrap();
     assert_eq!(c.username.as_deref(), Some(&b"j\xf6rg"[..]));
@@ -553,8 +558,22 @@ fn login_plain_text() {
         ),
     ];
     check_table(cases);
+    // Junk names no one: `====` (not base64) after a junk prompt, then a
+    // cancel, leaves nothing.
+    let junk = "=".repeat(3000);
+    let got = run(
+        "LOGIN",
+        None,
+        &[C("%%garbage%%"), R(&junk), C(""), R("*")],
+        Outcome::Failure,
+    );
+    assert_eq!(got, None);
+    assert_eq!(
+        run("LOGIN", None, &[C(""), R("////")], Outcome::Failure),
+        None
+    );
     // Whatever the prompts, a username shown is text or the bytes as sent.
-    for answer in ["jdoe", "test", "root", "admin123", "AAAA", "////"] {
+    for answer in ["jdoe", "test", "root", "admin123", "AAAA", "a///"] {
         for prompt in ["VXNlcm5hbWU6", "Username:", ""] {
             let c = run("LOGIN", None, &[C(prompt), R(answer)], Outcome::Failure).unwrap();
             let user = c.username.unwrap();
