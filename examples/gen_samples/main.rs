@@ -32,6 +32,7 @@ pub mod tls;
 pub mod transport;
 pub mod wild_flows;
 pub mod wild_quirks;
+pub mod wild_sasl;
 
 use sample::Sample;
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<Sample> {
     out.extend(findings::samples());
     out.extend(diff_pairs::samples());
     out.extend(wild_quirks::samples());
+    out.extend(wild_sasl::samples());
     out
 }
 
@@ -70,6 +72,7 @@ pub fn render_all() -> BTreeMap<String, Vec<u8>> {
     }
     files.extend(wild_quirks::truth_files());
     files.extend(wild_flows::files());
+    files.extend(wild_sasl::truth_files());
     files.insert("README.md".to_string(), readme(&samples).into_bytes());
     files
 }

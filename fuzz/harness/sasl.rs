@@ -18,7 +18,7 @@ use stripwatch::proto::sasl::{
     MAX_BASE64, MAX_EVIDENCE, MAX_FIELD, MAX_MECHANISM, MAX_SECRET, SaslExchange,
     canonical_mechanism, decode_message,
 };
-use stripwatch::proto::{Evidence, Outcome};
+use stripwatch::proto::{Evidence, Outcome, SecretKind};
 use stripwatch::time::Timestamp;
 
 const MECHANISMS: [&str; 16] = [
@@ -117,7 +117,14 @@ pub fn sasl(data: &[u8]) {
         return;
     };
     let username = cred.username.as_deref().unwrap_or_default();
-    assert!(!username.is_empty(), "a credential has a username");
+    assert!(
+        !username.is_empty() || (cred.secret_kind != SecretKind::None && !cred.secret.is_empty()),
+        "a credential has a username or a secret"
+    );
+    assert!(
+        cred.username.as_ref().is_none_or(|u| !u.is_empty()),
+        "no empty username"
+    );
     assert!(username.len() <= MAX_FIELD, "username cut at MAX_FIELD");
     assert!(cred.secret.len() <= MAX_SECRET, "secret cut at MAX_SECRET");
     if let Some(c) = &cred.challenge {

@@ -348,11 +348,12 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
     }
 
     for cred in f.credentials.iter().filter(|c| c.cleartext) {
-        let user = cred
-            .username
-            .as_deref()
-            .map(text::escape)
-            .unwrap_or_default();
+        // A secret may cross without a visible username (PLAIN with no
+        // identity, a vendor token).
+        let user = cred.username.as_deref().map_or_else(
+            || " (no username visible)".to_string(),
+            |u| format!(" for `{}`", text::escape(u)),
+        );
         let evidence: Vec<&Evidence> = cred.evidence.iter().collect();
         match cred.secret_kind {
             SecretKind::Password | SecretKind::Token => {
@@ -362,7 +363,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                 out.push(input.finding(
                     FindingKind::CleartextCredentials,
                     if accepted { Severity::Critical } else { Severity::High },
-                    format!("{} {what} for `{user}` crossed without TLS{verdict}", cred.mechanism),
+                    format!("{} {what}{user} crossed without TLS{verdict}", cred.mechanism),
                     &evidence,
                 ));
             }
@@ -370,7 +371,7 @@ pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
                 FindingKind::WeakCredentialsExposed,
                 Severity::High,
                 format!(
-                    "{} challenge-response for `{user}` crossed without TLS: the password can be cracked offline",
+                    "{} challenge-response{user} crossed without TLS: the password can be cracked offline",
                     cred.mechanism
                 ),
                 &evidence,

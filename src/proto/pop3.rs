@@ -78,6 +78,9 @@ impl LineMachine for Pop3Dialog {
             self.capa = None;
             // A gap in a multi-line body may have taken its terminator.
             self.body_gap |= ctx.in_body(Side::Server);
+            if let Some(auth) = self.auth.as_mut() {
+                auth.on_server_gap();
+            }
         }
     }
 
@@ -110,8 +113,13 @@ impl Pop3Dialog {
             ctx.lines(Side::Server);
         }
         self.body_gap = false;
-        // While an AUTH exchange waits for the client, its lines are SASL.
-        if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
+        // While an AUTH exchange waits for the client, its lines are SASL;
+        // so is a line that is no command where the exchange may go on (its
+        // challenge lost in a gap).
+        let continues = |a: &SaslExchange| {
+            a.awaiting_response() || (a.may_continue() && !is_known_command(split_word(bytes).0))
+        };
+        if let Some(auth) = self.auth.as_mut().filter(|a| continues(a)) {
             auth.on_response(trim(bytes), ctx.facts.secret_line(evidence, 0));
             return;
         }
@@ -190,10 +198,7 @@ impl Pop3Dialog {
         {
             Command::Overwritten(evidence)
         } else {
-            let known = [
-                "LIST", "UIDL", "STAT", "DELE", "NOOP", "RSET", "QUIT", "UTF8", "LANG", "XTND",
-            ];
-            if !known.iter().any(|k| is(verb, k)) {
+            if !is_known_command(verb) {
                 ctx.facts.unparsed_lines[0] += 1;
             }
             Command::Other
@@ -342,6 +347,16 @@ fn apop_timestamp(greeting: &[u8]) -> Option<Vec<u8>> {
     let len = greeting.get(start..)?.iter().position(|b| *b == b'>')?;
     let stamp = greeting.get(start..=start + len)?;
     (stamp.len() <= MAX_TIMESTAMP && stamp.contains(&b'@')).then(|| stamp.to_vec())
+}
+
+/// POP3 commands (RFC 1939, 2449, 2595, 5034, 6856 and XTND).
+fn is_known_command(verb: &[u8]) -> bool {
+    [
+        "CAPA", "STLS", "USER", "PASS", "APOP", "AUTH", "RETR", "TOP", "LIST", "UIDL", "STAT",
+        "DELE", "NOOP", "RSET", "QUIT", "UTF8", "LANG", "XTND",
+    ]
+    .iter()
+    .any(|k| is(verb, k))
 }
 
 #[cfg(test)]

@@ -92,6 +92,9 @@ impl LineMachine for SmtpDialog {
             // A reply cut by a gap is incomplete: its end is lost, so what
             // follows is a new reply, not more of it.
             self.reply = None;
+            if let Some(auth) = self.auth.as_mut() {
+                auth.on_server_gap();
+            }
         }
     }
 
@@ -123,8 +126,13 @@ impl SmtpDialog {
     }
 
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
-        // A line answering a 334 challenge is SASL, not a command.
-        if let Some(auth) = self.auth.as_mut().filter(|a| a.awaiting_response()) {
+        // A line answering a 334 challenge is SASL, not a command; so is a
+        // line that is no command where the exchange may go on (its 334
+        // lost in a gap).
+        let continues = |a: &SaslExchange| {
+            a.awaiting_response() || (a.may_continue() && !is_known_command(split_word(bytes).0))
+        };
+        if let Some(auth) = self.auth.as_mut().filter(|a| continues(a)) {
             auth.on_response(trim(bytes), ctx.facts.secret_line(evidence, 0));
             return;
         }

@@ -212,6 +212,12 @@ impl LineMachine for ImapDialog {
         // A LOGIN cut by the gap cannot be put back together. What else is
         // pending stays: answers match by tag, and a continuation is only
         // taken for one when it has a continuation's shape.
+        if side == Side::Server {
+            // A challenge may have fallen into the gap.
+            if let Some(auth) = self.auth.as_mut() {
+                auth.exchange.on_server_gap();
+            }
+        }
         if side == Side::Client {
             if let Some(tag) = self
                 .continued
@@ -279,7 +285,8 @@ impl ImapDialog {
         // A line answering a `+` challenge is SASL, not a command (base64
         // has no spaces; a command always has one).
         if let Some(auth) = self.auth.as_mut() {
-            if auth.exchange.awaiting_response() && !trim(bytes).contains(&b' ') {
+            let continues = auth.exchange.awaiting_response() || auth.exchange.may_continue();
+            if continues && !trim(bytes).contains(&b' ') {
                 let evidence = ctx.facts.secret_line(evidence, 0);
                 auth.exchange.on_response(trim(bytes), evidence);
                 return;

@@ -14,27 +14,95 @@ pub(super) enum Prompt {
     Pass,
 }
 
-/// PLAIN (RFC 4616): `authzid NUL authcid NUL passwd`, authcid non-empty.
-pub(super) fn parse_plain(msg: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let mut parts = msg.splitn(3, |&b| b == 0);
-    let authzid = parts.next()?;
-    let authcid = parts.next()?;
-    let passwd = parts.next()?;
-    if authcid.is_empty() || passwd.contains(&0) {
+/// What a PLAIN message carries.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Plain<'a> {
+    /// The authcid, or the authzid when the authcid is empty; `None` when
+    /// neither was sent.
+    pub username: Option<&'a [u8]>,
+    /// The authzid when it is not the username.
+    pub authzid: Option<&'a [u8]>,
+    pub password: &'a [u8],
+}
+
+/// PLAIN (RFC 4616): `authzid NUL authcid NUL passwd`, read as clients
+/// really send it. The last field is the password and the fields before it
+/// are identities: the username is the last non-empty one (the authcid, or
+/// the authzid when the authcid is empty), the authzid the first when it
+/// is another. A missing authzid field (`authcid NUL passwd`), a message
+/// without NUL (a password alone), extra NULs and a trailing NUL (a C
+/// string's terminator) are read the same way: a password that crossed is
+/// never dropped for its framing. Without any identity the password must
+/// be text: binary junk is no password anyone typed.
+pub(super) fn parse_plain(msg: &[u8]) -> Option<Plain<'_>> {
+    let mut fields: Vec<&[u8]> = msg.split(|&b| b == 0).collect();
+    while fields.len() > 3 && fields.last().is_some_and(|f| f.is_empty()) {
+        fields.pop();
+    }
+    let (&password, identities) = fields.split_last()?;
+    let named = |i: &usize| identities.get(*i).is_some_and(|f| !f.is_empty());
+    let first = (0..identities.len()).find(named);
+    let last = (0..identities.len()).rev().find(named);
+    if last.is_none() && (password.is_empty() || !is_text(password)) {
         return None;
     }
-    Some((authzid, authcid, passwd))
+    Some(Plain {
+        username: last.and_then(|i| identities.get(i).copied()),
+        authzid: first
+            .filter(|&i| Some(i) != last)
+            .and_then(|i| identities.get(i).copied()),
+        password,
+    })
+}
+
+/// Text a person could read: UTF-8 without control characters. A decoded
+/// name that is not is no name, whatever base64 made of it.
+pub(super) fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| !s.chars().any(char::is_control))
+}
+
+/// A value that could name an account: it has a letter or a digit (`====`
+/// or `***` names no one).
+pub(super) fn could_be_a_name(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .any(char::is_alphanumeric)
+}
+
+/// How a LOGIN server writes its prompts, and so how its client answers:
+/// in base64 as the RFC drafts say, or in plain text (`+ User Name`,
+/// `334 Username:`), as some old servers do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PromptForm {
+    Base64,
+    Plain,
 }
 
 /// What a LOGIN prompt asks for, from its decoded text, or from the raw
-/// text when it was not base64 (or decoded to nothing recognisable).
-pub(super) fn classify_prompt(decoded: Option<&[u8]>, raw: &[u8]) -> Prompt {
-    let from_decoded = decoded.map_or(Prompt::Unknown, prompt_kind);
-    if from_decoded != Prompt::Unknown {
-        return from_decoded;
-    }
+/// text when it was not base64 (or decoded to nothing recognisable); and
+/// how it was written (`None`: an empty prompt says nothing). A prompt is
+/// base64 when it decodes to a prompt or to text; plain text that happens
+/// to be base64 (`Password`) decodes to neither.
+pub(super) fn read_prompt(decoded: Option<&[u8]>, raw: &[u8]) -> (Prompt, Option<PromptForm>) {
     let raw = raw.trim_ascii();
-    prompt_kind(raw.get(..64).unwrap_or(raw))
+    if raw.is_empty() || raw == b"=" {
+        return (Prompt::Unknown, None);
+    }
+    let from_decoded = decoded.map_or(Prompt::Unknown, prompt_kind);
+    // Some servers end their prompts with a NUL (`User Name\0`).
+    let readable = |mut d: &[u8]| {
+        while let [rest @ .., 0] = d {
+            d = rest;
+        }
+        is_text(d)
+    };
+    if from_decoded != Prompt::Unknown || decoded.is_some_and(readable) {
+        return (from_decoded, Some(PromptForm::Base64));
+    }
+    (
+        prompt_kind(raw.get(..64).unwrap_or(raw)),
+        Some(PromptForm::Plain),
+    )
 }
 
 fn prompt_kind(text: &[u8]) -> Prompt {
@@ -206,4 +274,37 @@ pub(super) fn hex(bytes: &[u8]) -> Vec<u8> {
         let _ = write!(s, "{b:02x}");
     }
     s.into_bytes()
+}
+
+/// The account name visible in an unknown mechanism's message, if any: a
+/// `user=`, `username=`, `login=` or `email=` field (fields split at
+/// `&`, `,`, `;`, ^A, NUL or whitespace), or a message that is a mail
+/// address and nothing else. Nothing else is guessed.
+pub(super) fn visible_username(text: &[u8]) -> Option<&[u8]> {
+    const KEYS: [&[u8]; 4] = [b"user", b"username", b"login", b"email"];
+    let separator = |b: &u8| matches!(b, b'&' | b',' | b';' | 0x01 | 0) || b.is_ascii_whitespace();
+    let field = text.split(separator).find_map(|kv| {
+        let (key, value) = split_once(kv, b'=')?;
+        KEYS.iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+            .then_some(value)
+    });
+    if let Some(value) = field.filter(|v| !v.is_empty()) {
+        return Some(value);
+    }
+    is_mail_address(text).then_some(text)
+}
+
+/// `local@domain.tld` of the characters addresses are made of.
+fn is_mail_address(text: &[u8]) -> bool {
+    let Some((local, domain)) = split_once(text, b'@') else {
+        return false;
+    };
+    let local_ok = |b: &u8| b.is_ascii_alphanumeric() || b"._+-".contains(b);
+    let domain_ok = |b: &u8| b.is_ascii_alphanumeric() || b".-".contains(b);
+    text.len() <= 256
+        && !local.is_empty()
+        && local.iter().all(local_ok)
+        && domain.contains(&b'.')
+        && domain.iter().all(domain_ok)
 }

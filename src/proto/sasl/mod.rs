@@ -9,21 +9,26 @@
 //!
 //! | mechanism | username | secret |
 //! |---|---|---|
-//! | PLAIN | authcid (authzid in `extra` when given) | password |
+//! | PLAIN | authcid, or the authzid when the authcid is empty (authzid in `extra` when it is another) | password |
 //! | LOGIN | first answer / answer to a user prompt | password |
 //! | CRAM-MD5 | from the response | hex digest; `challenge` = `<id@host>` |
 //! | DIGEST-MD5 | `username=` | `response=`; `challenge` = nonce; realm, cnonce, nc, qop, digest-uri in `extra` |
 //! | XOAUTH2 | `user=` | bearer token |
-//! | OAUTHBEARER | GS2 `a=` (none: no credential) | bearer token; host, port in `extra` |
+//! | OAUTHBEARER | GS2 `a=` (none: no username) | bearer token; host, port in `extra` |
 //! | NTLM, and NTLMSSP inside GSS-SPNEGO/GSSAPI | AUTHENTICATE user (UTF-8) | NT response (hex); `challenge` = server challenge (hex); domain, lm_response, ... in `extra` |
 //! | SCRAM-* | `n=` | none (the messages go to `extra`) |
 //! | EXTERNAL | the authzid, when one is sent | none |
-//! | ANONYMOUS, GSSAPI (Kerberos), others | no credential | |
+//! | any other (vendor cookies: XYMPKI, ...) | a `user=`-like field, or a response that is a mail address | token: the responses as sent, one per line |
+//! | ANONYMOUS, GSSAPI and KERBEROS_V4 (Kerberos) | no credential | |
 //!
-//! ANONYMOUS yields no credential on purpose: its trace string (RFC 4505) is
-//! optional free text the server does not verify, it identifies no account
-//! and grants nothing a stranger could not get; listing it would turn every
-//! anonymous login into a cleartext-credential finding.
+//! A credential is reported when a username or a secret crossed: a
+//! password or token without a visible username is still one. PLAIN is read
+//! as clients send it (missing, extra and trailing NULs; see
+//! [`messages::parse_plain`]). LOGIN answers are decoded when they are
+//! base64 of text and taken as sent otherwise: servers that prompt in plain
+//! text (`+ User Name`, `334 Username:`) get plain answers, which may happen
+//! to be valid base64 of binary. A LOGIN answer whose prompt was lost is
+//! what its position says (the second is the password).
 //!
 //! Binary NTLM fields (responses, server challenge) are stored as lowercase
 //! hex text, ready for hash export and safe to print.
@@ -31,8 +36,10 @@
 //! Everything is bounded: base64 text longer than [`MAX_BASE64`] is not
 //! decoded, usernames and `extra` values are cut at [`MAX_FIELD`], secrets
 //! at [`MAX_SECRET`] (a cut field is named in the `truncated` extra), and at
-//! most [`MAX_EVIDENCE`] lines are kept before the verdict. A message that
-//! does not decode or parse records nothing: nothing is guessed from it.
+//! most [`MAX_EVIDENCE`] lines are kept before the verdict. A message of a
+//! structured mechanism (CRAM-MD5, DIGEST-MD5, the OAuth ones, NTLM, SCRAM)
+//! that does not decode or parse records nothing: nothing is guessed from
+//! it.
 
 mod digest;
 mod messages;
@@ -44,8 +51,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::facts::{Credential, Evidence, Outcome, SecretKind};
 use messages::{
-    Prompt, classify_prompt, hex, is_hex, parse_cram_md5, parse_oauthbearer, parse_plain,
-    parse_scram_client_first, parse_xoauth2,
+    Prompt, PromptForm, could_be_a_name, hex, is_hex, is_text, parse_cram_md5, parse_oauthbearer,
+    parse_plain, parse_scram_client_first, parse_xoauth2, read_prompt, visible_username,
 };
 
 /// Longest base64 text decoded; a longer message records nothing.
@@ -102,10 +109,13 @@ enum Mech {
     OAuthBearer,
     Ntlm,
     Scram,
-    /// GSSAPI, GSS-SPNEGO, GS2-KRB5: only an NTLMSSP message inside is read.
+    /// GSSAPI, GSS-SPNEGO, GS2-KRB5, KERBEROS_V4: only an NTLMSSP message
+    /// inside is read (a Kerberos ticket is no reusable secret).
     Gssapi,
     External,
     Anonymous,
+    /// Any other mechanism (a vendor's cookie, OTP, ...): whatever the
+    /// client sends is a token.
     Other,
 }
 
@@ -119,7 +129,7 @@ impl Mech {
             "XOAUTH2" => Mech::XOAuth2,
             "OAUTHBEARER" => Mech::OAuthBearer,
             "NTLM" => Mech::Ntlm,
-            "GSSAPI" | "GSS-SPNEGO" | "GS2-KRB5" | "GS2-KRB5-PLUS" => Mech::Gssapi,
+            "GSSAPI" | "GSS-SPNEGO" | "GS2-KRB5" | "GS2-KRB5-PLUS" | "KERBEROS_V4" => Mech::Gssapi,
             "EXTERNAL" => Mech::External,
             "ANONYMOUS" => Mech::Anonymous,
             s if s.starts_with("SCRAM-") => Mech::Scram,
@@ -141,6 +151,8 @@ struct Progress {
     parsed: bool,
     /// LOGIN: the prompt of the challenge not yet answered.
     prompt: Prompt,
+    /// LOGIN: how the server writes its prompts, once one said.
+    prompt_form: Option<PromptForm>,
     /// LOGIN: the username / password answers have been seen.
     login_user: bool,
     login_pass: bool,
@@ -159,6 +171,8 @@ pub struct SaslExchange {
     responses: u32,
     /// A server challenge has not been answered yet.
     unanswered: bool,
+    /// A gap in the server's stream may have taken a challenge.
+    challenge_lost: bool,
     progress: Progress,
 }
 
@@ -174,13 +188,13 @@ impl SaslExchange {
             cancelled: false,
             responses: 0,
             unanswered: false,
+            challenge_lost: false,
             progress: Progress::default(),
         };
         exchange.push_evidence(evidence);
         if let Some(ir) = initial_response {
             exchange.responses = 1;
-            let decoded = decode_message(ir);
-            exchange.client_message(decoded.as_deref(), true);
+            exchange.client_message(ir, true);
         }
         exchange
     }
@@ -198,6 +212,7 @@ impl SaslExchange {
             return;
         }
         self.unanswered = true;
+        self.challenge_lost = false;
         let decoded = decode_message(base64_text);
         self.server_message(decoded.as_deref(), base64_text);
     }
@@ -210,13 +225,34 @@ impl SaslExchange {
             return;
         }
         self.unanswered = false;
+        self.challenge_lost = false;
         self.responses = self.responses.saturating_add(1);
         if base64_text.trim_ascii() == b"*" {
             self.cancelled = true;
             return;
         }
-        let decoded = decode_message(base64_text);
-        self.client_message(decoded.as_deref(), false);
+        self.client_message(base64_text, false);
+    }
+
+    /// A gap in the server's stream during the exchange: a challenge may
+    /// have fallen into it (the client's acknowledgement shows the bytes
+    /// crossed), so the client's next line may answer it.
+    pub fn on_server_gap(&mut self) {
+        if !self.cancelled {
+            self.challenge_lost = true;
+            self.progress.prompt = Prompt::Unknown;
+        }
+    }
+
+    /// True when a client line that answers no visible challenge may still
+    /// belong to the exchange: a challenge was lost in a gap, or LOGIN is
+    /// half-way (its username crossed, its password not yet), so the
+    /// position says what the line is. The protocol decides, knowing its
+    /// commands: a line that is one is not a response.
+    pub fn may_continue(&self) -> bool {
+        let login_half_way =
+            self.mech == Mech::Login && self.progress.login_user && !self.progress.login_pass;
+        !self.cancelled && (self.challenge_lost || login_half_way)
     }
 
     /// The client cancelled the exchange with `*`.
@@ -234,8 +270,9 @@ impl SaslExchange {
     }
 
     /// The server's final verdict; returns the credential when a (non-empty)
-    /// username crossed the wire. A cancelled exchange is a failure whatever
-    /// the server said. `verdict` is the server's final line.
+    /// username or a secret crossed the wire (a password or token without a
+    /// visible username is still one). A cancelled exchange is a failure
+    /// whatever the server said. `verdict` is the server's final line.
     pub fn finish(mut self, outcome: Outcome, verdict: Option<Evidence>) -> Option<Credential> {
         if let Some(v) = verdict {
             self.cred.evidence.push(v);
@@ -246,10 +283,9 @@ impl SaslExchange {
         } else {
             outcome
         };
-        match &self.cred.username {
-            Some(u) if !u.is_empty() => Some(*self.cred),
-            _ => None,
-        }
+        let named = self.cred.username.as_ref().is_some_and(|u| !u.is_empty());
+        let secret = self.cred.secret_kind != SecretKind::None && !self.cred.secret.is_empty();
+        (named || secret).then_some(*self.cred)
     }
 
     fn push_evidence(&mut self, evidence: Evidence) {
@@ -258,13 +294,15 @@ impl SaslExchange {
         }
     }
 
-    /// A decoded client message (`None`: it did not decode).
-    fn client_message(&mut self, msg: Option<&[u8]>, initial: bool) {
-        if self.mech == Mech::Login {
-            self.login_answer(msg, initial);
-            return;
+    /// A client message as sent (`raw`, base64 text for most mechanisms).
+    fn client_message(&mut self, raw: &[u8], initial: bool) {
+        let decoded = decode_message(raw);
+        match self.mech {
+            Mech::Login => return self.login_answer(raw, decoded.as_deref(), initial),
+            Mech::Other => return self.other_response(raw, decoded.as_deref()),
+            _ => {}
         }
-        let Some(msg) = msg.filter(|m| !m.is_empty()) else {
+        let Some(msg) = decoded.as_deref().filter(|m| !m.is_empty()) else {
             return;
         };
         if self.progress.parsed {
@@ -290,7 +328,9 @@ impl SaslExchange {
     /// text as sent).
     fn server_message(&mut self, msg: Option<&[u8]>, raw: &[u8]) {
         if self.mech == Mech::Login {
-            self.progress.prompt = classify_prompt(msg, raw);
+            let (prompt, form) = read_prompt(msg, raw);
+            self.progress.prompt = prompt;
+            self.progress.prompt_form = form.or(self.progress.prompt_form);
             return;
         }
         let Some(msg) = msg.filter(|m| !m.is_empty()) else {
@@ -319,13 +359,15 @@ impl SaslExchange {
     // ---- PLAIN ----
 
     fn plain(&mut self, msg: &[u8]) {
-        let Some((authzid, authcid, passwd)) = parse_plain(msg) else {
+        let Some(plain) = parse_plain(msg) else {
             return;
         };
         self.progress.parsed = true;
-        self.set_username(authcid);
-        self.set_secret(SecretKind::Password, passwd);
-        if !authzid.is_empty() {
+        if let Some(user) = plain.username {
+            self.set_username(user);
+        }
+        self.set_secret(SecretKind::Password, plain.password);
+        if let Some(authzid) = plain.authzid {
             self.set_extra("authzid", authzid);
         }
     }
@@ -334,7 +376,8 @@ impl SaslExchange {
 
     /// Which answer this is: the prompt decides when it says, else the
     /// order (first username, then password); later answers are ignored.
-    fn login_answer(&mut self, msg: Option<&[u8]>, initial: bool) {
+    fn login_answer(&mut self, raw: &[u8], decoded: Option<&[u8]>, initial: bool) {
+        let value = self.login_value(raw, decoded);
         let prompt = std::mem::take(&mut self.progress.prompt);
         let (user_seen, pass_seen) = (self.progress.login_user, self.progress.login_pass);
         let field = match (initial, prompt) {
@@ -348,18 +391,54 @@ impl SaslExchange {
         match field {
             Some(LoginField::User) => {
                 self.progress.login_user = true;
-                if let Some(user) = msg.filter(|u| !u.is_empty()) {
-                    self.set_username(user);
+                if could_be_a_name(value) {
+                    self.set_username(value);
                 }
             }
             Some(LoginField::Pass) => {
                 self.progress.login_pass = true;
-                if let Some(pass) = msg {
-                    self.set_secret(SecretKind::Password, pass);
-                }
+                self.set_secret(SecretKind::Password, value);
             }
             None => {}
         }
+    }
+
+    /// What a LOGIN answer carries: decoded when it is base64 of text,
+    /// else as sent. Plain ASCII that happens to be base64 (`alice123`)
+    /// decodes to binary, which no username or typed password is. After
+    /// plain-text prompts the answer must also look encoded (padded to a
+    /// multiple of 4) to be decoded: a client there usually answers plain.
+    fn login_value<'a>(&self, raw: &'a [u8], decoded: Option<&'a [u8]>) -> &'a [u8] {
+        let raw = raw.trim_ascii();
+        let plain_prompts = self.progress.prompt_form == Some(PromptForm::Plain);
+        match decoded {
+            Some(d) if is_text(d) && !(plain_prompts && raw.len() % 4 != 0) => d,
+            _ => raw,
+        }
+    }
+
+    // ---- other mechanisms ----
+
+    /// Whatever the client sends in an unknown mechanism is a token (the
+    /// responses as sent, one per line), with the username when one is
+    /// visible in it.
+    fn other_response(&mut self, raw: &[u8], decoded: Option<&[u8]>) {
+        let raw = raw.trim_ascii();
+        if raw.is_empty() || raw == b"=" || self.cred.secret.len() >= MAX_SECRET {
+            return;
+        }
+        if self.cred.username.is_none() {
+            let text = decoded.filter(|d| is_text(d)).unwrap_or(raw);
+            if let Some(user) = visible_username(text) {
+                self.set_username(user);
+            }
+        }
+        let mut token = std::mem::take(&mut self.cred.secret);
+        if !token.is_empty() {
+            token.push(b'\n');
+        }
+        token.extend_from_slice(raw);
+        self.set_secret(SecretKind::Token, &token);
     }
 
     // ---- CRAM-MD5 ----
@@ -571,3 +650,7 @@ impl SaslExchange {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod dialog_tests;

@@ -69,7 +69,8 @@ fn run(mech: &str, ir: Option<&str>, steps: &[Step<'_>], outcome: Outcome) -> Op
     Some(cred)
 }
 
-/// What a case must yield (`extra` lists pairs that must be present).
+/// What a case must yield (`extra` lists pairs that must be present; an
+/// empty `user` is no username).
 struct Expect<'a> {
     user: &'a str,
     kind: SecretKind,
@@ -95,7 +96,8 @@ fn check_table(cases: &[Case<'_>]) {
             (Some(_), None) => panic!("{name}: expected a credential, got none"),
             (Some(e), Some(c)) => {
                 assert_eq!(c.mechanism, canonical_mechanism(mech.as_bytes()), "{name}");
-                assert_eq!(c.username.as_deref(), Some(e.user.as_bytes()), "{name}");
+                let user = Some(e.user.as_bytes()).filter(|u| !u.is_empty());
+                assert_eq!(c.username.as_deref(), user, "{name}");
                 assert_eq!(c.secret_kind, e.kind, "{name}");
                 assert_eq!(c.secret, e.secret, "{name}");
                 assert_eq!(c.challenge.as_deref(), e.challenge, "{name}");
@@ -245,17 +247,148 @@ fn plain() {
             expect("alice", PW, b""),
         ),
         (
-            "two fields only",
+            "two fields only: authcid NUL passwd",
             "PLAIN",
             Some("YWxpY2UAc2VjcmV0"),
             &[],
-            None,
+            expect("alice", PW, b"secret"),
         ),
-        ("empty authcid", "PLAIN", Some("AABwdw=="), &[], None),
+        (
+            "empty authzid and authcid: the password alone",
+            "PLAIN",
+            Some("AABwdw=="),
+            &[],
+            expect("", PW, b"pw"),
+        ),
         ("not base64", "PLAIN", Some("!!!!"), &[], None),
         ("empty only", "PLAIN", Some("="), &[C(""), R("")], None),
     ];
     check_table(cases);
+}
+
+/// (name, message, username, password, authzid extra).
+type PlainForm<'a> = (
+    &'a str,
+    &'a [u8],
+    Option<&'a str>,
+    &'a [u8],
+    Option<&'a str>,
+);
+
+/// Issue 19, class 1: every form of PLAIN a client sends, as initial
+/// response and as continuation. A password that crossed is never dropped.
+#[test]
+fn plain_forms() {
+    let forms: &[PlainForm<'_>] = &[
+        ("RFC form", b"\0alice\0pw-1", Some("alice"), b"pw-1", None),
+        (
+            "empty authcid: the authzid is the username",
+            b"bob\0\0pw-2",
+            Some("bob"),
+            b"pw-2",
+            None,
+        ),
+        (
+            "authzid and authcid",
+            b"admin\0alice\0pw-3",
+            Some("alice"),
+            b"pw-3",
+            Some("admin"),
+        ),
+        (
+            "missing authzid NUL",
+            b"alice\0pw-4",
+            Some("alice"),
+            b"pw-4",
+            None,
+        ),
+        ("no NUL: a password alone", b"pw-5", None, b"pw-5", None),
+        (
+            "trailing NUL",
+            b"\0alice\0pw-6\0",
+            Some("alice"),
+            b"pw-6",
+            None,
+        ),
+        (
+            "trailing NULs after an authzid",
+            b"bob\0\0pw-7\0\0",
+            Some("bob"),
+            b"pw-7",
+            None,
+        ),
+        (
+            "extra leading NUL",
+            b"\0\0alice\0pw-8",
+            Some("alice"),
+            b"pw-8",
+            None,
+        ),
+        ("no identity at all", b"\0\0pw-9", None, b"pw-9", None),
+        ("empty password", b"\0alice\0", Some("alice"), b"", None),
+        (
+            "password with spaces",
+            b"\0alice\0p w 10",
+            Some("alice"),
+            b"p w 10",
+            None,
+        ),
+    ];
+    for (name, msg, user, password, authzid) in forms {
+        let text = b64(msg);
+        let initial = run("PLAIN", Some(&text), &[], Outcome::Success);
+        let continued = run("PLAIN", None, &[C(""), R(&text)], Outcome::Success);
+        let after_empty_ir = run("PLAIN", Some("="), &[C(""), R(&text)], Outcome::Success);
+        for (how, got) in [
+            ("initial response", initial),
+            ("continuation", continued),
+            ("`=` then continuation", after_empty_ir),
+        ] {
+            let c = got.unwrap_or_else(|| panic!("{name}, {how}: no credential"));
+            assert_eq!(
+                c.username.as_deref(),
+                user.map(str::as_bytes),
+                "{name}, {how}"
+            );
+            assert_eq!(c.secret_kind, PW, "{name}, {how}");
+            assert_eq!(c.secret, *password, "{name}, {how}");
+            let extra = c.extra.iter().find(|(k, _)| k == "authzid");
+            assert_eq!(
+                extra.map(|(_, v)| v.as_slice()),
+                authzid.map(str::as_bytes),
+                "{name}"
+            );
+        }
+    }
+    // Nothing crossed: no credential.
+    for msg in [&b"\0\0"[..], b"\0", b"\0\0\0\0"] {
+        assert_eq!(
+            run("PLAIN", Some(&b64(msg)), &[], Outcome::Success),
+            None,
+            "{msg:?}"
+        );
+    }
+    assert_eq!(run("PLAIN", Some("="), &[], Outcome::Failure), None);
+    // Binary junk without NUL is no password anyone typed.
+    assert_eq!(
+        run("PLAIN", Some("//79/Pv6+fj39g=="), &[], Outcome::Failure),
+        None
+    );
+    // Non-UTF-8 names are kept as bytes (escaped when printed).
+    let c = run("PLAIN", Some(&b64(b"\0j\xf6rg\0pw")), &[], Outcome::Success).unwrap();
+    assert_eq!(c.username.as_deref(), Some(&b"j\xf6rg"[..]));
+    assert_eq!(
+        crate::text::escape(c.username.as_deref().unwrap()),
+        "j\\xF6rg"
+    );
+    let c = run(
+        "PLAIN",
+        Some(&b64(b"\xff\xfe\0\0pw")),
+        &[],
+        Outcome::Success,
+    )
+    .unwrap();
+    assert_eq!(c.username.as_deref(), Some(&b"\xff\xfe"[..]));
 }
 
 #[test]
@@ -339,18 +472,18 @@ fn login() {
             expect("alice", PW, b""),
         ),
         (
-            "username not base64",
+            "username not base64: taken as sent",
             "LOGIN",
             None,
             &[C(USER_P), R("alice!"), C(PASS_P), R(SECRET)],
-            None,
+            expect("alice!", PW, b"secret"),
         ),
         (
-            "password not base64: username only",
+            "password not base64: taken as sent",
             "LOGIN",
             None,
             &[C(USER_P), R(ALICE), C(PASS_P), R("sec ret")],
-            expect("alice", NONE, b""),
+            expect("alice", PW, b"sec ret"),
         ),
         (
             "extra answers ignored",
@@ -361,6 +494,128 @@ fn login() {
         ),
     ];
     check_table(cases);
+}
+
+/// Issue 19, class 3: LOGIN answered in plain text. The prompts and the
+/// data decide; a decoded answer that is not text is never taken.
+#[test]
+fn login_plain_text() {
+    let cases: &[Case<'_>] = &[
+        (
+            "IMAP `+ User Name` prompts, plain answers that are valid base64",
+            "LOGIN",
+            None,
+            // `jdoe` and `Secret12` both decode, to binary.
+            &[C("User Name"), R("jdoe"), C("Password"), R("Secret12")],
+            expect("jdoe", PW, b"Secret12"),
+        ),
+        (
+            "SMTP `334 Username:` prompts, plain answers",
+            "LOGIN",
+            None,
+            &[C("Username:"), R("alice"), C("Password:"), R("pw-alice")],
+            expect("alice", PW, b"pw-alice"),
+        ),
+        (
+            "plain prompts, base64 answers (padded): decoded",
+            "LOGIN",
+            None,
+            &[C("Username:"), R("YWxpY2U="), C("Password:"), R("c2VjcmV0")],
+            expect("alice", PW, b"secret"),
+        ),
+        (
+            "plain `Password` prompt that is valid base64 is plain",
+            "LOGIN",
+            Some("YWxpY2U="),
+            &[C("Password"), R("abcd")],
+            expect("alice", PW, b"abcd"),
+        ),
+        (
+            "no prompt: a plain name that decodes to binary is kept as sent",
+            "LOGIN",
+            Some("user"),
+            &[C(""), R("pass")],
+            expect("user", PW, b"pass"),
+        ),
+        (
+            "base64 prompts, answers base64 of text",
+            "LOGIN",
+            None,
+            &[
+                C("VXNlcm5hbWU6"),
+                R("am9zw6k="),
+                C("UGFzc3dvcmQ6"),
+                R("cHc="),
+            ],
+            expect("jos\u{e9}", PW, b"pw"),
+        ),
+        (
+            "base64 prompts, plain answers that decode to binary",
+            "LOGIN",
+            None,
+            &[C("VXNlcm5hbWU6"), R("root"), C("UGFzc3dvcmQ6"), R("toor")],
+            expect("root", PW, b"toor"),
+        ),
+    ];
+    check_table(cases);
+    // Junk names no one: `====` (not base64) after a junk prompt, then a
+    // cancel, leaves nothing.
+    let junk = "=".repeat(3000);
+    let got = run(
+        "LOGIN",
+        None,
+        &[C("%%garbage%%"), R(&junk), C(""), R("*")],
+        Outcome::Failure,
+    );
+    assert_eq!(got, None);
+    assert_eq!(
+        run("LOGIN", None, &[C(""), R("////")], Outcome::Failure),
+        None
+    );
+    // Whatever the prompts, a username shown is text or the bytes as sent.
+    for answer in ["jdoe", "test", "root", "admin123", "AAAA", "a///"] {
+        for prompt in ["VXNlcm5hbWU6", "Username:", ""] {
+            let c = run("LOGIN", None, &[C(prompt), R(answer)], Outcome::Failure).unwrap();
+            let user = c.username.unwrap();
+            assert!(
+                messages::is_text(&user) || user == answer.as_bytes(),
+                "{answer} after {prompt:?}: {user:?}"
+            );
+        }
+    }
+}
+
+/// Issue 19, class 4: the LOGIN answer after a lost prompt is what its
+/// position says (the second answer is the password).
+#[test]
+fn login_lost_prompt() {
+    let mut ex = SaslExchange::new(b"LOGIN", None, ev(Side::Client, 1, b"AUTH LOGIN"));
+    ex.on_challenge(b"VXNlcm5hbWU6", ev(Side::Server, 2, b"334 VXNlcm5hbWU6"));
+    ex.on_response(b"YWxpY2U=", ev(Side::Client, 3, b"YWxpY2U="));
+    // Half-way: the password may come without a visible prompt.
+    assert!(!ex.awaiting_response());
+    assert!(ex.may_continue());
+    ex.on_server_gap();
+    assert!(ex.may_continue());
+    ex.on_response(b"c2VjcmV0", ev(Side::Client, 5, b"c2VjcmV0"));
+    assert!(!ex.may_continue());
+    let c = ex.finish(Outcome::Success, Some(ev(Side::Server, 6, b"235")));
+    let c = c.unwrap();
+    assert_eq!(c.username.as_deref(), Some(&b"alice"[..]));
+    assert_eq!((c.secret_kind, c.secret.as_slice()), (PW, &b"secret"[..]));
+
+    // A gap mid-exchange in another mechanism: the next line may answer.
+    let mut ex = SaslExchange::new(b"CRAM-MD5", None, ev(Side::Client, 1, b"AUTH"));
+    ex.on_response(b"", ev(Side::Client, 2, b""));
+    assert!(!ex.may_continue());
+    ex.on_server_gap();
+    assert!(ex.may_continue());
+    ex.on_challenge(b"PGE+", ev(Side::Server, 3, b"334 PGE+"));
+    assert!(!ex.may_continue() && ex.awaiting_response());
+    // Never after a cancel.
+    ex.on_response(b"*", ev(Side::Client, 4, b"*"));
+    ex.on_server_gap();
+    assert!(!ex.may_continue() && !ex.awaiting_response());
 }
 
 #[test]
@@ -672,11 +927,11 @@ fn oauthbearer() {
             expect("us,er", TOKEN, b"abc"),
         ),
         (
-            "no authzid: the user is not on the wire",
+            "no authzid: the token crossed, the user is not on the wire",
             "OAUTHBEARER",
             Some("biwsAWF1dGg9QmVhcmVyIGFiYwEB"),
             &[],
-            None,
+            expect("", TOKEN, b"abc"),
         ),
         (
             "bad escape",
@@ -1096,10 +1351,55 @@ fn other_mechanisms() {
             None,
         ),
         (
-            "unknown mechanism",
+            "unknown mechanism: every response is the token",
             "X-FOO",
             Some("AGFsaWNlAHNlY3JldA=="),
             &[C("YQ=="), R("Yg==")],
+            expect("", TOKEN, b"AGFsaWNlAHNlY3JldA==\nYg=="),
+        ),
+        (
+            "Yahoo XYMPKI: two cookies after `+ `, no user visible",
+            "XYMPKI",
+            None,
+            &[C(""), R("V=1.0&P=Zq8d0ck&F=1"), C(""), R("AFxCa9s7w")],
+            expect("", TOKEN, b"V=1.0&P=Zq8d0ck&F=1\nAFxCa9s7w"),
+        ),
+        (
+            "vendor cookie with a user field",
+            "xympki",
+            None,
+            &[C(""), R("dj0xJnVzZXI9am9obkB5YWhvby5jb20mYz1hYmM=")],
+            Some(Expect {
+                user: "john@yahoo.com",
+                kind: TOKEN,
+                secret: b"dj0xJnVzZXI9am9obkB5YWhvby5jb20mYz1hYmM=",
+                challenge: None,
+                extra: &[],
+            }),
+        ),
+        (
+            "a mail address on its own is the user",
+            "X-TOKEN",
+            Some("Ym9iQGV4YW1wbGUub3Jn"),
+            &[C(""), R("dG9rLTEyMw==")],
+            expect(
+                "bob@example.org",
+                TOKEN,
+                b"Ym9iQGV4YW1wbGUub3Jn\ndG9rLTEyMw==",
+            ),
+        ),
+        (
+            "unknown mechanism, nothing sent: no credential",
+            "X-FOO",
+            None,
+            &[C(""), R("="), C(""), R("")],
+            None,
+        ),
+        (
+            "KERBEROS_V4: a ticket, no reusable secret",
+            "KERBEROS_V4",
+            None,
+            &[C("AAAAAA=="), R("BAYLQVRIRU5BLk1JVC5FRFUAOCAsaxYh")],
             None,
         ),
     ];
@@ -1355,8 +1655,10 @@ fn garbage_never_panics_and_stays_bounded() {
         let cancelled = ex.is_cancelled();
         if let Some(c) = ex.finish(Outcome::Unknown, None) {
             found += 1;
-            let user = c.username.as_ref().unwrap();
-            assert!(!user.is_empty() && user.len() <= MAX_FIELD);
+            match c.username.as_ref() {
+                Some(user) => assert!(!user.is_empty() && user.len() <= MAX_FIELD),
+                None => assert!(c.secret_kind != NONE && !c.secret.is_empty()),
+            }
             assert!(c.secret.len() <= MAX_SECRET);
             assert!(c.challenge.as_ref().is_none_or(|ch| ch.len() <= MAX_FIELD));
             assert!(c.extra.len() <= 16, "{:?}", c.extra);
@@ -1386,7 +1688,8 @@ fn garbage_parsers_directly() {
         let _ = parse_oauthbearer(&junk);
         let _ = parse_scram_client_first(&junk);
         let _ = unescape_saslname(&junk);
-        let _ = classify_prompt(Some(&junk), &junk);
+        let _ = read_prompt(Some(&junk), &junk);
+        let _ = visible_username(&junk);
         let mut m = b"NTLMSSP\0".to_vec();
         m.extend_from_slice(&junk);
         let _ = ntlm::parse_challenge(&m);
