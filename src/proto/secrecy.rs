@@ -33,7 +33,7 @@ pub const MAX_SECRET_SPANS: usize = 256;
 /// the lengths considered (shorter ones are too common in ordinary text;
 /// longer ones are cut by the line limit anyway).
 const MAX_ECHOES: usize = 32;
-const MIN_ECHO: usize = 4;
+const MIN_ECHO: usize = 6;
 const MAX_ECHO: usize = 512;
 
 /// Longest IMAP tag remembered for the exchange it opened (RFC 3501 tags
@@ -351,7 +351,7 @@ impl SecretGuard {
         let at = self
             .echoes
             .iter()
-            .filter_map(|word| memchr::memmem::find(line, word))
+            .filter_map(|word| find_token(line, word))
             .min()?;
         spans.add(Side::Server, offset + at as u64, offset + line.len() as u64);
         Some(at)
@@ -462,6 +462,17 @@ pub fn mask_client_text(protocol: Option<Protocol>, bytes: &[u8]) -> Vec<u8> {
         start += line.len();
     }
     out
+}
+
+/// Where `word` stands in `line` as a whole token (not inside a longer
+/// word or base64 string: `fail` of a password is not in `failed`).
+fn find_token(line: &[u8], word: &[u8]) -> Option<usize> {
+    let token_byte =
+        |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(b));
+    memchr::memmem::find_iter(line, word).find(|&at| {
+        let before = at.checked_sub(1).and_then(|i| line.get(i));
+        !token_byte(before) && !token_byte(line.get(at + word.len()))
+    })
 }
 
 fn tag_of(line: &[u8]) -> Vec<u8> {

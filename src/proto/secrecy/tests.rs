@@ -226,8 +226,21 @@ fn a_server_echo_of_a_secret_is_secret_too() {
     let echo = b"-ERR Unknown command: AGJvYgBwdw==";
     assert_eq!(guard.server_echo(echo, 100, &mut spans), Some(22));
     assert!(spans.iter().any(|s| s == (Side::Server, 122, 134)));
-    // Short words and ordinary replies are left alone.
+    // Short words, ordinary replies and a secret word inside a longer one
+    // are left alone.
     assert_eq!(guard.server_echo(b"+OK ready", 200, &mut spans), None);
+    let mut guard = SecretGuard::default();
+    guard.client_line(
+        POP3_P,
+        b"PASS pw pop3 spaces failing 6J",
+        0,
+        false,
+        &mut spans,
+    );
+    let reply = b"-ERR [AUTH] Authentication failingly refused";
+    assert_eq!(guard.server_echo(reply, 0, &mut spans), None);
+    let reply = b"-ERR bad password: failing";
+    assert_eq!(guard.server_echo(reply, 0, &mut spans), Some(19));
     let mut guard = SecretGuard::default();
     guard.client_line(SMTP_P, b"AUTH PLAIN pw", 0, false, &mut spans);
     assert_eq!(guard.server_echo(b"535 pw wrong", 0, &mut spans), None);
