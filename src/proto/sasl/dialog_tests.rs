@@ -30,7 +30,7 @@ fn check_gap(name: &str, script: &Script<'_>, gap: (usize, Side, u64), want: &st
         let feed = Feed {
             chunk,
             gap: Some(gap),
-            port_hint: None,
+            ..Feed::default()
         };
         let facts = run_with(script, feed);
         assert_eq!(summary(&facts), want, "case {name:?}, pieces of {chunk:?}");
