@@ -519,7 +519,7 @@ fn truncated_tcp(
     })
 }
 
-/// The window-scale option's shift (kind 3), capped at 14 (RFC 7323 2.3).
+/// The window-scale option's shift (kind 3), as sent: the flow caps it.
 fn window_scale(mut options: &[u8]) -> Option<u8> {
     while let Some((&kind, rest)) = options.split_first() {
         match kind {
@@ -528,7 +528,7 @@ fn window_scale(mut options: &[u8]) -> Option<u8> {
             _ => {
                 let len = usize::from(*rest.first()?);
                 if kind == 3 && len == 3 {
-                    return rest.get(1).map(|s| (*s).min(14));
+                    return rest.get(1).copied();
                 }
                 options = options.get(len.max(2)..)?;
             }

@@ -25,8 +25,10 @@ use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
 use crate::decode;
 use crate::flow::{CaptureClock, FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::thread::ScopedJoinHandle;
 
 /// Frames per batch round (across all workers).
 const BATCH_FRAMES: usize = 8192;
@@ -93,7 +95,8 @@ enum Report {
 }
 
 /// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
-/// handing every ended session to `run` in the order one thread would.
+/// handing every ended session to `run` in the order one thread would. A
+/// thread that panicked leaves every input marked not fully analyzed.
 pub fn run_inputs_parallel(
     inputs: &[InputSpec],
     config: FlowConfig,
@@ -110,13 +113,14 @@ pub fn run_inputs_parallel(
     std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
         let (spare_tx, spare_rx) = sync_channel::<Batch>(SPARE_BATCHES * threads);
         for _ in 0..threads {
             let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
             let (report_tx, report_rx) = sync_channel::<Report>(CHANNEL_ROUNDS);
             let table = FlowTable::new(worker_config.clone(), MailSessions::new(&names, options));
             let spare_tx = spare_tx.clone();
-            scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx));
+            workers.push(scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx)));
             to_workers.push(batch_tx);
             from_workers.push(report_rx);
         }
@@ -126,9 +130,55 @@ pub fn run_inputs_parallel(
         let reader =
             scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
         let stats = merge(&from_workers, run);
-        let summaries = reader.join().unwrap_or_default();
-        (summaries, stats)
+        let mut failures = Vec::new();
+        let summaries = join_thread("reader thread", reader).unwrap_or_else(|failure| {
+            failures.push(failure);
+            inputs.iter().map(|i| InputSummary::new(&i.name)).collect()
+        });
+        for (w, handle) in workers.into_iter().enumerate() {
+            let name = format!("worker thread {} of {threads}", w + 1);
+            failures.extend(join_thread(&name, handle).err());
+        }
+        (mark_not_analyzed(summaries, &failures), stats)
     })
+}
+
+/// Waits for a thread of the pipeline; its panic becomes an error naming
+/// it (a lost thread lost sessions: the run must not pass for complete).
+fn join_thread<T>(name: &str, handle: ScopedJoinHandle<'_, T>) -> Result<T, String> {
+    handle.join().map_err(|payload| {
+        let said = panic_message(payload.as_ref());
+        format!(
+            "the {name} panicked ({})",
+            crate::text::escape(said.as_bytes())
+        )
+    })
+}
+
+/// The text a panic was raised with (`panic!` makes a `&str` or a `String`).
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    match payload.downcast_ref::<&str>() {
+        Some(s) => s,
+        None => payload
+            .downcast_ref::<String>()
+            .map_or("no message", String::as_str),
+    }
+}
+
+/// Marks every input not fully analyzed when a thread failed: an input
+/// error, so the report says so and the exit status is 2.
+fn mark_not_analyzed(mut summaries: Vec<InputSummary>, failures: &[String]) -> Vec<InputSummary> {
+    if failures.is_empty() {
+        return summaries;
+    }
+    let failure = format!("not fully analyzed: {}", failures.join("; "));
+    for s in &mut summaries {
+        s.error = Some(match s.error.take() {
+            Some(own) => format!("{own}; {failure}"),
+            None => format!("{}: {failure}", s.file),
+        });
+    }
+    summaries
 }
 
 /// Reads every input, classifies each frame, and sends mail segments to
@@ -423,4 +473,60 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
     total.after_close += s.after_close;
     total.memory_budget_gaps += s.memory_budget_gaps;
     total.off_clock_packets += s.off_clock_packets;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_thread_is_an_error_naming_it() {
+        let results = std::thread::scope(|scope| {
+            let fine = scope.spawn(|| 7);
+            let boom = scope.spawn(|| -> u32 { panic!("boom") });
+            let formatted = scope.spawn(|| -> u32 { panic!("lost {} flows", 3) });
+            [
+                join_thread("reader thread", fine),
+                join_thread("worker thread 2 of 3", boom),
+                join_thread("worker thread 3 of 3", formatted),
+            ]
+        });
+        assert_eq!(
+            results,
+            [
+                Ok(7),
+                Err("the worker thread 2 of 3 panicked (boom)".to_string()),
+                Err("the worker thread 3 of 3 panicked (lost 3 flows)".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_thread_fails_every_input() {
+        let mut truncated = InputSummary::new("b.pcap");
+        truncated.error = Some("b.pcap: packet 4: truncated".into());
+        let summaries = vec![InputSummary::new("a.pcap"), truncated];
+        let failures = ["the reader thread panicked (boom)".to_string()];
+        let marked = mark_not_analyzed(summaries, &failures);
+        let errors: Vec<_> = marked.iter().map(|s| s.error.as_deref()).collect();
+        assert_eq!(
+            errors,
+            [
+                Some("a.pcap: not fully analyzed: the reader thread panicked (boom)"),
+                Some(
+                    "b.pcap: packet 4: truncated; not fully analyzed: \
+                     the reader thread panicked (boom)"
+                ),
+            ]
+        );
+        // An incomplete input is what makes the exit status 2.
+        assert!(marked.iter().all(|s| !s.complete()));
+    }
+
+    #[test]
+    fn no_failure_leaves_the_inputs_alone() {
+        let marked = mark_not_analyzed(vec![InputSummary::new("a.pcap")], &[]);
+        assert!(marked.iter().all(InputSummary::complete));
+    }
 }

@@ -32,7 +32,8 @@ pub(super) struct Flow<S> {
     pub(super) client_isn: Option<u32>,
     /// Roles still a guess: the first side to send payload is the server.
     pub(super) roles_tentative: bool,
-    /// Window-scale shifts from the SYN and SYN-ACK [client, server].
+    /// Window-scale options of the SYN and SYN-ACK [client, server], as
+    /// sent (`None`: the segment carried none, or was not seen).
     pub(super) window_scale: [Option<u8>; 2],
     /// Some payload was seen (decides `mid_stream`).
     pub(super) payload_seen: bool,
@@ -110,24 +111,22 @@ pub(super) fn update_flow<H: SessionHandler>(
 
     let flags = seg.flags;
     let mut seq = seg.seq;
-    // Window scaling applies once both sides offered it (RFC 7323 1.3).
     if flags.syn() {
         let slot = if flags.ack() {
             &mut flow.window_scale[1]
         } else {
             &mut flow.window_scale[0]
         };
-        *slot = Some(seg.window_scale.unwrap_or(0));
+        *slot = seg.window_scale;
     }
     if flags.ack() {
-        let [client_ws, server_ws] = flow.window_scale;
-        let both = client_ws.is_some_and(|c| c > 0) || server_ws.is_some_and(|s| s > 0);
-        let shift = match (both, side) {
-            (true, Side::Client) => client_ws.unwrap_or(0),
-            (true, Side::Server) => server_ws.unwrap_or(0),
-            (false, _) => 0,
+        // A SYN's own window is never scaled (RFC 7323 2.2).
+        let shift = if flags.syn() {
+            0
+        } else {
+            window_shift(flow.window_scale, side)
         };
-        let window = u64::from(seg.window) << if flags.syn() { 0 } else { shift };
+        let window = u64::from(seg.window) << shift;
         if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
             peer.set_peer_window(window);
         }
@@ -284,6 +283,23 @@ fn needs_of(event: &StreamEvent<'_>, peer: &Reassembler, peer_seen: bool) -> Opt
     }
 }
 
+/// Largest window-scale shift; a larger offer counts as this (RFC 7323 2.3).
+const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// The shift of the window field in `side`'s segments, from the options of
+/// the SYN and the SYN-ACK [client, server]: scaling is in effect only when
+/// both carried one (RFC 7323 1.3), and then each side scales by its own.
+fn window_shift(offers: [Option<u8>; 2], side: Side) -> u8 {
+    let [Some(client), Some(server)] = offers else {
+        return 0;
+    };
+    let own = match side {
+        Side::Client => client,
+        Side::Server => server,
+    };
+    own.min(MAX_WINDOW_SHIFT)
+}
+
 fn pick_seen(seen: [bool; 2], side: Side) -> bool {
     let [client, server] = seen;
     match side {
@@ -336,5 +352,32 @@ pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> Session
         client_last_packet: None,
         closed_by: CloseKey::default(),
         off_clock: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_shift_needs_both_offers() {
+        // (SYN option, SYN-ACK option, client's shift, server's shift)
+        let table: [(Option<u8>, Option<u8>, u8, u8); 7] = [
+            (Some(7), Some(8), 7, 8),
+            (Some(7), None, 0, 0),
+            (None, Some(8), 0, 0),
+            (None, None, 0, 0),
+            (Some(0), Some(0), 0, 0),
+            (Some(0), Some(9), 0, 9),
+            (Some(15), Some(255), 14, 14),
+        ];
+        for (syn, syn_ack, client, server) in table {
+            let offers = [syn, syn_ack];
+            let got = (
+                window_shift(offers, Side::Client),
+                window_shift(offers, Side::Server),
+            );
+            assert_eq!(got, (client, server), "SYN {syn:?}, SYN-ACK {syn_ack:?}");
+        }
     }
 }
