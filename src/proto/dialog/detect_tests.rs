@@ -241,3 +241,30 @@ fn what_is_mail() {
         }
     }
 }
+
+/// Implicit TLS whose server side the capture picks up after a gap, in
+/// the middle of a record: binary bytes, but TLS, never "not mail" (the
+/// port names the protocol; found on the lossy bench capture).
+#[test]
+fn implicit_tls_after_a_server_gap_stays_tls() {
+    use crate::proto::test_support::client_hello;
+    let hello = client_hello("mail.example.org");
+    let script: &Script<'_> = &[
+        (C, &hello),
+        (S, b"\x8f\x01\xee\x00\x17\x03\x03binary\x00tail"),
+    ];
+    for chunk in [None, Some(1), Some(3), Some(7)] {
+        let feed = Feed {
+            chunk,
+            from_start: true,
+            port_hint: SMTP,
+            ..Feed::default()
+        };
+        let facts = run_with(script, feed);
+        assert_eq!(facts.not_mail, None, "({chunk:?})");
+        assert!(
+            facts.implicit_tls && facts.client_hello.is_some(),
+            "({chunk:?})"
+        );
+    }
+}

@@ -307,6 +307,12 @@ impl MailDialog {
         else {
             return;
         };
+        // A TLS session (implicit TLS) is binary by nature: what a gap left
+        // of a record on the other side says nothing against it.
+        let f = &self.facts;
+        if f.implicit_tls || f.client_hello.is_some() || f.server_hello.is_some() {
+            return;
+        }
         let gaps = self.dirs.iter().any(|d| d.gaps > 0);
         let binary = binary_seen
             || self.dirs.iter().any(|d| {
