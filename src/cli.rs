@@ -282,6 +282,24 @@ pub(crate) fn colour_wanted() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
+/// Creates the output `option` names (when it does) before the run: a name
+/// already taken, or one that cannot be created, is said on standard error
+/// and ends the run with status 2.
+pub(crate) fn create_output<T, E: std::fmt::Display>(
+    option: &str,
+    path: Option<&std::path::Path>,
+    create: impl FnOnce(&std::path::Path) -> Result<T, E>,
+) -> Result<Option<T>, ExitCode> {
+    match path.map(create) {
+        None => Ok(None),
+        Some(Ok(output)) => Ok(Some(output)),
+        Some(Err(e)) => {
+            error(&format!("{option}: {e}"));
+            Err(ExitCode::from(EXIT_INPUT_ERROR))
+        }
+    }
+}
+
 /// An error on standard error, escaped like every output (paths and
 /// messages may carry any bytes).
 pub(crate) fn error(text: &str) {
@@ -313,29 +331,18 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     // Outputs are created before the run: a name already taken fails now,
     // not after the analysis.
     let if_exists = IfExists::from_force(args.force);
-    let evidence_target = match args
-        .write_evidence
-        .as_deref()
-        .map(|p| EvidenceTarget::prepare(p, if_exists))
-    {
-        Some(Err(e)) => {
-            crate::cli::error(&format!("--write-evidence: {e}"));
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-        Some(Ok(t)) => Some(t),
-        None => None,
-    };
-    let mut hashes = match args
-        .hashes
-        .as_deref()
-        .map(|p| HashExport::create(p, if_exists))
-    {
-        Some(Err(e)) => {
-            crate::cli::error(&format!("--hashes: {e}"));
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-        Some(Ok(h)) => Some(h),
-        None => None,
+    let evidence_target =
+        match create_output("--write-evidence", args.write_evidence.as_deref(), |p| {
+            EvidenceTarget::prepare(p, if_exists)
+        }) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+    let mut hashes = match create_output("--hashes", args.hashes.as_deref(), |p| {
+        HashExport::create(p, if_exists)
+    }) {
+        Ok(h) => h,
+        Err(code) => return code,
     };
     let options = AnalysisOptions {
         show_secrets: args.show_secrets,

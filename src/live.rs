@@ -23,7 +23,7 @@ use crate::capture::live::{self, Event, LiveCapture, LiveOptions};
 use crate::capture::writer::RotatingPcapWriter;
 use crate::capture::{CaptureError, CaptureErrorKind, Frame};
 use crate::cli::{
-    EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs, exit_status, report_write_failed,
+    EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs, create_output, exit_status, report_write_failed,
 };
 use crate::flow::{FlowConfig, PortSet};
 use crate::output_file::IfExists;
@@ -198,30 +198,18 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         }
     };
     let if_exists = IfExists::from_force(args.force);
-    let writer = match &args.write_pcap {
-        Some(path) => {
-            let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
-            match RotatingPcapWriter::create(path, capture.pcap_options(), limit, if_exists) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    crate::cli::error(&format!("--write-pcap: {e}"));
-                    return ExitCode::from(EXIT_INPUT_ERROR);
-                }
-            }
-        }
-        None => None,
+    let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
+    let writer = match create_output("--write-pcap", args.write_pcap.as_deref(), |p| {
+        RotatingPcapWriter::create(p, capture.pcap_options(), limit, if_exists)
+    }) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
-    let mut hashes = match args
-        .hashes
-        .as_deref()
-        .map(|p| HashExport::create(p, if_exists))
-    {
-        Some(Err(e)) => {
-            crate::cli::error(&format!("--hashes: {e}"));
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-        Some(Ok(h)) => Some(h),
-        None => None,
+    let mut hashes = match create_output("--hashes", args.hashes.as_deref(), |p| {
+        HashExport::create(p, if_exists)
+    }) {
+        Ok(h) => h,
+        Err(code) => return code,
     };
     if let Err(e) = drop_privileges(args) {
         crate::cli::error(&format!(

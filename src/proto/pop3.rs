@@ -351,12 +351,7 @@ fn apop_timestamp(greeting: &[u8]) -> Option<Vec<u8>> {
 
 /// POP3 commands (RFC 1939, 2449, 2595, 5034, 6856 and XTND).
 fn is_known_command(verb: &[u8]) -> bool {
-    [
-        "CAPA", "STLS", "USER", "PASS", "APOP", "AUTH", "RETR", "TOP", "LIST", "UIDL", "STAT",
-        "DELE", "NOOP", "RSET", "QUIT", "UTF8", "LANG", "XTND",
-    ]
-    .iter()
-    .any(|k| is(verb, k))
+    super::secrecy::is_command(super::facts::Protocol::Pop3, verb)
 }
 
 #[cfg(test)]

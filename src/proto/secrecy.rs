@@ -207,6 +207,13 @@ fn name_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// A command word of `protocol` (the one list of them: the line machines
+/// count the others as unparsed).
+pub(crate) fn is_command(protocol: Protocol, verb: &[u8]) -> bool {
+    let v = vocabulary(protocol);
+    v.known.iter().any(|k| is(verb, k)) || v.auth.iter().any(|(k, _)| is(verb, k))
+}
+
 fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
     match protocol {
         Protocol::Smtp => &SMTP,

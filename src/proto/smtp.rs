@@ -394,32 +394,7 @@ fn is_auth(verb: &[u8]) -> bool {
 }
 
 fn is_known_command(verb: &[u8]) -> bool {
-    [
-        "EHLO",
-        "HELO",
-        "LHLO",
-        "MAIL",
-        "RCPT",
-        "DATA",
-        "BDAT",
-        "RSET",
-        "NOOP",
-        "QUIT",
-        "VRFY",
-        "EXPN",
-        "HELP",
-        "STARTTLS",
-        ANONYMOUS_TLS,
-        "AUTH",
-        "X-EXPS",
-        "ETRN",
-        "TURN",
-        "ATRN",
-        "XCLIENT",
-        "XFORWARD",
-    ]
-    .iter()
-    .any(|k| is(verb, k))
+    super::secrecy::is_command(super::facts::Protocol::Smtp, verb)
 }
 
 fn bump(counter: &mut u64) {

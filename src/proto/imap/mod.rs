@@ -658,20 +658,13 @@ fn is_status(word: &[u8]) -> bool {
 /// STARTTLS, ID, ENABLE do not), besides `UID FETCH`.
 const SENSITIVE_COMMANDS: &str = "LOGIN AUTHENTICATE SELECT EXAMINE FETCH LIST LSUB STATUS APPEND";
 
-/// Commands of RFC 3501, RFC 9051 and the common extensions.
-const KNOWN_COMMANDS: &str = "CAPABILITY NOOP LOGOUT STARTTLS AUTHENTICATE LOGIN SELECT \
-    EXAMINE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB STATUS APPEND CHECK CLOSE \
-    UNSELECT EXPUNGE SEARCH FETCH STORE COPY MOVE UID IDLE ID ENABLE NAMESPACE GETQUOTA \
-    GETQUOTAROOT SETQUOTA GETACL SETACL DELETEACL LISTRIGHTS MYRIGHTS GETMETADATA SETMETADATA \
-    COMPRESS SORT THREAD ESEARCH XLIST UNAUTHENTICATE NOTIFY REPLACE XAPPLEPUSHSERVICE";
-
 fn is_sensitive(word: &[u8], args: &[u8]) -> bool {
     SENSITIVE_COMMANDS.split(' ').any(|k| is(word, k))
         || is(word, "UID") && is(split_word(args).0, "FETCH")
 }
 
 fn is_known_command(word: &[u8]) -> bool {
-    KNOWN_COMMANDS.split(' ').any(|k| is(word, k))
+    crate::proto::secrecy::is_command(crate::proto::facts::Protocol::Imap, word)
 }
 
 /// The credential of a LOGIN command (other commands have none).
