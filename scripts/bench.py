@@ -93,6 +93,9 @@ def main():
                     help='sessions per tap of the diff row (0: no diff row)')
     ap.add_argument('--extra', action='append', default=[],
                     help='extra stripwatch rows: NAME=ARGS (e.g. "threads-1=--threads 1")')
+    ap.add_argument('--baseline', metavar='BIN',
+                    help='another stripwatch binary (an older build) timed in the same rounds '
+                         'as the rows baseline-1 and baseline-N: a ratio measured side by side')
     args = ap.parse_args()
     names = ['quick-10m', 'quick-mail-5m'] if args.quick else [n for n in args.sizes.split(',') if n]
     stripwatch, loops = build()
@@ -110,6 +113,10 @@ def main():
         for extra in args.extra:
             label, _, extra_args = extra.partition('=')
             commands.append((label, [*analyze, *extra_args.split(), path]))
+        if args.baseline:
+            base = [args.baseline, *analyze[1:]]
+            commands.append(('baseline-1', [*base, '--threads', '1', path]))
+            commands.append((f'baseline-{os.cpu_count()}', [*base, path]))
         samples = {label: [] for label, _ in commands}
         # Interleave the runs so that load changes hit every row alike.
         for _ in range(args.runs):
