@@ -50,7 +50,7 @@ impl Rule {
 
 /// Every rule, in the order of [`FindingKind`] (the order of a record's
 /// findings).
-pub const RULES: [&Rule; 13] = [
+pub static RULES: [&Rule; 13] = [
     &STARTTLS_STRIPPED,
     &BANNER_MASKED,
     &NO_STARTTLS_OFFERED,
@@ -90,7 +90,7 @@ impl FindingKind {
 /// The capability list arrived with STARTTLS masked out. (The cross-session
 /// proof of stripping is added by the end-of-input pass, with the same
 /// severity.)
-pub const STARTTLS_STRIPPED: Rule = Rule {
+pub static STARTTLS_STRIPPED: Rule = Rule {
     kind: FindingKind::StarttlsStripped,
     severity: Severity::High,
     milder: None,
@@ -123,7 +123,7 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
     ));
 }
 
-const BANNER_MASKED: Rule = Rule {
+static BANNER_MASKED: Rule = Rule {
     kind: FindingKind::BannerMasked,
     severity: Severity::Low,
     milder: None,
@@ -146,7 +146,7 @@ const BANNER_MASKED: Rule = Rule {
 };
 
 /// Medium when authentication or mail followed in cleartext, else low.
-const NO_STARTTLS_OFFERED: Rule = Rule {
+static NO_STARTTLS_OFFERED: Rule = Rule {
     kind: FindingKind::NoStarttlsOffered,
     severity: Severity::Medium,
     milder: Some(Severity::Low),
@@ -187,7 +187,7 @@ fn no_starttls_offered(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding
 
 /// Offered, never requested, and a sensitive command went in cleartext (a
 /// tampered STARTTLS is that finding instead).
-const STARTTLS_NOT_USED: Rule = Rule {
+static STARTTLS_NOT_USED: Rule = Rule {
     kind: FindingKind::StarttlsNotUsed,
     severity: Severity::Medium,
     milder: None,
@@ -221,7 +221,7 @@ fn starttls_not_used(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
     ));
 }
 
-const STARTTLS_REJECTED: Rule = Rule {
+static STARTTLS_REJECTED: Rule = Rule {
     kind: FindingKind::StarttlsRejected,
     severity: Severity::Medium,
     milder: None,
@@ -243,7 +243,7 @@ const STARTTLS_REJECTED: Rule = Rule {
     },
 };
 
-const STARTTLS_COMMAND_TAMPERED: Rule = Rule {
+static STARTTLS_COMMAND_TAMPERED: Rule = Rule {
     kind: FindingKind::StarttlsCommandTampered,
     severity: Severity::High,
     milder: None,
@@ -269,7 +269,7 @@ const STARTTLS_COMMAND_TAMPERED: Rule = Rule {
 /// Accepted, and no ClientHello: the client went on in cleartext, or was
 /// still there and sent nothing, or the connection closed (a command
 /// injection explains that close instead).
-const TLS_NOT_ESTABLISHED: Rule = Rule {
+static TLS_NOT_ESTABLISHED: Rule = Rule {
     kind: FindingKind::TlsNotEstablished,
     severity: Severity::High,
     milder: None,
@@ -322,7 +322,7 @@ fn tls_not_established(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding
 
 /// Command injection (client bytes after STARTTLS, before the answer), then
 /// response injection (server bytes after the go-ahead, before TLS).
-const STARTTLS_INJECTION: Rule = Rule {
+static STARTTLS_INJECTION: Rule = Rule {
     kind: FindingKind::StarttlsInjection,
     severity: Severity::High,
     milder: None,
@@ -361,7 +361,7 @@ fn starttls_injection(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>
 }
 
 /// A password or token in cleartext: critical when the server accepted it.
-const CLEARTEXT_CREDENTIALS: Rule = Rule {
+static CLEARTEXT_CREDENTIALS: Rule = Rule {
     kind: FindingKind::CleartextCredentials,
     severity: Severity::Critical,
     milder: Some(Severity::High),
@@ -396,7 +396,7 @@ fn cleartext_credentials(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Findi
     }
 }
 
-const WEAK_CREDENTIALS_EXPOSED: Rule = Rule {
+static WEAK_CREDENTIALS_EXPOSED: Rule = Rule {
     kind: FindingKind::WeakCredentialsExposed,
     severity: Severity::High,
     milder: None,
@@ -428,7 +428,7 @@ fn username_phrase(username: Option<&[u8]>) -> String {
 
 /// Cleartext from either side on an implicit-TLS port (a server greeting in
 /// cleartext answering a TLS client's hello counts too).
-const PLAINTEXT_ON_IMPLICIT_TLS_PORT: Rule = Rule {
+static PLAINTEXT_ON_IMPLICIT_TLS_PORT: Rule = Rule {
     kind: FindingKind::PlaintextOnImplicitTlsPort,
     severity: Severity::Medium,
     milder: None,
@@ -460,7 +460,7 @@ fn plaintext_on_implicit_tls_port(rule: &Rule, input: &RuleInput<'_>, out: &mut 
     }
 }
 
-const PREAUTH_NO_TLS: Rule = Rule {
+static PREAUTH_NO_TLS: Rule = Rule {
     kind: FindingKind::PreauthNoTls,
     severity: Severity::High,
     milder: None,
@@ -479,7 +479,7 @@ const PREAUTH_NO_TLS: Rule = Rule {
     },
 };
 
-const HELO_FALLBACK: Rule = Rule {
+static HELO_FALLBACK: Rule = Rule {
     kind: FindingKind::HeloFallback,
     severity: Severity::Medium,
     milder: None,
