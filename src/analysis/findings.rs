@@ -7,7 +7,7 @@
 
 mod rules;
 
-pub use rules::{RULES, Rule};
+use rules::RULES;
 
 use super::record::{Locator, PacketLocation};
 use crate::flow::{SessionInfo, Side};

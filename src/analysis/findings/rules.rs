@@ -12,24 +12,19 @@ use crate::proto::{Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer};
 use crate::text;
 
 /// One kind of finding: how bad it is and how a session proves it.
-pub struct Rule {
-    pub kind: FindingKind,
+pub(crate) struct Rule {
+    pub(crate) kind: FindingKind,
     /// The severity of the finding (the worse one where it varies).
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// The severity of the milder case, for the rules that have one.
-    pub milder: Option<Severity>,
+    pub(crate) milder: Option<Severity>,
     /// Adds the findings of this kind that the session proves.
     find: fn(&Rule, &RuleInput<'_>, &mut Vec<Finding>),
 }
 
 impl Rule {
-    /// The severities the rule gives, mildest first.
-    pub fn severities(&self) -> impl Iterator<Item = Severity> {
-        self.milder.into_iter().chain([self.severity])
-    }
-
     /// The rule's own findings in `input`.
-    pub fn find(&self, input: &RuleInput<'_>, out: &mut Vec<Finding>) {
+    pub(crate) fn find(&self, input: &RuleInput<'_>, out: &mut Vec<Finding>) {
         (self.find)(self, input, out);
     }
 
@@ -50,7 +45,7 @@ impl Rule {
 
 /// Every rule, in the order of [`FindingKind`] (the order of a record's
 /// findings).
-pub static RULES: [&Rule; 13] = [
+pub(crate) static RULES: [&Rule; 13] = [
     &STARTTLS_STRIPPED,
     &BANNER_MASKED,
     &NO_STARTTLS_OFFERED,
@@ -68,7 +63,7 @@ pub static RULES: [&Rule; 13] = [
 
 impl FindingKind {
     /// The rule of this kind.
-    pub fn rule(self) -> &'static Rule {
+    pub(crate) fn rule(self) -> &'static Rule {
         match self {
             FindingKind::StarttlsStripped => &STARTTLS_STRIPPED,
             FindingKind::BannerMasked => &BANNER_MASKED,
@@ -90,7 +85,7 @@ impl FindingKind {
 /// The capability list arrived with STARTTLS masked out. (The cross-session
 /// proof of stripping is added by the end-of-input pass, with the same
 /// severity.)
-pub static STARTTLS_STRIPPED: Rule = Rule {
+static STARTTLS_STRIPPED: Rule = Rule {
     kind: FindingKind::StarttlsStripped,
     severity: Severity::High,
     milder: None,
