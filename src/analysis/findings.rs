@@ -5,9 +5,13 @@
 //! rests on the absence of something is made only where the capture could
 //! have shown it.
 
+mod rules;
+
+use rules::RULES;
+
 use super::record::{Locator, PacketLocation};
-use crate::flow::{EndReason, SessionInfo, Side};
-use crate::proto::{DialogFacts, Evidence, Protocol, SecretKind, StarttlsAnswer};
+use crate::flow::{SessionInfo, Side};
+use crate::proto::{Credential, DialogFacts, Evidence, Protocol, SecretKind};
 use crate::text;
 use serde::Serialize;
 use std::fmt;
@@ -129,7 +133,7 @@ pub struct RuleInput<'a> {
     pub show_secrets: bool,
 }
 
-impl RuleInput<'_> {
+impl<'a> RuleInput<'a> {
     fn evidence(&self, items: &[&Evidence]) -> Vec<EvidenceRecord> {
         items
             .iter()
@@ -160,6 +164,17 @@ impl RuleInput<'_> {
     fn server(&self) -> String {
         self.info.server.to_string()
     }
+
+    /// The credentials that crossed outside TLS with a secret of these kinds.
+    fn cleartext_credentials<'s>(
+        &'s self,
+        kinds: &'s [SecretKind],
+    ) -> impl Iterator<Item = &'a Credential> + 's {
+        self.facts
+            .credentials
+            .iter()
+            .filter(|c| c.cleartext && kinds.contains(&c.secret_kind))
+    }
 }
 
 /// The Cisco ASA's mask for STARTTLS (`inspect esmtp`, no allow-tls).
@@ -169,262 +184,13 @@ pub fn is_asa_mask(token_line: &[u8]) -> bool {
     word.eq_ignore_ascii_case(b"XXXXXXXA")
 }
 
-/// Findings that one session proves by itself. The cross-session proof of
-/// stripping is added by the end-of-input pass.
+/// Findings that one session proves by itself: every rule of the table, in
+/// the order of the kinds. The cross-session proof of stripping is added
+/// by the end-of-input pass.
 pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
-    let f = input.facts;
     let mut out = Vec::new();
-    let kw = input.keyword();
-    let offered = f.starttls_offered();
-    let requested = f.starttls_command.is_some();
-    let answer = f.starttls_answer.as_ref();
-
-    // The capability list arrived with STARTTLS masked out.
-    let masked = f.capabilities.iter().find_map(|c| c.masked_token.as_ref());
-    if offered == Some(false) {
-        if let Some(line) = masked {
-            let who = if input.protocol == Some(Protocol::Smtp) && is_asa_mask(&line.bytes) {
-                "the signature of a Cisco ASA inspect esmtp policy without allow-tls"
-            } else {
-                "a same-length mask left by a middlebox"
-            };
-            out.push(input.finding(
-                FindingKind::StarttlsStripped,
-                Severity::High,
-                format!(
-                    "the capability list from {} reached this capture with {kw} replaced by `{}`, {who}",
-                    input.server(),
-                    text::escape(masked_word(&line.bytes, input.protocol)),
-                ),
-                &[line],
-            ));
-        } else if let Some(list) = f.decisive_capabilities() {
-            let sensitive = f.sensitive_command.is_some() || !f.credentials.is_empty();
-            let severity = if sensitive {
-                Severity::Medium
-            } else {
-                Severity::Low
-            };
-            let follows = if sensitive {
-                "; authentication or mail followed in cleartext"
-            } else {
-                ""
-            };
-            let mut evidence = vec![&list.evidence];
-            evidence.extend(f.sensitive_command.as_ref());
-            out.push(input.finding(
-                FindingKind::NoStarttlsOffered,
-                severity,
-                format!("{} did not offer {kw}{follows}", input.server()),
-                &evidence,
-            ));
-        }
-    }
-
-    if let Some(greeting) = &f.greeting {
-        if banner_masked(&greeting.bytes) {
-            out.push(input.finding(
-                FindingKind::BannerMasked,
-                Severity::Low,
-                format!(
-                    "the greeting of {} is masked with asterisks, as a Cisco ASA mask-banner policy does",
-                    input.server()
-                ),
-                &[greeting],
-            ));
-        }
-    }
-
-    if let Some((command, reply)) = &f.tampered_command {
-        let mut evidence = vec![command];
-        evidence.extend(reply.as_ref());
-        out.push(input.finding(
-            FindingKind::StarttlsCommandTampered,
-            Severity::High,
-            format!(
-                "the client's {kw} reached the server as `{}` and was refused: a middlebox overwrote the command",
-                text::escape(&shown_bytes(command, input.show_secrets))
-            ),
-            &evidence,
-        ));
-    } else if offered == Some(true) && !requested && !f.implicit_tls {
-        if let Some(command) = &f.sensitive_command {
-            let list = f.decisive_offer().map(|c| &c.evidence);
-            let mut evidence: Vec<&Evidence> = list.into_iter().collect();
-            evidence.push(command);
-            out.push(input.finding(
-                FindingKind::StarttlsNotUsed,
-                Severity::Medium,
-                format!(
-                    "{} offered {kw} but the client went on in cleartext",
-                    input.server()
-                ),
-                &evidence,
-            ));
-        }
-    }
-
-    if let (Some(command), Some(reply)) = (&f.starttls_command, &f.starttls_refusal) {
-        out.push(input.finding(
-            FindingKind::StarttlsRejected,
-            Severity::Medium,
-            format!(
-                "{} refused {kw}: `{}`",
-                input.server(),
-                text::escape(&reply.bytes)
-            ),
-            &[command, reply],
-        ));
-    }
-
-    if let Some((StarttlsAnswer::Accepted, reply)) = answer {
-        if f.client_hello.is_none() {
-            let closed = matches!(input.info.end, EndReason::Fin | EndReason::Rst);
-            if let Some(cleartext) = &f.cleartext_after_go_ahead {
-                out.push(input.finding(
-                    FindingKind::TlsNotEstablished,
-                    Severity::High,
-                    format!(
-                        "{} accepted {kw} but the client went on in cleartext \
-                         (a capture whose TLS was decrypted and written back as plaintext, \
-                         such as a Wireshark or Arkime export, looks the same: check where \
-                         the capture came from)",
-                        input.server()
-                    ),
-                    &[reply, cleartext],
-                ));
-            } else if let Some(ack) = client_after(input.info, reply) {
-                // The client's TCP stack took the go-ahead and the client
-                // sent no ClientHello before the capture ended.
-                let ack = Evidence::new(Side::Client, ack, b"");
-                out.push(input.finding(
-                    FindingKind::TlsNotEstablished,
-                    Severity::High,
-                    format!(
-                        "{} accepted {kw}; the client acknowledged the go-ahead but sent no TLS handshake",
-                        input.server()
-                    ),
-                    &[reply, &ack],
-                ));
-            } else if closed && f.command_injection.is_none() {
-                out.push(input.finding(
-                    FindingKind::TlsNotEstablished,
-                    Severity::High,
-                    format!(
-                        "{} accepted {kw} but the connection closed without a TLS handshake",
-                        input.server()
-                    ),
-                    &[reply],
-                ));
-            }
-        }
-    }
-
-    if let Some(injected) = &f.command_injection {
-        let mut evidence: Vec<&Evidence> = f.starttls_command.iter().collect();
-        evidence.push(injected);
-        out.push(input.finding(
-            FindingKind::StarttlsInjection,
-            Severity::High,
-            format!(
-                "command injection: the client stream carried `{}` after {kw}, before the server's answer",
-                text::escape_truncated(&shown_bytes(injected, input.show_secrets), 64)
-            ),
-            &evidence,
-        ));
-    }
-    if let Some(injected) = &f.response_injection {
-        let mut evidence: Vec<&Evidence> = answer.iter().map(|(_, e)| e).collect();
-        evidence.push(injected);
-        out.push(input.finding(
-            FindingKind::StarttlsInjection,
-            Severity::High,
-            format!(
-                "response injection: the server stream carried `{}` after its {kw} go-ahead, before the TLS handshake",
-                text::escape_truncated(&injected.bytes, 64)
-            ),
-            &evidence,
-        ));
-    }
-
-    for cred in f.credentials.iter().filter(|c| c.cleartext) {
-        // A secret may cross without a visible username (PLAIN with no
-        // identity, a vendor token).
-        let user = cred.username.as_deref().map_or_else(
-            || " (no username visible)".to_string(),
-            |u| format!(" for `{}`", text::escape(u)),
-        );
-        let evidence: Vec<&Evidence> = cred.evidence.iter().collect();
-        match cred.secret_kind {
-            SecretKind::Password | SecretKind::Token => {
-                let accepted = cred.outcome == crate::proto::Outcome::Success;
-                let what = if cred.secret_kind == SecretKind::Token { "token" } else { "password" };
-                let verdict = if accepted { ", and the server accepted it" } else { "" };
-                out.push(input.finding(
-                    FindingKind::CleartextCredentials,
-                    if accepted { Severity::Critical } else { Severity::High },
-                    format!("{} {what}{user} crossed without TLS{verdict}", cred.mechanism),
-                    &evidence,
-                ));
-            }
-            SecretKind::ChallengeResponse => out.push(input.finding(
-                FindingKind::WeakCredentialsExposed,
-                Severity::High,
-                format!(
-                    "{} challenge-response{user} crossed without TLS: the password can be cracked offline",
-                    cred.mechanism
-                ),
-                &evidence,
-            )),
-            SecretKind::None => {}
-        }
-    }
-
-    // Cleartext from either side on an implicit-TLS port (a server greeting
-    // in cleartext answering a TLS client's hello counts too).
-    let port = input.info.server.port;
-    if Protocol::implicit_tls_port(port) {
-        if let Some(first) = f
-            .greeting
-            .as_ref()
-            .or(f.sensitive_command.as_ref())
-            .or(f.capabilities.first().map(|c| &c.evidence))
-        {
-            out.push(input.finding(
-                FindingKind::PlaintextOnImplicitTlsPort,
-                Severity::Medium,
-                format!(
-                    "{} speaks cleartext {} on {port}, a port for implicit TLS (RFC 8314)",
-                    input.server(),
-                    input.protocol.map_or("mail", Protocol::name)
-                ),
-                &[first],
-            ));
-        }
-    }
-
-    if let Some(greeting) = &f.preauth {
-        out.push(input.finding(
-            FindingKind::PreauthNoTls,
-            Severity::High,
-            format!(
-                "{} greeted with PREAUTH on a cleartext connection: the client is logged in and STARTTLS is no longer possible",
-                input.server()
-            ),
-            &[greeting],
-        ));
-    }
-
-    if let Some((refusal, helo)) = &f.helo_fallback {
-        out.push(input.finding(
-            FindingKind::HeloFallback,
-            Severity::Medium,
-            format!(
-                "{} refused EHLO and the client fell back to HELO: no extensions, so no STARTTLS",
-                input.server()
-            ),
-            &[refusal, helo],
-        ));
+    for rule in RULES {
+        rule.find(input, &mut out);
     }
     out
 }

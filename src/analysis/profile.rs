@@ -298,7 +298,7 @@ fn stripped_finding(
     };
     Finding {
         kind: FindingKind::StarttlsStripped,
-        severity: Severity::High,
+        severity: FindingKind::StarttlsStripped.rule().severity,
         session,
         summary: format!(
             "the capability list from {server} reached this capture without {keyword}, \

@@ -5,24 +5,9 @@ use crate::analysis::{FindingKind, ServerProfile, Severity};
 use std::collections::BTreeMap;
 
 /// Severity of a kind as the summary orders it (the most severe a session
-/// of that kind can have).
+/// of that kind can have: its rule's severity).
 fn rank(kind: FindingKind) -> Severity {
-    use FindingKind::*;
-    match kind {
-        CleartextCredentials => Severity::Critical,
-        StarttlsStripped
-        | StarttlsCommandTampered
-        | StarttlsInjection
-        | TlsNotEstablished
-        | WeakCredentialsExposed
-        | PreauthNoTls => Severity::High,
-        StarttlsNotUsed
-        | StarttlsRejected
-        | HeloFallback
-        | PlaintextOnImplicitTlsPort
-        | NoStarttlsOffered => Severity::Medium,
-        BannerMasked => Severity::Low,
-    }
+    kind.rule().severity
 }
 
 /// Sentences for every server with findings, most severe first.
