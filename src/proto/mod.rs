@@ -9,6 +9,7 @@ pub mod dialog;
 pub mod facts;
 pub mod imap;
 pub mod lines;
+pub mod pending;
 pub mod pop3;
 pub mod sasl;
 pub mod secrecy;

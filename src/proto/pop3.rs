@@ -9,14 +9,10 @@
 use super::dialog::{Ctx, LineMachine};
 use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
 use super::lines::Line;
+use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
 use super::words::{is, is_masked_token, is_overwritten_command, split_word, trim};
 use crate::flow::Side;
-use std::collections::VecDeque;
-
-/// Commands awaiting a response. POP3 pipelining (RFC 2449 6.6) is rare,
-/// but a queue costs nothing; past the bound the oldest are dropped.
-pub const MAX_PENDING_COMMANDS: usize = 256;
 
 /// Real CAPA tags of the length of STLS (never masks).
 const KNOWN_4: &[&str] = &["STLS", "USER", "UIDL", "SASL", "IDLE"];
@@ -50,7 +46,8 @@ struct CapaList {
 #[derive(Default)]
 pub struct Pop3Dialog {
     greeted: bool,
-    pending: VecDeque<Command>,
+    /// Commands awaiting a response; pipelining (RFC 2449 6.6) is rare.
+    pending: PendingCommands<Command>,
     capa: Option<CapaList>,
     /// APOP timestamp from the greeting (`<pid.clock@host>`).
     timestamp: Option<Vec<u8>>,
@@ -98,13 +95,6 @@ impl LineMachine for Pop3Dialog {
 }
 
 impl Pop3Dialog {
-    fn push(&mut self, command: Command) {
-        if self.pending.len() >= MAX_PENDING_COMMANDS {
-            self.pending.pop_front();
-        }
-        self.pending.push_back(command);
-    }
-
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
         // A client waits for the end of a multi-line response before its
         // next command: one arriving after a gap in the body proves the
@@ -124,11 +114,13 @@ impl Pop3Dialog {
             return;
         }
         let (verb, args) = split_word(bytes);
+        // The line as recorded anywhere, its secret masked.
+        let line_evidence = secret_part(verb, bytes, evidence.clone());
         let sensitive = [
             "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "RETR", "TOP", "UIDL", "DELE",
         ];
         if sensitive.iter().any(|k| is(verb, k)) && ctx.facts.sensitive_command.is_none() {
-            ctx.facts.sensitive_command = Some(secret_part(verb, bytes, evidence.clone()));
+            ctx.facts.sensitive_command = Some(line_evidence.clone());
         }
         let command = if is(verb, "CAPA") {
             Command::Capa
@@ -203,7 +195,9 @@ impl Pop3Dialog {
             }
             Command::Other
         };
-        self.push(command);
+        // A command dropped for room needs no settling: USER, PASS and
+        // APOP keep their credential aside.
+        self.pending.push(command, &line_evidence, ctx.facts);
     }
 
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {

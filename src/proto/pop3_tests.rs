@@ -1086,3 +1086,23 @@ fn one_byte_at_a_time_gives_identical_facts() {
     assert_same_when_chunked("whole dialog", script);
     assert_redacted(&facts, WIRE_SECRETS);
 }
+
+#[test]
+fn pipeline_overflow_is_noted() {
+    // 300 pipelined commands: the 257th and later find the queue full; the
+    // PASS dropped for room is still masked where it is noted.
+    let mut client = b"USER alice\r\nPASS s3cret!\r\n".to_vec();
+    client.extend_from_slice(&b"NOOP\r\n".repeat(254));
+    client.extend_from_slice(b"PASS s3cret!\r\nUSER bob\r\n");
+    client.extend_from_slice(&b"NOOP\r\n".repeat(42));
+    let facts = run(&[(S, PG), (C, &client)]);
+    let anomalies: Vec<_> = facts
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == crate::proto::pending::PIPELINE_OVERFLOW)
+        .map(|a| redacted(&a.evidence))
+        .collect();
+    // Four of a kind are kept; client lines after an unanswered PASS are
+    // masked as the secret guard says (they may be a retyped password).
+    assert_eq!(anomalies, ["PASS *******", "USER bob", "****", "****"]);
+}

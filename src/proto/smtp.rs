@@ -8,15 +8,10 @@
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{CapabilityList, Evidence, Outcome, StarttlsAnswer};
 use super::lines::Line;
+use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
 use super::words::{is, is_masked_token, is_overwritten_command, parse_u64, split_word, trim};
 use crate::flow::Side;
-use std::collections::VecDeque;
-
-/// Commands awaiting their reply. A client may pipeline many (RFC 2920),
-/// but only a few kinds matter here; past this bound the oldest are
-/// dropped and replies may be matched loosely (counted as an anomaly).
-pub const MAX_PENDING_COMMANDS: usize = 256;
 
 /// EHLO keywords of the length of STARTTLS that are real (never masks).
 const KNOWN_8: &[&str] = &[
@@ -65,13 +60,17 @@ struct Reply {
 #[derive(Default)]
 pub struct SmtpDialog {
     greeted: bool,
-    pending: VecDeque<Command>,
+    /// Commands awaiting their reply; a client may pipeline many (RFC 2920).
+    pending: PendingCommands<Command>,
     reply: Option<Reply>,
     auth: Option<SaslExchange>,
     /// The last EHLO was refused (for the HELO fallback).
     ehlo_refused: Option<Evidence>,
     /// The 354 came: the client is sending a body whose reply is next.
     in_data_body: bool,
+    /// The last DATA line: the body after it is queued for its reply as if
+    /// it were a command sent there.
+    data_line: Option<Evidence>,
 }
 
 impl LineMachine for SmtpDialog {
@@ -99,9 +98,10 @@ impl LineMachine for SmtpDialog {
     }
 
     fn on_body_end(&mut self, side: Side, ctx: &mut Ctx<'_>) {
-        if side == Side::Client {
+        // A client body only follows a DATA line.
+        if let (Side::Client, Some(data)) = (side, self.data_line.take()) {
             self.in_data_body = false;
-            self.push(Command::DataBody, ctx, None);
+            self.push(Command::DataBody, &data, ctx);
         }
     }
 
@@ -115,14 +115,9 @@ impl LineMachine for SmtpDialog {
 }
 
 impl SmtpDialog {
-    fn push(&mut self, command: Command, ctx: &mut Ctx<'_>, evidence: Option<&Evidence>) {
-        if self.pending.len() >= MAX_PENDING_COMMANDS {
-            self.pending.pop_front();
-            if let Some(e) = evidence {
-                ctx.facts.anomaly("smtp-pipeline-overflow", e.clone());
-            }
-        }
-        self.pending.push_back(command);
+    /// Queues a command for its reply; one dropped for room needs none.
+    fn push(&mut self, command: Command, line: &Evidence, ctx: &mut Ctx<'_>) {
+        self.pending.push(command, line, ctx.facts);
     }
 
     fn client_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
@@ -173,6 +168,7 @@ impl SmtpDialog {
             // The body follows the 354; a refused DATA sends the client
             // back to commands (see `server_line`).
             ctx.dot_body(Side::Client);
+            self.data_line = Some(evidence);
             Command::Data
         } else if is(verb, "BDAT") {
             let (size, _last) = split_word(args);
@@ -192,7 +188,7 @@ impl SmtpDialog {
             }
             Command::Other
         };
-        self.push(command, ctx, Some(&line_evidence));
+        self.push(command, &line_evidence, ctx);
     }
 
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
@@ -267,7 +263,7 @@ impl SmtpDialog {
             if at > 0 && at < self.pending.len() {
                 ctx.facts
                     .anomaly("smtp-reply-resynchronised", reply.first.clone());
-                self.pending.drain(..at);
+                self.pending.drop_oldest(at);
             }
         }
         let command = self.pending.pop_front().unwrap_or(Command::Other);

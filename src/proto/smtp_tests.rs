@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::proto::facts::{Protocol, SecretKind};
+use crate::proto::pending::PIPELINE_OVERFLOW;
 use crate::proto::test_support::{
     C, Feed, S, Script, assert_redacted, assert_same_when_chunked, check_table, check_table_whole,
     client_hello, greeting, run, run_with, server_hello, summary, text,
@@ -1612,9 +1613,28 @@ fn unknown_commands_are_counted() {
 
 #[test]
 fn pending_overflow_is_an_anomaly() {
-    let noops = b"NOOP\r\n".repeat(MAX_PENDING_COMMANDS + 1);
+    // 300 pipelined commands: the 257th and later find the queue full.
+    let noops = b"NOOP\r\n".repeat(300);
     let facts = run(&[(S, G), (C, &noops)]);
-    assert!(!facts.anomalies.is_empty(), "{}", summary(&facts));
+    let kinds: Vec<_> = facts.anomalies.iter().map(|a| a.kind).collect();
+    // Four of a kind are kept.
+    assert_eq!(kinds, [PIPELINE_OVERFLOW; 4], "{}", summary(&facts));
+    assert!(facts.anomalies.iter().all(|a| a.evidence.bytes == b"NOOP"));
+}
+
+#[test]
+fn a_body_overflowing_the_queue_is_noted_at_its_data_line() {
+    // The body's reply is queued at its end; sent before the 354, it is
+    // the 257th awaited reply.
+    let mut client = b"NOOP\r\n".repeat(255);
+    client.extend_from_slice(b"DATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n");
+    let facts = run(&[(S, G), (C, &client)]);
+    let anomalies: Vec<_> = facts
+        .anomalies
+        .iter()
+        .map(|a| (a.kind, a.evidence.bytes.as_slice()))
+        .collect();
+    assert_eq!(anomalies, [(PIPELINE_OVERFLOW, &b"DATA"[..])]);
 }
 
 // ---- whole dialogs, one byte at a time --------------------------------------

@@ -15,16 +15,11 @@ mod syntax;
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
 use super::lines::{Line, LineEnding};
+use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
 use super::words::{is, is_masked_token, is_overwritten_command, split_word, trim};
 use crate::flow::Side;
-use std::collections::VecDeque;
 use syntax::{Arg, LiteralMarker, astrings, literal_at_end, response_code, tokens};
-
-/// Commands awaiting their tagged answer. Past this bound the oldest are
-/// dropped: their answers then match nothing, and a dropped LOGIN is
-/// settled with an unknown outcome.
-pub const MAX_PENDING_COMMANDS: usize = 256;
 
 /// Longest tag kept for matching (RFC 3501 sets no limit; real ones are
 /// a few characters).
@@ -175,8 +170,9 @@ pub struct ImapDialog {
     /// A LOGIN or AUTHENTICATE succeeded: capability lists from now on are
     /// post-login ones, which never carry STARTTLS (RFC 3501 6.2.1).
     logged_in: bool,
-    /// Commands awaiting their answer, LOGINs with their arguments.
-    pending: VecDeque<Pending>,
+    /// Commands awaiting their answer, LOGINs with their arguments. One
+    /// dropped for room is never answered: a LOGIN is settled as unknown.
+    pending: PendingCommands<Pending>,
     auth: Option<Auth>,
     continued: Option<Continued>,
     /// The server's response goes on after a literal.
@@ -231,7 +227,7 @@ impl LineMachine for ImapDialog {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        for pending in std::mem::take(&mut self.pending) {
+        for pending in self.pending.take_all() {
             settle_login(pending.command, Outcome::Unknown, None, ctx);
         }
         self.settle_auth(Outcome::Unknown, None, ctx);
@@ -239,14 +235,13 @@ impl LineMachine for ImapDialog {
 }
 
 impl ImapDialog {
-    fn push(&mut self, tag: Vec<u8>, command: Command, ctx: &mut Ctx<'_>) {
-        if self.pending.len() >= MAX_PENDING_COMMANDS {
-            // A LOGIN whose answer will not be matched still crossed.
-            if let Some(oldest) = self.pending.pop_front() {
-                settle_login(oldest.command, Outcome::Unknown, None, ctx);
-            }
+    /// Queues a command sent on `line`; a LOGIN dropped for room, whose
+    /// answer will not be matched, still crossed.
+    fn push(&mut self, tag: Vec<u8>, command: Command, line: &Evidence, ctx: &mut Ctx<'_>) {
+        let pending = Pending { tag, command };
+        if let Some(dropped) = self.pending.push(pending, line, ctx.facts) {
+            settle_login(dropped.command, Outcome::Unknown, None, ctx);
         }
-        self.pending.push_back(Pending { tag, command });
     }
 
     /// The LOGIN sent last under `tag` (the one being read).
@@ -327,6 +322,7 @@ impl ImapDialog {
         if is_sensitive(word, args) && ctx.facts.sensitive_command.is_none() {
             ctx.facts.sensitive_command = Some(evidence.clone());
         }
+        let line_evidence = evidence.clone();
         let command = if let Some(login) = login {
             Command::Login(Box::new(login))
         } else if is(word, "STARTTLS") {
@@ -356,7 +352,7 @@ impl ImapDialog {
             }
             Command::Other
         };
-        self.push(tag.clone(), command, ctx);
+        self.push(tag.clone(), command, &line_evidence, ctx);
         self.announce_literal(tag, is_login, literal, ctx);
     }
 

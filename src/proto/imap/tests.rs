@@ -967,9 +967,9 @@ fn bounded() {
     assert_secrets_masked(&facts, "bounded");
 
     // More pipelined commands than are kept: the oldest one's answer
-    // matches nothing, and its LOGIN is settled as unknown at the end.
+    // matches nothing, and its LOGIN is settled as unknown when dropped.
     let mut client = b"t0 LOGIN alice secret\r\n".to_vec();
-    for i in 1..=super::MAX_PENDING_COMMANDS {
+    for i in 1..=crate::proto::pending::MAX_PENDING_COMMANDS {
         client.extend_from_slice(format!("t{i} NOOP\r\n").as_bytes());
     }
     let facts = run(&[S(b"* OK ready\r\n"), C(&client), S(b"t0 OK done\r\n")]);
@@ -982,6 +982,31 @@ fn bounded() {
             "  c t0 LOGIN alice ******",
         ]
     );
+}
+
+#[test]
+fn pipeline_overflow_is_noted_and_a_dropped_login_still_crossed() {
+    // 300 pipelined commands, a LOGIN first: it is dropped for room when
+    // the 257th comes, and its answer then matches nothing.
+    let mut client = b"t0 LOGIN alice secret\r\n".to_vec();
+    for i in 1..300 {
+        client.extend_from_slice(format!("t{i} NOOP\r\n").as_bytes());
+    }
+    let facts = run(&[S(b"* OK ready\r\n"), C(&client), S(b"t0 OK done\r\n")]);
+    let anomalies: Vec<_> = facts
+        .anomalies
+        .iter()
+        .map(|a| (a.kind, String::from_utf8_lossy(&a.evidence.bytes)))
+        .collect();
+    // Four of a kind are kept, each at the command that found no room.
+    assert_eq!(
+        anomalies,
+        (256..260)
+            .map(|i| ("pipeline-overflow", format!("t{i} NOOP").into()))
+            .collect::<Vec<_>>()
+    );
+    let outcomes: Vec<_> = facts.credentials.iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, [crate::proto::Outcome::Unknown]);
 }
 
 /// Which first command is recorded as sensitive, and what counts as
