@@ -65,9 +65,11 @@ fn sentence(p: &ServerProfile, kind: FindingKind, n: u64) -> String {
             sessions(m)
         ),
         StarttlsCommandTampered => format!(
-            "in {} {} to {s} the client's {kw} arrived overwritten (XXXXXXXX) and was refused: a middlebox rewrote the command",
+            "in {} {} to {s} the client's {kw} arrived overwritten ({}) and was refused: a middlebox rewrote the command",
             of(n),
-            sessions(m)
+            sessions(m),
+            // As long as the keyword: XXXX for POP3's STLS.
+            "X".repeat(kw.len())
         ),
         StarttlsRejected => format!("{s} refused {kw} in {} {}", of(n), sessions(m)),
         TlsNotEstablished => format!(
