@@ -33,6 +33,7 @@ pub mod transport;
 pub mod wild_flows;
 pub mod wild_quirks;
 pub mod wild_sasl;
+pub mod wild_truth;
 
 use sample::Sample;
 use std::collections::BTreeMap;

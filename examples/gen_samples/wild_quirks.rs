@@ -14,78 +14,13 @@ use super::findings::CLIENT;
 use super::mechanisms::b64;
 use super::sample::Sample;
 use super::tls;
-use serde_json::{Value, json};
+use super::wild_truth::{File, Session, Truth, expected_json};
 
 const DIR: &str = "wild/quirks";
-
-/// What check.py must find in one session.
-struct Truth {
-    protocol: &'static str,
-    /// offered (None: no list crossed), requested, accepted, established.
-    starttls: (Option<bool>, bool, Option<bool>, bool),
-    credentials: Vec<(&'static str, &'static str)>,
-    findings: Vec<&'static str>,
-    notes: &'static str,
-}
-
-/// A scripted session and its truth.
-struct Session {
-    conversation: Conversation,
-    truth: Truth,
-}
 
 fn conv(host: u8, port: u16) -> Conversation {
     let client = format!("{CLIENT}:{}", 53000 + u16::from(host));
     Conversation::new(&client, &format!("203.0.113.{host}:{port}"))
-}
-
-/// A file of sessions, and its truth.
-struct File {
-    name: &'static str,
-    about: &'static str,
-    sessions: Vec<Session>,
-}
-
-impl File {
-    fn sample(&self) -> Sample {
-        let mut s = Sample::new(&format!("{DIR}/{}", self.name), self.about);
-        for (i, session) in self.sessions.iter().enumerate() {
-            s = s.conversation(session.conversation.clone().starts_at(i as i64, 0));
-        }
-        s
-    }
-
-    fn truth(&self) -> Value {
-        let sessions: Vec<Value> = self
-            .sessions
-            .iter()
-            .map(|s| {
-                let t = &s.truth;
-                let c = &s.conversation;
-                let (offered, requested, accepted, established) = t.starttls;
-                let creds: Vec<Value> = t
-                    .credentials
-                    .iter()
-                    .map(|(m, u)| json!({"mechanism": m, "username": u}))
-                    .collect();
-                json!({
-                    "protocol": t.protocol,
-                    "client": c.client.to_string(),
-                    "server": c.server.to_string(),
-                    "implicit_tls": false,
-                    "starttls_offered": offered,
-                    "starttls_requested": requested,
-                    "starttls_accepted": accepted,
-                    "tls_established": established,
-                    "cleartext_credentials": creds,
-                    "expected_findings": t.findings,
-                    "acceptable_findings": [],
-                    "notes": t.notes,
-                })
-            })
-            .collect();
-        json!({"file": self.name, "sessions": sessions})
-    }
 }
 
 fn files() -> Vec<File> {
@@ -134,15 +69,12 @@ fn files() -> Vec<File> {
 
 /// The samples (registered in `main.rs`).
 pub fn samples() -> Vec<Sample> {
-    files().iter().map(File::sample).collect()
+    files().iter().map(|f| f.sample(DIR)).collect()
 }
 
 /// `expected.json` (registered in `main.rs`'s `render_all`).
 pub fn truth_files() -> Vec<(String, Vec<u8>)> {
-    let truth: Vec<Value> = files().iter().map(File::truth).collect();
-    let mut text = serde_json::to_string_pretty(&truth).unwrap_or_default();
-    text.push('\n');
-    vec![(format!("{DIR}/expected.json"), text.into_bytes())]
+    expected_json(DIR, &files())
 }
 
 const RELAY_GREETING: &str = "220 relay.example.org ESMTP Postfix\r\n";
@@ -184,7 +116,7 @@ fn smtp_two_lists() -> Session {
         truth: Truth {
             protocol: "smtp",
             starttls: (Some(false), false, None, false),
-            credentials: vec![("LOGIN", "carol")],
+            credentials: vec![("LOGIN", Some("carol"))],
             findings: vec!["cleartext-credentials", "no-starttls-offered"],
             notes: "no-starttls-offered cites the second EHLO reply (the one before AUTH)",
         },
@@ -213,7 +145,7 @@ fn imap_two_lists() -> Session {
         truth: Truth {
             protocol: "imap",
             starttls: (Some(true), false, None, false),
-            credentials: vec![("IMAP-LOGIN", "dave")],
+            credentials: vec![("IMAP-LOGIN", Some("dave"))],
             findings: vec!["cleartext-credentials", "starttls-not-used"],
             notes: "starttls-not-used cites the CAPABILITY reply (the last offer before LOGIN)",
         },
@@ -241,7 +173,7 @@ fn decrypted_export() -> Session {
         truth: Truth {
             protocol: "smtp",
             starttls: (Some(true), true, Some(true), false),
-            credentials: vec![("PLAIN", "erin")],
+            credentials: vec![("PLAIN", Some("erin"))],
             findings: vec!["cleartext-credentials", "tls-not-established"],
             notes: "as a decrypted export looks: the finding's message says so",
         },
@@ -301,7 +233,7 @@ fn exchange_2003_behind_asa() -> Session {
         truth: Truth {
             protocol: "smtp",
             starttls: (Some(false), false, None, false),
-            credentials: vec![("LOGIN", "frank")],
+            credentials: vec![("LOGIN", Some("frank"))],
             findings: vec!["cleartext-credentials", "no-starttls-offered"],
             notes: "XXXXXXXB is the ASA's CHUNKING mask, not STARTTLS's",
         },
@@ -345,7 +277,7 @@ fn imap_id_compress() -> Session {
         truth: Truth {
             protocol: "imap",
             starttls: (Some(true), false, None, false),
-            credentials: vec![("IMAP-LOGIN", "grace")],
+            credentials: vec![("IMAP-LOGIN", Some("grace"))],
             findings: vec!["cleartext-credentials", "starttls-not-used"],
             notes: "after COMPRESS the streams are deflated: nothing in them is read",
         },

@@ -14,7 +14,7 @@ use super::findings::CLIENT;
 use super::findings_smtp::ntlm_exchange;
 use super::mechanisms::{b64, gssapi_token};
 use super::sample::Sample;
-use serde_json::{Value, json};
+use super::wild_truth::{File, Session, Truth, expected_json};
 
 const DIR: &str = "wild/sasl";
 
@@ -28,8 +28,8 @@ enum Lost {
     Yes,
 }
 
-/// A scripted session and what check.py must find in it.
-struct Session {
+/// A scripted dialog and what check.py must find in it.
+struct Script {
     protocol: &'static str,
     host: u8,
     port: u16,
@@ -40,7 +40,7 @@ struct Session {
     notes: &'static str,
 }
 
-impl Session {
+impl Script {
     fn conversation(&self) -> Conversation {
         let client = format!("{CLIENT}:{}", 54000 + u16::from(self.host));
         let mut c = Conversation::new(&client, &format!("203.0.113.{}:{}", self.host, self.port));
@@ -55,65 +55,29 @@ impl Session {
         c
     }
 
-    fn truth(&self, c: &Conversation) -> Value {
-        let creds: Vec<Value> = self
-            .credentials
-            .iter()
-            .map(|(m, u)| json!({"mechanism": m, "username": u}))
-            .collect();
-        json!({
-            "protocol": self.protocol,
-            "client": c.client.to_string(),
-            "server": c.server.to_string(),
-            "implicit_tls": false,
-            "starttls_offered": false,
-            "starttls_requested": false,
-            "tls_established": false,
-            "cleartext_credentials": creds,
-            "expected_findings": self.findings,
-            "acceptable_findings": [],
-            "notes": self.notes,
-        })
-    }
-}
-
-/// A file of sessions.
-struct File {
-    name: &'static str,
-    about: &'static str,
-    sessions: Vec<Session>,
-}
-
-impl File {
-    fn sample(&self) -> Sample {
-        let mut s = Sample::new(&format!("{DIR}/{}", self.name), self.about);
-        for (i, session) in self.sessions.iter().enumerate() {
-            s = s.conversation(session.conversation().starts_at(i as i64, 0));
+    /// The session: no server here offers STARTTLS.
+    fn session(self) -> Session {
+        Session {
+            conversation: self.conversation(),
+            truth: Truth {
+                protocol: self.protocol,
+                starttls: (Some(false), false, None, false),
+                credentials: self.credentials,
+                findings: self.findings,
+                notes: self.notes,
+            },
         }
-        s
-    }
-
-    fn truth(&self) -> Value {
-        let sessions: Vec<Value> = self
-            .sessions
-            .iter()
-            .map(|s| s.truth(&s.conversation()))
-            .collect();
-        json!({"file": self.name, "sessions": sessions})
     }
 }
 
 /// The samples (registered in `main.rs`).
 pub fn samples() -> Vec<Sample> {
-    files().iter().map(File::sample).collect()
+    files().iter().map(|f| f.sample(DIR)).collect()
 }
 
 /// `expected.json` (registered in `main.rs`'s `render_all`).
 pub fn truth_files() -> Vec<(String, Vec<u8>)> {
-    let truth: Vec<Value> = files().iter().map(File::truth).collect();
-    let mut text = serde_json::to_string_pretty(&truth).unwrap_or_default();
-    text.push('\n');
-    vec![(format!("{DIR}/expected.json"), text.into_bytes())]
+    expected_json(DIR, &files())
 }
 
 fn files() -> Vec<File> {
@@ -273,7 +237,7 @@ fn session(
     findings: Vec<&'static str>,
     notes: &'static str,
 ) -> Session {
-    Session {
+    Script {
         protocol,
         host,
         port,
@@ -282,6 +246,7 @@ fn session(
         findings,
         notes,
     }
+    .session()
 }
 
 const CLEAR: [&str; 2] = ["cleartext-credentials", "no-starttls-offered"];
