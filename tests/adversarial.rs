@@ -136,7 +136,7 @@ fn hundred_thousand_pipelined_commands() {
 /// The full size; `cargo test --release --test adversarial --
 /// --ignored` (tens of seconds in a debug build).
 #[test]
-#[ignore]
+#[ignore = "full size (1M commands): run in release with --ignored"]
 fn million_pipelined_commands() {
     pipelined_commands(1_000_000);
 }
@@ -184,7 +184,7 @@ fn twenty_megabyte_line_without_crlf() {
 
 /// The full size; run with `--ignored`.
 #[test]
-#[ignore]
+#[ignore = "full size (100 MB line): run in release with --ignored"]
 fn hundred_megabyte_line_without_crlf() {
     line_without_crlf(100 << 20);
 }
