@@ -13,6 +13,7 @@ mod deadlines;
 mod ordering;
 mod reassembly;
 mod recent;
+mod side;
 mod table;
 
 pub use clock::{CONFIRMING_PACKETS, CaptureClock, off_clock};
@@ -21,6 +22,7 @@ pub use reassembly::{
     ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
     Segment, StreamEvent,
 };
+pub use side::{PerSide, Side};
 pub use table::{FlowConfig, FlowTable, PortSet, SessionHandler, StreamSink, TableStats};
 
 use crate::decode::TcpSegment;
@@ -37,37 +39,6 @@ pub struct PacketRef {
     /// 1-based frame number within that file.
     pub frame: u64,
     pub ts: Timestamp,
-}
-
-/// The two sides of a session, named by who sends the bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn index(self) -> usize {
-        match self {
-            Side::Client => 0,
-            Side::Server => 1,
-        }
-    }
-
-    pub fn other(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
 }
 
 /// An IP address and port. Displays as `ip:port`, IPv6 as `[addr]:port`.
