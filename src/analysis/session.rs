@@ -88,7 +88,7 @@ pub struct DialogStats {
 /// A dialog anomaly with its evidence.
 #[derive(Clone, Debug, Serialize)]
 pub struct DialogAnomalyRecord {
-    pub kind: &'static str,
+    pub kind: crate::proto::DialogAnomalyKind,
     pub evidence: EvidenceRecord,
 }
 

@@ -265,8 +265,73 @@ impl Credential {
 /// Odd things seen in the dialog that do not make a finding by themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialogAnomaly {
-    pub kind: &'static str,
+    /// What was odd.
+    pub kind: DialogAnomalyKind,
+    /// Where.
     pub evidence: Evidence,
+}
+
+/// The kinds of [`DialogAnomaly`], named in the JSON as
+/// [`DialogAnomalyKind::name`] says (docs/jsonl.md lists them all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialogAnomalyKind {
+    /// More commands awaited an answer than the pipeline queue holds (see
+    /// [`super::pending`]): answers may be matched to the wrong command.
+    PipelineOverflow,
+    /// An SMTP reply line without a valid reply code.
+    SmtpUnparsableReply,
+    /// A multi-line SMTP reply whose lines carry different codes.
+    SmtpReplyCodeChanges,
+    /// Replies and commands fell out of step and were matched again.
+    SmtpReplyResynchronised,
+    /// An IMAP server line that is no valid response.
+    ImapUnparsableResponse,
+    /// Credentials past the per-session cap (counted, not listed).
+    CredentialsDropped,
+    /// A client's TLS record after the server's cleartext greeting.
+    TlsAfterCleartextGreeting,
+    /// A TLS stream that stopped parsing as TLS records.
+    TlsStreamDesynchronised,
+    /// An upgrade event the lifecycle does not expect in its state (see
+    /// [`super::upgrade::transition`]).
+    UpgradeOutOfOrder,
+}
+
+impl DialogAnomalyKind {
+    /// Every kind.
+    pub const ALL: [DialogAnomalyKind; 9] = [
+        DialogAnomalyKind::PipelineOverflow,
+        DialogAnomalyKind::SmtpUnparsableReply,
+        DialogAnomalyKind::SmtpReplyCodeChanges,
+        DialogAnomalyKind::SmtpReplyResynchronised,
+        DialogAnomalyKind::ImapUnparsableResponse,
+        DialogAnomalyKind::CredentialsDropped,
+        DialogAnomalyKind::TlsAfterCleartextGreeting,
+        DialogAnomalyKind::TlsStreamDesynchronised,
+        DialogAnomalyKind::UpgradeOutOfOrder,
+    ];
+
+    /// Its name in every output (`pipeline-overflow`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DialogAnomalyKind::PipelineOverflow => "pipeline-overflow",
+            DialogAnomalyKind::SmtpUnparsableReply => "smtp-unparsable-reply",
+            DialogAnomalyKind::SmtpReplyCodeChanges => "smtp-reply-code-changes",
+            DialogAnomalyKind::SmtpReplyResynchronised => "smtp-reply-resynchronised",
+            DialogAnomalyKind::ImapUnparsableResponse => "imap-unparsable-response",
+            DialogAnomalyKind::CredentialsDropped => "credentials-dropped",
+            DialogAnomalyKind::TlsAfterCleartextGreeting => "tls-after-cleartext-greeting",
+            DialogAnomalyKind::TlsStreamDesynchronised => "tls-stream-desynchronised",
+            DialogAnomalyKind::UpgradeOutOfOrder => "upgrade-out-of-order",
+        }
+    }
+}
+
+impl std::fmt::Display for DialogAnomalyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Everything the dialog showed.
@@ -389,7 +454,7 @@ impl DialogFacts {
         } else {
             self.credentials_not_listed += 1;
             if let Some(last) = credential.evidence.last() {
-                self.anomaly("credentials-dropped", last.clone());
+                self.anomaly(DialogAnomalyKind::CredentialsDropped, last.clone());
             }
         }
     }
@@ -429,9 +494,36 @@ impl DialogFacts {
     }
 
     /// Records an anomaly, keeping at most a few of each kind.
-    pub fn anomaly(&mut self, kind: &'static str, evidence: Evidence) {
+    pub fn anomaly(&mut self, kind: DialogAnomalyKind, evidence: Evidence) {
         if self.anomalies.iter().filter(|a| a.kind == kind).count() < 4 {
             self.anomalies.push(DialogAnomaly { kind, evidence });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DialogAnomalyKind;
+
+    /// docs/jsonl.md names every dialog anomaly kind, and no other.
+    #[test]
+    fn docs_list_every_dialog_anomaly_kind() {
+        let doc = include_str!("../../docs/jsonl.md");
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with("| `dialog_anomalies`"))
+            .expect("docs/jsonl.md has a dialog_anomalies row");
+        let named: Vec<&str> = row
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| w.contains('-') && !w.contains(' '))
+            .collect();
+        let kinds: Vec<&str> = DialogAnomalyKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(named, kinds, "docs/jsonl.md's dialog_anomalies row");
+        for kind in DialogAnomalyKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod tap;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tls;
+pub mod upgrade;
 pub mod words;
 
 pub use facts::*;

@@ -8,7 +8,7 @@
 //! [`PIPELINE_OVERFLOW`] dialog anomaly is recorded, since answers may be
 //! matched loosely from then on.
 
-use super::facts::{DialogFacts, Evidence};
+use super::facts::{DialogAnomalyKind, DialogFacts, Evidence};
 use std::collections::{VecDeque, vec_deque};
 
 /// Commands kept awaiting their answer. Real clients pipeline a few dozen
@@ -16,7 +16,7 @@ use std::collections::{VecDeque, vec_deque};
 pub const MAX_PENDING_COMMANDS: usize = 256;
 
 /// The dialog anomaly recorded when a command is dropped for room.
-pub const PIPELINE_OVERFLOW: &str = "pipeline-overflow";
+pub const PIPELINE_OVERFLOW: DialogAnomalyKind = DialogAnomalyKind::PipelineOverflow;
 
 /// Commands awaiting their answer, oldest first, at most
 /// [`MAX_PENDING_COMMANDS`] of them.

@@ -6,7 +6,7 @@
 //! are skipped by the driver without being buffered.
 
 use super::dialog::{Ctx, LineMachine, Literal};
-use super::facts::{CapabilityList, Evidence, Outcome, StarttlsAnswer};
+use super::facts::{CapabilityList, DialogAnomalyKind, Evidence, Outcome, StarttlsAnswer};
 use super::lines::Line;
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
@@ -194,7 +194,7 @@ impl SmtpDialog {
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
         let Some((code, last, text)) = parse_reply_line(bytes) else {
             bump(&mut ctx.facts.unparsed_lines[1]);
-            ctx.facts.anomaly("smtp-unparsable-reply", evidence);
+            ctx.facts.anomaly(DialogAnomalyKind::SmtpUnparsableReply, evidence);
             return;
         };
         let reply = self.reply.get_or_insert_with(|| Reply {
@@ -208,7 +208,7 @@ impl SmtpDialog {
         reply.lines += 1;
         if reply.code != code {
             ctx.facts
-                .anomaly("smtp-reply-code-changes", evidence.clone());
+                .anomaly(DialogAnomalyKind::SmtpReplyCodeChanges, evidence.clone());
         }
         // EHLO keywords are on every line after the first (RFC 5321 4.1.1.1).
         if reply.lines > 1 {
@@ -262,7 +262,7 @@ impl SmtpDialog {
         if let Some(at) = self.pending.iter().position(wanted) {
             if at > 0 && at < self.pending.len() {
                 ctx.facts
-                    .anomaly("smtp-reply-resynchronised", reply.first.clone());
+                    .anomaly(DialogAnomalyKind::SmtpReplyResynchronised, reply.first.clone());
                 self.pending.drop_oldest(at);
             }
         }

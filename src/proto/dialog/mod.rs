@@ -17,7 +17,7 @@
 //! go-ahead that are not TLS, sent before any further client byte, are
 //! response injection.
 
-use super::facts::{DialogFacts, Evidence, Protocol};
+use super::facts::{DialogAnomalyKind, DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
@@ -628,7 +628,7 @@ impl MailDialog {
                 if matches!(self.dirs[1].mode, Mode::Lines) {
                     let e =
                         Evidence::new(side, first.packet, b"TLS record after a cleartext greeting");
-                    self.facts.anomaly("tls-after-cleartext-greeting", e);
+                    self.facts.anomaly(DialogAnomalyKind::TlsAfterCleartextGreeting, e);
                 }
             }
             if !expecting_tls && side == Side::Server && !self.facts.implicit_tls {

@@ -7,7 +7,7 @@
 use super::machine::{Request, StarttlsEvent};
 use super::{MailDialog, Mode};
 use crate::flow::{PacketRef, Side};
-use crate::proto::facts::{Evidence, Protocol, StarttlsAnswer};
+use crate::proto::facts::{DialogAnomalyKind, Evidence, Protocol, StarttlsAnswer};
 use crate::proto::lines::DotTerminator;
 use crate::proto::tls::{Sniff, TlsEvent, sniff};
 
@@ -57,7 +57,7 @@ impl MailDialog {
             }
             TlsEvent::NotTls => {
                 self.facts.anomaly(
-                    "tls-stream-desynchronised",
+                    DialogAnomalyKind::TlsStreamDesynchronised,
                     Evidence::new(side, packet, b""),
                 );
                 self.dir(side).mode = Mode::Ignore;

@@ -13,7 +13,9 @@
 mod syntax;
 
 use super::dialog::{Ctx, LineMachine, Literal};
-use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
+use super::facts::{
+    CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind, StarttlsAnswer,
+};
 use super::lines::{Line, LineEnding};
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
@@ -489,7 +491,7 @@ impl ImapDialog {
             if tag.is_empty() || !status {
                 bump_unparsed(ctx, Side::Server);
                 ctx.facts
-                    .anomaly("imap-unparsable-response", evidence.clone());
+                    .anomaly(DialogAnomalyKind::ImapUnparsableResponse, evidence.clone());
                 // Whatever it was, a literal it announces still follows.
                 self.server_literal(literal, ctx);
                 return;

@@ -14,7 +14,7 @@
 
 use crate::flow::{PacketRef, Side, StreamEvent};
 use crate::proto::dialog::MailDialog;
-use crate::proto::{DialogFacts, Evidence, Protocol, SecretKind};
+use crate::proto::{DialogAnomalyKind, DialogFacts, Evidence, Protocol, SecretKind};
 use crate::time::Timestamp;
 
 #[derive(Clone, Copy, Debug)]
@@ -962,7 +962,7 @@ fn bounded() {
         facts
             .anomalies
             .iter()
-            .any(|a| a.kind == "credentials-dropped")
+            .any(|a| a.kind == DialogAnomalyKind::CredentialsDropped)
     );
     assert_secrets_masked(&facts, "bounded");
 
@@ -996,7 +996,7 @@ fn pipeline_overflow_is_noted_and_a_dropped_login_still_crossed() {
     let anomalies: Vec<_> = facts
         .anomalies
         .iter()
-        .map(|a| (a.kind, String::from_utf8_lossy(&a.evidence.bytes)))
+        .map(|a| (a.kind.name(), String::from_utf8_lossy(&a.evidence.bytes)))
         .collect();
     // Four of a kind are kept, each at the command that found no room.
     assert_eq!(
