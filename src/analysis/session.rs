@@ -263,9 +263,9 @@ impl SessionRecord {
             observability,
             transport: TransportRecord::build(info, locator),
             dialog: DialogStats {
-                bare_lf_lines: facts.bare_lf_lines,
-                long_lines: facts.long_lines,
-                unparsed_lines: facts.unparsed_lines,
+                bare_lf_lines: facts.bare_lf_lines.into_array(),
+                long_lines: facts.long_lines.into_array(),
+                unparsed_lines: facts.unparsed_lines.into_array(),
             },
             anomalies,
             dialog_anomalies: facts

@@ -3,7 +3,8 @@
 //! evidence (side, packet, exact bytes).
 
 use super::secrecy::SecretSpans;
-use crate::flow::{PacketRef, Side};
+use super::upgrade::UpgradeState;
+use crate::flow::{PacketRef, PerSide, Side};
 
 /// Capability lists kept per session (a client may send EHLO forever).
 pub const MAX_CAPABILITY_LISTS: usize = 64;
@@ -368,6 +369,8 @@ pub struct DialogFacts {
     /// The session's first client payload is a TLS record (whatever the
     /// port, and whatever the server sent before).
     pub implicit_tls: bool,
+    /// Where the STARTTLS upgrade ended (see [`super::upgrade`]).
+    pub upgrade: UpgradeState,
     pub client_hello: Option<(Evidence, TlsHello)>,
     pub server_hello: Option<(Evidence, TlsHello)>,
     pub credentials: Vec<Credential>,
@@ -379,11 +382,11 @@ pub struct DialogFacts {
     pub sensitive_command: Option<Evidence>,
     pub anomalies: Vec<DialogAnomaly>,
     /// Lines ended by a bare LF, per side [client, server].
-    pub bare_lf_lines: [u64; 2],
+    pub bare_lf_lines: PerSide<u64>,
     /// Lines cut at the line limit, per side.
-    pub long_lines: [u64; 2],
+    pub long_lines: PerSide<u64>,
     /// Bytes the parser could not interpret, per side.
-    pub unparsed_lines: [u64; 2],
+    pub unparsed_lines: PerSide<u64>,
     /// Secret stream ranges: what the [`super::secrecy::SecretGuard`]
     /// marked, and what the protocol machines marked themselves.
     pub secret_spans: SecretSpans,

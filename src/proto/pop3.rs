@@ -191,7 +191,7 @@ impl Pop3Dialog {
             Command::Overwritten(evidence)
         } else {
             if !is_known_command(verb) {
-                ctx.facts.unparsed_lines[0] += 1;
+                ctx.facts.unparsed_lines.client += 1;
             }
             Command::Other
         };
@@ -222,7 +222,7 @@ impl Pop3Dialog {
         }
         let ok = is(status, "+OK");
         if !ok && !is(status, "-ERR") {
-            ctx.facts.unparsed_lines[1] += 1;
+            ctx.facts.unparsed_lines.server += 1;
             return;
         }
         if !self.greeted && self.pending.is_empty() {

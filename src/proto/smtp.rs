@@ -184,7 +184,7 @@ impl SmtpDialog {
             Command::Overwritten(evidence)
         } else {
             if !is_known_command(verb) {
-                bump(&mut ctx.facts.unparsed_lines[0]);
+                bump(&mut ctx.facts.unparsed_lines.client);
             }
             Command::Other
         };
@@ -193,8 +193,9 @@ impl SmtpDialog {
 
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
         let Some((code, last, text)) = parse_reply_line(bytes) else {
-            bump(&mut ctx.facts.unparsed_lines[1]);
-            ctx.facts.anomaly(DialogAnomalyKind::SmtpUnparsableReply, evidence);
+            bump(&mut ctx.facts.unparsed_lines.server);
+            ctx.facts
+                .anomaly(DialogAnomalyKind::SmtpUnparsableReply, evidence);
             return;
         };
         let reply = self.reply.get_or_insert_with(|| Reply {
@@ -261,8 +262,10 @@ impl SmtpDialog {
         };
         if let Some(at) = self.pending.iter().position(wanted) {
             if at > 0 && at < self.pending.len() {
-                ctx.facts
-                    .anomaly(DialogAnomalyKind::SmtpReplyResynchronised, reply.first.clone());
+                ctx.facts.anomaly(
+                    DialogAnomalyKind::SmtpReplyResynchronised,
+                    reply.first.clone(),
+                );
                 self.pending.drop_oldest(at);
             }
         }

@@ -1603,7 +1603,7 @@ fn unknown_commands_are_counted() {
     for (lines, want) in cases {
         let facts = run(&[(S, G), (C, lines)]);
         assert_eq!(
-            facts.unparsed_lines,
+            facts.unparsed_lines.into_array(),
             *want,
             "{:?}",
             String::from_utf8_lossy(lines)

@@ -253,9 +253,9 @@ pub(crate) fn summary(f: &DialogFacts) -> String {
         out.push(format!("anom={}", a.kind));
     }
     for (name, [client, server]) in [
-        ("bare", f.bare_lf_lines),
-        ("long", f.long_lines),
-        ("unparsed", f.unparsed_lines),
+        ("bare", f.bare_lf_lines.into_array()),
+        ("long", f.long_lines.into_array()),
+        ("unparsed", f.unparsed_lines.into_array()),
     ] {
         if client != 0 || server != 0 {
             out.push(format!("{name}={client}/{server}"));

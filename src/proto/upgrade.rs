@@ -22,6 +22,7 @@
 //!                               └─capture ends─> Unanswered ──────> NotEstablished <────────┘
 //! ```
 
+use crate::flow::Side;
 use std::fmt;
 
 /// Where a session is in its upgrade to TLS.
@@ -78,7 +79,8 @@ pub enum UpgradeEvent {
     /// Client bytes held after the request, released by the acceptance,
     /// are cleartext: they crossed before the go-ahead.
     HeldCleartext,
-    /// Both TLS hellos were seen: the rest is encrypted.
+    /// Both TLS hellos were seen (the driver stops reading TLS there,
+    /// whatever the state: the rest is encrypted).
     HellosSeen,
     /// The session ended.
     End,
@@ -96,9 +98,13 @@ pub enum UpgradeAction {
     /// The upgrade was refused: the held client bytes are the commands they
     /// look like.
     ReleaseAsCommands,
-    /// Both sides' next bytes may start TLS; held client bytes are read
-    /// that way first.
+    /// The go-ahead: both sides' next bytes may start TLS. Client bytes
+    /// held since the request crossed before it: TLS is read as TLS, and
+    /// cleartext is [`UpgradeEvent::HeldCleartext`].
     ExpectTls,
+    /// No answer will come: the held client bytes are read as if TLS were
+    /// expected.
+    ReleaseExpectingTls,
     /// The held client bytes crossed in cleartext before the go-ahead:
     /// record them as command injection, read them as commands, then
     /// expect TLS again.
@@ -115,8 +121,6 @@ pub enum UpgradeAction {
     /// The client went on in cleartext: its first line is evidence, and the
     /// server's bytes are lines again.
     ClientStayedCleartext,
-    /// The handshake is seen: stop reading TLS.
-    StopReadingTls,
 }
 
 /// A transition: the next state and what to do.
@@ -147,7 +151,7 @@ pub fn transition(state: UpgradeState, event: UpgradeEvent) -> Result<Step, Unli
     use UpgradeState as S;
     let (next, action) = match (state, event) {
         // Everything may end; only an unanswered request has more to read.
-        (S::Requested,      E::End)             => (S::Unanswered,     A::ExpectTls),
+        (S::Requested,      E::End)             => (S::Unanswered,     A::ReleaseExpectingTls),
         (state,             E::End)             => (state,             A::None),
 
         (S::Start,          E::ClientCleartext) => (S::Cleartext,      A::None),
@@ -188,18 +192,18 @@ pub fn transition(state: UpgradeState, event: UpgradeEvent) -> Result<Step, Unli
 
         (S::Handshake,      E::ServerTls)       => (S::Handshake,      A::None),
         (S::Handshake,      E::ServerCleartext) => (S::NotEstablished, A::None),
-        (S::Handshake,      E::HellosSeen)      => (S::Tls,            A::StopReadingTls),
+        (S::Handshake,      E::HellosSeen)      => (S::Tls,            A::None),
 
         (S::ImplicitTls,    E::ClientTls)       => (S::ImplicitTls,    A::ImplicitTls),
         (S::ImplicitTls,    E::ServerTls)       => (S::ImplicitTls,    A::None),
         (S::ImplicitTls,    E::ClientCleartext) => (S::ImplicitTls,    A::None),
         (S::ImplicitTls,    E::ServerCleartext) => (S::ImplicitTls,    A::None),
-        (S::ImplicitTls,    E::HellosSeen)      => (S::ImplicitTls,    A::StopReadingTls),
+        (S::ImplicitTls,    E::HellosSeen)      => (S::ImplicitTls,    A::None),
 
         (S::NotEstablished, E::Requested)       => (S::Requested,      A::HoldClient),
         (S::NotEstablished, E::ServerCleartext) => (S::NotEstablished, A::None),
         (S::NotEstablished, E::ServerTls)       => (S::NotEstablished, A::None),
-        (S::NotEstablished, E::HellosSeen)      => (S::NotEstablished, A::StopReadingTls),
+        (S::NotEstablished, E::HellosSeen)      => (S::NotEstablished, A::None),
 
         (S::Unanswered,     E::ClientTls)       => (S::Handshake,      A::None),
         (S::Unanswered,     E::ClientCleartext) => (S::NotEstablished, A::ClientStayedCleartext),
@@ -241,6 +245,23 @@ impl UpgradeState {
 }
 
 impl UpgradeEvent {
+    /// The side whose bytes the event is about (the session's end and the
+    /// hellos are put on the client's).
+    pub fn side(self) -> Side {
+        match self {
+            UpgradeEvent::Accepted
+            | UpgradeEvent::Refused
+            | UpgradeEvent::ServerTls
+            | UpgradeEvent::ServerCleartext => Side::Server,
+            UpgradeEvent::Requested
+            | UpgradeEvent::ClientTls
+            | UpgradeEvent::ClientCleartext
+            | UpgradeEvent::HeldCleartext
+            | UpgradeEvent::HellosSeen
+            | UpgradeEvent::End => Side::Client,
+        }
+    }
+
     /// Every event.
     pub const ALL: [UpgradeEvent; 10] = [
         UpgradeEvent::Requested,

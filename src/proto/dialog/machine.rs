@@ -5,7 +5,7 @@
 
 use super::super::facts::{DialogFacts, Evidence, StarttlsAnswer};
 use super::super::lines::Line;
-use crate::flow::Side;
+use crate::flow::{PerSide, Side};
 
 /// A protocol's line-level state machine.
 pub trait LineMachine {
@@ -37,15 +37,16 @@ pub struct Literal<'a> {
 pub struct Ctx<'a> {
     pub facts: &'a mut DialogFacts,
     pub(super) requests: &'a mut Requests,
-    pub(super) gaps: [u64; 2],
-    pub(super) in_body: [bool; 2],
+    pub(super) gaps: PerSide<u64>,
+    pub(super) in_body: PerSide<bool>,
 }
 
 /// What a machine asked for while handling one line, applied by the
-/// driver after it.
+/// driver after it: how a side's next bytes are framed, and the upgrade
+/// event its words made (see [`crate::proto::upgrade`]).
 #[derive(Default)]
 pub(super) struct Requests {
-    pub(super) modes: [Option<Request>; 2],
+    pub(super) modes: PerSide<Option<Request>>,
     pub(super) starttls: Option<StarttlsEvent>,
 }
 
@@ -65,29 +66,25 @@ impl Ctx<'_> {
     /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
     /// `keep` of them are handed to [`LineMachine::on_literal`].
     pub fn literal(&mut self, side: Side, len: u64, keep: usize) {
-        set(
-            &mut self.requests.modes,
-            side,
-            Request::Literal { len, keep },
-        );
+        self.requests.modes[side] = Some(Request::Literal { len, keep });
     }
 
     /// A body ended by a lone dot follows on `side` (SMTP DATA, POP3
     /// multi-line responses); it is skipped without buffering.
     pub fn dot_body(&mut self, side: Side) {
-        set(&mut self.requests.modes, side, Request::DotBody);
+        self.requests.modes[side] = Some(Request::DotBody);
     }
 
     /// Back to lines on `side` (a body the other side's reply proves over).
     pub fn lines(&mut self, side: Side) {
-        set(&mut self.requests.modes, side, Request::Lines);
+        self.requests.modes[side] = Some(Request::Lines);
     }
 
     /// `side`'s further bytes are not the protocol's (a compressed stream):
     /// they are skipped unread (the client's masked, since nothing says
     /// they hold no password).
     pub fn opaque(&mut self, side: Side) {
-        set(&mut self.requests.modes, side, Request::Opaque);
+        self.requests.modes[side] = Some(Request::Opaque);
     }
 
     /// The client asked for TLS: hold its further bytes until the answer.
@@ -102,27 +99,11 @@ impl Ctx<'_> {
 
     /// Gaps so far in `side`'s stream.
     pub fn gaps(&self, side: Side) -> u64 {
-        pick(&self.gaps, side)
+        self.gaps[side]
     }
 
     /// True while `side` is inside a dot-terminated body.
     pub fn in_body(&self, side: Side) -> bool {
-        pick(&self.in_body, side)
-    }
-}
-
-fn set<T>(slots: &mut [Option<T>; 2], side: Side, value: T) {
-    let [client, server] = slots;
-    match side {
-        Side::Client => *client = Some(value),
-        Side::Server => *server = Some(value),
-    }
-}
-
-fn pick<T: Copy>(pair: &[T; 2], side: Side) -> T {
-    let [client, server] = pair;
-    match side {
-        Side::Client => *client,
-        Side::Server => *server,
+        self.in_body[side]
     }
 }

@@ -1,29 +1,25 @@
-//! The dialog driver shared by SMTP, IMAP and POP3.
+//! The dialog driver shared by SMTP, IMAP and POP3 (and every protocol
+//! that speaks in lines).
 //!
-//! It routes each direction's bytes to what they are: lines (handed to the
+//! It frames each direction's bytes as what they are: lines (handed to the
 //! protocol's [`LineMachine`]), a literal or chunk counted by length, a
-//! dot-terminated body skipped without buffering, or TLS records. It also
-//! runs the STARTTLS lifecycle that the three protocols share:
-//!
-//! ```text
-//!  Cleartext --client STARTTLS--> Requested --answer OK--> GoAhead --ClientHello--> Handshake --ServerHello--> Tls
-//!      ^                              |                       |
-//!      +---------answer refused-------+                       +--cleartext or close--> NotEstablished
-//! ```
-//!
-//! Client bytes after STARTTLS are held until the server answers: if it
-//! accepts, they were sent before the go-ahead and are command injection;
-//! if it refuses, they are ordinary commands. Server bytes after the
-//! go-ahead that are not TLS, sent before any further client byte, are
-//! response injection.
+//! dot-terminated body skipped without buffering, or TLS records. The
+//! STARTTLS lifecycle is not here: the machine's words and the bytes'
+//! nature become [`UpgradeEvent`]s, and [`crate::proto::upgrade`]'s
+//! transition function says the next state and what the framing does
+//! (hold the client's bytes, release them, expect TLS, skip an injected
+//! line). Bytes to read again (held bytes released, a sniff's probe) wait
+//! on a stack that the feeding loop empties first, so nothing re-enters
+//! the feeder.
 
-use super::facts::{DialogAnomalyKind, DialogFacts, Evidence, Protocol};
+use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
+use super::upgrade::{UpgradeEvent, UpgradeState};
 use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
-use crate::flow::{PacketRef, SessionInfo, Side, StreamEvent};
+use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
 mod detect;
 #[cfg(test)]
@@ -44,10 +40,11 @@ pub const HELD_BYTES: usize = 4096;
 /// First lines to look at before giving up on recognising the protocol.
 const DETECTION_LINES: u32 = 4;
 
-/// What a direction's next bytes are.
+/// How a direction's next bytes are framed.
 enum Mode {
-    /// Nothing seen yet: the first bytes tell TLS from cleartext.
-    Start,
+    /// TLS or cleartext? The first bytes tell: at the start, and where the
+    /// upgrade expects TLS.
+    Sniff,
     Lines,
     Literal {
         remaining: u64,
@@ -58,12 +55,10 @@ enum Mode {
         start: Option<u64>,
     },
     DotBody(DotTerminator),
-    /// Client bytes after STARTTLS, held until the server answers.
-    Hold,
-    /// After the go-ahead: TLS expected.
-    ExpectTls,
-    /// A line injected where TLS was expected: skip it, then expect TLS.
-    InjectedLine,
+    /// Bytes parked until the upgrade releases them.
+    Held,
+    /// One line to record as injected and skip, then sniff again.
+    SkipLine,
     Tls(Box<TlsReader>),
     /// Nothing more to learn.
     Ignore,
@@ -72,14 +67,10 @@ enum Mode {
 struct Direction {
     mode: Mode,
     lines: LineReader,
-    /// Bytes waiting for a decision (Start, ExpectTls, Hold).
+    /// Bytes waiting for a decision (Sniff, Held).
     held: Vec<u8>,
     held_at: Option<At>,
     gaps: u64,
-    /// Bytes seen since the STARTTLS go-ahead.
-    spoke_since_go_ahead: bool,
-    /// The next complete line is the client's cleartext after a go-ahead.
-    note_next_line: bool,
     /// The packet of the first TLS byte (where the hello starts).
     tls_first: Option<PacketRef>,
     fin: bool,
@@ -88,17 +79,37 @@ struct Direction {
 impl Direction {
     fn new() -> Self {
         Direction {
-            mode: Mode::Start,
+            mode: Mode::Sniff,
             lines: LineReader::default(),
             held: Vec::new(),
             held_at: None,
             gaps: 0,
-            spoke_since_go_ahead: false,
-            note_next_line: false,
             tls_first: None,
             fin: false,
         }
     }
+
+    fn in_body(&self) -> bool {
+        matches!(self.mode, Mode::DotBody(_))
+    }
+}
+
+/// Bytes read again before the input goes on: held bytes the upgrade
+/// released, or what a sniff kept to decide.
+struct Replay {
+    side: Side,
+    bytes: Vec<u8>,
+    used: usize,
+    at: At,
+    then: AfterReplay,
+}
+
+/// What follows a replay.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterReplay {
+    Nothing,
+    /// Injected commands were read: the client's TLS is expected again.
+    ExpectClientTls,
 }
 
 enum Machine {
@@ -146,9 +157,12 @@ pub struct MailDialog {
     from_start: bool,
     /// Whether a `220` greeting really began SMTP.
     smtp_check: SmtpCheck,
-    dirs: [Direction; 2],
+    dirs: PerSide<Direction>,
     requests: Requests,
-    go_ahead: bool,
+    /// Where the STARTTLS upgrade is.
+    upgrade: UpgradeState,
+    /// Bytes to read again, the next on top.
+    replays: Vec<Replay>,
     /// Which client bytes are secret, whatever the machine understood.
     secrets: SecretGuard,
     /// What was read, line by line, when asked for (`stripwatch diff`).
@@ -166,9 +180,10 @@ impl MailDialog {
             port_hint,
             from_start: false,
             smtp_check: SmtpCheck::Settled,
-            dirs: [Direction::new(), Direction::new()],
+            dirs: PerSide::new(Direction::new(), Direction::new()),
             requests: Requests::default(),
-            go_ahead: false,
+            upgrade: UpgradeState::Start,
+            replays: Vec::new(),
             secrets: SecretGuard::default(),
             tap: None,
         }
@@ -224,35 +239,28 @@ impl MailDialog {
                 }
                 self.gap(side, offset, len)
             }
-            StreamEvent::Fin { .. } => self.dir(side).fin = true,
+            StreamEvent::Fin { .. } => self.dirs[side].fin = true,
             StreamEvent::Conflict(_) => {}
         }
     }
 
     /// True when `side` sent FIN.
     pub fn fin(&self, side: Side) -> bool {
-        self.dirs.get(side.index()).is_some_and(|d| d.fin)
+        self.dirs[side].fin
     }
 
     /// The session ended.
     pub fn finish(&mut self) {
-        // A STARTTLS never answered in this capture: what the client sent
+        // A request never answered in this capture: what the client sent
         // after it is still worth reading.
-        if matches!(self.dir(Side::Client).mode, Mode::Hold) {
-            let held = std::mem::take(&mut self.dir(Side::Client).held);
-            let at = self.dir(Side::Client).held_at.take();
-            self.dir(Side::Client).mode = Mode::ExpectTls;
-            if let Some(at) = at {
-                self.feed(Side::Client, &held, at);
-            }
-        }
+        self.upgrade_event(UpgradeEvent::End, None);
+        self.drain_replays();
         self.settle_protocol();
-        let (facts, requests) = (&mut self.facts, &mut self.requests);
         let mut ctx = Ctx {
-            facts,
-            requests,
-            gaps: [self.dirs[0].gaps, self.dirs[1].gaps],
-            in_body: [false; 2],
+            facts: &mut self.facts,
+            requests: &mut self.requests,
+            gaps: PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps),
+            in_body: PerSide::both(false),
         };
         if let Some(m) = self.machine.get() {
             m.finish(&mut ctx);
@@ -260,14 +268,7 @@ impl MailDialog {
         self.requests = Requests::default();
         self.judge_partial_line();
         self.secrets.finish(&mut self.facts.secret_spans);
-    }
-
-    fn dir(&mut self, side: Side) -> &mut Direction {
-        let [client, server] = &mut self.dirs;
-        match side {
-            Side::Client => client,
-            Side::Server => server,
-        }
+        self.facts.upgrade = self.upgrade;
     }
 
     fn gap(&mut self, side: Side, offset: u64, len: u64) {
@@ -276,7 +277,7 @@ impl MailDialog {
             self.secrets
                 .client_break(offset, &mut self.facts.secret_spans);
         }
-        let dir = self.dir(side);
+        let dir = &mut self.dirs[side];
         dir.gaps += 1;
         // A partial line is dropped. What follows the gap is not skipped:
         // segments mostly start at a line boundary, and the machines cope
@@ -290,6 +291,7 @@ impl MailDialog {
         }
         self.with_machine(|m, ctx| m.on_gap(side, len, ctx));
         self.apply_requests();
+        self.drain_replays();
     }
 
     /// The session ended: a `220` greeting the client never answered with
@@ -313,9 +315,9 @@ impl MailDialog {
         if f.implicit_tls || f.client_hello.is_some() || f.server_hello.is_some() {
             return;
         }
-        let gaps = self.dirs.iter().any(|d| d.gaps > 0);
+        let gaps = self.dirs.iter().any(|(_, d)| d.gaps > 0);
         let binary = binary_seen
-            || self.dirs.iter().any(|d| {
+            || self.dirs.iter().any(|(_, d)| {
                 d.lines
                     .partial_line()
                     .is_some_and(|(bytes, _)| is_binary(bytes))
@@ -336,7 +338,7 @@ impl MailDialog {
             secrets,
             ..
         } = self;
-        let Some((bytes, offset)) = dirs[0].lines.partial_line() else {
+        let Some((bytes, offset)) = dirs.client.lines.partial_line() else {
             return;
         };
         secrets.client_line(
@@ -353,7 +355,7 @@ impl MailDialog {
     /// its way (unread, so nothing says it holds no password).
     fn guard_unread_client_bytes(&mut self, input: &[u8], at: At) {
         let spans = &mut self.facts.secret_spans;
-        match &self.dirs[0].mode {
+        match &self.dirs.client.mode {
             Mode::Literal {
                 start: None, total, ..
             } => {
@@ -371,11 +373,8 @@ impl MailDialog {
 
     /// Runs `f` on the protocol machine with a fresh context.
     fn with_machine(&mut self, f: impl FnOnce(&mut dyn LineMachine, &mut Ctx<'_>)) {
-        let gaps = [self.dirs[0].gaps, self.dirs[1].gaps];
-        let in_body = [
-            matches!(self.dirs[0].mode, Mode::DotBody(_)),
-            matches!(self.dirs[1].mode, Mode::DotBody(_)),
-        ];
+        let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
+        let in_body = PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body());
         if let Some(m) = self.machine.get() {
             let mut ctx = Ctx {
                 facts: &mut self.facts,
@@ -387,18 +386,47 @@ impl MailDialog {
         }
     }
 
+    /// Feeds `bytes` of `side`, reading what the upgrade released (or a
+    /// sniff kept) before the rest: those bytes came first.
     fn feed(&mut self, side: Side, bytes: &[u8], at: At) {
-        let mut rest = bytes;
-        let mut at = at;
-        while !rest.is_empty() {
-            if self.go_ahead {
-                self.dir(side).spoke_since_go_ahead = true;
+        let (mut rest, mut at) = (bytes, at);
+        loop {
+            self.drain_replays();
+            if rest.is_empty() {
+                return;
             }
-            let used = self.step(side, rest, at).min(rest.len());
+            let used = self.step_and_apply(side, rest, at);
             rest = rest.get(used..).unwrap_or_default();
             at.offset += used as u64;
-            self.apply_requests();
         }
+    }
+
+    /// Reads every pending replay, the latest first.
+    fn drain_replays(&mut self) {
+        while let Some(mut replay) = self.replays.pop() {
+            let depth = self.replays.len();
+            let input = replay.bytes.get(replay.used..).unwrap_or_default();
+            if input.is_empty() {
+                if replay.then == AfterReplay::ExpectClientTls {
+                    let client = &mut self.dirs.client;
+                    client.lines.clear();
+                    client.mode = Mode::Sniff;
+                }
+                continue;
+            }
+            let used = self.step_and_apply(replay.side, input, replay.at);
+            replay.used += used;
+            replay.at.offset += used as u64;
+            // What this step released goes first, then the rest of this.
+            self.replays.insert(depth, replay);
+        }
+    }
+
+    /// One step, then what the machine asked for.
+    fn step_and_apply(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let used = self.step(side, input, at).min(input.len());
+        self.apply_requests();
+        used
     }
 
     /// Processes a prefix of `input` in the current mode; returns its length.
@@ -406,111 +434,129 @@ impl MailDialog {
         if side == Side::Client {
             self.guard_unread_client_bytes(input, at);
         }
-        let packet = at.packet;
-        let tapping = self.tap.is_some();
-        let dir = self.dir(side);
-        match &mut dir.mode {
+        match &mut self.dirs[side].mode {
             Mode::Ignore => input.len(),
-            Mode::InjectedLine => {
-                let (used, line) = dir.lines.push(input, packet, at.offset);
-                if let Some(line) = line {
-                    let evidence = Evidence::from_line(side, &line);
-                    let tapped = tapping.then(|| (line.bytes.to_vec(), line.ending, line.packet));
-                    dir.mode = Mode::ExpectTls;
-                    if let (Some(tap), Some((bytes, ending, packet))) =
-                        (self.tap.as_deref_mut(), tapped)
-                    {
-                        let line = Line {
-                            bytes: &bytes,
-                            packet,
-                            offset: evidence.offset.unwrap_or(at.offset),
-                            ending,
-                            secret_from: None,
-                        };
-                        tap.line(side, &line, TapKind::AfterGoAhead);
-                    }
-                    self.facts.response_injection.get_or_insert(evidence);
-                }
-                used
-            }
-            Mode::Start | Mode::ExpectTls => self.decide(side, input, at),
-            Mode::Hold => {
-                let room = HELD_BYTES.saturating_sub(dir.held.len()).min(input.len());
-                dir.held
-                    .extend_from_slice(input.get(..room).unwrap_or_default());
-                dir.held_at.get_or_insert(at);
-                if room < input.len() && side == Side::Client {
-                    // Past the hold, bytes are never read: nothing says
-                    // they are not a password.
-                    let spans = &mut self.facts.secret_spans;
-                    spans.add(
-                        side,
-                        at.offset + room as u64,
-                        at.offset + input.len() as u64,
-                    );
-                }
-                input.len()
-            }
+            Mode::SkipLine => self.skip_injected_line(side, input, at),
+            Mode::Sniff => self.sniff(side, input, at),
+            Mode::Held => self.hold(side, input, at),
             Mode::Tls(reader) => {
                 let mut events = Vec::new();
                 reader.feed(input, &mut events);
                 for event in events {
-                    self.on_tls(side, event, packet);
+                    self.on_tls(side, event, at.packet);
                 }
                 input.len()
             }
             Mode::DotBody(term) => match term.scan(input) {
                 Some(end) => {
-                    dir.mode = Mode::Lines;
+                    self.dirs[side].mode = Mode::Lines;
                     self.with_machine(|m, ctx| m.on_body_end(side, ctx));
                     end
                 }
                 None => input.len(),
             },
-            Mode::Literal {
-                remaining,
-                keep,
-                kept,
-                total,
-                start,
-            } => {
-                // The literal's place for the tap: where its first byte is.
-                let begins = start.is_none().then_some(*total);
-                let offset = *start.get_or_insert(at.offset);
-                let take = usize::try_from(*remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(input.len());
-                let room = keep.saturating_sub(kept.len()).min(take);
-                kept.extend_from_slice(input.get(..room).unwrap_or_default());
-                *remaining -= take as u64;
-                if *remaining == 0 {
-                    let (kept, total) = (std::mem::take(kept), *total);
-                    dir.mode = Mode::Lines;
-                    if let (Some(tap), Some(total)) = (self.tap.as_deref_mut(), begins) {
-                        tap.marker(side, TapKind::Literal { total }, Some(packet), offset);
-                    }
-                    let literal = Literal {
-                        bytes: &kept,
-                        total,
-                        offset,
-                    };
-                    self.with_machine(|m, ctx| m.on_literal(side, literal, ctx));
-                } else if let (Some(tap), Some(total)) = (self.tap.as_deref_mut(), begins) {
-                    tap.marker(side, TapKind::Literal { total }, Some(packet), offset);
-                }
-                take
-            }
+            Mode::Literal { .. } => self.literal(side, input, at),
             Mode::Lines => self.lines(side, input, at),
         }
     }
 
+    /// A server line where TLS was expected, before the client spoke: it is
+    /// recorded as response injection and skipped, and TLS still expected.
+    fn skip_injected_line(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let dir = &mut self.dirs[side];
+        let (used, line) = dir.lines.push(input, at.packet, at.offset);
+        let Some(line) = line else {
+            return used;
+        };
+        let evidence = Evidence::from_line(side, &line);
+        let tapped = self
+            .tap
+            .is_some()
+            .then(|| (line.bytes.to_vec(), line.ending, line.packet));
+        dir.mode = Mode::Sniff;
+        if let (Some(tap), Some((bytes, ending, packet))) = (self.tap.as_deref_mut(), tapped) {
+            let line = Line {
+                bytes: &bytes,
+                packet,
+                offset: evidence.offset.unwrap_or(at.offset),
+                ending,
+                secret_from: None,
+            };
+            tap.line(side, &line, TapKind::AfterGoAhead);
+        }
+        self.facts.response_injection.get_or_insert(evidence);
+        used
+    }
+
+    /// Parks bytes until the upgrade releases them (at most [`HELD_BYTES`]).
+    fn hold(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let dir = &mut self.dirs[side];
+        let room = HELD_BYTES.saturating_sub(dir.held.len()).min(input.len());
+        dir.held
+            .extend_from_slice(input.get(..room).unwrap_or_default());
+        dir.held_at.get_or_insert(at);
+        if room < input.len() && side == Side::Client {
+            // Past the hold, bytes are never read: nothing says they are
+            // not a password.
+            let end = at.offset + input.len() as u64;
+            let spans = &mut self.facts.secret_spans;
+            spans.add(side, at.offset + room as u64, end);
+        }
+        input.len()
+    }
+
+    /// Counts a literal's (or chunk's) bytes, keeping its first ones, and
+    /// hands it to the machine once it has passed.
+    fn literal(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let Mode::Literal {
+            remaining,
+            keep,
+            kept,
+            total,
+            start,
+        } = &mut self.dirs[side].mode
+        else {
+            return 0;
+        };
+        // The literal's place for the tap: where its first byte is.
+        let begins = start.is_none().then_some(*total);
+        let offset = *start.get_or_insert(at.offset);
+        let take = usize::try_from(*remaining)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        let room = keep.saturating_sub(kept.len()).min(take);
+        kept.extend_from_slice(input.get(..room).unwrap_or_default());
+        *remaining -= take as u64;
+        let passed = (*remaining == 0).then(|| (std::mem::take(kept), *total));
+        if let (Some(tap), Some(total)) = (self.tap.as_deref_mut(), begins) {
+            tap.marker(side, TapKind::Literal { total }, Some(at.packet), offset);
+        }
+        if let Some((kept, total)) = passed {
+            self.dirs[side].mode = Mode::Lines;
+            let literal = Literal {
+                bytes: &kept,
+                total,
+                offset,
+            };
+            self.with_machine(|m, ctx| m.on_literal(side, literal, ctx));
+        }
+        take
+    }
+
     /// Feeds lines until one of them changes a mode.
     fn lines(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
+        let in_body = PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body());
+        // The first client line after an upgrade that did not happen is its
+        // evidence (whatever the segmentation).
+        let note = side == Side::Client && self.upgrade == UpgradeState::NotEstablished;
+        let recognition = Recognition {
+            port_hint: self.port_hint,
+            from_start: self.from_start && gaps == PerSide::both(0),
+        };
         let MailDialog {
             facts,
             machine,
-            port_hint,
-            from_start,
             smtp_check,
             dirs,
             requests,
@@ -518,69 +564,22 @@ impl MailDialog {
             tap,
             ..
         } = self;
-        let gaps = [dirs[0].gaps, dirs[1].gaps];
-        let in_body = [
-            matches!(dirs[0].mode, Mode::DotBody(_)),
-            matches!(dirs[1].mode, Mode::DotBody(_)),
-        ];
-        let Some(dir) = dirs.get_mut(side.index()) else {
-            return input.len();
-        };
-        let mut note = std::mem::take(&mut dir.note_next_line);
-        let used = dir.lines.feed(input, at.packet, at.offset, |line| {
+        dirs[side].lines.feed(input, at.packet, at.offset, |line| {
             // Secrecy is judged before anything records the line.
             let line = &judge_line(secrets, facts, side, line);
             if let Some(tap) = tap.as_deref_mut() {
                 tap.line(side, line, TapKind::Line);
             }
-            if std::mem::take(&mut note) {
+            if note {
                 let evidence = Evidence::from_line(side, line);
                 facts.cleartext_after_go_ahead.get_or_insert(evidence);
             }
-            let slot = side.index().min(1);
             match line.ending {
-                LineEnding::BareLf => bump(&mut facts.bare_lf_lines, slot),
-                LineEnding::Cut => bump(&mut facts.long_lines, slot),
+                LineEnding::BareLf => facts.bare_lf_lines[side] += 1,
+                LineEnding::Cut => facts.long_lines[side] += 1,
                 LineEnding::CrLf => {}
             }
-            let from_start = *from_start && gaps == [0, 0];
-            if let Machine::Undetected {
-                lines_seen,
-                binary_seen,
-            } = machine
-            {
-                if is_binary(line.bytes) {
-                    *binary_seen = true;
-                } else {
-                    *lines_seen += 1;
-                }
-                let hint = (*lines_seen >= DETECTION_LINES && !from_start)
-                    .then_some(*port_hint)
-                    .flatten();
-                let detected = detect(side, line.bytes);
-                match detected.or(hint) {
-                    Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
-                    Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
-                    Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
-                    // Binary is no mail dialog, whatever the port.
-                    None if *lines_seen >= DETECTION_LINES => {
-                        not_mail(machine, facts, UNKNOWN_TEXT)
-                    }
-                    None => {}
-                }
-                if detected == Some(Protocol::Smtp) && side == Side::Server && from_start {
-                    *smtp_check = SmtpCheck::AwaitClient;
-                }
-                if let Some(p) = protocol_of(machine) {
-                    facts.protocol = Some(p);
-                }
-            } else {
-                *smtp_check = smtp_check.step(side, line.bytes);
-                if *smtp_check == SmtpCheck::Refuted {
-                    *smtp_check = SmtpCheck::Settled;
-                    not_mail(machine, facts, NOT_SMTP);
-                }
-            }
+            recognition.track(machine, facts, smtp_check, side, line.bytes);
             let mut ctx = Ctx {
                 facts,
                 requests,
@@ -591,16 +590,15 @@ impl MailDialog {
                 m.on_line(side, line, &mut ctx);
             }
             // Stop at a line that changes how this side's bytes are read.
-            requests.modes.iter().all(Option::is_none) && requests.starttls.is_none()
-        });
-        // No line completed yet: the next one is still the one to note.
-        dir.note_next_line |= note;
-        used
+            requests.modes.iter().all(|(_, m)| m.is_none()) && requests.starttls.is_none()
+        })
     }
 
-    /// Start or after the go-ahead: TLS or cleartext?
-    fn decide(&mut self, side: Side, input: &[u8], at: At) -> usize {
-        let dir = self.dir(side);
+    /// Where TLS may start (a side's first bytes, or after a go-ahead): is
+    /// it TLS or cleartext? The bytes are framed as what they are, and the
+    /// upgrade told.
+    fn sniff(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let dir = &mut self.dirs[side];
         let mut probe = std::mem::take(&mut dir.held);
         let first = *dir.held_at.get_or_insert(at);
         let already = probe.len();
@@ -612,40 +610,100 @@ impl MailDialog {
         }
         probe.truncate(already);
         dir.held_at = None;
-        let expecting_tls = matches!(dir.mode, Mode::ExpectTls);
-        if verdict == Sniff::Tls {
+        let tls = verdict == Sniff::Tls;
+        if tls {
             dir.mode = Mode::Tls(Box::default());
             dir.tls_first = Some(first.packet);
             if let Some(tap) = self.tap.as_deref_mut() {
                 tap.marker(side, TapKind::Tls, Some(first.packet), first.offset);
             }
-            // Implicit TLS: the client's first payload is a TLS record,
-            // whatever the port. After a cleartext greeting it is odd (a
-            // STARTTLS the capture did not see, or a client meant for a
-            // TLS port): noted, but the definition holds.
-            if !expecting_tls && side == Side::Client && self.facts.client_hello.is_none() {
-                self.facts.implicit_tls = true;
-                if matches!(self.dirs[1].mode, Mode::Lines) {
-                    let e =
-                        Evidence::new(side, first.packet, b"TLS record after a cleartext greeting");
-                    self.facts.anomaly(DialogAnomalyKind::TlsAfterCleartextGreeting, e);
-                }
-            }
-            if !expecting_tls && side == Side::Server && !self.facts.implicit_tls {
-                // The server's first bytes are TLS: the client's hello was
-                // not captured, but the session is TLS from the start.
-                self.facts.implicit_tls = true;
-            }
-        } else if expecting_tls {
-            self.cleartext_after_go_ahead(side);
         } else {
             dir.mode = Mode::Lines;
         }
-        // Replay what was held, then go on with this input in the new mode.
+        let event = match (side, tls) {
+            (Side::Client, true) => UpgradeEvent::ClientTls,
+            (Side::Client, false) => UpgradeEvent::ClientCleartext,
+            (Side::Server, true) => UpgradeEvent::ServerTls,
+            (Side::Server, false) => UpgradeEvent::ServerCleartext,
+        };
+        self.upgrade_event(event, Some(first.packet));
+        // Read what was kept again, then go on with this input in the new
+        // mode.
         if !probe.is_empty() {
-            self.feed(side, &probe, first);
+            self.replay(side, probe, first, AfterReplay::Nothing);
         }
         0
+    }
+
+    /// Queues `bytes` to be read before any further input.
+    fn replay(&mut self, side: Side, bytes: Vec<u8>, at: At, then: AfterReplay) {
+        self.replays.push(Replay {
+            side,
+            bytes,
+            used: 0,
+            at,
+            then,
+        });
+    }
+}
+
+/// What recognises a dialog's protocol from its first lines.
+#[derive(Clone, Copy)]
+struct Recognition {
+    /// The protocol the server port suggests.
+    port_hint: Option<Protocol>,
+    /// Both streams are seen from their first byte, with no gap yet: the
+    /// first lines must say the protocol themselves.
+    from_start: bool,
+}
+
+impl Recognition {
+    /// Looks at one line: until the protocol is known, whether it says
+    /// which; after, whether a `220` greeting really began SMTP.
+    fn track(
+        self,
+        machine: &mut Machine,
+        facts: &mut DialogFacts,
+        smtp_check: &mut SmtpCheck,
+        side: Side,
+        line: &[u8],
+    ) {
+        let Machine::Undetected {
+            lines_seen,
+            binary_seen,
+        } = machine
+        else {
+            *smtp_check = smtp_check.step(side, line);
+            if *smtp_check == SmtpCheck::Refuted {
+                *smtp_check = SmtpCheck::Settled;
+                not_mail(machine, facts, NOT_SMTP);
+            }
+            return;
+        };
+        if is_binary(line) {
+            *binary_seen = true;
+        } else {
+            *lines_seen += 1;
+        }
+        let enough = *lines_seen >= DETECTION_LINES;
+        let hint = (enough && !self.from_start)
+            .then_some(self.port_hint)
+            .flatten();
+        let detected = detect(side, line);
+        match detected.or(hint) {
+            Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
+            Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
+            Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
+            // Binary is no mail dialog, whatever the port.
+            None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
+            None => {}
+        }
+        if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
+            *smtp_check = SmtpCheck::AwaitClient;
+        }
+        if let Some(p) = protocol_of(machine) {
+            facts.protocol = Some(p);
+        }
     }
 }
 
@@ -702,12 +760,6 @@ fn not_mail(machine: &mut Machine, facts: &mut DialogFacts, seen: &'static str) 
         unparsed_lines: facts.unparsed_lines,
         ..DialogFacts::default()
     };
-}
-
-fn bump(counts: &mut [u64; 2], slot: usize) {
-    if let Some(c) = counts.get_mut(slot) {
-        *c += 1;
-    }
 }
 
 fn protocol_of(machine: &Machine) -> Option<Protocol> {

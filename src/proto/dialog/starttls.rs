@@ -1,85 +1,166 @@
-//! The STARTTLS lifecycle the three protocols share (see the diagram in
-//! [`super`]): the client's request holds its further bytes, the server's
-//! answer releases them (as command injection when it accepted), TLS
-//! hellos are recorded, and cleartext where TLS was expected is response
-//! injection or a session that never upgraded.
+//! The driver's side of the STARTTLS upgrade: the machine's requests and
+//! the bytes' nature become [`UpgradeEvent`]s, [`transition`] says what
+//! follows, and [`MailDialog::carry_out`] does it to the framing. TLS
+//! hellos are recorded here too.
 
 use super::machine::{Request, StarttlsEvent};
-use super::{MailDialog, Mode};
+use super::{AfterReplay, MailDialog, Mode};
 use crate::flow::{PacketRef, Side};
 use crate::proto::facts::{DialogAnomalyKind, Evidence, Protocol, StarttlsAnswer};
 use crate::proto::lines::DotTerminator;
 use crate::proto::tls::{Sniff, TlsEvent, sniff};
+use crate::proto::upgrade::{UpgradeAction, UpgradeEvent, transition};
 
 impl MailDialog {
-    /// Non-TLS bytes where TLS was expected. The line they start is
-    /// recorded as evidence once it is complete (whatever the segmentation).
-    pub(super) fn cleartext_after_go_ahead(&mut self, side: Side) {
-        let client_spoke = self.dirs[0].spoke_since_go_ahead;
-        match side {
-            Side::Server if !client_spoke => {
-                // Response injection: the server (or someone in the path)
-                // speaks before the client could start TLS. The line is
-                // recorded and skipped, and TLS still expected after it.
-                self.dir(side).mode = Mode::InjectedLine;
+    /// Runs the upgrade machine on `event` (seen at `packet`, when there is
+    /// one) and carries out its action. An event the lifecycle does not
+    /// expect is an anomaly, and changes nothing.
+    pub(super) fn upgrade_event(&mut self, event: UpgradeEvent, packet: Option<PacketRef>) {
+        match transition(self.upgrade, event) {
+            Ok(step) => {
+                self.upgrade = step.next;
+                self.carry_out(step.action, packet);
             }
-            Side::Server => {
-                // The client went on in cleartext (or started TLS and the
-                // server did not): the server's cleartext is ordinary again.
-                self.dir(side).mode = Mode::Lines;
-            }
-            Side::Client => {
-                let dir = self.dir(side);
-                dir.mode = Mode::Lines;
-                dir.note_next_line = true;
-                if matches!(self.dir(Side::Server).mode, Mode::ExpectTls) {
-                    self.dir(Side::Server).mode = Mode::Lines;
+            Err(unlisted) => {
+                if let Some(packet) = packet {
+                    let text = unlisted.to_string();
+                    let evidence = Evidence::new(event.side(), packet, text.as_bytes());
+                    self.facts
+                        .anomaly(DialogAnomalyKind::UpgradeOutOfOrder, evidence);
                 }
             }
+        }
+    }
+
+    fn carry_out(&mut self, action: UpgradeAction, packet: Option<PacketRef>) {
+        match action {
+            UpgradeAction::None => {}
+            UpgradeAction::HoldClient => {
+                let client = &mut self.dirs.client;
+                client.mode = Mode::Held;
+                client.held.clear();
+                client.held_at = None;
+            }
+            UpgradeAction::ReleaseAsCommands => {
+                if matches!(self.dirs.client.mode, Mode::Held) {
+                    self.dirs.client.mode = Mode::Lines;
+                    self.release_held(AfterReplay::Nothing);
+                }
+            }
+            UpgradeAction::ExpectTls => self.expect_tls(packet),
+            UpgradeAction::ReleaseExpectingTls => {
+                self.dirs.client.mode = Mode::Sniff;
+                self.release_held(AfterReplay::Nothing);
+            }
+            UpgradeAction::ReplayInjected => self.replay_injected(),
+            UpgradeAction::ImplicitTls => self.facts.implicit_tls = true,
+            UpgradeAction::ImplicitTlsAfterGreeting => {
+                self.facts.implicit_tls = true;
+                if let Some(packet) = packet {
+                    let text = b"TLS record after a cleartext greeting";
+                    let e = Evidence::new(Side::Client, packet, text);
+                    self.facts
+                        .anomaly(DialogAnomalyKind::TlsAfterCleartextGreeting, e);
+                }
+            }
+            UpgradeAction::ResponseInjection => self.dirs.server.mode = Mode::SkipLine,
+            UpgradeAction::ClientStayedCleartext => {
+                // The server's cleartext is ordinary again.
+                if matches!(self.dirs.server.mode, Mode::Sniff) {
+                    self.dirs.server.mode = Mode::Lines;
+                }
+            }
+        }
+    }
+
+    /// The go-ahead: both sides may start TLS. Client bytes held since the
+    /// request were sent before it: TLS is read as such, cleartext is
+    /// command injection.
+    fn expect_tls(&mut self, packet: Option<PacketRef>) {
+        self.dirs.server.mode = Mode::Sniff;
+        self.dirs.client.mode = Mode::Sniff;
+        let client = &self.dirs.client;
+        if client.held.is_empty() || client.held_at.is_none() {
+            self.dirs.client.held.clear();
+            self.dirs.client.held_at = None;
+        } else if sniff(&client.held) == Sniff::Tls {
+            self.release_held(AfterReplay::Nothing);
+        } else {
+            self.upgrade_event(UpgradeEvent::HeldCleartext, packet);
+        }
+    }
+
+    /// Command injection: the held client lines crossed in cleartext. They
+    /// are parsed like any other commands (a password in them is a
+    /// cleartext credential), then TLS is expected again.
+    fn replay_injected(&mut self) {
+        let client = &mut self.dirs.client;
+        if let Some(at) = client.held_at {
+            let first = client
+                .held
+                .split(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            let evidence = Evidence::new(Side::Client, at.packet, trim_crlf(first));
+            let evidence = mask_client_line(self.facts.protocol, evidence);
+            self.facts.command_injection.get_or_insert(evidence);
+        }
+        self.dirs.client.mode = Mode::Lines;
+        self.release_held(AfterReplay::ExpectClientTls);
+    }
+
+    /// The client's held bytes, read again before any further input.
+    fn release_held(&mut self, then: AfterReplay) {
+        let client = &mut self.dirs.client;
+        let held = std::mem::take(&mut client.held);
+        match client.held_at.take() {
+            Some(at) => self.replay(Side::Client, held, at, then),
+            None if then == AfterReplay::ExpectClientTls => client.mode = Mode::Sniff,
+            None => {}
         }
     }
 
     pub(super) fn on_tls(&mut self, side: Side, event: TlsEvent, packet: PacketRef) {
+        let first = self.dirs[side].tls_first.unwrap_or(packet);
         match event {
             TlsEvent::ClientHello(hello) => {
-                let packet = self.dir(side).tls_first.unwrap_or(packet);
                 let text = describe_hello("ClientHello", &hello);
                 self.facts
                     .client_hello
-                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
+                    .get_or_insert((Evidence::new(side, first, text.as_bytes()), hello));
             }
             TlsEvent::ServerHello(hello) => {
-                let packet = self.dir(side).tls_first.unwrap_or(packet);
                 let text = describe_hello("ServerHello", &hello);
                 self.facts
                     .server_hello
-                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), hello));
+                    .get_or_insert((Evidence::new(side, first, text.as_bytes()), hello));
             }
             TlsEvent::NotTls => {
-                self.facts.anomaly(
-                    DialogAnomalyKind::TlsStreamDesynchronised,
-                    Evidence::new(side, packet, b""),
-                );
-                self.dir(side).mode = Mode::Ignore;
+                let evidence = Evidence::new(side, packet, b"");
+                self.facts
+                    .anomaly(DialogAnomalyKind::TlsStreamDesynchronised, evidence);
+                self.dirs[side].mode = Mode::Ignore;
+                return;
             }
         }
         if self.facts.client_hello.is_some() && self.facts.server_hello.is_some() {
             // Both hellos seen: the rest is encrypted and of no interest.
-            for dir in &mut self.dirs {
+            for (_, dir) in self.dirs.iter_mut() {
                 if matches!(dir.mode, Mode::Tls(_)) {
                     dir.mode = Mode::Ignore;
                 }
             }
+            self.upgrade_event(UpgradeEvent::HellosSeen, Some(first));
         }
     }
 
-    /// Applies what the machine asked for after a line.
+    /// Applies what the machine asked for after a line: the framing of a
+    /// side's next bytes, then the upgrade event its words made.
     pub(super) fn apply_requests(&mut self) {
         let requests = std::mem::take(&mut self.requests);
-        for (side, request) in [Side::Client, Side::Server].into_iter().zip(requests.modes) {
+        for (side, request) in Side::BOTH.into_iter().zip(requests.modes.into_array()) {
             let Some(request) = request else { continue };
-            let dir = self.dir(side);
-            dir.mode = match request {
+            self.dirs[side].mode = match request {
                 Request::Literal { len: 0, .. } => Mode::Lines,
                 Request::Literal { len, keep } => Mode::Literal {
                     remaining: len,
@@ -96,58 +177,23 @@ impl MailDialog {
         match requests.starttls {
             None => {}
             Some(StarttlsEvent::Requested(command)) => {
+                let packet = command.packet;
                 self.facts.starttls_command.get_or_insert(command);
-                let client = self.dir(Side::Client);
-                client.mode = Mode::Hold;
-                client.held.clear();
-                client.held_at = None;
+                self.upgrade_event(UpgradeEvent::Requested, Some(packet));
             }
             Some(StarttlsEvent::Answered(answer, line)) => {
                 // The latest answer is the state of the session; the first
                 // refusal stays on record (a client may retry).
-                if answer == StarttlsAnswer::Rejected {
-                    self.facts.starttls_refusal.get_or_insert(line.clone());
-                }
-                self.facts.starttls_answer = Some((answer, line));
-                let client = self.dir(Side::Client);
-                let held = std::mem::take(&mut client.held);
-                let held_at = client.held_at.take();
-                let was_holding = matches!(client.mode, Mode::Hold);
-                match answer {
-                    StarttlsAnswer::Accepted => {
-                        self.go_ahead = true;
-                        self.dir(Side::Server).mode = Mode::ExpectTls;
-                        self.dir(Side::Client).mode = Mode::ExpectTls;
-                        if let (false, Some(at)) = (held.is_empty(), held_at) {
-                            let packet = at.packet;
-                            if sniff(&held) != Sniff::Tls {
-                                // Command injection. The injected lines crossed
-                                // in cleartext: parse them like any other
-                                // commands (a password in them is a cleartext
-                                // credential), then expect TLS again.
-                                let first = held.split(|b| *b == b'\n').next().unwrap_or_default();
-                                let evidence =
-                                    Evidence::new(Side::Client, packet, trim_crlf(first));
-                                let evidence = mask_client_line(self.facts.protocol, evidence);
-                                self.facts.command_injection.get_or_insert(evidence);
-                                self.dir(Side::Client).mode = Mode::Lines;
-                                self.feed(Side::Client, &held, at);
-                                self.dir(Side::Client).lines.clear();
-                                self.dir(Side::Client).mode = Mode::ExpectTls;
-                            } else {
-                                self.feed(Side::Client, &held, at);
-                            }
-                        }
-                    }
+                let packet = line.packet;
+                let event = match answer {
+                    StarttlsAnswer::Accepted => UpgradeEvent::Accepted,
                     StarttlsAnswer::Rejected => {
-                        if was_holding {
-                            self.dir(Side::Client).mode = Mode::Lines;
-                            if let Some(at) = held_at {
-                                self.feed(Side::Client, &held, at);
-                            }
-                        }
+                        self.facts.starttls_refusal.get_or_insert(line.clone());
+                        UpgradeEvent::Refused
                     }
-                }
+                };
+                self.facts.starttls_answer = Some((answer, line));
+                self.upgrade_event(event, Some(packet));
             }
         }
     }

@@ -679,9 +679,7 @@ fn push_credential(cred: Credential, ctx: &mut Ctx<'_>) {
 }
 
 fn bump_unparsed(ctx: &mut Ctx<'_>, side: Side) {
-    if let Some(count) = ctx.facts.unparsed_lines.get_mut(side.index()) {
-        *count += 1;
-    }
+    ctx.facts.unparsed_lines[side] += 1;
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! Evidence is shown redacted, as reports show it: a password never appears
 //! in a line, only `*`.
 
-use crate::flow::{PacketRef, Side, StreamEvent};
+use crate::flow::{PacketRef, PerSide, Side, StreamEvent};
 use crate::proto::dialog::MailDialog;
 use crate::proto::{DialogAnomalyKind, DialogFacts, Evidence, Protocol, SecretKind};
 use crate::time::Timestamp;
@@ -153,8 +153,8 @@ fn summary(f: &DialogFacts) -> Vec<String> {
             out.push(format!("{name} {}", text(e)));
         }
     }
-    if f.unparsed_lines != [0, 0] {
-        out.push(format!("unparsed {:?}", f.unparsed_lines));
+    if f.unparsed_lines != PerSide::both(0) {
+        out.push(format!("unparsed {:?}", f.unparsed_lines.into_array()));
     }
     out
 }
@@ -1072,7 +1072,7 @@ fn sensitive_and_unparsed() {
             String::from_utf8_lossy(client)
         );
         assert_eq!(
-            facts.unparsed_lines,
+            facts.unparsed_lines.into_array(),
             *unparsed,
             "{}",
             String::from_utf8_lossy(client)

@@ -28,7 +28,7 @@ const ROWS: &[(S, E, S, A)] = &[
     (S::Requested,      E::Accepted,        S::GoAhead,        A::ExpectTls),
     (S::Requested,      E::Refused,         S::Cleartext,      A::ReleaseAsCommands),
     (S::Requested,      E::ServerCleartext, S::Requested,      A::None),
-    (S::Requested,      E::End,             S::Unanswered,     A::ExpectTls),
+    (S::Requested,      E::End,             S::Unanswered,     A::ReleaseExpectingTls),
 
     (S::GoAhead,        E::HeldCleartext,   S::Injected,       A::ReplayInjected),
     (S::GoAhead,        E::ClientTls,       S::Handshake,      A::None),
@@ -46,7 +46,7 @@ const ROWS: &[(S, E, S, A)] = &[
 
     (S::Handshake,      E::ServerTls,       S::Handshake,      A::None),
     (S::Handshake,      E::ServerCleartext, S::NotEstablished, A::None),
-    (S::Handshake,      E::HellosSeen,      S::Tls,            A::StopReadingTls),
+    (S::Handshake,      E::HellosSeen,      S::Tls,            A::None),
     (S::Handshake,      E::End,             S::Handshake,      A::None),
 
     (S::Tls,            E::End,             S::Tls,            A::None),
@@ -55,13 +55,13 @@ const ROWS: &[(S, E, S, A)] = &[
     (S::ImplicitTls,    E::ServerTls,       S::ImplicitTls,    A::None),
     (S::ImplicitTls,    E::ClientCleartext, S::ImplicitTls,    A::None),
     (S::ImplicitTls,    E::ServerCleartext, S::ImplicitTls,    A::None),
-    (S::ImplicitTls,    E::HellosSeen,      S::ImplicitTls,    A::StopReadingTls),
+    (S::ImplicitTls,    E::HellosSeen,      S::ImplicitTls,    A::None),
     (S::ImplicitTls,    E::End,             S::ImplicitTls,    A::None),
 
     (S::NotEstablished, E::Requested,       S::Requested,      A::HoldClient),
     (S::NotEstablished, E::ServerCleartext, S::NotEstablished, A::None),
     (S::NotEstablished, E::ServerTls,       S::NotEstablished, A::None),
-    (S::NotEstablished, E::HellosSeen,      S::NotEstablished, A::StopReadingTls),
+    (S::NotEstablished, E::HellosSeen,      S::NotEstablished, A::None),
     (S::NotEstablished, E::End,             S::NotEstablished, A::None),
 
     (S::Unanswered,     E::ClientTls,       S::Handshake,      A::None),
@@ -111,7 +111,10 @@ fn every_state_but_the_start_is_reached_and_the_table_has_no_duplicate() {
 #[test]
 fn states_and_unlisted_pairs_display_compactly() {
     let step = transition(S::Requested, E::Accepted).unwrap();
-    assert_eq!(format!("{} → {}", S::Requested, step.next), "Requested → GoAhead");
+    assert_eq!(
+        format!("{} → {}", S::Requested, step.next),
+        "Requested → GoAhead"
+    );
     let unlisted = transition(S::Tls, E::Requested).unwrap_err();
     assert_eq!(unlisted.to_string(), "requested in Tls");
 }
