@@ -26,6 +26,8 @@ mod detect;
 mod detect_tests;
 mod machine;
 mod starttls;
+#[cfg(test)]
+mod upgrade_tests;
 
 pub use detect::detect;
 use detect::{SmtpCheck, is_binary};
