@@ -311,4 +311,5 @@ impl fmt::Display for UnlistedTransition {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests;

@@ -118,3 +118,46 @@ fn states_and_unlisted_pairs_display_compactly() {
     let unlisted = transition(S::Tls, E::Requested).unwrap_err();
     assert_eq!(unlisted.to_string(), "requested in Tls");
 }
+
+/// The transition table as docs/architecture.md shows it: every listed
+/// pair, in the order of the states and events.
+fn markdown_table() -> String {
+    let mut out = String::from("| state | event | next state | action |\n|---|---|---|---|\n");
+    for state in UpgradeState::ALL {
+        for event in UpgradeEvent::ALL {
+            if let Ok(step) = transition(state, event) {
+                let action = format!("{:?}", step.action);
+                out.push_str(&format!(
+                    "| {state} | {event} | {} | {action} |\n",
+                    step.next
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// docs/architecture.md's table is the code's (regenerate it with
+/// `STRIPWATCH_BLESS=1 cargo test --lib upgrade`).
+#[test]
+fn architecture_doc_shows_the_transition_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/architecture.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let (start, end) = (
+        "<!-- upgrade-table:start -->\n",
+        "<!-- upgrade-table:end -->",
+    );
+    let from = doc.find(start).expect("start marker") + start.len();
+    let to = doc.find(end).expect("end marker");
+    let table = markdown_table();
+    if std::env::var("STRIPWATCH_BLESS").is_ok_and(|v| v == "1") {
+        let blessed = format!("{}{table}{}", &doc[..from], &doc[to..]);
+        std::fs::write(path, blessed).unwrap();
+        return;
+    }
+    assert_eq!(
+        &doc[from..to],
+        table,
+        "docs/architecture.md is stale: bless it"
+    );
+}
