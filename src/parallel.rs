@@ -23,7 +23,7 @@
 use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
 use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
 use crate::decode;
-use crate::flow::{CaptureClock, FlowConfig, FlowTable, PacketRef, TableStats};
+use crate::flow::{CaptureClock, ClosePhase, FlowConfig, FlowTable, PacketRef, TableStats};
 use crate::pipeline::{Classified, InputSummary};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -381,7 +381,10 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
             let k = r.closed_by;
             // Clock expiries and end-of-input closes go by id; a packet's
             // own closes (all in its worker) by the order they were made.
-            let tie = if k.phase == 1 { u64::from(k.seq) } else { r.id };
+            let tie = match k.phase {
+                ClosePhase::ByPacket => u64::from(k.seq),
+                ClosePhase::ByClock | ClosePhase::AtEnd => r.id,
+            };
             (k.input, k.frame, k.phase, k.deadline, tie)
         });
         for record in ended {
