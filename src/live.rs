@@ -27,6 +27,7 @@ use crate::cli::{
 };
 use crate::flow::{FlowConfig, PortSet};
 use crate::output_file::IfExists;
+use crate::parallel::SessionOutbox;
 use crate::pipeline::Pipeline;
 use crate::privileges;
 use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};

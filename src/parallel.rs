@@ -1,9 +1,13 @@
 //! The pipeline on several threads, with results identical to one thread.
 //!
+//! It runs any [`SessionOutbox`] (a session handler that keeps its ended
+//! sessions until they are taken) and hands the ended sessions to a
+//! [`Collector`], on this thread alone or on several:
+//!
 //! A reader thread reads the inputs, glances at each frame's headers and
 //! sends the segments of followed ports, in batches over bounded channels,
 //! to the worker that owns their flow (by a stable hash of the four-tuple).
-//! Each worker runs its own flow table and protocol analyzers. The calling
+//! Each worker runs its own flow table and session handler. The calling
 //! thread merges what the workers report, round by round, back into the
 //! order one thread would have produced:
 //!
@@ -20,15 +24,51 @@
 //! evicted, or gives up its holes, when a limit is hit can differ, and
 //! `stats.peak_flows` is the sum of each worker's peak.
 
-use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
 use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
 use crate::decode;
-use crate::flow::{CaptureClock, ClosePhase, FlowConfig, FlowTable, PacketRef, TableStats};
-use crate::pipeline::{Classified, InputSummary};
+use crate::flow::{
+    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowTable, PacketRef, SessionHandler,
+    TableStats,
+};
+use crate::pipeline::{Classified, FINISH_CHUNK, InputSummary, Pipeline};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::ScopedJoinHandle;
+
+/// A session handler whose ended sessions wait until they are taken: after
+/// frames on one thread, after each batch round on several (one handler per
+/// worker, so it and its sinks move to the worker's thread).
+pub trait SessionOutbox: SessionHandler<Sink: Send> + Send {
+    /// What an ended session becomes.
+    type Ended: Ended;
+    /// The sessions ended since the last call, in the order they ended.
+    fn take_ended(&mut self) -> std::vec::Drain<'_, Self::Ended>;
+}
+
+/// An ended session as the merge needs it.
+pub trait Ended: Send {
+    /// Its id: in its worker's table until [`Ended::renumber`] gives it the
+    /// run's.
+    fn id(&self) -> u64;
+    /// What ended it, to order it among the other workers' sessions.
+    fn closed_by(&self) -> CloseKey;
+    /// Gives it its id in the run (in order of first packets across
+    /// workers), everywhere it carries one.
+    fn renumber(&mut self, id: u64);
+}
+
+/// Receives the ended sessions in the order one thread ends them.
+pub trait Collector<T> {
+    fn session(&mut self, ended: T);
+    /// Reading paused a moment (every [`PAUSE_FRAMES`] frames on one
+    /// thread, every batch round on several).
+    fn pause(&mut self);
+}
+
+/// Frames between [`Collector::pause`]s on one thread: a few milliseconds
+/// of reading.
+pub const PAUSE_FRAMES: u32 = 4096;
 
 /// Frames per batch round (across all workers).
 const BATCH_FRAMES: usize = 8192;
@@ -80,33 +120,85 @@ impl Batch {
 }
 
 /// What a worker reports.
-enum Report {
+enum Report<T> {
     /// A batch round done: sessions opened and ended in it.
     Round {
         opened: Vec<(u64, PacketRef)>,
-        ended: Vec<SessionRecord>,
+        ended: Vec<T>,
     },
     /// The input is over: some of the sessions still open, ended, in id
     /// order (several of these come, so a million open flows never make a
     /// million records at once).
-    Finish { ended: Vec<SessionRecord> },
+    Finish { ended: Vec<T> },
     /// Nothing more.
     Last { stats: TableStats },
 }
 
-/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
-/// handing every ended session to `run` in the order one thread would. A
-/// thread that panicked leaves every input marked not fully analyzed.
-pub fn run_inputs_parallel(
+/// Reads the inputs in order and hands every ended session to `collector`
+/// as soon as it is known, on `threads` worker threads (1: on this thread
+/// alone; the results are the same). `new_handler` makes the handler of
+/// each worker. `progress` is told the bytes of each input read so far.
+pub fn run_inputs<H: SessionOutbox>(
     inputs: &[InputSpec],
     config: FlowConfig,
-    options: AnalysisOptions,
     threads: usize,
-    run: &mut Run<'_>,
+    new_handler: &dyn Fn() -> H,
+    collector: &mut dyn Collector<H::Ended>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> (Vec<InputSummary>, TableStats) {
+    if threads > 1 {
+        run_on_threads(inputs, config, threads, new_handler, collector, progress)
+    } else {
+        run_on_this_thread(inputs, config, new_handler(), collector, progress)
+    }
+}
+
+/// The pipeline on the calling thread alone.
+fn run_on_this_thread<H: SessionOutbox>(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    handler: H,
+    collector: &mut dyn Collector<H::Ended>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> (Vec<InputSummary>, TableStats) {
+    let mut pipeline = Pipeline::new(config, handler);
+    let mut frames = 0u32;
+    for (index, spec) in inputs.iter().enumerate() {
+        pipeline.read_input_with(spec, &mut |handler: &mut H, bytes| {
+            for ended in handler.take_ended() {
+                collector.session(ended);
+            }
+            progress(index, bytes);
+            frames = frames.wrapping_add(1);
+            if frames % PAUSE_FRAMES == 0 {
+                collector.pause();
+            }
+        });
+    }
+    let (mut handler, inputs, stats) = pipeline.finish_with(&mut |handler: &mut H| {
+        for ended in handler.take_ended() {
+            collector.session(ended);
+        }
+    });
+    for ended in handler.take_ended() {
+        collector.session(ended);
+    }
+    (inputs, stats)
+}
+
+/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
+/// handing every ended session to `collector` in the order one thread
+/// would. A thread that panicked leaves every input marked not fully
+/// analyzed.
+fn run_on_threads<H: SessionOutbox>(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    threads: usize,
+    new_handler: &dyn Fn() -> H,
+    collector: &mut dyn Collector<H::Ended>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> (Vec<InputSummary>, TableStats) {
     let threads = threads.max(2);
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut worker_config = config.clone();
     worker_config.max_flows = (config.max_flows / threads).max(1);
     worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
@@ -117,8 +209,8 @@ pub fn run_inputs_parallel(
         let (spare_tx, spare_rx) = sync_channel::<Batch>(SPARE_BATCHES * threads);
         for _ in 0..threads {
             let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
-            let (report_tx, report_rx) = sync_channel::<Report>(CHANNEL_ROUNDS);
-            let table = FlowTable::new(worker_config.clone(), MailSessions::new(&names, options));
+            let (report_tx, report_rx) = sync_channel::<Report<H::Ended>>(CHANNEL_ROUNDS);
+            let table = FlowTable::new(worker_config.clone(), new_handler());
             let spare_tx = spare_tx.clone();
             workers.push(scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx)));
             to_workers.push(batch_tx);
@@ -129,7 +221,7 @@ pub fn run_inputs_parallel(
         let clock = CaptureClock::new(config.idle_timeout_secs);
         let reader =
             scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
-        let stats = merge(&from_workers, run);
+        let stats = merge(&from_workers, collector);
         let mut failures = Vec::new();
         let summaries = join_thread("reader thread", reader).unwrap_or_else(|failure| {
             failures.push(failure);
@@ -274,10 +366,10 @@ fn reader(
 }
 
 /// Runs one worker's flow table over its batches.
-fn worker(
-    mut table: FlowTable<MailSessions>,
+fn worker<H: SessionOutbox>(
+    mut table: FlowTable<H>,
     batches: Receiver<Batch>,
-    reports: SyncSender<Report>,
+    reports: SyncSender<Report<H::Ended>>,
     spares: SyncSender<Batch>,
 ) {
     table.track_opened();
@@ -314,8 +406,8 @@ fn worker(
         }
     }
     loop {
-        let done = table.finish_step(crate::pipeline::FINISH_CHUNK);
-        let ended: Vec<SessionRecord> = table.handler_mut().take_ended().collect();
+        let done = table.finish_step(FINISH_CHUNK);
+        let ended: Vec<H::Ended> = table.handler_mut().take_ended().collect();
         if !ended.is_empty() && reports.send(Report::Finish { ended }).is_err() {
             return;
         }
@@ -327,16 +419,19 @@ fn worker(
 }
 
 /// Merges the workers' reports round by round: numbers sessions in order
-/// of their first packet and hands ended ones to the run in the order one
-/// table would have ended them. At the end of the input, the sessions each
-/// worker ends (in id order) are merged by id.
-fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
+/// of their first packet and hands ended ones to the collector in the order
+/// one table would have ended them. At the end of the input, the sessions
+/// each worker ends (in id order) are merged by id.
+fn merge<T: Ended>(
+    from_workers: &[Receiver<Report<T>>],
+    collector: &mut dyn Collector<T>,
+) -> TableStats {
     let n = from_workers.len();
     let mut ids = Ids::default();
     let mut stats = TableStats::default();
     // Per worker: records of the end of the input waiting to be merged,
     // and whether it has said its last.
-    let mut tail: Vec<VecDeque<SessionRecord>> = (0..n).map(|_| VecDeque::new()).collect();
+    let mut tail: Vec<VecDeque<T>> = (0..n).map(|_| VecDeque::new()).collect();
     let mut last = vec![false; n];
     let mut in_rounds = vec![true; n];
     while in_rounds.iter().any(|r| *r) {
@@ -375,22 +470,21 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
         for (_, w, local) in opened {
             ids.open(w, local);
         }
-        let mut ended: Vec<SessionRecord> =
-            ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
+        let mut ended: Vec<T> = ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
         ended.sort_by_key(|r| {
-            let k = r.closed_by;
+            let k = r.closed_by();
             // Clock expiries and end-of-input closes go by id; a packet's
             // own closes (all in its worker) by the order they were made.
             let tie = match k.phase {
                 ClosePhase::ByPacket => u64::from(k.seq),
-                ClosePhase::ByClock | ClosePhase::AtEnd => r.id,
+                ClosePhase::ByClock | ClosePhase::AtEnd => r.id(),
             };
             (k.input, k.frame, k.phase, k.deadline, tie)
         });
-        for record in ended {
-            run.session(record);
+        for session in ended {
+            collector.session(session);
         }
-        run.pause();
+        collector.pause();
     }
     // End of the input: a k-way merge by id of what the workers end.
     loop {
@@ -415,11 +509,11 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
         let next = tail
             .iter()
             .enumerate()
-            .filter_map(|(w, q)| q.front().map(|r| (r.id, w)))
+            .filter_map(|(w, q)| q.front().map(|r| (r.id(), w)))
             .min();
         let Some((_, w)) = next else { break };
-        if let Some(record) = tail.get_mut(w).and_then(VecDeque::pop_front) {
-            run.session(record);
+        if let Some(session) = tail.get_mut(w).and_then(VecDeque::pop_front) {
+            collector.session(session);
         }
     }
     stats
@@ -445,15 +539,16 @@ impl Ids {
         }
     }
 
-    /// The record with its global id.
-    fn global(&mut self, worker: usize, mut r: SessionRecord) -> SessionRecord {
-        if let Some(id) = self.maps.get_mut(worker).and_then(|m| m.remove(&r.id)) {
-            r.id = id;
-            for f in &mut r.findings {
-                f.session = id;
-            }
+    /// The session with its global id.
+    fn global<T: Ended>(&mut self, worker: usize, mut ended: T) -> T {
+        if let Some(id) = self
+            .maps
+            .get_mut(worker)
+            .and_then(|m| m.remove(&ended.id()))
+        {
+            ended.renumber(id);
         }
-        r
+        ended
     }
 }
 
@@ -482,6 +577,242 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::capture::writer::PcapWriter;
+    use crate::flow::{EndReason, PerSide, SessionInfo, Side, StreamEvent, StreamSink};
+    use crate::time::Timestamp;
+    use etherparse::PacketBuilder;
+
+    /// A trivial handler: payload bytes per side of each session.
+    #[derive(Default)]
+    struct ByteCounts {
+        outbox: Vec<Counted>,
+    }
+
+    #[derive(Default)]
+    struct Counter(PerSide<u64>);
+
+    struct Counted {
+        id: u64,
+        closed_by: CloseKey,
+        client_port: u16,
+        end: EndReason,
+        bytes: PerSide<u64>,
+    }
+
+    impl StreamSink for Counter {
+        fn on_event(&mut self, side: Side, event: StreamEvent<'_>) {
+            if let StreamEvent::Data { bytes, .. } = event {
+                self.0[side] += bytes.len() as u64;
+            }
+        }
+    }
+
+    impl SessionHandler for ByteCounts {
+        type Sink = Counter;
+
+        fn open(&mut self, _: &SessionInfo) -> Counter {
+            Counter::default()
+        }
+
+        fn close(&mut self, info: SessionInfo, sink: Counter) {
+            self.outbox.push(Counted {
+                id: info.id,
+                closed_by: info.closed_by,
+                client_port: info.client.port,
+                end: info.end,
+                bytes: sink.0,
+            });
+        }
+    }
+
+    impl SessionOutbox for ByteCounts {
+        type Ended = Counted;
+
+        fn take_ended(&mut self) -> std::vec::Drain<'_, Counted> {
+            self.outbox.drain(..)
+        }
+    }
+
+    impl Ended for Counted {
+        fn id(&self) -> u64 {
+            self.id
+        }
+
+        fn closed_by(&self) -> CloseKey {
+            self.closed_by
+        }
+
+        fn renumber(&mut self, id: u64) {
+            self.id = id;
+        }
+    }
+
+    /// Keeps what it is given, and counts the pauses.
+    #[derive(Default)]
+    struct Kept {
+        sessions: Vec<Counted>,
+        pauses: usize,
+    }
+
+    impl Collector<Counted> for Kept {
+        fn session(&mut self, ended: Counted) {
+            self.sessions.push(ended);
+        }
+
+        fn pause(&mut self) {
+            self.pauses += 1;
+        }
+    }
+
+    /// One frame of raw IPv4 between a client and port 25, with these
+    /// flags (`S`, `F`, `R`; all but the first SYN acknowledge `ack`).
+    fn frame(
+        client: u16,
+        to_server: bool,
+        (seq, ack): (u32, u32),
+        flags: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let ips = ([10, 0, (client >> 8) as u8, client as u8], [10, 1, 0, 1]);
+        let (src, dst, sport, dport) = if to_server {
+            (ips.0, ips.1, client, 25)
+        } else {
+            (ips.1, ips.0, 25, client)
+        };
+        let mut tcp = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
+        if ack != 0 {
+            tcp = tcp.ack(ack);
+        }
+        for flag in flags.chars() {
+            tcp = match flag {
+                'S' => tcp.syn(),
+                'F' => tcp.fin(),
+                'R' => tcp.rst(),
+                _ => tcp,
+            };
+        }
+        let mut out = Vec::new();
+        tcp.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// Sessions that overlap in time, each ended in one of four ways (FIN,
+    /// RST, idle timeout, still open at the end), with payloads of many
+    /// sizes: 48 000 frames, some six batch rounds.
+    fn many_sessions() -> Vec<(Timestamp, Vec<u8>)> {
+        let mut frames = Vec::new();
+        for i in 0..3000u16 {
+            let client = 20000 + i;
+            let start = i64::from(i) * 20; // in milliseconds
+            let mut at = |n: i64, f: Vec<u8>| {
+                let ms = start + n * 7;
+                let ts = Timestamp::new(ms / 1000, (ms % 1000) as u32 * 1_000_000);
+                frames.push((ts, f));
+            };
+            // Next sequence numbers of client and server.
+            let (mut c, mut s) = (101u32, 501u32);
+            at(0, frame(client, true, (100, 0), "S", b""));
+            at(1, frame(client, false, (500, c), "S", b""));
+            at(2, frame(client, true, (c, s), "", b""));
+            for n in 0..12u16 {
+                let payload = vec![b'a'; usize::from((i + n) % 37) + 1];
+                let when = 3 + i64::from(n);
+                if n % 2 == 0 {
+                    at(when, frame(client, false, (s, c), "", &payload));
+                    s += payload.len() as u32;
+                } else {
+                    at(when, frame(client, true, (c, s), "", &payload));
+                    c += payload.len() as u32;
+                }
+            }
+            match i % 4 {
+                0 => {
+                    at(15, frame(client, true, (c, s), "F", b""));
+                    at(16, frame(client, false, (s, c + 1), "F", b""));
+                    at(17, frame(client, true, (c + 1, s + 1), "", b""));
+                }
+                1 => at(15, frame(client, false, (s, c), "R", b"")),
+                // Idle: times out, or ends with the input.
+                2 => {}
+                // A last word just within the idle timeout.
+                _ => at(150, frame(client, true, (c, s), "", b"bye")),
+            }
+        }
+        frames.sort_by_key(|(ts, _)| *ts);
+        frames
+    }
+
+    fn run_counting(path: &std::path::Path, threads: usize) -> (Kept, TableStats) {
+        let input = InputSpec {
+            path: path.to_path_buf(),
+            name: "many.pcap".into(),
+            stream: false,
+        };
+        let config = FlowConfig {
+            idle_timeout_secs: 3,
+            ..FlowConfig::default()
+        };
+        let mut kept = Kept::default();
+        let (summaries, stats) = run_inputs(
+            std::slice::from_ref(&input),
+            config,
+            threads,
+            &ByteCounts::default,
+            &mut kept,
+            &|_, _| {},
+        );
+        assert!(summaries.iter().all(InputSummary::complete));
+        (kept, stats)
+    }
+
+    #[test]
+    fn any_handler_gives_the_same_sessions_on_one_thread_and_three() {
+        let frames = many_sessions();
+        assert!(frames.len() > 5 * BATCH_FRAMES);
+        let path =
+            std::env::temp_dir().join(format!("stripwatch-parallel-{}.pcap", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut pcap = PcapWriter::new(file, decode::linktype::RAW).unwrap();
+        for (ts, f) in &frames {
+            pcap.write_frame(*ts, f, f.len() as u32).unwrap();
+        }
+        pcap.flush().unwrap();
+        drop(pcap);
+        let (one, one_stats) = run_counting(&path, 1);
+        let (three, three_stats) = run_counting(&path, 3);
+        std::fs::remove_file(&path).unwrap();
+
+        // The same sessions in the same order with the same ids (the
+        // order of making, `seq`, is each table's own).
+        let seen = |kept: &Kept| -> Vec<(u64, u16, EndReason, PerSide<u64>)> {
+            let s = &kept.sessions;
+            s.iter()
+                .map(|s| (s.id, s.client_port, s.end, s.bytes))
+                .collect()
+        };
+        assert_eq!(one.sessions.len(), 3000);
+        assert!(seen(&one) == seen(&three), "threads=1 and threads=3 differ");
+        // Every way to end is there, and ids follow first packets.
+        for end in [
+            EndReason::Fin,
+            EndReason::Rst,
+            EndReason::Timeout,
+            EndReason::EndOfCapture,
+        ] {
+            assert!(one.sessions.iter().any(|s| s.end == end), "{end:?}");
+        }
+        let mut by_id: Vec<_> = one.sessions.iter().map(|s| (s.id, s.client_port)).collect();
+        by_id.sort_unstable();
+        assert!(by_id.windows(2).all(|w| w[0].1 < w[1].1));
+        let first = &one.sessions[0];
+        assert_eq!((first.client_port, first.end), (20000, EndReason::Fin));
+        assert_eq!(
+            first.bytes.into_array(),
+            [2 + 4 + 6 + 8 + 10 + 12, 1 + 3 + 5 + 7 + 9 + 11]
+        );
+        assert_eq!(one_stats.sessions, three_stats.sessions);
+        assert!(three.pauses > 5, "batch rounds: {}", three.pauses);
+    }
 
     #[test]
     fn a_panicking_thread_is_an_error_naming_it() {

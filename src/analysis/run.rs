@@ -6,6 +6,7 @@ use super::findings::{Finding, Severity};
 use super::profile::{LateFinding, ServerProfile, ServerProfiles};
 use super::session::SessionRecord;
 use crate::flow::TableStats;
+use crate::parallel::Collector;
 use crate::pipeline::InputSummary;
 use std::io;
 use std::net::IpAddr;
@@ -82,6 +83,17 @@ pub struct Run<'r> {
     seen: u64,
     reported: u64,
     error: Option<io::Error>,
+}
+
+/// The run takes the sessions of the pipeline, on one thread or several.
+impl Collector<SessionRecord> for Run<'_> {
+    fn session(&mut self, record: SessionRecord) {
+        Run::session(self, record);
+    }
+
+    fn pause(&mut self) {
+        Run::pause(self);
+    }
 }
 
 impl<'r> Run<'r> {

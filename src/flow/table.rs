@@ -388,7 +388,12 @@ impl<H: SessionHandler> FlowTable<H> {
             let Some((_, slot)) = self.finishing.as_mut().and_then(Vec::pop) else {
                 return true;
             };
-            self.close_slot(slot, EndReason::EndOfCapture, ClosePhase::AtEnd, Timestamp::ZERO);
+            self.close_slot(
+                slot,
+                EndReason::EndOfCapture,
+                ClosePhase::AtEnd,
+                Timestamp::ZERO,
+            );
         }
         self.finishing.as_ref().is_none_or(Vec::is_empty)
     }
@@ -485,13 +490,7 @@ impl<H: SessionHandler> FlowTable<H> {
 
     /// Reports the session in `slot` (if open) and marks it closed; the
     /// entry lingers to absorb stray packets.
-    fn close_slot(
-        &mut self,
-        slot: u32,
-        reason: EndReason,
-        phase: ClosePhase,
-        deadline: Timestamp,
-    ) {
+    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: ClosePhase, deadline: Timestamp) {
         let key = CloseKey {
             input: self.current.0,
             frame: self.current.1,
@@ -609,7 +608,12 @@ impl<H: SessionHandler> FlowTable<H> {
             return;
         }
         if limit == Limit::Idle {
-            self.close_slot(due.slot, EndReason::Timeout, ClosePhase::ByClock, due.deadline);
+            self.close_slot(
+                due.slot,
+                EndReason::Timeout,
+                ClosePhase::ByClock,
+                due.deadline,
+            );
         }
         self.remove_slot(due.slot);
     }
