@@ -225,7 +225,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     let link = capture.link();
     args.note(&format!(
         "capturing on {interface} ({}, snaplen {}), filter: {}; Ctrl-C stops",
-        crate::decode::linktype::name(link),
+        crate::capture::linktype::name(link),
         args.snaplen,
         capture.options().filter,
     ));
@@ -477,7 +477,7 @@ impl Tally {
     fn progress(
         &self,
         elapsed: Duration,
-        counters: Option<crate::pipeline::LiveCounters>,
+        counters: Option<crate::capture::LiveCounters>,
         flows: usize,
         worst: Option<Severity>,
     ) -> String {

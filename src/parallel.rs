@@ -772,7 +772,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("stripwatch-parallel-{}.pcap", std::process::id()));
         let file = std::fs::File::create(&path).unwrap();
-        let mut pcap = PcapWriter::new(file, decode::linktype::RAW).unwrap();
+        let mut pcap = PcapWriter::new(file, crate::capture::linktype::RAW).unwrap();
         for (ts, f) in &frames {
             pcap.write_frame(*ts, f, f.len() as u32).unwrap();
         }
