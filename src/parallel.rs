@@ -24,11 +24,11 @@
 //! evicted, or gives up its holes, when a limit is hit can differ, and
 //! `stats.peak_flows` is the sum of each worker's peak.
 
-use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
+use crate::capture::{CaptureFile, Frame, InputSpec, LinkType, Reading};
 use crate::decode;
 use crate::flow::{
-    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowTable, PacketRef, SessionHandler,
-    TableStats,
+    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet,
+    SessionHandler, TableStats,
 };
 use crate::pipeline::{Classified, FINISH_CHUNK, InputSummary, Pipeline};
 use std::any::Any;
@@ -277,19 +277,132 @@ fn mark_not_analyzed(mut summaries: Vec<InputSummary>, failures: &[String]) -> V
 /// their flow's worker.
 fn reader(
     inputs: &[InputSpec],
-    ports: &crate::flow::PortSet,
+    ports: &PortSet,
     mut clock: CaptureClock,
     to_workers: Vec<SyncSender<Batch>>,
     spares: Receiver<Batch>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> Vec<InputSummary> {
-    let n = to_workers.len();
-    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::sized_for(n)).collect();
-    let (mut frames, mut bytes) = (0usize, 0usize);
+    let mut rounds = Rounds::new(to_workers, spares);
     let mut summaries = Vec::with_capacity(inputs.len());
-    let send_round = |batches: &mut Vec<Batch>| -> bool {
-        for (tx, batch) in to_workers.iter().zip(batches.iter_mut()) {
-            let next = match spares.try_recv() {
+    for (index, spec) in inputs.iter().enumerate() {
+        let summary = read_input(index, spec, ports, &mut clock, &mut rounds, progress);
+        summaries.push(summary);
+    }
+    rounds.send();
+    summaries
+}
+
+/// Reads one input into the batch rounds.
+fn read_input(
+    index: usize,
+    spec: &InputSpec,
+    ports: &PortSet,
+    clock: &mut CaptureClock,
+    rounds: &mut Rounds,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> InputSummary {
+    let input = u16::try_from(index).unwrap_or(u16::MAX);
+    let mut summary = InputSummary::new(&spec.name);
+    // A pipe (perhaps from a running capture) may wait between reads:
+    // what was gathered goes to the workers first, not when a round is
+    // full. Files are read in full rounds.
+    let pipe = spec.stream;
+    match CaptureFile::open_input(spec) {
+        Ok(mut file) => {
+            let mut read = 0u64;
+            let result = file.for_each(|reading| {
+                let frame = match reading {
+                    Reading::Frame(frame) => frame,
+                    Reading::Refill if pipe && rounds.frames > 0 => return rounds.send(),
+                    Reading::Refill => return true,
+                };
+                read += 16 + frame.data.len() as u64;
+                let packet = PacketRef {
+                    input,
+                    frame: frame.number,
+                    ts: frame.ts,
+                };
+                // The capture's clock: where it enters a new second, one
+                // table would expire idle flows.
+                if let Some(ts) = clock.observe(frame.ts) {
+                    rounds.tick(PacketRef { ts, ..packet });
+                }
+                if let Classified::Mail(key) = summary.classify(&frame, ports) {
+                    rounds.add(key, &frame, packet);
+                }
+                if rounds.full() {
+                    progress(index, read);
+                    return rounds.send();
+                }
+                true
+            });
+            summary.record_end(&file, result.err());
+        }
+        Err(e) => summary.record_failure(e),
+    }
+    summary.name_link_types();
+    summary
+}
+
+/// The round being gathered: one batch per worker.
+struct Rounds {
+    batches: Vec<Batch>,
+    /// Frames and their bytes in the round, across workers.
+    frames: usize,
+    bytes: usize,
+    to_workers: Vec<SyncSender<Batch>>,
+    spares: Receiver<Batch>,
+}
+
+impl Rounds {
+    fn new(to_workers: Vec<SyncSender<Batch>>, spares: Receiver<Batch>) -> Self {
+        let n = to_workers.len();
+        Rounds {
+            batches: (0..n).map(|_| Batch::sized_for(n)).collect(),
+            frames: 0,
+            bytes: 0,
+            to_workers,
+            spares,
+        }
+    }
+
+    /// A clock tick, for every worker.
+    fn tick(&mut self, tick: PacketRef) {
+        for b in &mut self.batches {
+            b.ticks.push(tick);
+        }
+    }
+
+    /// A frame of flow `key`, for the worker that owns the flow.
+    fn add(&mut self, key: FlowKey, frame: &Frame<'_>, packet: PacketRef) {
+        let shard = (key.shard_hash() % self.batches.len() as u64) as usize;
+        if let Some(b) = self.batches.get_mut(shard) {
+            let start = b.bytes.len();
+            b.bytes.extend_from_slice(frame.data);
+            b.frames.push(FrameMeta {
+                packet,
+                link: frame.link,
+                orig_len: frame.orig_len,
+                start,
+                len: frame.data.len(),
+            });
+            self.frames += 1;
+            self.bytes += frame.data.len();
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.frames >= BATCH_FRAMES || self.bytes >= BATCH_BYTES
+    }
+
+    /// Sends the round to the workers, reused (or new) batches taking its
+    /// place. False when a worker is gone.
+    fn send(&mut self) -> bool {
+        (self.frames, self.bytes) = (0, 0);
+        let n = self.batches.len();
+        for (tx, batch) in self.to_workers.iter().zip(self.batches.iter_mut()) {
+            let next = match self.spares.try_recv() {
                 Ok(spare) => spare,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::sized_for(n),
             };
@@ -298,71 +411,7 @@ fn reader(
             }
         }
         true
-    };
-    for (index, spec) in inputs.iter().enumerate() {
-        let input = u16::try_from(index).unwrap_or(u16::MAX);
-        let mut summary = InputSummary::new(&spec.name);
-        // A pipe (perhaps from a running capture) may wait between reads:
-        // what was gathered goes to the workers first, not when a round is
-        // full. Files are read in full rounds.
-        let pipe = spec.stream;
-        match CaptureFile::open_input(spec) {
-            Ok(mut file) => {
-                let mut read = 0u64;
-                let result = file.for_each(|reading| {
-                    let frame = match reading {
-                        Reading::Frame(frame) => frame,
-                        Reading::Refill if pipe && frames > 0 => {
-                            (frames, bytes) = (0, 0);
-                            return send_round(&mut batches);
-                        }
-                        Reading::Refill => return true,
-                    };
-                    read += 16 + frame.data.len() as u64;
-                    let packet = PacketRef {
-                        input,
-                        frame: frame.number,
-                        ts: frame.ts,
-                    };
-                    // The capture's clock: where it enters a new second, one
-                    // table would expire idle flows.
-                    if let Some(ts) = clock.observe(frame.ts) {
-                        for b in batches.iter_mut() {
-                            b.ticks.push(PacketRef { ts, ..packet });
-                        }
-                    }
-                    if let Classified::Mail(key) = summary.classify(&frame, ports) {
-                        let shard = (key.shard_hash() % n as u64) as usize;
-                        if let Some(b) = batches.get_mut(shard) {
-                            let start = b.bytes.len();
-                            b.bytes.extend_from_slice(frame.data);
-                            b.frames.push(FrameMeta {
-                                packet,
-                                link: frame.link,
-                                orig_len: frame.orig_len,
-                                start,
-                                len: frame.data.len(),
-                            });
-                            frames += 1;
-                            bytes += frame.data.len();
-                        }
-                    }
-                    if frames >= BATCH_FRAMES || bytes >= BATCH_BYTES {
-                        (frames, bytes) = (0, 0);
-                        progress(index, read);
-                        return send_round(&mut batches);
-                    }
-                    true
-                });
-                summary.record_end(&file, result.err());
-            }
-            Err(e) => summary.record_failure(e),
-        }
-        summary.name_link_types();
-        summaries.push(summary);
     }
-    send_round(&mut batches);
-    summaries
 }
 
 /// Runs one worker's flow table over its batches.
@@ -427,14 +476,40 @@ fn merge<T: Ended>(
     collector: &mut dyn Collector<T>,
 ) -> TableStats {
     let n = from_workers.len();
-    let mut ids = Ids::default();
-    let mut stats = TableStats::default();
-    // Per worker: records of the end of the input waiting to be merged,
-    // and whether it has said its last.
-    let mut tail: Vec<VecDeque<T>> = (0..n).map(|_| VecDeque::new()).collect();
-    let mut last = vec![false; n];
+    let mut merge = Merge {
+        ids: Ids::default(),
+        stats: TableStats::default(),
+        tail: (0..n).map(|_| VecDeque::new()).collect(),
+        last: vec![false; n],
+    };
     let mut in_rounds = vec![true; n];
     while in_rounds.iter().any(|r| *r) {
+        merge.round(from_workers, &mut in_rounds, collector);
+    }
+    merge.end_of_input(from_workers, collector);
+    merge.stats
+}
+
+/// What the merge keeps between rounds.
+struct Merge<T> {
+    ids: Ids,
+    stats: TableStats,
+    /// Per worker: sessions ended at the end of the input, waiting to be
+    /// merged by id.
+    tail: Vec<VecDeque<T>>,
+    /// Per worker: whether it has said its last.
+    last: Vec<bool>,
+}
+
+impl<T: Ended> Merge<T> {
+    /// One batch round: a report from each worker still in rounds, its
+    /// sessions numbered, its ended sessions handed on in order.
+    fn round(
+        &mut self,
+        from_workers: &[Receiver<Report<T>>],
+        in_rounds: &mut [bool],
+        collector: &mut dyn Collector<T>,
+    ) {
         let mut opened = Vec::new();
         let mut ended = Vec::new();
         for (w, rx) in from_workers.iter().enumerate() {
@@ -450,26 +525,25 @@ fn merge<T: Ended>(
                     ended.extend(e.into_iter().map(|r| (w, r)));
                 }
                 Ok(Report::Finish { ended: e }) => {
-                    set(&mut in_rounds, w, false);
-                    if let Some(q) = tail.get_mut(w) {
-                        q.extend(e.into_iter().map(|r| ids.global(w, r)));
-                    }
+                    set(in_rounds, w, false);
+                    self.queue_tail(w, e);
                 }
                 Ok(Report::Last { stats: s }) => {
-                    add_stats(&mut stats, &s);
-                    set(&mut in_rounds, w, false);
-                    set(&mut last, w, true);
+                    add_stats(&mut self.stats, &s);
+                    set(in_rounds, w, false);
+                    set(&mut self.last, w, true);
                 }
                 Err(_) => {
-                    set(&mut in_rounds, w, false);
-                    set(&mut last, w, true);
+                    set(in_rounds, w, false);
+                    set(&mut self.last, w, true);
                 }
             }
         }
         opened.sort_unstable();
         for (_, w, local) in opened {
-            ids.open(w, local);
+            self.ids.open(w, local);
         }
+        let ids = &mut self.ids;
         let mut ended: Vec<T> = ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
         ended.sort_by_key(|r| {
             let k = r.closed_by();
@@ -486,37 +560,49 @@ fn merge<T: Ended>(
         }
         collector.pause();
     }
-    // End of the input: a k-way merge by id of what the workers end.
-    loop {
-        for (w, rx) in from_workers.iter().enumerate() {
-            while tail.get(w).is_some_and(VecDeque::is_empty)
-                && !last.get(w).copied().unwrap_or(true)
-            {
-                match rx.recv() {
-                    Ok(Report::Finish { ended }) => {
-                        if let Some(q) = tail.get_mut(w) {
-                            q.extend(ended.into_iter().map(|r| ids.global(w, r)));
+
+    /// End of the input: a k-way merge by id of what the workers end.
+    fn end_of_input(
+        &mut self,
+        from_workers: &[Receiver<Report<T>>],
+        collector: &mut dyn Collector<T>,
+    ) {
+        loop {
+            for (w, rx) in from_workers.iter().enumerate() {
+                while self.tail.get(w).is_some_and(VecDeque::is_empty)
+                    && !self.last.get(w).copied().unwrap_or(true)
+                {
+                    match rx.recv() {
+                        Ok(Report::Finish { ended }) => self.queue_tail(w, ended),
+                        Ok(Report::Last { stats: s }) => {
+                            add_stats(&mut self.stats, &s);
+                            set(&mut self.last, w, true);
                         }
+                        Ok(Report::Round { .. }) | Err(_) => set(&mut self.last, w, true),
                     }
-                    Ok(Report::Last { stats: s }) => {
-                        add_stats(&mut stats, &s);
-                        set(&mut last, w, true);
-                    }
-                    Ok(Report::Round { .. }) | Err(_) => set(&mut last, w, true),
                 }
             }
-        }
-        let next = tail
-            .iter()
-            .enumerate()
-            .filter_map(|(w, q)| q.front().map(|r| (r.id(), w)))
-            .min();
-        let Some((_, w)) = next else { break };
-        if let Some(session) = tail.get_mut(w).and_then(VecDeque::pop_front) {
-            collector.session(session);
+            let next = self
+                .tail
+                .iter()
+                .enumerate()
+                .filter_map(|(w, q)| q.front().map(|r| (r.id(), w)))
+                .min();
+            let Some((_, w)) = next else { break };
+            if let Some(session) = self.tail.get_mut(w).and_then(VecDeque::pop_front) {
+                collector.session(session);
+            }
         }
     }
-    stats
+
+    /// Sessions worker `w` ended at the end of the input, with their
+    /// global ids.
+    fn queue_tail(&mut self, w: usize, ended: Vec<T>) {
+        if let Some(q) = self.tail.get_mut(w) {
+            let ids = &mut self.ids;
+            q.extend(ended.into_iter().map(|r| ids.global(w, r)));
+        }
+    }
 }
 
 /// Global session ids: given in order of the sessions' first packets.
