@@ -4,6 +4,7 @@ use crate::analysis::{self, AnalysisOptions, Filter, Reporter, Run, Severity};
 use crate::capture::resolve_inputs;
 use crate::flow::{FlowConfig, PortSet};
 use crate::output_file::IfExists;
+use crate::proto::facts::Protocol;
 use crate::report::evidence::EvidenceTarget;
 use crate::report::{
     EvidencePlan, Format, HashExport, JsonDocument, JsonLines, TableOptions, TableReport,
@@ -104,6 +105,16 @@ pub enum ProtocolArg {
     Smtp,
     Imap,
     Pop3,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(arg: ProtocolArg) -> Protocol {
+        match arg {
+            ProtocolArg::Smtp => Protocol::Smtp,
+            ProtocolArg::Imap => Protocol::Imap,
+            ProtocolArg::Pop3 => Protocol::Pop3,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -227,14 +238,7 @@ impl FilterArgs {
         Filter {
             min_severity: self.min_severity,
             server: self.server,
-            protocol: self.protocol.map(|p| {
-                match p {
-                    ProtocolArg::Smtp => "smtp",
-                    ProtocolArg::Imap => "imap",
-                    ProtocolArg::Pop3 => "pop3",
-                }
-                .to_string()
-            }),
+            protocol: self.protocol.map(Protocol::from),
         }
     }
 }

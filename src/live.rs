@@ -19,15 +19,16 @@
 //! the process at once.
 
 use crate::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Severity};
-use crate::capture::live::{self, Event, LiveCapture, LiveOptions};
+use crate::capture::live::{self, CaptureEnd, Event, LiveCapture, LiveOptions, Running};
 use crate::capture::writer::RotatingPcapWriter;
-use crate::capture::{CaptureError, CaptureErrorKind, Frame};
+use crate::capture::{CaptureError, CaptureErrorKind, Frame, LinkType};
 use crate::cli::{
     EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs, create_output, exit_status, report_write_failed,
 };
-use crate::flow::{FlowConfig, PortSet};
+use crate::flow::{FlowConfig, PortSet, TableStats};
 use crate::output_file::IfExists;
-use crate::pipeline::Pipeline;
+use crate::parallel::SessionOutbox;
+use crate::pipeline::{InputSummary, Pipeline};
 use crate::privileges;
 use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use crate::time::Timestamp;
@@ -183,80 +184,25 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         eprintln!("stripwatch: live needs an interface (-i IFACE) or --list");
         return ExitCode::from(EXIT_INPUT_ERROR);
     };
-    let options = LiveOptions {
-        interface: interface.clone(),
-        filter: args.bpf_filter(),
-        snaplen: args.snaplen,
-        promisc: args.promisc,
-        buffer_size: args.buffer_size,
-    };
-    let capture = match LiveCapture::open(options) {
-        Ok(c) => c,
-        Err(e) => {
-            crate::cli::error(&e.to_string());
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-    };
-    let if_exists = IfExists::from_force(args.force);
-    let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
-    let writer = match create_output("--write-pcap", args.write_pcap.as_deref(), |p| {
-        RotatingPcapWriter::create(p, capture.pcap_options(), limit, if_exists)
-    }) {
-        Ok(w) => w,
+    let (capture, writer, mut hashes) = match open(args, &interface) {
+        Ok(opened) => opened,
         Err(code) => return code,
     };
-    let mut hashes = match create_output("--hashes", args.hashes.as_deref(), |p| {
-        HashExport::create(p, if_exists)
-    }) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    if let Err(e) = drop_privileges(args) {
-        crate::cli::error(&format!(
-            "cannot give up privileges ({e}): not capturing with them"
-        ));
-        return ExitCode::from(EXIT_INPUT_ERROR);
-    }
-    if let Err(e) = check_later_outputs(args) {
-        crate::cli::error(&e.to_string());
-        return ExitCode::from(EXIT_INPUT_ERROR);
-    }
     let link = capture.link();
     args.note(&format!(
         "capturing on {interface} ({}, snaplen {}), filter: {}; Ctrl-C stops",
-        crate::decode::linktype::name(link),
+        crate::capture::linktype::name(link),
         args.snaplen,
         capture.options().filter,
     ));
-    let running = match capture.start(writer) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("stripwatch: cannot start the capture thread: {e}");
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-    };
-    let signals = match Signals::install(running.stopper.clone()) {
-        Ok(s) => s,
-        Err(e) => {
-            running.stopper.stop();
-            let _ = running.join();
-            eprintln!("stripwatch: cannot handle SIGINT and SIGTERM: {e}");
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
+    let (running, signals) = match start(capture, writer) {
+        Ok(started) => started,
+        Err(code) => return code,
     };
 
     let stdout = std::io::stdout();
     let mut lines = LineReport::new(std::io::stdout(), crate::cli::colour_wanted());
-    let mut main_reporter: Box<dyn Reporter> = match args.format {
-        LiveFormat::Table => Box::new(TableReport::new(
-            std::io::BufWriter::new(stdout.lock()),
-            TableOptions {
-                all: args.all,
-                colour: crate::cli::colour_wanted(),
-            },
-        )),
-        LiveFormat::Jsonl => Box::new(JsonLines::new(std::io::BufWriter::new(stdout.lock()))),
-    };
+    let mut main_reporter = main_reporter(args, &stdout);
     let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if args.format == LiveFormat::Table {
         reporters.push(&mut lines);
@@ -266,7 +212,125 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         reporters.push(h);
     }
     let mut run = Run::new(args.filter(), reporters);
+    let started = Instant::now();
+    let captured = capture_all(
+        args,
+        &interface,
+        link,
+        (running, signals),
+        started,
+        &mut run,
+    );
+    let (worst, error) = run.finish(&captured.summaries, &captured.stats);
+    let report_failed = match error.filter(report_write_failed) {
+        Some(e) => {
+            eprintln!("stripwatch: writing the report: {e}");
+            true
+        }
+        None => false,
+    };
+    drop(main_reporter);
+    let _ = std::io::stdout().flush();
 
+    report_end(args, &captured, started, worst, hashes.as_ref());
+    let failed = report_failed
+        || captured.end.write_error.is_some()
+        || !captured.summaries.iter().all(|i| i.complete());
+    exit_status(failed, worst, args.fail_on)
+}
+
+/// Opens the capture and the output files, then gives up privileges.
+fn open(
+    args: &LiveArgs,
+    interface: &str,
+) -> Result<(LiveCapture, Option<RotatingPcapWriter>, Option<HashExport>), ExitCode> {
+    let options = LiveOptions {
+        interface: interface.to_string(),
+        filter: args.bpf_filter(),
+        snaplen: args.snaplen,
+        promisc: args.promisc,
+        buffer_size: args.buffer_size,
+    };
+    let capture = LiveCapture::open(options).map_err(|e| {
+        crate::cli::error(&e.to_string());
+        ExitCode::from(EXIT_INPUT_ERROR)
+    })?;
+    let if_exists = IfExists::from_force(args.force);
+    let limit = args.rotate_mb.map(|mb| mb.saturating_mul(1_000_000));
+    let writer = create_output("--write-pcap", args.write_pcap.as_deref(), |p| {
+        RotatingPcapWriter::create(p, capture.pcap_options(), limit, if_exists)
+    })?;
+    let hashes = create_output("--hashes", args.hashes.as_deref(), |p| {
+        HashExport::create(p, if_exists)
+    })?;
+    if let Err(e) = drop_privileges(args) {
+        crate::cli::error(&format!(
+            "cannot give up privileges ({e}): not capturing with them"
+        ));
+        return Err(ExitCode::from(EXIT_INPUT_ERROR));
+    }
+    if let Err(e) = check_later_outputs(args) {
+        crate::cli::error(&e.to_string());
+        return Err(ExitCode::from(EXIT_INPUT_ERROR));
+    }
+    Ok((capture, writer, hashes))
+}
+
+/// Starts the capture thread and the handling of SIGINT and SIGTERM.
+fn start(
+    capture: LiveCapture,
+    writer: Option<RotatingPcapWriter>,
+) -> Result<(Running, Signals), ExitCode> {
+    let running = capture.start(writer).map_err(|e| {
+        eprintln!("stripwatch: cannot start the capture thread: {e}");
+        ExitCode::from(EXIT_INPUT_ERROR)
+    })?;
+    match Signals::install(running.stopper.clone()) {
+        Ok(signals) => Ok((running, signals)),
+        Err(e) => {
+            running.stopper.stop();
+            let _ = running.join();
+            eprintln!("stripwatch: cannot handle SIGINT and SIGTERM: {e}");
+            Err(ExitCode::from(EXIT_INPUT_ERROR))
+        }
+    }
+}
+
+/// The reporter of `--format` on standard output.
+fn main_reporter<'a>(args: &LiveArgs, stdout: &'a std::io::Stdout) -> Box<dyn Reporter + 'a> {
+    match args.format {
+        LiveFormat::Table => Box::new(TableReport::new(
+            std::io::BufWriter::new(stdout.lock()),
+            TableOptions {
+                all: args.all,
+                colour: crate::cli::colour_wanted(),
+            },
+        )),
+        LiveFormat::Jsonl => Box::new(JsonLines::new(std::io::BufWriter::new(stdout.lock()))),
+    }
+}
+
+/// What a capture came to, once it ended and every session was reported.
+struct Captured {
+    summaries: Vec<InputSummary>,
+    stats: TableStats,
+    tally: Tally,
+    end: CaptureEnd,
+    stopper: live::Stopper,
+    /// Writing `--write-pcap` failed while capturing (and was said then).
+    write_failed: bool,
+}
+
+/// Runs the capture through the pipeline until it ends, then ends every
+/// open session (`end-of-capture`) and records how the capture ended.
+fn capture_all(
+    args: &LiveArgs,
+    interface: &str,
+    link: LinkType,
+    (running, signals): (Running, Signals),
+    started: Instant,
+    run: &mut Run<'_>,
+) -> Captured {
     let name = format!("live:{interface}");
     let analysis = AnalysisOptions {
         show_secrets: args.show_secrets,
@@ -279,65 +343,20 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     if let Some(summary) = pipeline.input_mut(index) {
         summary.format = "live";
     }
-
-    let started = Instant::now();
     let mut tally = Tally::default();
-    let mut next_stats = args.stats_interval;
-    let mut write_failed = false;
-    loop {
-        match running.events.recv_timeout(IDLE_TICK) {
-            Ok(Event::Packets(batch)) => {
-                for (ts, data, orig_len) in batch.packets() {
-                    tally.frames += 1;
-                    tally.bytes += u64::from(orig_len);
-                    let frame = Frame {
-                        number: tally.frames,
-                        ts,
-                        link,
-                        data,
-                        orig_len,
-                    };
-                    pipeline.process_frame(index, &frame);
-                    if pipeline.table().handler().has_ended() {
-                        take_ended(&mut pipeline, &mut run, &mut tally);
-                    }
-                }
-                let _ = running.recycle.try_send(batch);
-            }
-            Ok(Event::WriteFailed(e)) => {
-                write_failed = true;
-                eprintln!(
-                    "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
-                );
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                // No packet for a while: the wall clock moves capture time.
-                pipeline.advance_clock(index, tally.frames + 1, wall_clock_less(CLOCK_LAG));
-                take_ended(&mut pipeline, &mut run, &mut tally);
-            }
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if run.error().is_some() && !running.stopper.is_stopped() {
-            // Nobody reads the findings any more (`| head`): stop.
-            running.stopper.stop();
-        }
-        if next_stats > 0 && started.elapsed().as_secs() >= next_stats {
-            next_stats += args.stats_interval;
-            args.note(&tally.progress(
-                started.elapsed(),
-                running.stats.get(),
-                pipeline.table().len(),
-                run.worst(),
-            ));
-        }
-    }
+    let mut live = LiveInput {
+        pipeline: &mut pipeline,
+        index,
+        link,
+    };
+    let write_failed = live.read_events(args, &running, started, run, &mut tally);
     let stopper = running.stopper.clone();
     let end = running.join();
     signals.close();
 
     let (mut handler, mut summaries, stats) =
-        pipeline.finish_with(&mut |h: &mut MailSessions| deliver(h, &mut run, &mut tally));
-    deliver(&mut handler, &mut run, &mut tally);
+        pipeline.finish_with(&mut |h: &mut MailSessions| deliver(h, run, &mut tally));
+    deliver(&mut handler, run, &mut tally);
     if let Some(summary) = summaries.get_mut(usize::from(index)) {
         summary.live = end.stats;
         if let Some(e) = &end.error {
@@ -352,21 +371,112 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         let text = format!("the capture on {interface} stopped: {e}");
         eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
     }
-    let (worst, error) = run.finish(&summaries, &stats);
-    let report_failed = match error.filter(report_write_failed) {
-        Some(e) => {
-            eprintln!("stripwatch: writing the report: {e}");
-            true
-        }
-        None => false,
-    };
-    drop(main_reporter);
-    let _ = std::io::stdout().flush();
+    Captured {
+        summaries,
+        stats,
+        tally,
+        end,
+        stopper,
+        write_failed,
+    }
+}
 
+/// The one input of a live capture, in the pipeline.
+struct LiveInput<'p> {
+    pipeline: &'p mut Pipeline<MailSessions>,
+    index: u16,
+    link: LinkType,
+}
+
+impl LiveInput<'_> {
+    /// Feeds the capture thread's packets to the pipeline until the thread
+    /// ends, moving capture time with the wall clock when no packet comes
+    /// and writing statistics every `--stats-interval`. Returns whether
+    /// writing `--write-pcap` failed on the way.
+    fn read_events(
+        &mut self,
+        args: &LiveArgs,
+        running: &Running,
+        started: Instant,
+        run: &mut Run<'_>,
+        tally: &mut Tally,
+    ) -> bool {
+        let mut next_stats = args.stats_interval;
+        let mut write_failed = false;
+        loop {
+            match running.events.recv_timeout(IDLE_TICK) {
+                Ok(Event::Packets(batch)) => {
+                    self.feed(&batch, run, tally);
+                    let _ = running.recycle.try_send(batch);
+                }
+                Ok(Event::WriteFailed(e)) => {
+                    write_failed = true;
+                    eprintln!(
+                        "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
+                    );
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // No packet for a while: the wall clock moves capture time.
+                    let (index, next) = (self.index, tally.frames + 1);
+                    self.pipeline
+                        .advance_clock(index, next, wall_clock_less(CLOCK_LAG));
+                    deliver(self.pipeline.handler_mut(), run, tally);
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if run.error().is_some() && !running.stopper.is_stopped() {
+                // Nobody reads the findings any more (`| head`): stop.
+                running.stopper.stop();
+            }
+            if next_stats > 0 && started.elapsed().as_secs() >= next_stats {
+                next_stats += args.stats_interval;
+                args.note(&tally.progress(
+                    started.elapsed(),
+                    running.stats.get(),
+                    self.pipeline.table().len(),
+                    run.worst(),
+                ));
+            }
+        }
+        write_failed
+    }
+
+    /// One batch of packets, as the next frames of the input.
+    fn feed(&mut self, batch: &live::Batch, run: &mut Run<'_>, tally: &mut Tally) {
+        for (ts, data, orig_len) in batch.packets() {
+            tally.frames += 1;
+            tally.bytes += u64::from(orig_len);
+            let frame = Frame {
+                number: tally.frames,
+                ts,
+                link: self.link,
+                data,
+                orig_len,
+            };
+            self.pipeline.process_frame(self.index, &frame);
+            if self.pipeline.table().handler().has_ended() {
+                deliver(self.pipeline.handler_mut(), run, tally);
+            }
+        }
+    }
+}
+
+/// The notes at the end: the last statistics, dropped packets, the files
+/// written.
+fn report_end(
+    args: &LiveArgs,
+    captured: &Captured,
+    started: Instant,
+    worst: Option<Severity>,
+    hashes: Option<&HashExport>,
+) {
+    let end = &captured.end;
     args.note(&format!(
         "{} ({})",
-        tally.progress(started.elapsed(), end.stats, 0, worst),
-        if stopper.is_stopped() {
+        captured
+            .tally
+            .progress(started.elapsed(), end.stats, 0, worst),
+        if captured.stopper.is_stopped() {
             "stopped"
         } else {
             "capture ended"
@@ -391,19 +501,15 @@ pub fn run(args: &LiveArgs) -> ExitCode {
         ));
     }
     if let Some(e) = &end.write_error {
-        if !write_failed {
+        if !captured.write_failed {
             crate::cli::error(&format!("writing the capture file failed: {e}"));
         }
     }
-    if let Some(h) = &hashes {
+    if let Some(h) = hashes {
         for (path, n) in &h.written {
             args.note(&format!("wrote {n} hash lines to {}", path.display()));
         }
     }
-
-    let failed =
-        report_failed || end.write_error.is_some() || !summaries.iter().all(|i| i.complete());
-    exit_status(failed, worst, args.fail_on)
 }
 
 /// Gives up root or capabilities now that the capture and the first
@@ -441,10 +547,6 @@ fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
 }
 
 /// Hands the sessions that ended to the run.
-fn take_ended(pipeline: &mut Pipeline<MailSessions>, run: &mut Run<'_>, tally: &mut Tally) {
-    deliver(pipeline.handler_mut(), run, tally);
-}
-
 fn deliver(handler: &mut MailSessions, run: &mut Run<'_>, tally: &mut Tally) {
     for record in handler.take_ended() {
         tally.sessions += 1;
@@ -476,7 +578,7 @@ impl Tally {
     fn progress(
         &self,
         elapsed: Duration,
-        counters: Option<crate::pipeline::LiveCounters>,
+        counters: Option<crate::capture::LiveCounters>,
         flows: usize,
         worst: Option<Severity>,
     ) -> String {

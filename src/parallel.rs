@@ -1,9 +1,13 @@
 //! The pipeline on several threads, with results identical to one thread.
 //!
+//! It runs any [`SessionOutbox`] (a session handler that keeps its ended
+//! sessions until they are taken) and hands the ended sessions to a
+//! [`Collector`], on this thread alone or on several:
+//!
 //! A reader thread reads the inputs, glances at each frame's headers and
 //! sends the segments of followed ports, in batches over bounded channels,
 //! to the worker that owns their flow (by a stable hash of the four-tuple).
-//! Each worker runs its own flow table and protocol analyzers. The calling
+//! Each worker runs its own flow table and session handler. The calling
 //! thread merges what the workers report, round by round, back into the
 //! order one thread would have produced:
 //!
@@ -20,15 +24,51 @@
 //! evicted, or gives up its holes, when a limit is hit can differ, and
 //! `stats.peak_flows` is the sum of each worker's peak.
 
-use crate::analysis::{AnalysisOptions, MailSessions, Run, SessionRecord};
-use crate::capture::{CaptureFile, InputSpec, LinkType, Reading};
+use crate::capture::{CaptureFile, Frame, InputSpec, LinkType, Reading};
 use crate::decode;
-use crate::flow::{CaptureClock, FlowConfig, FlowTable, PacketRef, TableStats};
-use crate::pipeline::{Classified, InputSummary};
+use crate::flow::{
+    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet,
+    SessionHandler, TableStats,
+};
+use crate::pipeline::{Classified, FINISH_CHUNK, InputSummary, Pipeline};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::ScopedJoinHandle;
+
+/// A session handler whose ended sessions wait until they are taken: after
+/// frames on one thread, after each batch round on several (one handler per
+/// worker, so it and its sinks move to the worker's thread).
+pub trait SessionOutbox: SessionHandler<Sink: Send> + Send {
+    /// What an ended session becomes.
+    type Ended: Ended;
+    /// The sessions ended since the last call, in the order they ended.
+    fn take_ended(&mut self) -> std::vec::Drain<'_, Self::Ended>;
+}
+
+/// An ended session as the merge needs it.
+pub trait Ended: Send {
+    /// Its id: in its worker's table until [`Ended::renumber`] gives it the
+    /// run's.
+    fn id(&self) -> u64;
+    /// What ended it, to order it among the other workers' sessions.
+    fn closed_by(&self) -> CloseKey;
+    /// Gives it its id in the run (in order of first packets across
+    /// workers), everywhere it carries one.
+    fn renumber(&mut self, id: u64);
+}
+
+/// Receives the ended sessions in the order one thread ends them.
+pub trait Collector<T> {
+    fn session(&mut self, ended: T);
+    /// Reading paused a moment (every [`PAUSE_FRAMES`] frames on one
+    /// thread, every batch round on several).
+    fn pause(&mut self);
+}
+
+/// Frames between [`Collector::pause`]s on one thread: a few milliseconds
+/// of reading.
+pub const PAUSE_FRAMES: u32 = 4096;
 
 /// Frames per batch round (across all workers).
 const BATCH_FRAMES: usize = 8192;
@@ -80,33 +120,85 @@ impl Batch {
 }
 
 /// What a worker reports.
-enum Report {
+enum Report<T> {
     /// A batch round done: sessions opened and ended in it.
     Round {
         opened: Vec<(u64, PacketRef)>,
-        ended: Vec<SessionRecord>,
+        ended: Vec<T>,
     },
     /// The input is over: some of the sessions still open, ended, in id
     /// order (several of these come, so a million open flows never make a
     /// million records at once).
-    Finish { ended: Vec<SessionRecord> },
+    Finish { ended: Vec<T> },
     /// Nothing more.
     Last { stats: TableStats },
 }
 
-/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
-/// handing every ended session to `run` in the order one thread would. A
-/// thread that panicked leaves every input marked not fully analyzed.
-pub fn run_inputs_parallel(
+/// Reads the inputs in order and hands every ended session to `collector`
+/// as soon as it is known, on `threads` worker threads (1: on this thread
+/// alone; the results are the same). `new_handler` makes the handler of
+/// each worker. `progress` is told the bytes of each input read so far.
+pub fn run_inputs<H: SessionOutbox>(
     inputs: &[InputSpec],
     config: FlowConfig,
-    options: AnalysisOptions,
     threads: usize,
-    run: &mut Run<'_>,
+    new_handler: &dyn Fn() -> H,
+    collector: &mut dyn Collector<H::Ended>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> (Vec<InputSummary>, TableStats) {
+    if threads > 1 {
+        run_on_threads(inputs, config, threads, new_handler, collector, progress)
+    } else {
+        run_on_this_thread(inputs, config, new_handler(), collector, progress)
+    }
+}
+
+/// The pipeline on the calling thread alone.
+fn run_on_this_thread<H: SessionOutbox>(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    handler: H,
+    collector: &mut dyn Collector<H::Ended>,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> (Vec<InputSummary>, TableStats) {
+    let mut pipeline = Pipeline::new(config, handler);
+    let mut frames = 0u32;
+    for (index, spec) in inputs.iter().enumerate() {
+        pipeline.read_input_with(spec, &mut |handler: &mut H, bytes| {
+            for ended in handler.take_ended() {
+                collector.session(ended);
+            }
+            progress(index, bytes);
+            frames = frames.wrapping_add(1);
+            if frames % PAUSE_FRAMES == 0 {
+                collector.pause();
+            }
+        });
+    }
+    let (mut handler, inputs, stats) = pipeline.finish_with(&mut |handler: &mut H| {
+        for ended in handler.take_ended() {
+            collector.session(ended);
+        }
+    });
+    for ended in handler.take_ended() {
+        collector.session(ended);
+    }
+    (inputs, stats)
+}
+
+/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
+/// handing every ended session to `collector` in the order one thread
+/// would. A thread that panicked leaves every input marked not fully
+/// analyzed.
+fn run_on_threads<H: SessionOutbox>(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    threads: usize,
+    new_handler: &dyn Fn() -> H,
+    collector: &mut dyn Collector<H::Ended>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> (Vec<InputSummary>, TableStats) {
     let threads = threads.max(2);
-    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut worker_config = config.clone();
     worker_config.max_flows = (config.max_flows / threads).max(1);
     worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
@@ -117,8 +209,8 @@ pub fn run_inputs_parallel(
         let (spare_tx, spare_rx) = sync_channel::<Batch>(SPARE_BATCHES * threads);
         for _ in 0..threads {
             let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
-            let (report_tx, report_rx) = sync_channel::<Report>(CHANNEL_ROUNDS);
-            let table = FlowTable::new(worker_config.clone(), MailSessions::new(&names, options));
+            let (report_tx, report_rx) = sync_channel::<Report<H::Ended>>(CHANNEL_ROUNDS);
+            let table = FlowTable::new(worker_config.clone(), new_handler());
             let spare_tx = spare_tx.clone();
             workers.push(scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx)));
             to_workers.push(batch_tx);
@@ -129,7 +221,7 @@ pub fn run_inputs_parallel(
         let clock = CaptureClock::new(config.idle_timeout_secs);
         let reader =
             scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
-        let stats = merge(&from_workers, run);
+        let stats = merge(&from_workers, collector);
         let mut failures = Vec::new();
         let summaries = join_thread("reader thread", reader).unwrap_or_else(|failure| {
             failures.push(failure);
@@ -185,19 +277,132 @@ fn mark_not_analyzed(mut summaries: Vec<InputSummary>, failures: &[String]) -> V
 /// their flow's worker.
 fn reader(
     inputs: &[InputSpec],
-    ports: &crate::flow::PortSet,
+    ports: &PortSet,
     mut clock: CaptureClock,
     to_workers: Vec<SyncSender<Batch>>,
     spares: Receiver<Batch>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> Vec<InputSummary> {
-    let n = to_workers.len();
-    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::sized_for(n)).collect();
-    let (mut frames, mut bytes) = (0usize, 0usize);
+    let mut rounds = Rounds::new(to_workers, spares);
     let mut summaries = Vec::with_capacity(inputs.len());
-    let send_round = |batches: &mut Vec<Batch>| -> bool {
-        for (tx, batch) in to_workers.iter().zip(batches.iter_mut()) {
-            let next = match spares.try_recv() {
+    for (index, spec) in inputs.iter().enumerate() {
+        let summary = read_input(index, spec, ports, &mut clock, &mut rounds, progress);
+        summaries.push(summary);
+    }
+    rounds.send();
+    summaries
+}
+
+/// Reads one input into the batch rounds.
+fn read_input(
+    index: usize,
+    spec: &InputSpec,
+    ports: &PortSet,
+    clock: &mut CaptureClock,
+    rounds: &mut Rounds,
+    progress: &(dyn Fn(usize, u64) + Sync),
+) -> InputSummary {
+    let input = u16::try_from(index).unwrap_or(u16::MAX);
+    let mut summary = InputSummary::new(&spec.name);
+    // A pipe (perhaps from a running capture) may wait between reads:
+    // what was gathered goes to the workers first, not when a round is
+    // full. Files are read in full rounds.
+    let pipe = spec.stream;
+    match CaptureFile::open_input(spec) {
+        Ok(mut file) => {
+            let mut read = 0u64;
+            let result = file.for_each(|reading| {
+                let frame = match reading {
+                    Reading::Frame(frame) => frame,
+                    Reading::Refill if pipe && rounds.frames > 0 => return rounds.send(),
+                    Reading::Refill => return true,
+                };
+                read += 16 + frame.data.len() as u64;
+                let packet = PacketRef {
+                    input,
+                    frame: frame.number,
+                    ts: frame.ts,
+                };
+                // The capture's clock: where it enters a new second, one
+                // table would expire idle flows.
+                if let Some(ts) = clock.observe(frame.ts) {
+                    rounds.tick(PacketRef { ts, ..packet });
+                }
+                if let Classified::Mail(key) = summary.classify(&frame, ports) {
+                    rounds.add(key, &frame, packet);
+                }
+                if rounds.full() {
+                    progress(index, read);
+                    return rounds.send();
+                }
+                true
+            });
+            summary.record_end(&file, result.err());
+        }
+        Err(e) => summary.record_failure(e),
+    }
+    summary.name_link_types();
+    summary
+}
+
+/// The round being gathered: one batch per worker.
+struct Rounds {
+    batches: Vec<Batch>,
+    /// Frames and their bytes in the round, across workers.
+    frames: usize,
+    bytes: usize,
+    to_workers: Vec<SyncSender<Batch>>,
+    spares: Receiver<Batch>,
+}
+
+impl Rounds {
+    fn new(to_workers: Vec<SyncSender<Batch>>, spares: Receiver<Batch>) -> Self {
+        let n = to_workers.len();
+        Rounds {
+            batches: (0..n).map(|_| Batch::sized_for(n)).collect(),
+            frames: 0,
+            bytes: 0,
+            to_workers,
+            spares,
+        }
+    }
+
+    /// A clock tick, for every worker.
+    fn tick(&mut self, tick: PacketRef) {
+        for b in &mut self.batches {
+            b.ticks.push(tick);
+        }
+    }
+
+    /// A frame of flow `key`, for the worker that owns the flow.
+    fn add(&mut self, key: FlowKey, frame: &Frame<'_>, packet: PacketRef) {
+        let shard = (key.shard_hash() % self.batches.len() as u64) as usize;
+        if let Some(b) = self.batches.get_mut(shard) {
+            let start = b.bytes.len();
+            b.bytes.extend_from_slice(frame.data);
+            b.frames.push(FrameMeta {
+                packet,
+                link: frame.link,
+                orig_len: frame.orig_len,
+                start,
+                len: frame.data.len(),
+            });
+            self.frames += 1;
+            self.bytes += frame.data.len();
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.frames >= BATCH_FRAMES || self.bytes >= BATCH_BYTES
+    }
+
+    /// Sends the round to the workers, reused (or new) batches taking its
+    /// place. False when a worker is gone.
+    fn send(&mut self) -> bool {
+        (self.frames, self.bytes) = (0, 0);
+        let n = self.batches.len();
+        for (tx, batch) in self.to_workers.iter().zip(self.batches.iter_mut()) {
+            let next = match self.spares.try_recv() {
                 Ok(spare) => spare,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::sized_for(n),
             };
@@ -206,78 +411,14 @@ fn reader(
             }
         }
         true
-    };
-    for (index, spec) in inputs.iter().enumerate() {
-        let input = u16::try_from(index).unwrap_or(u16::MAX);
-        let mut summary = InputSummary::new(&spec.name);
-        // A pipe (perhaps from a running capture) may wait between reads:
-        // what was gathered goes to the workers first, not when a round is
-        // full. Files are read in full rounds.
-        let pipe = spec.stream;
-        match CaptureFile::open_input(spec) {
-            Ok(mut file) => {
-                let mut read = 0u64;
-                let result = file.for_each(|reading| {
-                    let frame = match reading {
-                        Reading::Frame(frame) => frame,
-                        Reading::Refill if pipe && frames > 0 => {
-                            (frames, bytes) = (0, 0);
-                            return send_round(&mut batches);
-                        }
-                        Reading::Refill => return true,
-                    };
-                    read += 16 + frame.data.len() as u64;
-                    let packet = PacketRef {
-                        input,
-                        frame: frame.number,
-                        ts: frame.ts,
-                    };
-                    // The capture's clock: where it enters a new second, one
-                    // table would expire idle flows.
-                    if let Some(ts) = clock.observe(frame.ts) {
-                        for b in batches.iter_mut() {
-                            b.ticks.push(PacketRef { ts, ..packet });
-                        }
-                    }
-                    if let Classified::Mail(key) = summary.classify(&frame, ports) {
-                        let shard = (key.shard_hash() % n as u64) as usize;
-                        if let Some(b) = batches.get_mut(shard) {
-                            let start = b.bytes.len();
-                            b.bytes.extend_from_slice(frame.data);
-                            b.frames.push(FrameMeta {
-                                packet,
-                                link: frame.link,
-                                orig_len: frame.orig_len,
-                                start,
-                                len: frame.data.len(),
-                            });
-                            frames += 1;
-                            bytes += frame.data.len();
-                        }
-                    }
-                    if frames >= BATCH_FRAMES || bytes >= BATCH_BYTES {
-                        (frames, bytes) = (0, 0);
-                        progress(index, read);
-                        return send_round(&mut batches);
-                    }
-                    true
-                });
-                summary.record_end(&file, result.err());
-            }
-            Err(e) => summary.record_failure(e),
-        }
-        summary.name_link_types();
-        summaries.push(summary);
     }
-    send_round(&mut batches);
-    summaries
 }
 
 /// Runs one worker's flow table over its batches.
-fn worker(
-    mut table: FlowTable<MailSessions>,
+fn worker<H: SessionOutbox>(
+    mut table: FlowTable<H>,
     batches: Receiver<Batch>,
-    reports: SyncSender<Report>,
+    reports: SyncSender<Report<H::Ended>>,
     spares: SyncSender<Batch>,
 ) {
     table.track_opened();
@@ -314,8 +455,8 @@ fn worker(
         }
     }
     loop {
-        let done = table.finish_step(crate::pipeline::FINISH_CHUNK);
-        let ended: Vec<SessionRecord> = table.handler_mut().take_ended().collect();
+        let done = table.finish_step(FINISH_CHUNK);
+        let ended: Vec<H::Ended> = table.handler_mut().take_ended().collect();
         if !ended.is_empty() && reports.send(Report::Finish { ended }).is_err() {
             return;
         }
@@ -327,19 +468,48 @@ fn worker(
 }
 
 /// Merges the workers' reports round by round: numbers sessions in order
-/// of their first packet and hands ended ones to the run in the order one
-/// table would have ended them. At the end of the input, the sessions each
-/// worker ends (in id order) are merged by id.
-fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
+/// of their first packet and hands ended ones to the collector in the order
+/// one table would have ended them. At the end of the input, the sessions
+/// each worker ends (in id order) are merged by id.
+fn merge<T: Ended>(
+    from_workers: &[Receiver<Report<T>>],
+    collector: &mut dyn Collector<T>,
+) -> TableStats {
     let n = from_workers.len();
-    let mut ids = Ids::default();
-    let mut stats = TableStats::default();
-    // Per worker: records of the end of the input waiting to be merged,
-    // and whether it has said its last.
-    let mut tail: Vec<VecDeque<SessionRecord>> = (0..n).map(|_| VecDeque::new()).collect();
-    let mut last = vec![false; n];
+    let mut merge = Merge {
+        ids: Ids::default(),
+        stats: TableStats::default(),
+        tail: (0..n).map(|_| VecDeque::new()).collect(),
+        last: vec![false; n],
+    };
     let mut in_rounds = vec![true; n];
     while in_rounds.iter().any(|r| *r) {
+        merge.round(from_workers, &mut in_rounds, collector);
+    }
+    merge.end_of_input(from_workers, collector);
+    merge.stats
+}
+
+/// What the merge keeps between rounds.
+struct Merge<T> {
+    ids: Ids,
+    stats: TableStats,
+    /// Per worker: sessions ended at the end of the input, waiting to be
+    /// merged by id.
+    tail: Vec<VecDeque<T>>,
+    /// Per worker: whether it has said its last.
+    last: Vec<bool>,
+}
+
+impl<T: Ended> Merge<T> {
+    /// One batch round: a report from each worker still in rounds, its
+    /// sessions numbered, its ended sessions handed on in order.
+    fn round(
+        &mut self,
+        from_workers: &[Receiver<Report<T>>],
+        in_rounds: &mut [bool],
+        collector: &mut dyn Collector<T>,
+    ) {
         let mut opened = Vec::new();
         let mut ended = Vec::new();
         for (w, rx) in from_workers.iter().enumerate() {
@@ -355,71 +525,84 @@ fn merge(from_workers: &[Receiver<Report>], run: &mut Run<'_>) -> TableStats {
                     ended.extend(e.into_iter().map(|r| (w, r)));
                 }
                 Ok(Report::Finish { ended: e }) => {
-                    set(&mut in_rounds, w, false);
-                    if let Some(q) = tail.get_mut(w) {
-                        q.extend(e.into_iter().map(|r| ids.global(w, r)));
-                    }
+                    set(in_rounds, w, false);
+                    self.queue_tail(w, e);
                 }
                 Ok(Report::Last { stats: s }) => {
-                    add_stats(&mut stats, &s);
-                    set(&mut in_rounds, w, false);
-                    set(&mut last, w, true);
+                    add_stats(&mut self.stats, &s);
+                    set(in_rounds, w, false);
+                    set(&mut self.last, w, true);
                 }
                 Err(_) => {
-                    set(&mut in_rounds, w, false);
-                    set(&mut last, w, true);
+                    set(in_rounds, w, false);
+                    set(&mut self.last, w, true);
                 }
             }
         }
         opened.sort_unstable();
         for (_, w, local) in opened {
-            ids.open(w, local);
+            self.ids.open(w, local);
         }
-        let mut ended: Vec<SessionRecord> =
-            ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
+        let ids = &mut self.ids;
+        let mut ended: Vec<T> = ended.into_iter().map(|(w, r)| ids.global(w, r)).collect();
         ended.sort_by_key(|r| {
-            let k = r.closed_by;
+            let k = r.closed_by();
             // Clock expiries and end-of-input closes go by id; a packet's
             // own closes (all in its worker) by the order they were made.
-            let tie = if k.phase == 1 { u64::from(k.seq) } else { r.id };
+            let tie = match k.phase {
+                ClosePhase::ByPacket => u64::from(k.seq),
+                ClosePhase::ByClock | ClosePhase::AtEnd => r.id(),
+            };
             (k.input, k.frame, k.phase, k.deadline, tie)
         });
-        for record in ended {
-            run.session(record);
+        for session in ended {
+            collector.session(session);
         }
-        run.pause();
+        collector.pause();
     }
-    // End of the input: a k-way merge by id of what the workers end.
-    loop {
-        for (w, rx) in from_workers.iter().enumerate() {
-            while tail.get(w).is_some_and(VecDeque::is_empty)
-                && !last.get(w).copied().unwrap_or(true)
-            {
-                match rx.recv() {
-                    Ok(Report::Finish { ended }) => {
-                        if let Some(q) = tail.get_mut(w) {
-                            q.extend(ended.into_iter().map(|r| ids.global(w, r)));
+
+    /// End of the input: a k-way merge by id of what the workers end.
+    fn end_of_input(
+        &mut self,
+        from_workers: &[Receiver<Report<T>>],
+        collector: &mut dyn Collector<T>,
+    ) {
+        loop {
+            for (w, rx) in from_workers.iter().enumerate() {
+                while self.tail.get(w).is_some_and(VecDeque::is_empty)
+                    && !self.last.get(w).copied().unwrap_or(true)
+                {
+                    match rx.recv() {
+                        Ok(Report::Finish { ended }) => self.queue_tail(w, ended),
+                        Ok(Report::Last { stats: s }) => {
+                            add_stats(&mut self.stats, &s);
+                            set(&mut self.last, w, true);
                         }
+                        Ok(Report::Round { .. }) | Err(_) => set(&mut self.last, w, true),
                     }
-                    Ok(Report::Last { stats: s }) => {
-                        add_stats(&mut stats, &s);
-                        set(&mut last, w, true);
-                    }
-                    Ok(Report::Round { .. }) | Err(_) => set(&mut last, w, true),
                 }
             }
-        }
-        let next = tail
-            .iter()
-            .enumerate()
-            .filter_map(|(w, q)| q.front().map(|r| (r.id, w)))
-            .min();
-        let Some((_, w)) = next else { break };
-        if let Some(record) = tail.get_mut(w).and_then(VecDeque::pop_front) {
-            run.session(record);
+            let next = self
+                .tail
+                .iter()
+                .enumerate()
+                .filter_map(|(w, q)| q.front().map(|r| (r.id(), w)))
+                .min();
+            let Some((_, w)) = next else { break };
+            if let Some(session) = self.tail.get_mut(w).and_then(VecDeque::pop_front) {
+                collector.session(session);
+            }
         }
     }
-    stats
+
+    /// Sessions worker `w` ended at the end of the input, with their
+    /// global ids.
+    fn queue_tail(&mut self, w: usize, ended: Vec<T>) {
+        if let Some(q) = self.tail.get_mut(w) {
+            let ids = &mut self.ids;
+            q.extend(ended.into_iter().map(|r| ids.global(w, r)));
+        }
+    }
 }
 
 /// Global session ids: given in order of the sessions' first packets.
@@ -442,15 +625,16 @@ impl Ids {
         }
     }
 
-    /// The record with its global id.
-    fn global(&mut self, worker: usize, mut r: SessionRecord) -> SessionRecord {
-        if let Some(id) = self.maps.get_mut(worker).and_then(|m| m.remove(&r.id)) {
-            r.id = id;
-            for f in &mut r.findings {
-                f.session = id;
-            }
+    /// The session with its global id.
+    fn global<T: Ended>(&mut self, worker: usize, mut ended: T) -> T {
+        if let Some(id) = self
+            .maps
+            .get_mut(worker)
+            .and_then(|m| m.remove(&ended.id()))
+        {
+            ended.renumber(id);
         }
-        r
+        ended
     }
 }
 
@@ -479,6 +663,242 @@ fn add_stats(total: &mut TableStats, s: &TableStats) {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::capture::writer::PcapWriter;
+    use crate::flow::{EndReason, PerSide, SessionInfo, Side, StreamEvent, StreamSink};
+    use crate::time::Timestamp;
+    use etherparse::PacketBuilder;
+
+    /// A trivial handler: payload bytes per side of each session.
+    #[derive(Default)]
+    struct ByteCounts {
+        outbox: Vec<Counted>,
+    }
+
+    #[derive(Default)]
+    struct Counter(PerSide<u64>);
+
+    struct Counted {
+        id: u64,
+        closed_by: CloseKey,
+        client_port: u16,
+        end: EndReason,
+        bytes: PerSide<u64>,
+    }
+
+    impl StreamSink for Counter {
+        fn on_event(&mut self, side: Side, event: StreamEvent<'_>) {
+            if let StreamEvent::Data { bytes, .. } = event {
+                self.0[side] += bytes.len() as u64;
+            }
+        }
+    }
+
+    impl SessionHandler for ByteCounts {
+        type Sink = Counter;
+
+        fn open(&mut self, _: &SessionInfo) -> Counter {
+            Counter::default()
+        }
+
+        fn close(&mut self, info: SessionInfo, sink: Counter) {
+            self.outbox.push(Counted {
+                id: info.id,
+                closed_by: info.closed_by,
+                client_port: info.client.port,
+                end: info.end,
+                bytes: sink.0,
+            });
+        }
+    }
+
+    impl SessionOutbox for ByteCounts {
+        type Ended = Counted;
+
+        fn take_ended(&mut self) -> std::vec::Drain<'_, Counted> {
+            self.outbox.drain(..)
+        }
+    }
+
+    impl Ended for Counted {
+        fn id(&self) -> u64 {
+            self.id
+        }
+
+        fn closed_by(&self) -> CloseKey {
+            self.closed_by
+        }
+
+        fn renumber(&mut self, id: u64) {
+            self.id = id;
+        }
+    }
+
+    /// Keeps what it is given, and counts the pauses.
+    #[derive(Default)]
+    struct Kept {
+        sessions: Vec<Counted>,
+        pauses: usize,
+    }
+
+    impl Collector<Counted> for Kept {
+        fn session(&mut self, ended: Counted) {
+            self.sessions.push(ended);
+        }
+
+        fn pause(&mut self) {
+            self.pauses += 1;
+        }
+    }
+
+    /// One frame of raw IPv4 between a client and port 25, with these
+    /// flags (`S`, `F`, `R`; all but the first SYN acknowledge `ack`).
+    fn frame(
+        client: u16,
+        to_server: bool,
+        (seq, ack): (u32, u32),
+        flags: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let ips = ([10, 0, (client >> 8) as u8, client as u8], [10, 1, 0, 1]);
+        let (src, dst, sport, dport) = if to_server {
+            (ips.0, ips.1, client, 25)
+        } else {
+            (ips.1, ips.0, 25, client)
+        };
+        let mut tcp = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
+        if ack != 0 {
+            tcp = tcp.ack(ack);
+        }
+        for flag in flags.chars() {
+            tcp = match flag {
+                'S' => tcp.syn(),
+                'F' => tcp.fin(),
+                'R' => tcp.rst(),
+                _ => tcp,
+            };
+        }
+        let mut out = Vec::new();
+        tcp.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// Sessions that overlap in time, each ended in one of four ways (FIN,
+    /// RST, idle timeout, still open at the end), with payloads of many
+    /// sizes: 48 000 frames, some six batch rounds.
+    fn many_sessions() -> Vec<(Timestamp, Vec<u8>)> {
+        let mut frames = Vec::new();
+        for i in 0..3000u16 {
+            let client = 20000 + i;
+            let start = i64::from(i) * 20; // in milliseconds
+            let mut at = |n: i64, f: Vec<u8>| {
+                let ms = start + n * 7;
+                let ts = Timestamp::new(ms / 1000, (ms % 1000) as u32 * 1_000_000);
+                frames.push((ts, f));
+            };
+            // Next sequence numbers of client and server.
+            let (mut c, mut s) = (101u32, 501u32);
+            at(0, frame(client, true, (100, 0), "S", b""));
+            at(1, frame(client, false, (500, c), "S", b""));
+            at(2, frame(client, true, (c, s), "", b""));
+            for n in 0..12u16 {
+                let payload = vec![b'a'; usize::from((i + n) % 37) + 1];
+                let when = 3 + i64::from(n);
+                if n % 2 == 0 {
+                    at(when, frame(client, false, (s, c), "", &payload));
+                    s += payload.len() as u32;
+                } else {
+                    at(when, frame(client, true, (c, s), "", &payload));
+                    c += payload.len() as u32;
+                }
+            }
+            match i % 4 {
+                0 => {
+                    at(15, frame(client, true, (c, s), "F", b""));
+                    at(16, frame(client, false, (s, c + 1), "F", b""));
+                    at(17, frame(client, true, (c + 1, s + 1), "", b""));
+                }
+                1 => at(15, frame(client, false, (s, c), "R", b"")),
+                // Idle: times out, or ends with the input.
+                2 => {}
+                // A last word just within the idle timeout.
+                _ => at(150, frame(client, true, (c, s), "", b"bye")),
+            }
+        }
+        frames.sort_by_key(|(ts, _)| *ts);
+        frames
+    }
+
+    fn run_counting(path: &std::path::Path, threads: usize) -> (Kept, TableStats) {
+        let input = InputSpec {
+            path: path.to_path_buf(),
+            name: "many.pcap".into(),
+            stream: false,
+        };
+        let config = FlowConfig {
+            idle_timeout_secs: 3,
+            ..FlowConfig::default()
+        };
+        let mut kept = Kept::default();
+        let (summaries, stats) = run_inputs(
+            std::slice::from_ref(&input),
+            config,
+            threads,
+            &ByteCounts::default,
+            &mut kept,
+            &|_, _| {},
+        );
+        assert!(summaries.iter().all(InputSummary::complete));
+        (kept, stats)
+    }
+
+    #[test]
+    fn any_handler_gives_the_same_sessions_on_one_thread_and_three() {
+        let frames = many_sessions();
+        assert!(frames.len() > 5 * BATCH_FRAMES);
+        let path =
+            std::env::temp_dir().join(format!("stripwatch-parallel-{}.pcap", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut pcap = PcapWriter::new(file, crate::capture::linktype::RAW).unwrap();
+        for (ts, f) in &frames {
+            pcap.write_frame(*ts, f, f.len() as u32).unwrap();
+        }
+        pcap.flush().unwrap();
+        drop(pcap);
+        let (one, one_stats) = run_counting(&path, 1);
+        let (three, three_stats) = run_counting(&path, 3);
+        std::fs::remove_file(&path).unwrap();
+
+        // The same sessions in the same order with the same ids (the
+        // order of making, `seq`, is each table's own).
+        let seen = |kept: &Kept| -> Vec<(u64, u16, EndReason, PerSide<u64>)> {
+            let s = &kept.sessions;
+            s.iter()
+                .map(|s| (s.id, s.client_port, s.end, s.bytes))
+                .collect()
+        };
+        assert_eq!(one.sessions.len(), 3000);
+        assert!(seen(&one) == seen(&three), "threads=1 and threads=3 differ");
+        // Every way to end is there, and ids follow first packets.
+        for end in [
+            EndReason::Fin,
+            EndReason::Rst,
+            EndReason::Timeout,
+            EndReason::EndOfCapture,
+        ] {
+            assert!(one.sessions.iter().any(|s| s.end == end), "{end:?}");
+        }
+        let mut by_id: Vec<_> = one.sessions.iter().map(|s| (s.id, s.client_port)).collect();
+        by_id.sort_unstable();
+        assert!(by_id.windows(2).all(|w| w[0].1 < w[1].1));
+        let first = &one.sessions[0];
+        assert_eq!((first.client_port, first.end), (20000, EndReason::Fin));
+        assert_eq!(
+            first.bytes.into_array(),
+            [2 + 4 + 6 + 8 + 10 + 12, 1 + 3 + 5 + 7 + 9 + 11]
+        );
+        assert_eq!(one_stats.sessions, three_stats.sessions);
+        assert!(three.pauses > 5, "batch rounds: {}", three.pauses);
+    }
 
     #[test]
     fn a_panicking_thread_is_an_error_naming_it() {

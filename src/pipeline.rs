@@ -6,7 +6,9 @@
 //! segments are dropped after the port check, and sessions leave the flow
 //! table when they end.
 
-use crate::capture::{CaptureError, CaptureFile, CaptureFormat, Frame, InputSpec, LinkType};
+use crate::capture::{
+    CaptureError, CaptureFile, CaptureFormat, Frame, InputSpec, LinkType, LiveCounters, linktype,
+};
 use crate::decode::{self, Skip};
 use crate::flow::{
     CaptureClock, Endpoint, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet, SessionHandler,
@@ -59,18 +61,6 @@ pub struct InputSummary {
     /// A live capture's libpcap counters at its end (absent for files).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveCounters>,
-}
-
-/// libpcap's counters of a live capture, from its start.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct LiveCounters {
-    /// Packets received (on Linux: those that passed the filter, dropped
-    /// ones included).
-    pub received: u64,
-    /// Dropped because the kernel buffer was full (the reader fell behind).
-    pub dropped: u64,
-    /// Dropped by the interface or its driver.
-    pub if_dropped: u64,
 }
 
 /// Whether a frame is a segment of a followed port.
@@ -181,10 +171,7 @@ impl InputSummary {
     pub fn name_link_types(&mut self) {
         self.flush_link_run();
         for (link, count) in self.link_counts.drain() {
-            *self
-                .link_types
-                .entry(decode::linktype::name(link))
-                .or_default() += count;
+            *self.link_types.entry(linktype::name(link)).or_default() += count;
         }
     }
 }

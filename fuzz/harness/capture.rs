@@ -6,7 +6,8 @@ use super::output::{analyze_bytes, check_rendered, check_report_facts};
 use std::io::Cursor;
 use stripwatch::analysis::AnalysisOptions;
 use stripwatch::capture::CaptureFile;
-use stripwatch::decode::{self, linktype};
+use stripwatch::capture::linktype;
+use stripwatch::decode;
 use stripwatch::flow::FlowConfig;
 
 /// Largest frame a capture may hand out (the reader's buffer limit).

@@ -20,9 +20,10 @@ pub use session::SessionRecord;
 
 use crate::capture::InputSpec;
 use crate::flow::{
-    FlowConfig, SessionHandler, SessionInfo, Side, StreamEvent, StreamSink, TableStats,
+    CloseKey, FlowConfig, SessionHandler, SessionInfo, Side, StreamEvent, StreamSink, TableStats,
 };
-use crate::pipeline::{InputSummary, Pipeline};
+use crate::parallel::{self, Ended, SessionOutbox};
+use crate::pipeline::InputSummary;
 use crate::proto::dialog::MailDialog;
 use record::Locator;
 use serde::Serialize;
@@ -67,11 +68,6 @@ impl MailSessions {
         }
     }
 
-    /// Records of the sessions that ended since the last call.
-    pub fn take_ended(&mut self) -> std::vec::Drain<'_, SessionRecord> {
-        self.outbox.drain(..)
-    }
-
     pub fn has_ended(&self) -> bool {
         !self.outbox.is_empty()
     }
@@ -98,13 +94,35 @@ impl SessionHandler for MailSessions {
     }
 }
 
+impl SessionOutbox for MailSessions {
+    type Ended = SessionRecord;
+
+    fn take_ended(&mut self) -> std::vec::Drain<'_, SessionRecord> {
+        self.outbox.drain(..)
+    }
+}
+
+impl Ended for SessionRecord {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn closed_by(&self) -> CloseKey {
+        self.closed_by
+    }
+
+    fn renumber(&mut self, id: u64) {
+        self.id = id;
+        for f in &mut self.findings {
+            f.session = id;
+        }
+    }
+}
+
 /// Reads the inputs in order, handing every ended session to `run` as soon
 /// as it ends, on `threads` worker threads (1: on this thread alone; the
 /// results are the same). `progress` is told the bytes of each input read
 /// so far.
-/// Frames between [`Run::pause`]s: a few milliseconds of reading.
-pub const PAUSE_FRAMES: u32 = 4096;
-
 pub fn run_inputs(
     inputs: &[InputSpec],
     config: FlowConfig,
@@ -113,35 +131,9 @@ pub fn run_inputs(
     run: &mut Run<'_>,
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> (Vec<InputSummary>, TableStats) {
-    if threads > 1 {
-        return crate::parallel::run_inputs_parallel(
-            inputs, config, options, threads, run, progress,
-        );
-    }
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let mut pipeline = Pipeline::new(config, MailSessions::new(&names, options));
-    let mut frames = 0u32;
-    for (index, spec) in inputs.iter().enumerate() {
-        pipeline.read_input_with(spec, &mut |handler: &mut MailSessions, bytes| {
-            for record in handler.take_ended() {
-                run.session(record);
-            }
-            progress(index, bytes);
-            frames = frames.wrapping_add(1);
-            if frames % PAUSE_FRAMES == 0 {
-                run.pause();
-            }
-        });
-    }
-    let (mut handler, inputs, stats) = pipeline.finish_with(&mut |handler: &mut MailSessions| {
-        for record in handler.take_ended() {
-            run.session(record);
-        }
-    });
-    for record in handler.take_ended() {
-        run.session(record);
-    }
-    (inputs, stats)
+    let new_handler = || MailSessions::new(&names, options);
+    parallel::run_inputs(inputs, config, threads, &new_handler, run, progress)
 }
 
 /// Everything one run found.

@@ -203,15 +203,16 @@ impl ServerProfiles {
         }
     }
 
-    /// The profiles, by server.
-    pub fn profiles(&self) -> Vec<&ServerProfile> {
-        let mut out: Vec<&ServerProfile> = self
+    /// The profiles with their server, in the order of the servers as
+    /// written.
+    pub fn profiles(&self) -> Vec<(Endpoint, &ServerProfile)> {
+        let mut out: Vec<(Endpoint, &ServerProfile)> = self
             .servers
-            .values()
-            .map(|s| &s.profile)
-            .filter(|p| p.sessions > 0)
+            .iter()
+            .map(|(server, s)| (*server, &s.profile))
+            .filter(|(_, p)| p.sessions > 0)
             .collect();
-        out.sort_by(|a, b| a.server.cmp(&b.server));
+        out.sort_by(|(_, a), (_, b)| a.server.cmp(&b.server));
         out
     }
 }

@@ -5,8 +5,10 @@
 use super::findings::{Finding, Severity};
 use super::profile::{LateFinding, ServerProfile, ServerProfiles};
 use super::session::SessionRecord;
-use crate::flow::TableStats;
+use crate::flow::{Endpoint, TableStats};
+use crate::parallel::Collector;
 use crate::pipeline::InputSummary;
+use crate::proto::facts::Protocol;
 use std::io;
 use std::net::IpAddr;
 
@@ -43,34 +45,22 @@ pub struct Filter {
     pub min_severity: Option<Severity>,
     /// Only sessions to this server (address, and port when given).
     pub server: Option<(IpAddr, Option<u16>)>,
-    /// Only sessions of this protocol (`smtp`, `imap`, `pop3`).
-    pub protocol: Option<String>,
+    /// Only sessions of this protocol.
+    pub protocol: Option<Protocol>,
 }
 
 impl Filter {
-    fn keeps_server(&self, server: &str, protocol: &str) -> bool {
-        if let Some(p) = &self.protocol {
-            if p != protocol {
-                return false;
-            }
+    fn keeps_server(&self, server: Endpoint, protocol: &str) -> bool {
+        if self.protocol.is_some_and(|p| p.name() != protocol) {
+            return false;
         }
-        match self.server {
-            None => true,
-            Some((ip, port)) => parse_endpoint(server)
-                .is_some_and(|(a, p)| a == ip && port.is_none_or(|want| want == p)),
-        }
+        self.server
+            .is_none_or(|(ip, port)| server.ip == ip && port.is_none_or(|want| want == server.port))
     }
 
     fn keeps_finding(&self, finding: &Finding) -> bool {
         self.min_severity.is_none_or(|min| finding.severity >= min)
     }
-}
-
-/// `ip:port` or `[v6]:port` back into parts.
-fn parse_endpoint(text: &str) -> Option<(IpAddr, u16)> {
-    let (host, port) = text.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    Some((host.parse().ok()?, port.parse().ok()?))
 }
 
 /// The state of a run between its first and last session.
@@ -82,6 +72,17 @@ pub struct Run<'r> {
     seen: u64,
     reported: u64,
     error: Option<io::Error>,
+}
+
+/// The run takes the sessions of the pipeline, on one thread or several.
+impl Collector<SessionRecord> for Run<'_> {
+    fn session(&mut self, record: SessionRecord) {
+        Run::session(self, record);
+    }
+
+    fn pause(&mut self) {
+        Run::pause(self);
+    }
 }
 
 impl<'r> Run<'r> {
@@ -106,7 +107,7 @@ impl<'r> Run<'r> {
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
         let late = self.profiles.prove(&mut record);
-        if self.filter.keeps_server(&record.server, record.protocol) {
+        if self.filter.keeps_server(record.server_key, record.protocol) {
             record.findings.retain(|f| self.filter.keeps_finding(f));
             self.note(record.findings.iter());
             self.profiles.count(&record);
@@ -114,7 +115,7 @@ impl<'r> Run<'r> {
             self.each(|r| r.session(&record));
         }
         for l in late {
-            if self.filter.keeps_server(&l.server, l.protocol)
+            if self.filter.keeps_server(l.server_key, l.protocol)
                 && self.filter.keeps_finding(&l.finding)
             {
                 let replaced_counted = l
@@ -153,7 +154,8 @@ impl<'r> Run<'r> {
                 .profiles
                 .profiles()
                 .into_iter()
-                .filter(|p| self.filter.keeps_server(&p.server, p.protocol))
+                .filter(|(server, p)| self.filter.keeps_server(*server, p.protocol))
+                .map(|(_, p)| p)
                 .collect(),
             sessions_seen: self.seen,
             sessions_reported: self.reported,
@@ -184,5 +186,38 @@ impl<'r> Run<'r> {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_keeps_the_protocol_and_server_asked_for() {
+        let v4 = Endpoint {
+            ip: "192.0.2.1".parse().unwrap(),
+            port: 587,
+        };
+        let v6 = Endpoint {
+            ip: "2001:db8::1".parse().unwrap(),
+            port: 25,
+        };
+        let smtp_to_v4 = Filter {
+            protocol: Some(Protocol::Smtp),
+            server: Some((v4.ip, None)),
+            ..Filter::default()
+        };
+        assert!(smtp_to_v4.keeps_server(v4, "smtp"));
+        assert!(!smtp_to_v4.keeps_server(v4, "imap"));
+        assert!(!smtp_to_v4.keeps_server(v6, "smtp"));
+        let v6_port_25 = Filter {
+            server: Some((v6.ip, Some(25))),
+            ..Filter::default()
+        };
+        assert!(v6_port_25.keeps_server(v6, "pop3"));
+        assert!(!v6_port_25.keeps_server(Endpoint { port: 587, ..v6 }, "pop3"));
+        assert!(Filter::default().keeps_server(v4, "imap"));
     }
 }

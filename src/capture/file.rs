@@ -52,7 +52,7 @@ struct Interface {
 /// Interfaces a section keeps: far more than any real capture has. Past
 /// this, descriptions are counted, not kept (a hostile file could hold
 /// millions), and their packets get the link type
-/// [`linktype::NOT_KEPT`](crate::decode::linktype::NOT_KEPT): counted as an
+/// [`linktype::NOT_KEPT`](crate::capture::linktype::NOT_KEPT): counted as an
 /// unknown link type, their frame numbers intact.
 pub const MAX_INTERFACES: usize = 65_536;
 
@@ -77,7 +77,7 @@ impl Interfaces {
         match self.kept.get(id as usize) {
             Some(i) => Some(*i),
             None if u64::from(id) < self.described => Some(Interface {
-                link: crate::decode::linktype::NOT_KEPT,
+                link: crate::capture::linktype::NOT_KEPT,
                 units_per_sec: 1_000_000,
                 offset_secs: 0,
             }),

@@ -17,8 +17,8 @@
 
 use super::LinkType;
 use super::writer::{PcapOptions, RotatingPcapWriter};
-use crate::decode::linktype;
-use crate::pipeline::LiveCounters;
+use crate::capture::LiveCounters;
+use crate::capture::linktype;
 use crate::time::Timestamp;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 
 mod file;
 mod inputs;
+pub mod linktype;
 #[cfg(feature = "live")]
 pub mod live;
 mod opening;
@@ -16,10 +17,23 @@ pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES, Reading};
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;
+use serde::Serialize;
 use std::fmt;
 
 /// A link-layer header type, as numbered by tcpdump.org's LINKTYPE_ registry.
 pub type LinkType = i32;
+
+/// libpcap's counters of a live capture, from its start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LiveCounters {
+    /// Packets received (on Linux: those that passed the filter, dropped
+    /// ones included).
+    pub received: u64,
+    /// Dropped because the kernel buffer was full (the reader fell behind).
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
 
 /// One captured frame.
 #[derive(Clone, Copy, Debug)]

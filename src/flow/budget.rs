@@ -143,7 +143,8 @@ mod tests {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod table_tests {
-    use crate::decode::{self, linktype};
+    use crate::capture::linktype;
+    use crate::decode;
     use crate::flow::{
         FlowConfig, FlowTable, PacketRef, SessionHandler, SessionInfo, Side, StreamEvent,
         StreamSink,

@@ -6,11 +6,11 @@
 use super::budget::Hold;
 use super::ordering::CrossOrder;
 use super::reassembly::{Conflict, Reassembler, Segment, StreamEvent};
-use super::table::{FlowConfig, SessionHandler, StreamSink};
 use super::{
     CloseKey, EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis,
     SessionInfo, Side, SideStats,
 };
+use super::{FlowConfig, SessionHandler, StreamSink};
 use crate::decode::TcpSegment;
 use crate::time::Timestamp;
 

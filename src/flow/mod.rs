@@ -23,13 +23,27 @@ pub use reassembly::{
     Segment, StreamEvent,
 };
 pub use side::{PerSide, Side};
-pub use table::{FlowConfig, FlowTable, PortSet, SessionHandler, StreamSink, TableStats};
+pub use table::{FlowConfig, FlowTable, PortSet, TableStats};
 
 use crate::decode::TcpSegment;
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
+
+/// Consumer of one session's streams (a protocol analyzer).
+pub trait StreamSink {
+    fn on_event(&mut self, side: Side, event: StreamEvent<'_>);
+}
+
+/// Creates a sink per session and receives each session when it ends.
+pub trait SessionHandler {
+    type Sink: StreamSink;
+    /// Called before the first event of a session (roles are final).
+    fn open(&mut self, info: &SessionInfo) -> Self::Sink;
+    /// Called once when the session ends, with everything it saw.
+    fn close(&mut self, info: SessionInfo, sink: Self::Sink);
+}
 
 /// Where a packet is: which input, which frame, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -221,17 +235,31 @@ pub struct OffClock {
 
 /// When a session ended, as a sort key that orders the closes of several
 /// flow tables (threads) exactly as one table would make them: by the
-/// packet whose arrival ended it (input, frame), then clock expiries
-/// before the packet's own effect and end-of-input closes last (`phase`),
+/// packet whose arrival ended it (input, frame), then by [`ClosePhase`],
 /// then expiries by deadline (and session id, compared by whoever knows the
 /// final ids), then the order of making (`seq`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CloseKey {
     pub input: u16,
     pub frame: u64,
-    pub phase: u8,
+    pub phase: ClosePhase,
     pub deadline: Timestamp,
     pub seq: u32,
+}
+
+/// What made a close, in the order one table makes them at a packet (the
+/// order of the variants is the sort order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClosePhase {
+    /// The clock (idle timeout) as the packet's time arrives: before the
+    /// packet's own effect. Several at one packet go by deadline, then id.
+    #[default]
+    ByClock,
+    /// The packet itself (FIN, RST, port reuse, eviction for room): all in
+    /// the packet's own table, in the order they were made.
+    ByPacket,
+    /// The end of the input: last, by id.
+    AtEnd,
 }
 
 impl SessionInfo {

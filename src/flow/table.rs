@@ -7,36 +7,14 @@ use super::budget::{HeldBudget, Hold};
 use super::connection::{Flow, FlowState, flush_flow, give_up_held, placeholder_info, update_flow};
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
-use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
+use super::reassembly::{Reassembler, ReassemblyLimits};
 use super::{
-    CloseKey, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis, SessionInfo, Side,
-    off_clock,
+    CloseKey, ClosePhase, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis,
+    SessionHandler, SessionInfo, off_clock,
 };
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
 use std::collections::HashMap;
-
-/// Closes made by the clock (idle timeout) when a packet's time arrives:
-/// before that packet's own effect.
-const CLOSE_BY_CLOCK: u8 = 0;
-/// Closes made by a packet (FIN, RST, port reuse, eviction for room).
-const CLOSE_BY_PACKET: u8 = 1;
-/// Closes at the end of the input.
-const CLOSE_AT_END: u8 = 2;
-
-/// Consumer of one session's streams (a protocol analyzer).
-pub trait StreamSink {
-    fn on_event(&mut self, side: Side, event: StreamEvent<'_>);
-}
-
-/// Creates a sink per session and receives each session when it ends.
-pub trait SessionHandler {
-    type Sink: StreamSink;
-    /// Called before the first event of a session (roles are final).
-    fn open(&mut self, info: &SessionInfo) -> Self::Sink;
-    /// Called once when the session ends, with everything it saw.
-    fn close(&mut self, info: SessionInfo, sink: Self::Sink);
-}
 
 /// A set of TCP ports as a bitmap (one bit per port).
 #[derive(Clone)]
@@ -295,7 +273,7 @@ impl<H: SessionHandler> FlowTable<H> {
                         self.close_slot(
                             slot,
                             EndReason::PortReused,
-                            CLOSE_BY_PACKET,
+                            ClosePhase::ByPacket,
                             Timestamp::ZERO,
                         );
                     }
@@ -342,7 +320,7 @@ impl<H: SessionHandler> FlowTable<H> {
         self.budget
             .update(slot, &mut flow.hold, held, self.stats.segments);
         if let Some(reason) = ended {
-            self.close_slot(slot, reason, CLOSE_BY_PACKET, Timestamp::ZERO);
+            self.close_slot(slot, reason, ClosePhase::ByPacket, Timestamp::ZERO);
             self.linger(slot, id);
         }
         self.keep_to_budget();
@@ -369,7 +347,7 @@ impl<H: SessionHandler> FlowTable<H> {
             self.budget
                 .update(slot, &mut flow.hold, held, self.stats.segments);
             if finished {
-                self.close_slot(slot, EndReason::Fin, CLOSE_BY_PACKET, Timestamp::ZERO);
+                self.close_slot(slot, EndReason::Fin, ClosePhase::ByPacket, Timestamp::ZERO);
                 self.linger(slot, id);
             }
             if self.budget.oldest() == Some(slot) {
@@ -410,7 +388,12 @@ impl<H: SessionHandler> FlowTable<H> {
             let Some((_, slot)) = self.finishing.as_mut().and_then(Vec::pop) else {
                 return true;
             };
-            self.close_slot(slot, EndReason::EndOfCapture, CLOSE_AT_END, Timestamp::ZERO);
+            self.close_slot(
+                slot,
+                EndReason::EndOfCapture,
+                ClosePhase::AtEnd,
+                Timestamp::ZERO,
+            );
         }
         self.finishing.as_ref().is_none_or(Vec::is_empty)
     }
@@ -507,7 +490,7 @@ impl<H: SessionHandler> FlowTable<H> {
 
     /// Reports the session in `slot` (if open) and marks it closed; the
     /// entry lingers to absorb stray packets.
-    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: u8, deadline: Timestamp) {
+    fn close_slot(&mut self, slot: u32, reason: EndReason, phase: ClosePhase, deadline: Timestamp) {
         let key = CloseKey {
             input: self.current.0,
             frame: self.current.1,
@@ -625,7 +608,12 @@ impl<H: SessionHandler> FlowTable<H> {
             return;
         }
         if limit == Limit::Idle {
-            self.close_slot(due.slot, EndReason::Timeout, CLOSE_BY_CLOCK, due.deadline);
+            self.close_slot(
+                due.slot,
+                EndReason::Timeout,
+                ClosePhase::ByClock,
+                due.deadline,
+            );
         }
         self.remove_slot(due.slot);
     }
@@ -678,7 +666,7 @@ impl<H: SessionHandler> FlowTable<H> {
                 Limit::Idle => self.close_slot(
                     due.slot,
                     EndReason::Evicted,
-                    CLOSE_BY_PACKET,
+                    ClosePhase::ByPacket,
                     Timestamp::ZERO,
                 ),
                 Limit::Linger => self.stats.evicted_closed += 1,

@@ -1,0 +1,36 @@
+//! Link-layer header types, as numbered by tcpdump.org's LINKTYPE_
+//! registry (what pcap and pcapng files and libpcap name), and their names
+//! in reports.
+
+use super::LinkType;
+
+pub const NULL: LinkType = 0;
+pub const ETHERNET: LinkType = 1;
+/// Raw IP as some BSDs number it in files.
+pub const RAW_BSD_12: LinkType = 12;
+pub const RAW_BSD_14: LinkType = 14;
+pub const RAW: LinkType = 101;
+pub const LOOP: LinkType = 108;
+pub const LINUX_SLL: LinkType = 113;
+pub const IPV4: LinkType = 228;
+pub const IPV6: LinkType = 229;
+pub const LINUX_SLL2: LinkType = 276;
+/// Not a link type: a pcapng interface past
+/// [`MAX_INTERFACES`](crate::capture::MAX_INTERFACES), not kept.
+pub const NOT_KEPT: LinkType = -1;
+
+/// A short name for reports.
+pub fn name(link: LinkType) -> String {
+    match link {
+        NOT_KEPT => "interface past the description limit".into(),
+        NULL => "NULL".into(),
+        ETHERNET => "ETHERNET".into(),
+        RAW | RAW_BSD_12 | RAW_BSD_14 => "RAW".into(),
+        LOOP => "LOOP".into(),
+        LINUX_SLL => "LINUX_SLL".into(),
+        IPV4 => "IPV4".into(),
+        IPV6 => "IPV6".into(),
+        LINUX_SLL2 => "LINUX_SLL2".into(),
+        other => format!("LINKTYPE_{other}"),
+    }
+}
