@@ -149,6 +149,9 @@ mod tests {
         let (mine, theirs) = counts.split_mut(Side::Client);
         *mine += *theirs;
         assert_eq!(counts.into_array(), [8, 7]);
-        assert_eq!(PerSide::from([true, false]).map(u8::from), PerSide::new(1, 0));
+        assert_eq!(
+            PerSide::from([true, false]).map(u8::from),
+            PerSide::new(1, 0)
+        );
     }
 }
