@@ -36,7 +36,7 @@
 
 use super::collect::{Handshake, SeenSession, Shape};
 use super::{Tap, human_duration, seconds_between};
-use crate::flow::Endpoint;
+use crate::flow::{Endpoint, PerSide, Side};
 use crate::proto::tap::TapKind;
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -229,11 +229,12 @@ struct OutsideIndex<'s> {
     by_tuple: HashMap<Tuple, Vec<usize>>,
     /// Sessions with both initial sequence numbers, by five-tuple and
     /// those numbers.
-    by_isns: HashMap<(Tuple, [u32; 2]), Vec<usize>>,
+    by_isns: HashMap<(Tuple, PerSide<u32>), Vec<usize>>,
 }
 
-fn isns(s: &SeenSession) -> Option<[u32; 2]> {
-    Some([s.stream_start[0]?, s.stream_start[1]?])
+/// Both sides' initial sequence numbers, when both are known.
+fn isns(s: &SeenSession) -> Option<PerSide<u32>> {
+    Some(PerSide::new(s.stream_start.client?, s.stream_start.server?))
 }
 
 impl<'s> OutsideIndex<'s> {
@@ -550,16 +551,20 @@ fn candidate(
         .then(|| make(Method::Proxy, score))
 }
 
-fn isn_shift(a: &SeenSession, b: &SeenSession) -> Option<[i64; 2]> {
-    let shift = |x: Option<u32>, y: Option<u32>| Some(i64::from(y?.wrapping_sub(x?) as i32));
-    Some([
-        shift(a.stream_start[0], b.stream_start[0])?,
-        shift(a.stream_start[1], b.stream_start[1])?,
-    ])
+/// How far each side's sequence numbers moved from `a` to `b`.
+fn isn_shift(a: &SeenSession, b: &SeenSession) -> Option<PerSide<i64>> {
+    let shift = |side: Side| {
+        let (x, y) = (a.stream_start[side]?, b.stream_start[side]?);
+        Some(i64::from(y.wrapping_sub(x) as i32))
+    };
+    Some(PerSide::new(shift(Side::Client)?, shift(Side::Server)?))
 }
 
 fn isn_reason(a: &SeenSession, b: &SeenSession) -> Option<(bool, String)> {
-    let [c, s] = isn_shift(a, b)?;
+    let PerSide {
+        client: c,
+        server: s,
+    } = isn_shift(a, b)?;
     Some(if c == 0 && s == 0 {
         (
             true,

@@ -12,7 +12,7 @@ use super::pair::{Method, pair_sessions};
 use super::{DiffOptions, Tap, seconds_between};
 use crate::analysis::Severity;
 use crate::analysis::record::rfc3339;
-use crate::flow::{Endpoint, PacketRef, Side, TableStats};
+use crate::flow::{Endpoint, PacketRef, PerSide, Side, TableStats};
 use crate::pipeline::InputSummary;
 use crate::proto::Protocol;
 use crate::proto::tap::TapKind;
@@ -70,13 +70,13 @@ pub struct SideRecord {
     pub file: String,
     pub implicit_tls: bool,
     pub tls: TlsState,
-    /// Lines read [client, server] before TLS.
-    pub lines: [usize; 2],
+    /// Lines each side sent before TLS.
+    pub lines: PerSide<usize>,
     /// Lines not kept (limits).
     #[serde(skip_serializing_if = "is_zero")]
     pub lines_not_kept: u64,
     /// Gaps in the client's and the server's stream.
-    pub gaps: [u64; 2],
+    pub gaps: PerSide<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -261,10 +261,10 @@ impl Locator {
             file: self.file(tap, s.first),
             implicit_tls: s.implicit_tls,
             tls: s.tls_state(),
-            lines: [
+            lines: PerSide::new(
                 super::align::side_lines(s, Side::Client).len(),
                 super::align::side_lines(s, Side::Server).len(),
-            ],
+            ),
             lines_not_kept: s.dropped_lines,
             gaps: s.gaps,
         }

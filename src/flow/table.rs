@@ -7,10 +7,10 @@ use super::budget::{HeldBudget, Hold};
 use super::connection::{Flow, FlowState, flush_flow, give_up_held, placeholder_info, update_flow};
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
-use super::reassembly::{Reassembler, ReassemblyLimits, StreamEvent};
+use super::reassembly::{ReassemblyLimits, StreamEvent};
 use super::{
-    CloseKey, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis, SessionInfo, Side,
-    off_clock,
+    CloseKey, EndReason, Endpoint, FlowKey, OffClock, PacketRef, PerSide, RoleBasis, SessionInfo,
+    Side, off_clock,
 };
 use crate::decode::{ChecksumStatus, TcpSegment};
 use crate::time::Timestamp;
@@ -272,7 +272,7 @@ impl<H: SessionHandler> FlowTable<H> {
                     Some(f) => (
                         &f.state,
                         f.client_isn,
-                        f.info.sides.iter().any(|s| s.payload_bytes > 0),
+                        f.info.sides.iter().any(|(_, s)| s.payload_bytes > 0),
                     ),
                     None => return,
                 };
@@ -458,10 +458,10 @@ impl<H: SessionHandler> FlowTable<H> {
                 roles_from,
                 ..placeholder_info(&key, packet)
             },
-            dirs: [Reassembler::default(), Reassembler::default()],
+            dirs: PerSide::default(),
             client_isn: None,
             roles_tentative: tentative,
-            window_scale: [None; 2],
+            window_scale: PerSide::default(),
             payload_seen: false,
             state: FlowState::Open,
             sink: None,
@@ -540,11 +540,9 @@ impl<H: SessionHandler> FlowTable<H> {
         if let Some(off) = &flow.info.off_clock {
             self.stats.off_clock_packets += off.packets;
         }
-        flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
-        for (i, dir) in flow.dirs.iter().enumerate() {
-            if let Some(side) = flow.info.sides.get_mut(i) {
-                *side.stream = dir.stats();
-            }
+        for (side, dir) in flow.dirs.iter() {
+            flow.info.stream_start[side] = dir.start();
+            *flow.info.sides[side].stream = dir.stats();
         }
         let sink = match flow.sink.take() {
             Some(sink) => *sink,
@@ -554,7 +552,7 @@ impl<H: SessionHandler> FlowTable<H> {
         let last = flow.info.last_packet;
         let info = std::mem::replace(&mut flow.info, placeholder_info(&key, last));
         // The reassemblers' buffers are not needed past this point.
-        flow.dirs = [Reassembler::default(), Reassembler::default()];
+        flow.dirs = PerSide::default();
         self.budget.update(slot, &mut flow.hold, 0, 0);
         handler.close(info, sink);
     }

@@ -324,11 +324,7 @@ fn mask_secrets(
     } else {
         Side::Server
     };
-    let start = match side {
-        Side::Client => c.stream_start[0],
-        Side::Server => c.stream_start[1],
-    };
-    let Some(start) = start else {
+    let Some(start) = c.stream_start[side] else {
         // A client stream the dialog never read: all of it is unread.
         let payload = seg.layout(frame).payload;
         let unread = copy.get_mut(payload).filter(|_| side == Side::Client);
