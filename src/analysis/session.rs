@@ -397,25 +397,13 @@ fn dialog_observability(
             "the client requested TLS but the server's answer is not in the capture".into(),
         ));
     }
-    if let Some((StarttlsAnswer::Accepted, _)) = &f.starttls_answer {
-        let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
-        let client_after = info.client_last_packet.is_some_and(|p| {
-            f.starttls_answer
-                .as_ref()
-                .is_some_and(|(_, e)| p > e.packet)
-        });
-        if f.client_hello.is_none()
-            && f.cleartext_after_go_ahead.is_none()
-            && !closed
-            && !client_after
-        {
-            out.push(note(
-                "tls-not-observed",
-                None,
-                "the server accepted STARTTLS but the capture ends before the client's next bytes"
-                    .into(),
-            ));
-        }
+    if capture_ends_at_go_ahead(info, f) {
+        out.push(note(
+            "tls-not-observed",
+            None,
+            "the server accepted STARTTLS but the capture ends before the client's next bytes"
+                .into(),
+        ));
     }
     if f.client_hello.is_some() != f.server_hello.is_some() {
         let missing = if f.client_hello.is_none() {
@@ -430,4 +418,16 @@ fn dialog_observability(
         ));
     }
     out
+}
+
+/// The server accepted STARTTLS, and the capture ends (the session neither
+/// closed nor heard from the client again) before the client's next bytes
+/// could show TLS or cleartext.
+fn capture_ends_at_go_ahead(info: &SessionInfo, f: &DialogFacts) -> bool {
+    let Some((StarttlsAnswer::Accepted, answer)) = &f.starttls_answer else {
+        return false;
+    };
+    let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
+    let client_after = info.client_last_packet.is_some_and(|p| p > answer.packet);
+    f.client_hello.is_none() && f.cleartext_after_go_ahead.is_none() && !closed && !client_after
 }
