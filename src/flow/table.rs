@@ -686,20 +686,6 @@ fn after_secs(ts: Timestamp, secs: i64) -> Timestamp {
     Timestamp::new(ts.secs.saturating_add(secs), ts.nanos)
 }
 
-#[cfg(test)]
-mod footprint {
-    /// An idle flow's fixed footprint: with a million concurrent flows
-    /// (a SYN flood, a busy tap) every byte here is a megabyte of RSS.
-    /// Growing it should be a decision, not an accident.
-    #[test]
-    fn idle_flow_stays_small() {
-        let flow = std::mem::size_of::<super::Slot<crate::analysis::MailSession>>();
-        // 616 until the memory budget (its hold), the capture clock (the
-        // activity time) and the clamped-timestamp count: +48 bytes, decided.
-        assert!(flow <= 664, "an idle flow grew to {flow} bytes");
-    }
-}
-
 /// Whether `seg` opens a new connection on the four-tuple of `flow`: any
 /// SYN or SYN-ACK after the flow ended; on an open flow, a SYN with another
 /// ISN (or on a flow picked up mid-stream that already carried data).
@@ -731,5 +717,19 @@ fn count_off_clock(info: &mut SessionInfo, packet: PacketRef, now: Timestamp, id
             })
         });
         record.packets += 1;
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    /// An idle flow's fixed footprint: with a million concurrent flows
+    /// (a SYN flood, a busy tap) every byte here is a megabyte of RSS.
+    /// Growing it should be a decision, not an accident.
+    #[test]
+    fn idle_flow_stays_small() {
+        let flow = std::mem::size_of::<super::Slot<crate::analysis::MailSession>>();
+        // 616 until the memory budget (its hold), the capture clock (the
+        // activity time) and the clamped-timestamp count: +48 bytes, decided.
+        assert!(flow <= 664, "an idle flow grew to {flow} bytes");
     }
 }
