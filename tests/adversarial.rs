@@ -201,7 +201,7 @@ fn line_without_crlf(size: usize) {
     let (report, heap) = timed(|| analyze(&file, FlowConfig::default()));
     assert_good(&report);
     let s = session(&report, "192.0.2.34:40001");
-    assert!(s.dialog.long_lines[0] >= 1, "{:?}", s.dialog);
+    assert!(s.dialog.long_lines.client >= 1, "{:?}", s.dialog);
     assert_eq!(s.transport.client_to_server.gaps, 0);
     assert!(
         heap < baseline() + MB / 2,

@@ -20,8 +20,8 @@ use stripwatch::analysis::SessionRecord;
 use stripwatch::analysis::record::Locator;
 use stripwatch::decode;
 use stripwatch::flow::{
-    EndReason, FlowConfig, FlowTable, GapReason, PacketRef, PortSet, SessionHandler, SessionInfo,
-    Side, StreamEvent, StreamSink,
+    EndReason, FlowConfig, FlowTable, GapReason, PacketRef, PerSide, PortSet, SessionHandler,
+    SessionInfo, Side, StreamEvent, StreamSink,
 };
 use stripwatch::proto::dialog::MailDialog;
 use stripwatch::proto::{EVIDENCE_BYTES, MAX_CAPABILITY_LISTS, MAX_CREDENTIALS, Protocol};
@@ -30,21 +30,21 @@ use stripwatch::time::Timestamp;
 /// Feeds events to a dialog, numbering packets and tracking offsets.
 struct Driver {
     dialog: MailDialog,
-    offsets: [u64; 2],
+    offsets: PerSide<u64>,
     frame: u64,
-    /// Packets and payload bytes per side [client, server].
-    packets: [u64; 2],
-    payload: [u64; 2],
+    /// Packets and payload bytes per side.
+    packets: PerSide<u64>,
+    payload: PerSide<u64>,
 }
 
 impl Driver {
     fn new(hint: Option<Protocol>) -> Self {
         Driver {
             dialog: MailDialog::new(hint),
-            offsets: [0; 2],
+            offsets: PerSide::default(),
             frame: 0,
-            packets: [0; 2],
-            payload: [0; 2],
+            packets: PerSide::default(),
+            payload: PerSide::default(),
         }
     }
 
@@ -55,15 +55,15 @@ impl Driver {
             frame: self.frame,
             ts: Timestamp::new(1_700_000_000 + self.frame as i64, 0),
         };
-        self.packets[side.index()] += 1;
+        self.packets[side] += 1;
         packet
     }
 
     fn data(&mut self, side: Side, bytes: &[u8]) {
         let packet = self.packet(side);
-        let offset = self.offsets[side.index()];
-        self.offsets[side.index()] += bytes.len() as u64;
-        self.payload[side.index()] += bytes.len() as u64;
+        let offset = self.offsets[side];
+        self.offsets[side] += bytes.len() as u64;
+        self.payload[side] += bytes.len() as u64;
         let event = StreamEvent::Data {
             offset,
             bytes,
@@ -74,8 +74,8 @@ impl Driver {
     }
 
     fn gap(&mut self, side: Side, len: u64) {
-        let offset = self.offsets[side.index()];
-        self.offsets[side.index()] = offset.saturating_add(len);
+        let offset = self.offsets[side];
+        self.offsets[side] = offset.saturating_add(len);
         let event = StreamEvent::Gap {
             offset,
             len,
@@ -87,7 +87,7 @@ impl Driver {
     fn fin(&mut self, side: Side) {
         let packet = self.packet(side);
         let event = StreamEvent::Fin {
-            offset: self.offsets[side.index()],
+            offset: self.offsets[side],
             packet,
         };
         self.dialog.on_event(side, &event);
@@ -141,9 +141,9 @@ impl Driver {
             }
         }
         let mut info = session_info(server_port);
-        for (i, side) in info.sides.iter_mut().enumerate() {
-            side.packets = self.packets[i];
-            side.payload_bytes = self.payload[i];
+        for (side, stats) in info.sides.iter_mut() {
+            stats.packets = self.packets[side];
+            stats.payload_bytes = self.payload[side];
         }
         info.end = if self.dialog.fin(Side::Client) && self.dialog.fin(Side::Server) {
             EndReason::Fin

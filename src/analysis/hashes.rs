@@ -36,88 +36,104 @@ pub fn hash_line(cred: &Credential) -> Option<HashLine> {
         return None;
     }
     let user = cred.username.as_deref()?;
-    let extra = |name: &str| {
-        cred.extra
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_slice())
+    let (tool, format, line) = match cred.mechanism.as_str() {
+        "CRAM-MD5" => cram_md5(cred, user)?,
+        "APOP" => apop(cred)?,
+        "NTLM" => ntlm(cred, user)?,
+        "DIGEST-MD5" => digest_md5(cred, user)?,
+        _ => return None,
     };
-    let line = |tool, format, line: String| {
-        Some(HashLine {
-            tool,
-            format,
-            mechanism: cred.mechanism.clone(),
-            line,
-        })
-    };
-    match cred.mechanism.as_str() {
-        "CRAM-MD5" => {
-            let challenge = cred.challenge.as_deref()?;
-            let mut response = user.to_vec();
-            response.push(b' ');
-            response.extend_from_slice(&cred.secret);
-            let text = format!(
-                "$cram_md5${}${}",
-                STANDARD.encode(challenge),
-                STANDARD.encode(&response)
-            );
-            line("hashcat", "10200", text)
+    Some(HashLine {
+        tool,
+        format,
+        mechanism: cred.mechanism.clone(),
+        line,
+    })
+}
+
+/// A line with its tool and format.
+type Formatted = (&'static str, &'static str, String);
+
+/// A field the mechanism's parser kept beside the secret.
+fn extra<'c>(cred: &'c Credential, name: &str) -> Option<&'c [u8]> {
+    cred.extra
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_slice())
+}
+
+/// hashcat 10200: `$cram_md5$<base64 challenge>$<base64 "user digest">`.
+fn cram_md5(cred: &Credential, user: &[u8]) -> Option<Formatted> {
+    let challenge = cred.challenge.as_deref()?;
+    let mut response = user.to_vec();
+    response.push(b' ');
+    response.extend_from_slice(&cred.secret);
+    let text = format!(
+        "$cram_md5${}${}",
+        STANDARD.encode(challenge),
+        STANDARD.encode(&response)
+    );
+    Some(("hashcat", "10200", text))
+}
+
+/// hashcat 20: `<digest>:<timestamp>`.
+fn apop(cred: &Credential) -> Option<Formatted> {
+    let stamp = text(cred.challenge.as_deref()?, b":")?;
+    let digest = text(&cred.secret, b":")?;
+    Some(("hashcat", "20", format!("{digest}:{stamp}")))
+}
+
+/// hashcat 5500 (NetNTLMv1) or 5600 (NetNTLMv2).
+fn ntlm(cred: &Credential, user: &[u8]) -> Option<Formatted> {
+    let sep = b":";
+    let (user, domain) = (
+        text(user, sep)?,
+        text(extra(cred, "domain").unwrap_or_default(), sep)?,
+    );
+    let challenge = text(cred.challenge.as_deref()?, sep)?;
+    let nt = text(&cred.secret, sep)?;
+    match extra(cred, "ntlm_version") {
+        Some(b"v1") => {
+            let lm = text(extra(cred, "lm_response").unwrap_or_default(), sep)?;
+            Some((
+                "hashcat",
+                "5500",
+                format!("{user}::{domain}:{lm}:{nt}:{challenge}"),
+            ))
         }
-        "APOP" => {
-            let stamp = text(cred.challenge.as_deref()?, b":")?;
-            let digest = text(&cred.secret, b":")?;
-            line("hashcat", "20", format!("{digest}:{stamp}"))
-        }
-        "NTLM" => {
-            let sep = b":";
-            let (user, domain) = (
-                text(user, sep)?,
-                text(extra("domain").unwrap_or_default(), sep)?,
-            );
-            let challenge = text(cred.challenge.as_deref()?, sep)?;
-            let nt = text(&cred.secret, sep)?;
-            match extra("ntlm_version") {
-                Some(b"v1") => {
-                    let lm = text(extra("lm_response").unwrap_or_default(), sep)?;
-                    line(
-                        "hashcat",
-                        "5500",
-                        format!("{user}::{domain}:{lm}:{nt}:{challenge}"),
-                    )
-                }
-                Some(b"v2") => {
-                    let (proof, blob) = (nt.get(..32)?, nt.get(32..)?);
-                    line(
-                        "hashcat",
-                        "5600",
-                        format!("{user}::{domain}:{challenge}:{proof}:{blob}"),
-                    )
-                }
-                _ => None,
-            }
-        }
-        "DIGEST-MD5" => {
-            let sep = b"$";
-            let field = |name: &str| text(extra(name).unwrap_or_default(), sep);
-            let mut out = format!(
-                "$DIGEST-MD5${}${}${}${}${}${}${}${}",
-                text(user, sep)?,
-                field("realm")?,
-                text(cred.challenge.as_deref()?, sep)?,
-                field("digest-uri")?,
-                field("cnonce")?,
-                field("nc")?,
-                field("qop")?,
-                text(&cred.secret, sep)?,
-            );
-            if let Some(authzid) = extra("authzid").filter(|a| !a.is_empty()) {
-                out.push('$');
-                out.push_str(text(authzid, sep)?);
-            }
-            line("john", "dmd5", out)
+        Some(b"v2") => {
+            let (proof, blob) = (nt.get(..32)?, nt.get(32..)?);
+            Some((
+                "hashcat",
+                "5600",
+                format!("{user}::{domain}:{challenge}:{proof}:{blob}"),
+            ))
         }
         _ => None,
     }
+}
+
+/// John the Ripper's `dmd5`:
+/// `$DIGEST-MD5$user$realm$nonce$digest-uri$cnonce$nc$qop$response[$authzid]`.
+fn digest_md5(cred: &Credential, user: &[u8]) -> Option<Formatted> {
+    let sep = b"$";
+    let field = |name: &str| text(extra(cred, name).unwrap_or_default(), sep);
+    let mut out = format!(
+        "$DIGEST-MD5${}${}${}${}${}${}${}${}",
+        text(user, sep)?,
+        field("realm")?,
+        text(cred.challenge.as_deref()?, sep)?,
+        field("digest-uri")?,
+        field("cnonce")?,
+        field("nc")?,
+        field("qop")?,
+        text(&cred.secret, sep)?,
+    );
+    if let Some(authzid) = extra(cred, "authzid").filter(|a| !a.is_empty()) {
+        out.push('$');
+        out.push_str(text(authzid, sep)?);
+    }
+    Some(("john", "dmd5", out))
 }
 
 /// `bytes` as text for a hash line: printable ASCII without `forbidden`.

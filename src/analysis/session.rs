@@ -6,9 +6,11 @@ use super::record::{
     AnomalyRecord, ConflictSecrets, Locator, Observability, TransportRecord, conflict_anomalies,
     conflict_secret_spans, transport_observability,
 };
-use crate::flow::{EndReason, SessionInfo, Side};
+use crate::flow::{EndReason, PerSide, SessionInfo, Side};
+use crate::proto::secrecy::SecretSpans;
 use crate::proto::{
-    DialogFacts, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello, tls_version_name,
+    DialogFacts, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello,
+    tls_version_name,
 };
 use crate::text;
 use serde::{Serialize, Serializer};
@@ -80,9 +82,9 @@ pub const REDACTED: &str = "<redacted>";
 /// Line-level oddities of the dialog, per side.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct DialogStats {
-    pub bare_lf_lines: [u64; 2],
-    pub long_lines: [u64; 2],
-    pub unparsed_lines: [u64; 2],
+    pub bare_lf_lines: PerSide<u64>,
+    pub long_lines: PerSide<u64>,
+    pub unparsed_lines: PerSide<u64>,
 }
 
 /// A dialog anomaly with its evidence.
@@ -111,8 +113,8 @@ pub struct CaptureRef {
     pub server: crate::flow::Endpoint,
     pub first: crate::flow::PacketRef,
     pub last: crate::flow::PacketRef,
-    pub stream_start: [Option<u32>; 2],
-    pub secret_spans: crate::proto::secrecy::SecretSpans,
+    pub stream_start: PerSide<Option<u32>>,
+    pub secret_spans: SecretSpans,
 }
 
 /// The report's entry for one session.
@@ -174,53 +176,8 @@ impl SessionRecord {
         locator: &Locator,
         show_secrets: bool,
     ) -> Self {
-        // The port says the protocol only when the dialog did not rule
-        // mail out (no payload, TLS from the start, lines not understood).
-        let protocol = match facts.not_mail {
-            Some(_) => None,
-            None => facts
-                .protocol
-                .or_else(|| Protocol::from_port(info.server.port)),
-        };
-        let starttls = StarttlsRecord {
-            offered: facts.starttls_offered(),
-            requested: facts.starttls_command.is_some(),
-            accepted: facts
-                .starttls_answer
-                .as_ref()
-                .map(|(a, _)| *a == StarttlsAnswer::Accepted),
-            tls_established: facts.tls_established(),
-        };
-        let tls =
-            (facts.client_hello.is_some() || facts.server_hello.is_some()).then(|| TlsRecord {
-                client_hello: facts
-                    .client_hello
-                    .as_ref()
-                    .map(|(_, h)| HelloRecord::build(h)),
-                server_hello: facts
-                    .server_hello
-                    .as_ref()
-                    .map(|(_, h)| HelloRecord::build(h)),
-            });
-        let credentials = facts
-            .credentials
-            .iter()
-            .map(|c| CredentialRecord {
-                mechanism: c.mechanism.clone(),
-                username: c.username.as_deref().map(text::escape),
-                cleartext: c.cleartext,
-                outcome: c.outcome,
-                secret_kind: c.secret_kind,
-                secret: (c.secret_kind != SecretKind::None).then(|| {
-                    if show_secrets {
-                        text::escape(&c.secret)
-                    } else {
-                        REDACTED.to_string()
-                    }
-                }),
-                cancelled: c.cancelled,
-            })
-            .collect();
+        let protocol = reported_protocol(info, facts);
+        let starttls = StarttlsRecord::build(facts);
         let input = RuleInput {
             info,
             facts,
@@ -232,23 +189,14 @@ impl SessionRecord {
         findings.sort_by_key(|f| f.kind);
         let mut observability = transport_observability(info);
         observability.extend(dialog_observability(info, facts, protocol));
-        let masked = facts.capabilities.iter().any(|c| c.masked_token.is_some());
-        let mut secret_spans = facts.all_secret_spans();
-        conflict_secret_spans(info, facts.protocol, &mut secret_spans);
-        // Client bytes past what the stream delivered (after its FIN, out
-        // of the window) were never read: nothing says they are no secret.
-        let client = &info.sides[0].stream;
-        secret_spans.add(
-            Side::Client,
-            client.delivered_bytes + client.gap_bytes,
-            u64::MAX,
-        );
+        let secret_spans = session_secret_spans(info, facts);
         let conflict_secrets = ConflictSecrets {
             spans: &secret_spans,
             protocol: facts.protocol,
             show_secrets,
         };
         let anomalies = conflict_anomalies(info, locator, &conflict_secrets);
+        let evidence = |e: &Evidence| EvidenceRecord::build(e, locator, show_secrets);
         SessionRecord {
             id: info.id,
             protocol: protocol.map_or("unknown", Protocol::name),
@@ -256,38 +204,24 @@ impl SessionRecord {
             server: info.server.to_string(),
             implicit_tls: facts.implicit_tls,
             starttls,
-            tls,
-            credentials,
+            tls: TlsRecord::build(facts),
+            credentials: credential_records(facts, show_secrets),
             credentials_not_listed: facts.credentials_not_listed,
             findings,
             observability,
             transport: TransportRecord::build(info, locator),
-            dialog: DialogStats {
-                bare_lf_lines: facts.bare_lf_lines.into_array(),
-                long_lines: facts.long_lines.into_array(),
-                unparsed_lines: facts.unparsed_lines.into_array(),
-            },
+            dialog: DialogStats::build(facts),
             anomalies,
             dialog_anomalies: facts
                 .anomalies
                 .iter()
                 .map(|a| DialogAnomalyRecord {
                     kind: a.kind,
-                    evidence: EvidenceRecord::build(&a.evidence, locator, show_secrets),
+                    evidence: evidence(&a.evidence),
                 })
                 .collect(),
             server_key: info.server,
-            stripping: StrippingFacts {
-                offer: facts
-                    .capabilities
-                    .iter()
-                    .find(|c| c.starttls)
-                    .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
-                unproven_absence: (starttls.offered == Some(false) && !masked)
-                    .then(|| facts.decisive_capabilities())
-                    .flatten()
-                    .map(|c| EvidenceRecord::build(&c.evidence, locator, show_secrets)),
-            },
+            stripping: StrippingFacts::build(facts, starttls, evidence),
             capture: CaptureRef {
                 client: info.client,
                 server: info.server,
@@ -307,6 +241,114 @@ impl SessionRecord {
     }
 }
 
+/// The protocol the report names. The port says it only when the dialog
+/// did not rule mail out (no payload, TLS from the start, lines not
+/// understood).
+fn reported_protocol(info: &SessionInfo, facts: &DialogFacts) -> Option<Protocol> {
+    match facts.not_mail {
+        Some(_) => None,
+        None => facts
+            .protocol
+            .or_else(|| Protocol::from_port(info.server.port)),
+    }
+}
+
+impl StarttlsRecord {
+    fn build(facts: &DialogFacts) -> Self {
+        StarttlsRecord {
+            offered: facts.starttls_offered(),
+            requested: facts.starttls_command.is_some(),
+            accepted: facts
+                .starttls_answer
+                .as_ref()
+                .map(|(a, _)| *a == StarttlsAnswer::Accepted),
+            tls_established: facts.tls_established(),
+        }
+    }
+}
+
+impl TlsRecord {
+    /// The hellos seen, if any was.
+    fn build(facts: &DialogFacts) -> Option<Self> {
+        let hello = |h: &Option<(_, TlsHello)>| h.as_ref().map(|(_, h)| HelloRecord::build(h));
+        (facts.client_hello.is_some() || facts.server_hello.is_some()).then(|| TlsRecord {
+            client_hello: hello(&facts.client_hello),
+            server_hello: hello(&facts.server_hello),
+        })
+    }
+}
+
+/// The credentials as reported: usernames escaped, secrets masked unless
+/// `show_secrets`.
+fn credential_records(facts: &DialogFacts, show_secrets: bool) -> Vec<CredentialRecord> {
+    facts
+        .credentials
+        .iter()
+        .map(|c| CredentialRecord {
+            mechanism: c.mechanism.clone(),
+            username: c.username.as_deref().map(text::escape),
+            cleartext: c.cleartext,
+            outcome: c.outcome,
+            secret_kind: c.secret_kind,
+            secret: (c.secret_kind != SecretKind::None).then(|| {
+                if show_secrets {
+                    text::escape(&c.secret)
+                } else {
+                    REDACTED.to_string()
+                }
+            }),
+            cancelled: c.cancelled,
+        })
+        .collect()
+}
+
+/// Every stream span that may hold a secret: the dialog's, those in
+/// conflicting retransmissions, and the client bytes never read.
+fn session_secret_spans(info: &SessionInfo, facts: &DialogFacts) -> SecretSpans {
+    let mut spans = facts.all_secret_spans();
+    conflict_secret_spans(info, facts.protocol, &mut spans);
+    // Client bytes past what the stream delivered (after its FIN, out
+    // of the window) were never read: nothing says they are no secret.
+    let client = &info.sides[Side::Client].stream;
+    spans.add(
+        Side::Client,
+        client.delivered_bytes + client.gap_bytes,
+        u64::MAX,
+    );
+    spans
+}
+
+impl DialogStats {
+    fn build(facts: &DialogFacts) -> Self {
+        DialogStats {
+            bare_lf_lines: facts.bare_lf_lines,
+            long_lines: facts.long_lines,
+            unparsed_lines: facts.unparsed_lines,
+        }
+    }
+}
+
+impl StrippingFacts {
+    fn build(
+        facts: &DialogFacts,
+        starttls: StarttlsRecord,
+        evidence: impl Fn(&Evidence) -> EvidenceRecord,
+    ) -> Self {
+        let masked = facts.capabilities.iter().any(|c| c.masked_token.is_some());
+        StrippingFacts {
+            offer: facts
+                .capabilities
+                .iter()
+                .find(|c| c.starttls)
+                .map(|c| evidence(&c.evidence)),
+            unproven_absence: (starttls.offered == Some(false) && !masked)
+                .then(|| facts.decisive_capabilities())
+                .flatten()
+                .map(|c| evidence(&c.evidence)),
+        }
+    }
+}
+
 /// What the dialog could not show.
 fn dialog_observability(
     info: &SessionInfo,
@@ -319,7 +361,7 @@ fn dialog_observability(
         side,
         detail,
     };
-    let payload = info.sides.iter().any(|s| s.payload_bytes > 0);
+    let payload = info.sides.iter().any(|(_, s)| s.payload_bytes > 0);
     if payload && f.protocol.is_none() && !f.implicit_tls {
         let seen = f.not_mail.map_or(String::new(), |s| format!(" ({s})"));
         out.push(note(
@@ -355,25 +397,13 @@ fn dialog_observability(
             "the client requested TLS but the server's answer is not in the capture".into(),
         ));
     }
-    if let Some((StarttlsAnswer::Accepted, _)) = &f.starttls_answer {
-        let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
-        let client_after = info.client_last_packet.is_some_and(|p| {
-            f.starttls_answer
-                .as_ref()
-                .is_some_and(|(_, e)| p > e.packet)
-        });
-        if f.client_hello.is_none()
-            && f.cleartext_after_go_ahead.is_none()
-            && !closed
-            && !client_after
-        {
-            out.push(note(
-                "tls-not-observed",
-                None,
-                "the server accepted STARTTLS but the capture ends before the client's next bytes"
-                    .into(),
-            ));
-        }
+    if capture_ends_at_go_ahead(info, f) {
+        out.push(note(
+            "tls-not-observed",
+            None,
+            "the server accepted STARTTLS but the capture ends before the client's next bytes"
+                .into(),
+        ));
     }
     if f.client_hello.is_some() != f.server_hello.is_some() {
         let missing = if f.client_hello.is_none() {
@@ -388,4 +418,16 @@ fn dialog_observability(
         ));
     }
     out
+}
+
+/// The server accepted STARTTLS, and the capture ends (the session neither
+/// closed nor heard from the client again) before the client's next bytes
+/// could show TLS or cleartext.
+fn capture_ends_at_go_ahead(info: &SessionInfo, f: &DialogFacts) -> bool {
+    let Some((StarttlsAnswer::Accepted, answer)) = &f.starttls_answer else {
+        return false;
+    };
+    let closed = matches!(info.end, EndReason::Fin | EndReason::Rst);
+    let client_after = info.client_last_packet.is_some_and(|p| p > answer.packet);
+    f.client_hello.is_none() && f.cleartext_after_go_ahead.is_none() && !closed && !client_after
 }

@@ -8,7 +8,7 @@ use super::{CaptureError, CaptureErrorKind, Frame, LinkType};
 use crate::time::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+use pcap_parser::{LegacyPcapBlock, PcapBlockOwned, PcapError, create_reader};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -404,72 +404,91 @@ fn frame_of<'a>(
             Ok(None)
         }
         PcapBlockOwned::Legacy(record) => {
-            let (link, nanos) = legacy.unwrap_or((1, false));
-            let frac = if nanos {
-                record.ts_usec
-            } else {
-                record.ts_usec.saturating_mul(1000)
-            };
-            let ts = Timestamp::new(i64::from(record.ts_sec), frac);
-            *last_ts = ts;
-            let len = (record.caplen as usize).min(record.data.len());
-            Ok(Some(Frame {
-                number,
-                ts,
-                link,
-                data: record.data.get(..len).unwrap_or(record.data),
-                orig_len: record.origlen,
-            }))
+            let frame = legacy_frame(&record, *legacy, number);
+            *last_ts = frame.ts;
+            Ok(Some(frame))
         }
         PcapBlockOwned::NG(block) => {
             *format = CaptureFormat::PcapNg;
-            match block {
-                Block::SectionHeader(_) => {
-                    // A new section starts a new interface list.
-                    *interfaces = Interfaces::default();
-                    Ok(None)
-                }
-                Block::InterfaceDescription(idb) => {
-                    interfaces.describe(Interface {
-                        link: idb.linktype.0,
-                        units_per_sec: units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
-                        offset_secs: idb.ts_offset(),
-                    });
-                    Ok(None)
-                }
-                Block::EnhancedPacket(epb) => {
-                    let iface = interfaces.get(epb.if_id).ok_or_else(|| {
-                        CaptureErrorKind::Corrupt(format!(
-                            "packet names interface {} that was never described",
-                            epb.if_id
-                        ))
-                    })?;
-                    let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                    let base = Timestamp::from_units(count, iface.units_per_sec);
-                    let ts =
-                        Timestamp::new(base.secs.saturating_add(iface.offset_secs), base.nanos);
-                    *last_ts = ts;
-                    Ok(Some(Frame {
-                        number,
-                        ts,
-                        link: iface.link,
-                        data: captured(epb.data, epb.caplen),
-                        orig_len: epb.origlen,
-                    }))
-                }
-                Block::SimplePacket(spb) => {
-                    // No timestamp of its own: it inherits the last one seen.
-                    let link = interfaces.get(0).map_or(1, |i| i.link);
-                    Ok(Some(Frame {
-                        number,
-                        ts: *last_ts,
-                        link,
-                        data: captured(spb.data, spb.origlen),
-                        orig_len: spb.origlen,
-                    }))
-                }
-                _ => Ok(None),
-            }
+            ng_frame(block, interfaces, last_ts, number)
         }
+    }
+}
+
+/// A pcap record, with the file header's link type and precision.
+fn legacy_frame<'a>(
+    record: &LegacyPcapBlock<'a>,
+    legacy: Option<(LinkType, bool)>,
+    number: u64,
+) -> Frame<'a> {
+    let (link, nanos) = legacy.unwrap_or((1, false));
+    let frac = if nanos {
+        record.ts_usec
+    } else {
+        record.ts_usec.saturating_mul(1000)
+    };
+    let len = (record.caplen as usize).min(record.data.len());
+    Frame {
+        number,
+        ts: Timestamp::new(i64::from(record.ts_sec), frac),
+        link,
+        data: record.data.get(..len).unwrap_or(record.data),
+        orig_len: record.origlen,
+    }
+}
+
+/// A pcapng block: packets become frames, section and interface blocks
+/// update the interface list.
+fn ng_frame<'a>(
+    block: Block<'a>,
+    interfaces: &mut Interfaces,
+    last_ts: &mut Timestamp,
+    number: u64,
+) -> Result<Option<Frame<'a>>, CaptureErrorKind> {
+    match block {
+        Block::SectionHeader(_) => {
+            // A new section starts a new interface list.
+            *interfaces = Interfaces::default();
+            Ok(None)
+        }
+        Block::InterfaceDescription(idb) => {
+            interfaces.describe(Interface {
+                link: idb.linktype.0,
+                units_per_sec: units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
+                offset_secs: idb.ts_offset(),
+            });
+            Ok(None)
+        }
+        Block::EnhancedPacket(epb) => {
+            let iface = interfaces.get(epb.if_id).ok_or_else(|| {
+                CaptureErrorKind::Corrupt(format!(
+                    "packet names interface {} that was never described",
+                    epb.if_id
+                ))
+            })?;
+            let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let base = Timestamp::from_units(count, iface.units_per_sec);
+            let ts = Timestamp::new(base.secs.saturating_add(iface.offset_secs), base.nanos);
+            *last_ts = ts;
+            Ok(Some(Frame {
+                number,
+                ts,
+                link: iface.link,
+                data: captured(epb.data, epb.caplen),
+                orig_len: epb.origlen,
+            }))
+        }
+        Block::SimplePacket(spb) => {
+            // No timestamp of its own: it inherits the last one seen.
+            let link = interfaces.get(0).map_or(1, |i| i.link);
+            Ok(Some(Frame {
+                number,
+                ts: *last_ts,
+                link,
+                data: captured(spb.data, spb.origlen),
+                orig_len: spb.origlen,
+            }))
+        }
+        _ => Ok(None),
     }
 }

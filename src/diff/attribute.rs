@@ -67,9 +67,6 @@ fn masked_as(c: &Change, capability: &str, mask: &str) -> bool {
 /// The behaviours that explain `changes`, most severe first.
 pub fn behaviours(protocol: Option<Protocol>, changes: &[Change]) -> Vec<Behaviour> {
     let mut out: Vec<Behaviour> = Vec::new();
-    let smtp = protocol == Some(Protocol::Smtp);
-    let asa = smtp && changes.iter().any(asa_masked);
-    let banner = changes.iter().any(|c| c.kind == ChangeKind::BannerMasked);
     let mut push = |key: String, text: String, severity: Severity| {
         if !out.iter().any(|b| b.key == key) {
             out.push(Behaviour {
@@ -79,138 +76,17 @@ pub fn behaviours(protocol: Option<Protocol>, changes: &[Change]) -> Vec<Behavio
             });
         }
     };
-    let chunking = if asa && changes.iter().any(asa_chunking) {
-        ", CHUNKING into XXXXXXXB"
-    } else {
-        ""
-    };
-    if asa && banner {
-        push(
-            "asa-inspect-esmtp-mask-banner".into(),
-            format!(
-                "behaves like Cisco ASA inspect esmtp with mask-banner and no allow-tls \
-                 (greeting masked with asterisks, STARTTLS turned into XXXXXXXA{chunking})"
-            ),
-            Severity::High,
-        );
-    } else if asa {
-        push(
-            "asa-inspect-esmtp".into(),
-            format!(
-                "behaves like Cisco ASA inspect esmtp without allow-tls (STARTTLS turned into \
-                 XXXXXXXA{chunking}; the greeting was not masked)"
-            ),
-            Severity::High,
-        );
+    let asa = protocol == Some(Protocol::Smtp) && changes.iter().any(asa_masked);
+    if asa {
+        let (key, text) = asa_signature(changes);
+        push(key, text, Severity::High);
     }
-    let q = |v: Option<&Version>| quote(v, protocol);
     for c in changes {
-        let cap = c.capability.clone().unwrap_or_default();
-        let (key, text) = match c.kind {
-            ChangeKind::CapabilityMasked if asa && (asa_masked(c) || asa_chunking(c)) => {
-                continue;
-            }
-            ChangeKind::BannerMasked if asa => continue,
-            ChangeKind::BannerMasked => (
-                "banner-masked".to_string(),
-                "masked the server's greeting with asterisks (like Cisco ASA mask-banner)"
-                    .to_string(),
-            ),
-            ChangeKind::CapabilityRemoved => (
-                format!("capability-removed:{cap}"),
-                format!("removed the {cap} capability from the server's capability list"),
-            ),
-            ChangeKind::CapabilityMasked => {
-                let mask = c.mask.clone().unwrap_or_default();
-                (
-                    format!("capability-masked:{cap}:{mask}"),
-                    format!("masked the {cap} capability as `{mask}`"),
-                )
-            }
-            ChangeKind::CapabilityAdded => (
-                format!("capability-added:{cap}"),
-                format!("added the capability `{cap}`"),
-            ),
-            ChangeKind::CommandMasked | ChangeKind::CommandRewritten => {
-                let (b, a) = (q(c.before.as_ref()), q(c.after.as_ref()));
-                let text = if c.kind == ChangeKind::CommandMasked {
-                    format!("overwrote the client's `{b}` with `{a}`")
-                } else {
-                    format!("rewrote the client's `{b}` as `{a}`")
-                };
-                (format!("{}:{b}:{a}", c.kind.name()), text)
-            }
-            ChangeKind::StarttlsAnsweredByMiddlebox => {
-                let cmd = q(c.before.as_ref());
-                let answer = q(c.answer.as_ref());
-                (
-                    format!("answered:{cmd}:{answer}"),
-                    format!(
-                        "answered the client's {cmd} with `{answer}` itself (the server never saw the command)"
-                    ),
-                )
-            }
-            ChangeKind::CommandInjected => {
-                let line = q(c.after.as_ref());
-                if c.around_starttls {
-                    (
-                        format!("command-injected-after-starttls:{line}"),
-                        format!(
-                            "injected `{line}` after the client's STARTTLS (command injection)"
-                        ),
-                    )
-                } else {
-                    (
-                        format!("command-injected:{line}"),
-                        format!("injected the command `{line}`"),
-                    )
-                }
-            }
-            ChangeKind::ReplyInjected => {
-                let line = q(c.after.as_ref());
-                if c.around_starttls {
-                    (
-                        format!("reply-injected-after-go-ahead:{line}"),
-                        format!(
-                            "injected `{line}` after the server's TLS go-ahead (response injection)"
-                        ),
-                    )
-                } else {
-                    (
-                        format!("reply-injected:{line}"),
-                        format!("injected the reply `{line}`"),
-                    )
-                }
-            }
-            ChangeKind::CommandDropped => {
-                let line = q(c.before.as_ref());
-                (
-                    format!("command-dropped:{line}"),
-                    format!("dropped the client's `{line}`"),
-                )
-            }
-            ChangeKind::ReplyDropped => {
-                let line = q(c.before.as_ref());
-                (
-                    format!("reply-dropped:{line}"),
-                    format!("dropped the server's `{line}`"),
-                )
-            }
-            ChangeKind::ReplyRewritten => {
-                let (b, a) = (q(c.before.as_ref()), q(c.after.as_ref()));
-                (
-                    format!("reply-rewritten:{b}:{a}"),
-                    format!("rewrote the server's `{b}` as `{a}`"),
-                )
-            }
-            ChangeKind::TlsOneSide => (
-                "tls-one-side".to_string(),
-                format!(
-                    "did not let TLS through the same way on both sides (TLS {})",
-                    c.detail.as_deref().unwrap_or("?")
-                ),
-            ),
-        };
+        if asa && explained_by_asa(c) {
+            continue;
+        }
+        let (key, text) = described(c, protocol);
+        // A behaviour is as severe as the worst change of its kind.
         let severity = changes
             .iter()
             .filter(|d| d.kind == c.kind)
@@ -221,6 +97,141 @@ pub fn behaviours(protocol: Option<Protocol>, changes: &[Change]) -> Vec<Behavio
     }
     out.sort_by_key(|b| std::cmp::Reverse(b.severity));
     out
+}
+
+/// The Cisco ASA `inspect esmtp` behaviour (key, text), with or without
+/// mask-banner.
+fn asa_signature(changes: &[Change]) -> (String, String) {
+    let chunking = if changes.iter().any(asa_chunking) {
+        ", CHUNKING into XXXXXXXB"
+    } else {
+        ""
+    };
+    if changes.iter().any(|c| c.kind == ChangeKind::BannerMasked) {
+        (
+            "asa-inspect-esmtp-mask-banner".into(),
+            format!(
+                "behaves like Cisco ASA inspect esmtp with mask-banner and no allow-tls \
+                 (greeting masked with asterisks, STARTTLS turned into XXXXXXXA{chunking})"
+            ),
+        )
+    } else {
+        (
+            "asa-inspect-esmtp".into(),
+            format!(
+                "behaves like Cisco ASA inspect esmtp without allow-tls (STARTTLS turned into \
+                 XXXXXXXA{chunking}; the greeting was not masked)"
+            ),
+        )
+    }
+}
+
+/// The changes the ASA signature already says.
+fn explained_by_asa(c: &Change) -> bool {
+    match c.kind {
+        ChangeKind::CapabilityMasked => asa_masked(c) || asa_chunking(c),
+        ChangeKind::BannerMasked => true,
+        _ => false,
+    }
+}
+
+/// One change's behaviour on its own: (key, text).
+fn described(c: &Change, protocol: Option<Protocol>) -> (String, String) {
+    let q = |v: Option<&Version>| quote(v, protocol);
+    let cap = c.capability.clone().unwrap_or_default();
+    match c.kind {
+        ChangeKind::BannerMasked => (
+            "banner-masked".to_string(),
+            "masked the server's greeting with asterisks (like Cisco ASA mask-banner)".to_string(),
+        ),
+        ChangeKind::CapabilityRemoved => (
+            format!("capability-removed:{cap}"),
+            format!("removed the {cap} capability from the server's capability list"),
+        ),
+        ChangeKind::CapabilityMasked => {
+            let mask = c.mask.clone().unwrap_or_default();
+            (
+                format!("capability-masked:{cap}:{mask}"),
+                format!("masked the {cap} capability as `{mask}`"),
+            )
+        }
+        ChangeKind::CapabilityAdded => (
+            format!("capability-added:{cap}"),
+            format!("added the capability `{cap}`"),
+        ),
+        ChangeKind::CommandMasked | ChangeKind::CommandRewritten => {
+            let (b, a) = (q(c.before.as_ref()), q(c.after.as_ref()));
+            let text = if c.kind == ChangeKind::CommandMasked {
+                format!("overwrote the client's `{b}` with `{a}`")
+            } else {
+                format!("rewrote the client's `{b}` as `{a}`")
+            };
+            (format!("{}:{b}:{a}", c.kind.name()), text)
+        }
+        ChangeKind::StarttlsAnsweredByMiddlebox => {
+            let (cmd, answer) = (q(c.before.as_ref()), q(c.answer.as_ref()));
+            (
+                format!("answered:{cmd}:{answer}"),
+                format!(
+                    "answered the client's {cmd} with `{answer}` itself (the server never saw the command)"
+                ),
+            )
+        }
+        ChangeKind::CommandInjected | ChangeKind::ReplyInjected => {
+            injected(c, &q(c.after.as_ref()))
+        }
+        ChangeKind::CommandDropped => {
+            let line = q(c.before.as_ref());
+            (
+                format!("command-dropped:{line}"),
+                format!("dropped the client's `{line}`"),
+            )
+        }
+        ChangeKind::ReplyDropped => {
+            let line = q(c.before.as_ref());
+            (
+                format!("reply-dropped:{line}"),
+                format!("dropped the server's `{line}`"),
+            )
+        }
+        ChangeKind::ReplyRewritten => {
+            let (b, a) = (q(c.before.as_ref()), q(c.after.as_ref()));
+            (
+                format!("reply-rewritten:{b}:{a}"),
+                format!("rewrote the server's `{b}` as `{a}`"),
+            )
+        }
+        ChangeKind::TlsOneSide => (
+            "tls-one-side".to_string(),
+            format!(
+                "did not let TLS through the same way on both sides (TLS {})",
+                c.detail.as_deref().unwrap_or("?")
+            ),
+        ),
+    }
+}
+
+/// An injected command or reply; one right after the STARTTLS exchange is
+/// the injection attack itself.
+fn injected(c: &Change, line: &str) -> (String, String) {
+    match (c.kind == ChangeKind::CommandInjected, c.around_starttls) {
+        (true, true) => (
+            format!("command-injected-after-starttls:{line}"),
+            format!("injected `{line}` after the client's STARTTLS (command injection)"),
+        ),
+        (true, false) => (
+            format!("command-injected:{line}"),
+            format!("injected the command `{line}`"),
+        ),
+        (false, true) => (
+            format!("reply-injected-after-go-ahead:{line}"),
+            format!("injected `{line}` after the server's TLS go-ahead (response injection)"),
+        ),
+        (false, false) => (
+            format!("reply-injected:{line}"),
+            format!("injected the reply `{line}`"),
+        ),
+    }
 }
 
 /// One sentence for a session: "the path between the taps ...".

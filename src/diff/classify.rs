@@ -201,80 +201,59 @@ pub fn classify(view: &PairView<'_>, side: Side, ops: &[Op]) -> Vec<Change> {
 /// One line in both versions, different.
 fn changed(view: &PairView<'_>, side: Side, up: Tap, b: usize, a: usize) -> Vec<Change> {
     let down = up.other();
-    let (bb, ab) = (view.bytes(up, b), view.bytes(down, a));
     let (before, after) = mask_alike(view.version(up, b), view.version(down, a));
-    let with = |mut c: Change| {
-        c.before = before.clone();
-        c.after = after.clone();
-        c
+    let changes = match side {
+        Side::Client => vec![command_changed(view, up, b, a)],
+        Side::Server => reply_changed(view, up, b, a),
     };
+    changes
+        .into_iter()
+        .map(|mut c| {
+            c.before = before.clone();
+            c.after = after.clone();
+            c
+        })
+        .collect()
+}
+
+/// A client line changed: masked (same length, the verb overwritten) or
+/// rewritten; a STARTTLS changed is the worse.
+fn command_changed(view: &PairView<'_>, up: Tap, b: usize, a: usize) -> Change {
+    let (bb, ab) = (view.bytes(up, b), view.bytes(up.other(), a));
     let p = view.protocol;
-    if side == Side::Client {
-        let (vb, va) = (verb(p, bb), verb(p, ab));
-        let severity = if is_starttls(&vb) {
-            Severity::High
-        } else {
-            Severity::Medium
-        };
-        let kind = if bb.len() == ab.len() && is_mask_of(&va, &vb) {
-            ChangeKind::CommandMasked
-        } else {
-            ChangeKind::CommandRewritten
-        };
-        return vec![with(change(kind, severity, side))];
-    }
+    let (vb, va) = (verb(p, bb), verb(p, ab));
+    let severity = if is_starttls(&vb) {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let kind = if bb.len() == ab.len() && is_mask_of(&va, &vb) {
+        ChangeKind::CommandMasked
+    } else {
+        ChangeKind::CommandRewritten
+    };
+    change(kind, severity, Side::Client)
+}
+
+/// A server line changed: capabilities masked, removed or added; the
+/// greeting masked; or else the reply rewritten.
+fn reply_changed(view: &PairView<'_>, up: Tap, b: usize, a: usize) -> Vec<Change> {
+    let down = up.other();
+    let (bb, ab) = (view.bytes(up, b), view.bytes(down, a));
+    let p = view.protocol;
     let (rb, ra) = (view.role(up, b), view.role(down, a));
-    let mut out = Vec::new();
     if rb.capability || ra.capability {
-        let (removed, added) = match p {
-            Some(Protocol::Imap) => (imap_capabilities(bb), imap_capabilities(ab)),
-            _ => (vec![keyword(p, bb)], vec![keyword(p, ab)]),
-        };
-        let mut gone: Vec<Vec<u8>> = removed
-            .iter()
-            .filter(|t| !added.contains(t))
-            .cloned()
-            .collect();
-        let mut new: Vec<Vec<u8>> = added
-            .iter()
-            .filter(|t| !removed.contains(t))
-            .cloned()
-            .collect();
-        gone.retain(|token| {
-            let Some(at) = new.iter().position(|m| is_mask_of(m, token)) else {
-                return true;
-            };
-            let mask = new.remove(at);
-            let mut c = with(change(
-                ChangeKind::CapabilityMasked,
-                severity_for(token),
-                side,
-            ));
-            c.capability = Some(text(token));
-            c.mask = Some(text(&mask));
-            out.push(c);
-            false
-        });
-        for token in gone {
-            let mut c = with(change(
-                ChangeKind::CapabilityRemoved,
-                severity_for(&token),
-                side,
-            ));
-            c.capability = Some(text(&token));
-            out.push(c);
-        }
-        for token in new {
-            let mut c = with(change(ChangeKind::CapabilityAdded, Severity::Low, side));
-            c.capability = Some(text(&token));
-            out.push(c);
-        }
+        let out = capabilities_changed(p, bb, ab);
         if !out.is_empty() {
             return out;
         }
     }
     if rb.greeting && banner_masked(p, ab) && !banner_masked(p, bb) {
-        return vec![with(change(ChangeKind::BannerMasked, Severity::Low, side))];
+        return vec![change(
+            ChangeKind::BannerMasked,
+            Severity::Low,
+            Side::Server,
+        )];
     }
     let severity = if rb.starttls_answer.is_some() || ra.starttls_answer.is_some() {
         Severity::High
@@ -283,7 +262,50 @@ fn changed(view: &PairView<'_>, side: Side, up: Tap, b: usize, a: usize) -> Vec<
     } else {
         Severity::Medium
     };
-    vec![with(change(ChangeKind::ReplyRewritten, severity, side))]
+    vec![change(ChangeKind::ReplyRewritten, severity, Side::Server)]
+}
+
+/// The capabilities of line `bb` (before) and `ab` (after) compared: one
+/// that became a mask of itself is masked, others are removed or added.
+fn capabilities_changed(p: Option<Protocol>, bb: &[u8], ab: &[u8]) -> Vec<Change> {
+    let (removed, added) = match p {
+        Some(Protocol::Imap) => (imap_capabilities(bb), imap_capabilities(ab)),
+        _ => (vec![keyword(p, bb)], vec![keyword(p, ab)]),
+    };
+    let mut gone: Vec<Vec<u8>> = removed
+        .iter()
+        .filter(|t| !added.contains(t))
+        .cloned()
+        .collect();
+    let mut new: Vec<Vec<u8>> = added
+        .iter()
+        .filter(|t| !removed.contains(t))
+        .cloned()
+        .collect();
+    let side = Side::Server;
+    let mut out = Vec::new();
+    gone.retain(|token| {
+        let Some(at) = new.iter().position(|m| is_mask_of(m, token)) else {
+            return true;
+        };
+        let mask = new.remove(at);
+        let mut c = change(ChangeKind::CapabilityMasked, severity_for(token), side);
+        c.capability = Some(text(token));
+        c.mask = Some(text(&mask));
+        out.push(c);
+        false
+    });
+    for token in gone {
+        let mut c = change(ChangeKind::CapabilityRemoved, severity_for(&token), side);
+        c.capability = Some(text(&token));
+        out.push(c);
+    }
+    for token in new {
+        let mut c = change(ChangeKind::CapabilityAdded, Severity::Low, side);
+        c.capability = Some(text(&token));
+        out.push(c);
+    }
+    out
 }
 
 /// Only the SMTP continuation mark differs (`250-X` / `250 X`): what a box

@@ -14,8 +14,8 @@ use super::Tap;
 use crate::capture::{CaptureFile, Frame, InputSpec};
 use crate::decode;
 use crate::flow::{
-    Endpoint, FlowConfig, PacketRef, SessionHandler, SessionInfo, Side, StreamEvent, StreamSink,
-    TableStats,
+    Endpoint, FlowConfig, PacketRef, PerSide, SessionHandler, SessionInfo, Side, StreamEvent,
+    StreamSink, TableStats,
 };
 use crate::pipeline::{InputSummary, Pipeline};
 use crate::proto::dialog::MailDialog;
@@ -95,20 +95,20 @@ pub struct SeenSession {
     pub first: PacketRef,
     pub last: PacketRef,
     pub syn_seen: bool,
-    /// Sequence number of stream offset 0 per side [client, server].
-    pub stream_start: [Option<u32>; 2],
+    /// Sequence number of stream offset 0 per side.
+    pub stream_start: PerSide<Option<u32>>,
     pub protocol: Option<Protocol>,
     pub implicit_tls: bool,
     /// Both directions' lines and markers, in the order the dialog read them.
     pub lines: Vec<SeenLine>,
     /// Lines not kept (limits).
     pub dropped_lines: u64,
-    pub gaps: [u64; 2],
-    pub payload: [u64; 2],
+    pub gaps: PerSide<u64>,
+    pub payload: PerSide<u64>,
     pub client_hello: Option<Evidence>,
     pub server_hello: Option<Evidence>,
-    /// Each side [client, server] sent TLS records (a hello or not).
-    pub tls_sent: [bool; 2],
+    /// Each side sent TLS records (a hello or not).
+    pub tls_sent: PerSide<bool>,
     pub shape: Vec<Shape>,
     pub handshake: Option<Handshake>,
 }
@@ -116,9 +116,8 @@ pub struct SeenSession {
 impl SeenSession {
     /// Both TLS hellos crossed.
     pub fn tls_state(&self) -> TlsState {
-        let [client_sent, server_sent] = self.tls_sent;
-        let client = self.client_hello.is_some() || client_sent;
-        let server = self.server_hello.is_some() || server_sent;
+        let client = self.client_hello.is_some() || self.tls_sent.client;
+        let server = self.server_hello.is_some() || self.tls_sent.server;
         match (client, server) {
             (true, true) => TlsState::Established,
             (true, false) => TlsState::ClientHelloOnly,
@@ -223,27 +222,22 @@ impl SessionHandler for Collector {
             .protocol
             .or_else(|| Protocol::from_port(info.server.port));
         let spans = facts.all_secret_spans();
-        let mut tls_sent = [false; 2];
+        let mut tls_sent = PerSide::both(false);
         let mut lines: Vec<SeenLine> = Vec::with_capacity(items.len());
         for mut item in items {
-            let slot = item.side.index().min(1);
-            let sent = tls_sent.get(slot).copied().unwrap_or(false);
-            if sent && matches!(item.kind, TapKind::Line | TapKind::AfterGoAhead) {
+            if tls_sent[item.side] && matches!(item.kind, TapKind::Line | TapKind::AfterGoAhead) {
                 continue;
             }
             if tls_record(&item) {
                 item.kind = TapKind::Tls;
             }
             if item.kind == TapKind::Tls {
-                if let Some(s) = tls_sent.get_mut(slot) {
-                    *s = true;
-                }
+                tls_sent[item.side] = true;
             }
             let secret_from = secret_in(&item, &spans, protocol);
             lines.push(SeenLine { item, secret_from });
         }
         self.lines_kept += lines.len();
-        let [client, server] = &info.sides;
         self.sessions.push(SeenSession {
             id: info.id,
             client: info.client,
@@ -256,8 +250,11 @@ impl SessionHandler for Collector {
             implicit_tls: facts.implicit_tls,
             lines,
             dropped_lines: dropped,
-            gaps: [client.stream.gaps, server.stream.gaps],
-            payload: [client.payload_bytes, server.payload_bytes],
+            gaps: PerSide::new(info.sides.client.stream.gaps, info.sides.server.stream.gaps),
+            payload: PerSide::new(
+                info.sides.client.payload_bytes,
+                info.sides.server.payload_bytes,
+            ),
             client_hello: facts.client_hello.as_ref().map(|(e, _)| e.clone()),
             server_hello: facts.server_hello.as_ref().map(|(e, _)| e.clone()),
             tls_sent,

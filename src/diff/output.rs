@@ -5,7 +5,7 @@
 //! from the wire was escaped when the records were built.
 
 use super::Tap;
-use super::report::{DiffReport, PairRecord, VersionRecord};
+use super::report::{ChangeRecord, DiffReport, PairRecord, SummaryRecord, VersionRecord};
 use crate::analysis::Severity;
 use crate::report::jsonl::ecs_severity;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -113,6 +113,27 @@ fn pair_cell(p: &PairRecord, tap: Tap) -> String {
 }
 
 fn table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()> {
+    headline(r, out)?;
+    what_the_path_did(r, look, out)?;
+    let mut shown: Vec<&PairRecord> = r
+        .pairs
+        .iter()
+        .filter(|p| look.all || !p.changes.is_empty())
+        .collect();
+    let omitted = shown.len().saturating_sub(MAX_ROWS);
+    shown.truncate(MAX_ROWS);
+    if !shown.is_empty() {
+        pairs_table(&shown, omitted, look, out)?;
+        changes_table(&shown, look, out)?;
+    }
+    one_side_only_table(r, look, out)?;
+    servers_table(r, look, out)?;
+    inputs_table(r, look, out)?;
+    out.flush()
+}
+
+/// The first line: how many pairs, how they were paired, what changed.
+fn headline(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     let s = &r.summary;
     let methods: Vec<String> = s
         .by_method
@@ -134,195 +155,219 @@ fn table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()>
         s.worst
             .map(|w| format!(" (worst: {w})"))
             .unwrap_or_default()
-    )?;
+    )
+}
 
-    if !r.servers.is_empty() {
-        writeln!(out, "\nWhat the path did")?;
-        for srv in &r.servers {
-            let via = if srv.reached_as.is_empty() {
-                String::new()
-            } else {
-                format!(", reached as {}", srv.reached_as.join(", "))
-            };
-            for v in &srv.verdict {
-                let label = format!("{:<8}", upper(v.severity));
-                let label = if look.colour {
-                    format!("\x1b[{}m{label}\x1b[0m", ansi(v.severity))
-                } else {
-                    label
-                };
-                writeln!(
-                    out,
-                    "  {label} {} ({}{via}): {}",
-                    srv.server, srv.protocol, v.text
-                )?;
-            }
-        }
+/// One verdict line per server and behaviour.
+fn what_the_path_did(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()> {
+    if r.servers.is_empty() {
+        return Ok(());
     }
-
-    let mut shown: Vec<&PairRecord> = r
-        .pairs
-        .iter()
-        .filter(|p| look.all || !p.changes.is_empty())
-        .collect();
-    let omitted = shown.len().saturating_sub(MAX_ROWS);
-    shown.truncate(MAX_ROWS);
-    if !shown.is_empty() {
-        writeln!(
-            out,
-            "\n{}",
-            if look.all {
-                "Pairs"
+    writeln!(out, "\nWhat the path did")?;
+    for srv in &r.servers {
+        let via = if srv.reached_as.is_empty() {
+            String::new()
+        } else {
+            format!(", reached as {}", srv.reached_as.join(", "))
+        };
+        for v in &srv.verdict {
+            let label = format!("{:<8}", upper(v.severity));
+            let label = if look.colour {
+                format!("\x1b[{}m{label}\x1b[0m", ansi(v.severity))
             } else {
-                "Pairs changed on the path"
-            }
-        )?;
-        let mut t = new_table(look);
-        t.set_header([
-            "pair",
-            "proto",
-            "inside",
-            "outside",
-            "paired by",
-            "TLS in / out",
-            "changes",
-        ]);
-        for p in &shown {
-            let changes: Vec<String> = p
-                .changes
-                .iter()
-                .map(|c| format!("{} {}", upper(c.severity), c.kind_name()))
-                .collect();
-            t.add_row(vec![
-                Cell::new(p.id),
-                Cell::new(p.protocol),
-                Cell::new(pair_cell(p, Tap::Inside)),
-                Cell::new(pair_cell(p, Tap::Outside)),
-                Cell::new(format!(
-                    "{} ({:.2})",
-                    p.pairing.method.name(),
-                    p.pairing.confidence
-                )),
-                Cell::new(format!(
-                    "{} / {}",
-                    p.inside.tls.name(),
-                    p.outside.tls.name()
-                )),
-                severity_cell(
-                    look,
-                    p.worst().unwrap_or(Severity::Info),
-                    if changes.is_empty() {
-                        "none".to_string()
-                    } else {
-                        changes.join("\n")
-                    },
-                ),
-            ]);
-        }
-        writeln!(out, "{t}")?;
-        if omitted > 0 {
+                label
+            };
             writeln!(
                 out,
-                "({omitted} more pairs not shown; --format json or jsonl lists every pair)"
+                "  {label} {} ({}{via}): {}",
+                srv.server, srv.protocol, v.text
             )?;
         }
+    }
+    Ok(())
+}
 
-        let with_changes: Vec<&&PairRecord> =
-            shown.iter().filter(|p| !p.changes.is_empty()).collect();
-        if !with_changes.is_empty() {
-            writeln!(out, "\nChanges (#packet and line at each tap; — not there)")?;
-            let mut t = new_table(look);
-            t.set_header(["pair", "change", "direction", "inside", "outside"]);
-            for p in with_changes {
-                for c in &p.changes {
-                    let mut inside = version_cell(c.inside.as_ref());
-                    let mut outside = version_cell(c.outside.as_ref());
-                    if let Some(a) = &c.answer {
-                        let note =
-                            format!("\nanswered by the middlebox: #{} {}", a.packet, a.excerpt);
-                        if a.tap == Tap::Inside {
-                            inside.push_str(&note);
-                        } else {
-                            outside.push_str(&note);
-                        }
-                    }
-                    t.add_row(vec![
-                        Cell::new(p.id),
-                        severity_cell(
-                            look,
-                            c.severity,
-                            format!("{} {}", upper(c.severity), c.kind_name()),
-                        ),
-                        Cell::new(c.direction.replace("-to-", " → ")),
-                        Cell::new(inside),
-                        Cell::new(outside),
-                    ]);
-                }
-            }
-            writeln!(out, "{t}")?;
+/// One row per shown pair, with its changes by kind.
+fn pairs_table(
+    shown: &[&PairRecord],
+    omitted: usize,
+    look: TableLook,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "\n{}",
+        if look.all {
+            "Pairs"
+        } else {
+            "Pairs changed on the path"
+        }
+    )?;
+    let mut t = new_table(look);
+    t.set_header([
+        "pair",
+        "proto",
+        "inside",
+        "outside",
+        "paired by",
+        "TLS in / out",
+        "changes",
+    ]);
+    for p in shown {
+        t.add_row(pair_row(p, look));
+    }
+    writeln!(out, "{t}")?;
+    if omitted > 0 {
+        writeln!(
+            out,
+            "({omitted} more pairs not shown; --format json or jsonl lists every pair)"
+        )?;
+    }
+    Ok(())
+}
+
+fn pair_row(p: &PairRecord, look: TableLook) -> Vec<Cell> {
+    let changes: Vec<String> = p
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", upper(c.severity), c.kind_name()))
+        .collect();
+    vec![
+        Cell::new(p.id),
+        Cell::new(p.protocol),
+        Cell::new(pair_cell(p, Tap::Inside)),
+        Cell::new(pair_cell(p, Tap::Outside)),
+        Cell::new(format!(
+            "{} ({:.2})",
+            p.pairing.method.name(),
+            p.pairing.confidence
+        )),
+        Cell::new(format!(
+            "{} / {}",
+            p.inside.tls.name(),
+            p.outside.tls.name()
+        )),
+        severity_cell(
+            look,
+            p.worst().unwrap_or(Severity::Info),
+            if changes.is_empty() {
+                "none".to_string()
+            } else {
+                changes.join("\n")
+            },
+        ),
+    ]
+}
+
+/// Every change of the shown pairs, with the version at each tap.
+fn changes_table(shown: &[&PairRecord], look: TableLook, out: &mut dyn Write) -> io::Result<()> {
+    let with_changes: Vec<&&PairRecord> = shown.iter().filter(|p| !p.changes.is_empty()).collect();
+    if with_changes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nChanges (#packet and line at each tap; — not there)")?;
+    let mut t = new_table(look);
+    t.set_header(["pair", "change", "direction", "inside", "outside"]);
+    for p in with_changes {
+        for c in &p.changes {
+            t.add_row(change_row(p.id, c, look));
         }
     }
+    writeln!(out, "{t}")
+}
 
-    if !r.one_side_only.is_empty() {
-        writeln!(out, "\nSeen at one tap only")?;
-        let mut t = new_table(look);
-        t.set_header([
-            "tap",
-            "session",
-            "first seen",
-            "proto",
-            "client → server",
-            "TLS",
+fn change_row(pair: u64, c: &ChangeRecord, look: TableLook) -> Vec<Cell> {
+    let mut inside = version_cell(c.inside.as_ref());
+    let mut outside = version_cell(c.outside.as_ref());
+    if let Some(a) = &c.answer {
+        let note = format!("\nanswered by the middlebox: #{} {}", a.packet, a.excerpt);
+        if a.tap == Tap::Inside {
+            inside.push_str(&note);
+        } else {
+            outside.push_str(&note);
+        }
+    }
+    vec![
+        Cell::new(pair),
+        severity_cell(
+            look,
+            c.severity,
+            format!("{} {}", upper(c.severity), c.kind_name()),
+        ),
+        Cell::new(c.direction.replace("-to-", " → ")),
+        Cell::new(inside),
+        Cell::new(outside),
+    ]
+}
+
+fn one_side_only_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()> {
+    if r.one_side_only.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nSeen at one tap only")?;
+    let mut t = new_table(look);
+    t.set_header([
+        "tap",
+        "session",
+        "first seen",
+        "proto",
+        "client → server",
+        "TLS",
+    ]);
+    for o in r.one_side_only.iter().take(MAX_ROWS) {
+        t.add_row(vec![
+            Cell::new(o.tap.name()),
+            Cell::new(o.session),
+            Cell::new(o.first_seen.to_string()),
+            Cell::new(o.protocol),
+            Cell::new(format!("{} → {}", o.client, o.server)),
+            Cell::new(o.tls.name()),
         ]);
-        for o in r.one_side_only.iter().take(MAX_ROWS) {
-            t.add_row(vec![
-                Cell::new(o.tap.name()),
-                Cell::new(o.session),
-                Cell::new(o.first_seen.to_string()),
-                Cell::new(o.protocol),
-                Cell::new(format!("{} → {}", o.client, o.server)),
-                Cell::new(o.tls.name()),
-            ]);
-        }
-        writeln!(out, "{t}")?;
     }
+    writeln!(out, "{t}")
+}
 
-    if !r.servers.is_empty() {
-        writeln!(out, "\nServers")?;
-        let mut t = new_table(look);
-        t.set_header([
-            "server",
-            "proto",
-            "pairs",
-            "changed",
-            "one tap only",
-            "paired by",
-            "changes",
+fn servers_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()> {
+    if r.servers.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nServers")?;
+    let mut t = new_table(look);
+    t.set_header([
+        "server",
+        "proto",
+        "pairs",
+        "changed",
+        "one tap only",
+        "paired by",
+        "changes",
+    ]);
+    for srv in &r.servers {
+        let methods: Vec<String> = srv
+            .methods
+            .iter()
+            .map(|(m, n)| format!("{} {n}", m.name()))
+            .collect();
+        let changes: Vec<String> = srv
+            .changes
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.name()))
+            .collect();
+        t.add_row(vec![
+            Cell::new(&srv.server),
+            Cell::new(srv.protocol),
+            Cell::new(srv.pairs),
+            Cell::new(srv.changed),
+            Cell::new(srv.one_side_only),
+            Cell::new(methods.join("\n")),
+            Cell::new(changes.join("\n")),
         ]);
-        for srv in &r.servers {
-            let methods: Vec<String> = srv
-                .methods
-                .iter()
-                .map(|(m, n)| format!("{} {n}", m.name()))
-                .collect();
-            let changes: Vec<String> = srv
-                .changes
-                .iter()
-                .map(|(k, n)| format!("{} {n}", k.name()))
-                .collect();
-            t.add_row(vec![
-                Cell::new(&srv.server),
-                Cell::new(srv.protocol),
-                Cell::new(srv.pairs),
-                Cell::new(srv.changed),
-                Cell::new(srv.one_side_only),
-                Cell::new(methods.join("\n")),
-                Cell::new(changes.join("\n")),
-            ]);
-        }
-        writeln!(out, "{t}")?;
     }
+    writeln!(out, "{t}")
+}
 
+/// The capture files of each tap; a tap's session count on its first row.
+fn inputs_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\nInputs")?;
     let mut t = new_table(look);
     t.set_header([
@@ -356,8 +401,7 @@ fn table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()>
             ]);
         }
     }
-    writeln!(out, "{t}")?;
-    out.flush()
+    writeln!(out, "{t}")
 }
 
 fn ansi(severity: Severity) -> &'static str {
@@ -423,115 +467,76 @@ fn line(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// JSON lines: `pair`, `change`, `one-side-only`, `server`, `input`,
-/// `summary`.
-fn lines(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct PairLine<'a> {
-        #[serde(rename = "type")]
-        line: &'static str,
-        #[serde(rename = "@timestamp")]
-        timestamp: String,
-        event: Event,
-        source: Option<EcsEndpoint>,
-        destination: Option<EcsEndpoint>,
-        network: Network<'a>,
-        #[serde(flatten)]
-        pair: &'a PairRecord,
-    }
-    #[derive(Serialize)]
-    struct ChangeLine<'a> {
-        #[serde(rename = "type")]
-        line: &'static str,
-        #[serde(rename = "@timestamp")]
-        timestamp: Option<String>,
-        event: Event,
-        rule: Rule,
-        message: &'a str,
-        source: Option<EcsEndpoint>,
-        destination: Option<EcsEndpoint>,
-        network: Network<'a>,
-        pair: u64,
-        #[serde(flatten)]
-        change: &'a super::report::ChangeRecord,
-    }
-    #[derive(Serialize)]
-    struct Tagged<'a, T: Serialize> {
-        #[serde(rename = "type")]
-        line: &'static str,
-        event: Event,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tap: Option<Tap>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        destination: Option<EcsEndpoint>,
-        #[serde(flatten)]
-        body: &'a T,
-    }
-    let metric = |dataset| Event {
+#[derive(Serialize)]
+struct PairLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    event: Event,
+    source: Option<EcsEndpoint>,
+    destination: Option<EcsEndpoint>,
+    network: Network<'a>,
+    #[serde(flatten)]
+    pair: &'a PairRecord,
+}
+
+#[derive(Serialize)]
+struct ChangeLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    #[serde(rename = "@timestamp")]
+    timestamp: Option<String>,
+    event: Event,
+    rule: Rule,
+    message: &'a str,
+    source: Option<EcsEndpoint>,
+    destination: Option<EcsEndpoint>,
+    network: Network<'a>,
+    pair: u64,
+    #[serde(flatten)]
+    change: &'a ChangeRecord,
+}
+
+/// The other lines: a record under `type`, `event` and the ECS fields it
+/// has.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    event: Event,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tap: Option<Tap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<EcsEndpoint>,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+#[derive(Serialize)]
+struct SummaryBody<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    summary: &'a SummaryRecord,
+}
+
+fn metric(dataset: &'static str) -> Event {
+    Event {
         kind: "metric",
         category: Vec::new(),
         kind_of: Vec::new(),
         dataset,
         severity: None,
-    };
+    }
+}
+
+/// JSON lines: `pair`, `change`, `one-side-only`, `server`, `input`,
+/// `summary`.
+fn lines(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     for p in &r.pairs {
-        let first = if p.client_side == Tap::Inside {
-            &p.inside
-        } else {
-            &p.outside
-        };
-        line(
-            out,
-            &PairLine {
-                line: "pair",
-                timestamp: first.first_seen.to_string(),
-                event: Event {
-                    kind: "event",
-                    category: vec!["network"],
-                    kind_of: vec!["connection"],
-                    dataset: "stripwatch.diff.pair",
-                    severity: p.worst().map(ecs_severity),
-                },
-                source: ecs(&p.client),
-                destination: ecs(&p.server),
-                network: Network {
-                    transport: "tcp",
-                    protocol: p.protocol,
-                },
-                pair: p,
-            },
-        )?;
+        pair_line(p, out)?;
         for c in &p.changes {
-            let ts = [&c.inside, &c.outside]
-                .iter()
-                .filter_map(|v| v.as_ref().map(|v| v.timestamp))
-                .min();
-            line(
-                out,
-                &ChangeLine {
-                    line: "change",
-                    timestamp: ts.map(|t| t.to_string()),
-                    event: Event {
-                        kind: "alert",
-                        category: vec!["network", "intrusion_detection"],
-                        kind_of: Vec::new(),
-                        dataset: "stripwatch.diff.change",
-                        severity: Some(ecs_severity(c.severity)),
-                    },
-                    rule: Rule {
-                        name: c.kind.name(),
-                    },
-                    message: &c.summary,
-                    source: ecs(&p.client),
-                    destination: ecs(&p.server),
-                    network: Network {
-                        transport: "tcp",
-                        protocol: p.protocol,
-                    },
-                    pair: p.id,
-                    change: c,
-                },
-            )?;
+            change_line(p, c, out)?;
         }
     }
     for o in &r.one_side_only {
@@ -564,6 +569,88 @@ fn lines(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
             },
         )?;
     }
+    input_lines(r, out)?;
+    line(
+        out,
+        &Tagged {
+            line: "summary",
+            event: metric("stripwatch.diff.summary"),
+            tap: None,
+            destination: None,
+            body: &SummaryBody {
+                schema_version: r.schema_version,
+                summary: &r.summary,
+            },
+        },
+    )?;
+    out.flush()
+}
+
+/// A pair, stamped when the client side's tap first saw it.
+fn pair_line(p: &PairRecord, out: &mut dyn Write) -> io::Result<()> {
+    let first = if p.client_side == Tap::Inside {
+        &p.inside
+    } else {
+        &p.outside
+    };
+    line(
+        out,
+        &PairLine {
+            line: "pair",
+            timestamp: first.first_seen.to_string(),
+            event: Event {
+                kind: "event",
+                category: vec!["network"],
+                kind_of: vec!["connection"],
+                dataset: "stripwatch.diff.pair",
+                severity: p.worst().map(ecs_severity),
+            },
+            source: ecs(&p.client),
+            destination: ecs(&p.server),
+            network: Network {
+                transport: "tcp",
+                protocol: p.protocol,
+            },
+            pair: p,
+        },
+    )
+}
+
+/// A change as an alert, stamped with the earlier of its two versions.
+fn change_line(p: &PairRecord, c: &ChangeRecord, out: &mut dyn Write) -> io::Result<()> {
+    let ts = [&c.inside, &c.outside]
+        .iter()
+        .filter_map(|v| v.as_ref().map(|v| v.timestamp))
+        .min();
+    line(
+        out,
+        &ChangeLine {
+            line: "change",
+            timestamp: ts.map(|t| t.to_string()),
+            event: Event {
+                kind: "alert",
+                category: vec!["network", "intrusion_detection"],
+                kind_of: Vec::new(),
+                dataset: "stripwatch.diff.change",
+                severity: Some(ecs_severity(c.severity)),
+            },
+            rule: Rule {
+                name: c.kind.name(),
+            },
+            message: &c.summary,
+            source: ecs(&p.client),
+            destination: ecs(&p.server),
+            network: Network {
+                transport: "tcp",
+                protocol: p.protocol,
+            },
+            pair: p.id,
+            change: c,
+        },
+    )
+}
+
+fn input_lines(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     for (tap, inputs) in [
         (Tap::Inside, &r.inputs.inside),
         (Tap::Outside, &r.inputs.outside),
@@ -581,24 +668,5 @@ fn lines(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
-    #[derive(Serialize)]
-    struct Summary<'a> {
-        schema_version: u32,
-        #[serde(flatten)]
-        summary: &'a super::report::SummaryRecord,
-    }
-    line(
-        out,
-        &Tagged {
-            line: "summary",
-            event: metric("stripwatch.diff.summary"),
-            tap: None,
-            destination: None,
-            body: &Summary {
-                schema_version: r.schema_version,
-                summary: &r.summary,
-            },
-        },
-    )?;
-    out.flush()
+    Ok(())
 }

@@ -36,7 +36,7 @@
 
 use super::collect::{Handshake, SeenSession, Shape};
 use super::{Tap, human_duration, seconds_between};
-use crate::flow::Endpoint;
+use crate::flow::{Endpoint, PerSide, Side};
 use crate::proto::tap::TapKind;
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -229,11 +229,12 @@ struct OutsideIndex<'s> {
     by_tuple: HashMap<Tuple, Vec<usize>>,
     /// Sessions with both initial sequence numbers, by five-tuple and
     /// those numbers.
-    by_isns: HashMap<(Tuple, [u32; 2]), Vec<usize>>,
+    by_isns: HashMap<(Tuple, PerSide<u32>), Vec<usize>>,
 }
 
-fn isns(s: &SeenSession) -> Option<[u32; 2]> {
-    Some([s.stream_start[0]?, s.stream_start[1]?])
+/// Both sides' initial sequence numbers, when both are known.
+fn isns(s: &SeenSession) -> Option<PerSide<u32>> {
+    Some(PerSide::new(s.stream_start.client?, s.stream_start.server?))
 }
 
 impl<'s> OutsideIndex<'s> {
@@ -550,16 +551,20 @@ fn candidate(
         .then(|| make(Method::Proxy, score))
 }
 
-fn isn_shift(a: &SeenSession, b: &SeenSession) -> Option<[i64; 2]> {
-    let shift = |x: Option<u32>, y: Option<u32>| Some(i64::from(y?.wrapping_sub(x?) as i32));
-    Some([
-        shift(a.stream_start[0], b.stream_start[0])?,
-        shift(a.stream_start[1], b.stream_start[1])?,
-    ])
+/// How far each side's sequence numbers moved from `a` to `b`.
+fn isn_shift(a: &SeenSession, b: &SeenSession) -> Option<PerSide<i64>> {
+    let shift = |side: Side| {
+        let (x, y) = (a.stream_start[side]?, b.stream_start[side]?);
+        Some(i64::from(y.wrapping_sub(x) as i32))
+    };
+    Some(PerSide::new(shift(Side::Client)?, shift(Side::Server)?))
 }
 
 fn isn_reason(a: &SeenSession, b: &SeenSession) -> Option<(bool, String)> {
-    let [c, s] = isn_shift(a, b)?;
+    let PerSide {
+        client: c,
+        server: s,
+    } = isn_shift(a, b)?;
     Some(if c == 0 && s == 0 {
         (
             true,
@@ -581,13 +586,16 @@ fn round(x: f64) -> f64 {
 
 /// Confidence and reasons of a pair made by `method`.
 fn explain(method: Method, a: &SeenSession, b: &SeenSession) -> (f64, Vec<String>) {
-    let mut reasons = Vec::new();
     let dt = seconds_between(a.first.ts, b.first.ts);
     let (shared, lines) = shared_lines(a, b);
     let similarity = ratio((shared, lines));
-    let (same_segs, segs) = shape_match(&a.shape, &b.shape);
-    let conn = connection(a, b);
-    let first_seen = if dt == 0.0 {
+    let mut reasons = Vec::new();
+    let confidence = match method {
+        Method::FiveTuple => five_tuple_confidence(a, b, similarity, &mut reasons),
+        Method::Nat => nat_confidence(a, b, dt, similarity, &mut reasons),
+        Method::Proxy => proxy_confidence(a, b, dt, similarity, &mut reasons),
+    };
+    reasons.push(if dt == 0.0 {
         "first packets at the same instant".to_string()
     } else {
         format!(
@@ -595,75 +603,98 @@ fn explain(method: Method, a: &SeenSession, b: &SeenSession) -> (f64, Vec<String
             human_duration(dt),
             if dt > 0.0 { "inside" } else { "outside" }
         )
-    };
-    let dialog = format!("{shared} of {lines} lines of the two dialogs are identical");
-    let confidence = match method {
-        Method::FiveTuple => {
-            reasons.push(format!(
-                "the same addresses and ports at both taps ({} → {})",
-                a.client, a.server
-            ));
-            let mut c: f64 = 0.9;
-            if let Some((same, text)) = isn_reason(a, b) {
-                if same {
-                    c += 0.05;
-                }
-                reasons.push(text);
-            }
-            if let Connection::New { .. } = conn {
-                reasons.push("the outside's SYN came after the inside's handshake was answered: a new TCP connection (a transparent proxy)".into());
-            }
-            if similarity >= 0.5 {
-                c += 0.05;
-            }
-            reasons.push(first_seen);
-            reasons.push(dialog);
-            c
-        }
-        Method::Nat => {
-            reasons.push(rewritten("client", a.client, b.client));
-            reasons.push(rewritten("server", a.server, b.server));
-            if let Some((_, text)) = isn_reason(a, b) {
-                reasons.push(text);
-            }
-            reasons.push(format!(
-                "{same_segs} of the first {segs} data segments at the same relative sequence numbers with the same lengths"
-            ));
-            if conn == Connection::Forwarded {
-                reasons.push("the later tap's SYN came before the earlier tap's SYN-ACK: one handshake, forwarded".into());
-            }
-            reasons.push(first_seen);
-            reasons.push(dialog);
-            0.5 + 0.3 * ratio((same_segs, segs)) + 0.1 * closeness(dt) + 0.1 * similarity
-        }
-        Method::Proxy => {
-            let mut c = 0.3 + 0.3 * similarity + 0.2 * closeness(dt);
-            if let Connection::New { after_syn_ack } = conn {
-                c += 0.1;
-                reasons.push(format!(
-                    "a new TCP connection on the far side: its SYN came {} after the near side's handshake was answered",
-                    human_duration(after_syn_ack)
-                ));
-            }
-            if a.server == b.server {
-                c += 0.1;
-                reasons.push(format!("the same server at both taps ({})", a.server));
-            } else if a.server.port == b.server.port {
-                c += 0.1;
-                reasons.push(format!(
-                    "server port {} at both taps: clients reach the proxy at {}, the proxy reaches the server at {} from {}",
-                    a.server.port,
-                    proxy_near(a, b).server,
-                    proxy_far(a, b).server,
-                    proxy_far(a, b).client.ip
-                ));
-            }
-            reasons.push(first_seen);
-            reasons.push(dialog);
-            c
-        }
-    };
+    });
+    reasons.push(format!(
+        "{shared} of {lines} lines of the two dialogs are identical"
+    ));
     (round(confidence), reasons)
+}
+
+/// The same four-tuple at both taps; the same ISNs and a similar dialog
+/// add to it.
+fn five_tuple_confidence(
+    a: &SeenSession,
+    b: &SeenSession,
+    similarity: f64,
+    reasons: &mut Vec<String>,
+) -> f64 {
+    reasons.push(format!(
+        "the same addresses and ports at both taps ({} → {})",
+        a.client, a.server
+    ));
+    let mut c: f64 = 0.9;
+    if let Some((same, text)) = isn_reason(a, b) {
+        if same {
+            c += 0.05;
+        }
+        reasons.push(text);
+    }
+    if let Connection::New { .. } = connection(a, b) {
+        reasons.push("the outside's SYN came after the inside's handshake was answered: a new TCP connection (a transparent proxy)".into());
+    }
+    if similarity >= 0.5 {
+        c += 0.05;
+    }
+    c
+}
+
+/// Addresses rewritten, the segments' shape kept.
+fn nat_confidence(
+    a: &SeenSession,
+    b: &SeenSession,
+    dt: f64,
+    similarity: f64,
+    reasons: &mut Vec<String>,
+) -> f64 {
+    let (same_segs, segs) = shape_match(&a.shape, &b.shape);
+    reasons.push(rewritten("client", a.client, b.client));
+    reasons.push(rewritten("server", a.server, b.server));
+    if let Some((_, text)) = isn_reason(a, b) {
+        reasons.push(text);
+    }
+    reasons.push(format!(
+        "{same_segs} of the first {segs} data segments at the same relative sequence numbers with the same lengths"
+    ));
+    if connection(a, b) == Connection::Forwarded {
+        reasons.push(
+            "the later tap's SYN came before the earlier tap's SYN-ACK: one handshake, forwarded"
+                .into(),
+        );
+    }
+    0.5 + 0.3 * ratio((same_segs, segs)) + 0.1 * closeness(dt) + 0.1 * similarity
+}
+
+/// Two connections (a proxy): the dialog, timing, a new connection and the
+/// server tell.
+fn proxy_confidence(
+    a: &SeenSession,
+    b: &SeenSession,
+    dt: f64,
+    similarity: f64,
+    reasons: &mut Vec<String>,
+) -> f64 {
+    let mut c = 0.3 + 0.3 * similarity + 0.2 * closeness(dt);
+    if let Connection::New { after_syn_ack } = connection(a, b) {
+        c += 0.1;
+        reasons.push(format!(
+            "a new TCP connection on the far side: its SYN came {} after the near side's handshake was answered",
+            human_duration(after_syn_ack)
+        ));
+    }
+    if a.server == b.server {
+        c += 0.1;
+        reasons.push(format!("the same server at both taps ({})", a.server));
+    } else if a.server.port == b.server.port {
+        c += 0.1;
+        reasons.push(format!(
+            "server port {} at both taps: clients reach the proxy at {}, the proxy reaches the server at {} from {}",
+            a.server.port,
+            proxy_near(a, b).server,
+            proxy_far(a, b).server,
+            proxy_far(a, b).client.ip
+        ));
+    }
+    c
 }
 
 /// The session that started first (nearest the client of a proxy).

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::diff::collect::SeenLine;
-use crate::flow::{PacketRef, Side};
+use crate::flow::{PacketRef, PerSide, Side};
 use crate::proto::Protocol;
 use crate::proto::lines::LineEnding;
 use crate::proto::tap::TapItem;
@@ -36,7 +36,7 @@ fn reference(inside: &[SeenSession], outside: &[SeenSession], window: f64) -> Pa
         for &oi in by_tuple.get(&(a.client, a.server)).into_iter().flatten() {
             let Some(b) = outside.get(oi) else { continue };
             let dt = seconds_between(a.first.ts, b.first.ts);
-            let same_isns = isn_shift(a, b) == Some([0, 0]);
+            let same_isns = isn_shift(a, b) == Some(PerSide::both(0));
             if dt.abs() <= window || same_isns {
                 candidates.push(Candidate {
                     inside: ii,
@@ -166,7 +166,7 @@ fn shape(side: Side, offset: u64, len: u32) -> Shape {
 }
 
 /// A session at one tap.
-fn seen(client: Endpoint, server: Endpoint, start: i64, isns: [Option<u32>; 2]) -> SeenSession {
+fn seen(client: Endpoint, server: Endpoint, start: i64, isns: PerSide<Option<u32>>) -> SeenSession {
     SeenSession {
         id: 0,
         client,
@@ -187,11 +187,11 @@ fn seen(client: Endpoint, server: Endpoint, start: i64, isns: [Option<u32>; 2]) 
         implicit_tls: false,
         lines: Vec::new(),
         dropped_lines: 0,
-        gaps: [0; 2],
-        payload: [0; 2],
+        gaps: PerSide::default(),
+        payload: PerSide::default(),
         client_hello: None,
         server_hello: None,
-        tls_sent: [false; 2],
+        tls_sent: PerSide::default(),
         shape: Vec::new(),
         handshake: Some(Handshake {
             syn: at(start),
@@ -246,10 +246,10 @@ fn taps(
         );
         let server = rng.pick(&servers);
         let random = rng.next() as u32;
-        let isns = [
+        let isns = PerSide::new(
             Some(rng.pick(&[1, 2, 3, random])),
             rng.pick(&[Some(7), None, Some(random ^ 1)]),
-        ];
+        );
         let mut a = seen(client, server, start, isns);
         a.id = k as u64;
         // A dialog from a few shared lines, a shape from a few patterns.
@@ -281,14 +281,14 @@ fn taps(
             Path::Untouched => {}
             Path::Nat => {
                 b.client = endpoint([198, 51, 100, 7], client.port + 1000);
-                b.stream_start[0] = isns[0].map(|x| x.wrapping_add(0x3c1a_9b07));
+                b.stream_start.client = isns.client.map(|x| x.wrapping_add(0x3c1a_9b07));
                 if rng.below(3) == 0 {
                     b.shape.pop();
                 }
             }
             Path::Proxy => {
                 b.client = endpoint([198, 51, 100, 9], client.port + 2000);
-                b.stream_start = [Some(rng.next() as u32), Some(rng.next() as u32)];
+                b.stream_start = PerSide::new(Some(rng.next() as u32), Some(rng.next() as u32));
                 let later = start + rng.pick(&[3, 50, 900]) * ms;
                 b.first.ts = at(later);
                 b.handshake = Some(Handshake {
@@ -370,7 +370,7 @@ fn nearest_is_a_stable_sort_by_distance_cut_at_the_cap() {
                     endpoint([10, 0, 0, 1], i as u16),
                     server,
                     rng.below(20) as i64 * 1_000_000,
-                    [None; 2],
+                    PerSide::default(),
                 )
             })
             .collect();
@@ -410,11 +410,11 @@ fn many_sessions_on_one_five_tuple_are_paired_nearest_first() {
     let client = endpoint([10, 0, 0, 1], 40_000);
     let server = endpoint([203, 0, 113, 1], 25);
     let inside: Vec<SeenSession> = (0..1000)
-        .map(|k| seen(client, server, k * 10_000_000, [None; 2]))
+        .map(|k| seen(client, server, k * 10_000_000, PerSide::default()))
         .collect();
     let outside: Vec<SeenSession> = (0..1000)
         .rev()
-        .map(|k| seen(client, server, k * 10_000_000 + 300_000, [None; 2]))
+        .map(|k| seen(client, server, k * 10_000_000 + 300_000, PerSide::default()))
         .collect();
     let result = pair_sessions(&inside, &outside, 30.0);
     assert_eq!(result.pairs.len(), 1000);

@@ -12,7 +12,7 @@ use super::pair::{Method, pair_sessions};
 use super::{DiffOptions, Tap, seconds_between};
 use crate::analysis::Severity;
 use crate::analysis::record::rfc3339;
-use crate::flow::{Endpoint, PacketRef, Side, TableStats};
+use crate::flow::{Endpoint, PacketRef, PerSide, Side, TableStats};
 use crate::pipeline::InputSummary;
 use crate::proto::Protocol;
 use crate::proto::tap::TapKind;
@@ -70,13 +70,13 @@ pub struct SideRecord {
     pub file: String,
     pub implicit_tls: bool,
     pub tls: TlsState,
-    /// Lines read [client, server] before TLS.
-    pub lines: [usize; 2],
+    /// Lines each side sent before TLS.
+    pub lines: PerSide<usize>,
     /// Lines not kept (limits).
     #[serde(skip_serializing_if = "is_zero")]
     pub lines_not_kept: u64,
     /// Gaps in the client's and the server's stream.
-    pub gaps: [u64; 2],
+    pub gaps: PerSide<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -261,10 +261,10 @@ impl Locator {
             file: self.file(tap, s.first),
             implicit_tls: s.implicit_tls,
             tls: s.tls_state(),
-            lines: [
+            lines: PerSide::new(
                 super::align::side_lines(s, Side::Client).len(),
                 super::align::side_lines(s, Side::Server).len(),
-            ],
+            ),
             lines_not_kept: s.dropped_lines,
             gaps: s.gaps,
         }
@@ -280,7 +280,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// server lines earlier: the difference of the two median delays tells it
 /// whatever the offset between the taps' clocks. Else the tap that saw the
 /// session first; else the inside, assumed.
-fn orientation(a: &SeenSession, b: &SeenSession, ops: [&[Op]; 2]) -> (Tap, &'static str) {
+fn orientation(a: &SeenSession, b: &SeenSession, ops: &PerSide<Vec<Op>>) -> (Tap, &'static str) {
     let delays = |ops: &[Op]| {
         let v: Vec<f64> = ops
             .iter()
@@ -295,8 +295,7 @@ fn orientation(a: &SeenSession, b: &SeenSession, ops: [&[Op]; 2]) -> (Tap, &'sta
             .collect();
         median(v)
     };
-    let [c, s] = ops;
-    if let (Some(dc), Some(ds)) = (delays(c), delays(s)) {
+    if let (Some(dc), Some(ds)) = (delays(&ops.client), delays(&ops.server)) {
         if dc - ds > 1e-9 {
             return (Tap::Inside, "line-timing");
         }
@@ -442,9 +441,8 @@ fn compare(
     loc: &Locator,
     show: bool,
 ) -> PairRecord {
-    let ops_c = align(a, b, Side::Client);
-    let ops_s = align(a, b, Side::Server);
-    let (client_side, from) = orientation(a, b, [&ops_c, &ops_s]);
+    let ops = PerSide::new(align(a, b, Side::Client), align(a, b, Side::Server));
+    let (client_side, from) = orientation(a, b, &ops);
     let protocol = a.protocol.or(b.protocol);
     let view = PairView {
         inside: a,
@@ -453,14 +451,14 @@ fn compare(
         client_side,
         protocol,
     };
-    let mut changes = classify::classify(&view, Side::Client, &ops_c);
-    changes.extend(classify::classify(&view, Side::Server, &ops_s));
+    let mut changes = classify::classify(&view, Side::Client, &ops.client);
+    changes.extend(classify::classify(&view, Side::Server, &ops.server));
     changes.extend(classify::tls_change(&view));
     let mut changes = classify::merge(&view, changes);
     changes.sort_by_key(|c| change_time(c).map(|p| p.ts));
     let mut not_compared = Vec::new();
     let (mut compared, mut identical) = (0, 0);
-    for (side, ops) in [(Side::Client, &ops_c), (Side::Server, &ops_s)] {
+    for (side, ops) in ops.iter() {
         for op in ops {
             match op {
                 Op::Equal(..) => {

@@ -7,8 +7,8 @@ use super::budget::Hold;
 use super::ordering::CrossOrder;
 use super::reassembly::{Conflict, Reassembler, Segment, StreamEvent};
 use super::{
-    CloseKey, EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, RoleBasis,
-    SessionInfo, Side, SideStats,
+    CloseKey, EndReason, Endpoint, FlowKey, MAX_RECORDED_CONFLICTS, PacketRef, PerSide, RoleBasis,
+    SessionInfo, Side,
 };
 use super::{FlowConfig, SessionHandler, StreamSink};
 use crate::decode::TcpSegment;
@@ -27,14 +27,14 @@ pub(super) struct Flow<S> {
     /// Its four-tuple is `FlowKey::new(info.client, info.server)` (kept
     /// there, not twice: a million idle flows count every byte).
     pub(super) info: SessionInfo,
-    /// [client → server, server → client]
-    pub(super) dirs: [Reassembler; 2],
+    /// The reassembler of each side's bytes.
+    pub(super) dirs: PerSide<Reassembler>,
     pub(super) client_isn: Option<u32>,
     /// Roles still a guess: the first side to send payload is the server.
     pub(super) roles_tentative: bool,
-    /// Window-scale options of the SYN and SYN-ACK [client, server], as
+    /// Window-scale options of the SYN (client) and SYN-ACK (server), as
     /// sent (`None`: the segment carried none, or was not seen).
-    pub(super) window_scale: [Option<u8>; 2],
+    pub(super) window_scale: PerSide<Option<u8>>,
     /// Some payload was seen (decides `mid_stream`).
     pub(super) payload_seen: bool,
     pub(super) state: FlowState,
@@ -60,13 +60,12 @@ impl<S> Flow<S> {
     /// Memory the flow holds back: out-of-order pieces of both directions
     /// and events waiting for the peer.
     pub(super) fn held_bytes(&self) -> usize {
-        let [c, s] = &self.dirs;
-        c.held_bytes() + s.held_bytes() + self.order.held_bytes()
+        self.dirs.client.held_bytes() + self.dirs.server.held_bytes() + self.order.held_bytes()
     }
 
     /// The flow reached both FINs with everything before them delivered.
     pub(super) fn finished(&self) -> bool {
-        self.dirs.iter().all(Reassembler::finished)
+        self.dirs.iter().all(|(_, dir)| dir.finished())
     }
 }
 
@@ -80,44 +79,105 @@ pub(super) fn update_flow<H: SessionHandler>(
     config: &FlowConfig,
     handler: &mut H,
 ) -> Option<EndReason> {
-    let mut side = if src == flow.info.client {
+    let side = sending_side(flow, seg, src);
+    count_packet(&mut flow.info, side, packet, wire_len, seg);
+    track_windows(flow, seg, side);
+    let flags = seg.flags;
+    let plausible_rst = !flags.rst() || flow.dirs[side].plausible_rst(seg.seq);
+    let seq = track_handshake(flow, seg);
+    if !flow.payload_seen && (!seg.payload.is_empty() || seg.missing > 0) {
+        // Payload before any handshake packet: the capture began mid-stream.
+        flow.payload_seen = true;
+        flow.info.mid_stream = !flow.info.syn_seen && !flow.info.syn_ack_seen;
+    }
+    if flags.ack() {
+        let peer = &mut flow.dirs[side.other()];
+        if !peer.has_start() && !flags.syn() {
+            // Picked up mid-stream: the ACK tells where the peer is.
+            peer.set_start(seg.ack);
+        }
+        peer.peer_ack(seg.ack);
+    }
+    let segment = Segment {
+        seq,
+        payload: seg.payload,
+        missing: seg.missing,
+        fin: flags.fin(),
+        packet,
+        ack: flags.ack().then_some(seg.ack),
+    };
+    reassemble(flow, side, segment, config, handler);
+    if flags.rst() {
+        // A RST far outside the sender's window (a blind injection) is
+        // ignored by the endpoints, and here too.
+        if plausible_rst {
+            return Some(EndReason::Rst);
+        }
+        flow.info.ignored_rsts += 1;
+    }
+    if flow.finished() {
+        return Some(EndReason::Fin);
+    }
+    None
+}
+
+/// The side that sent `seg`. While the roles are a guess, the first side
+/// to send payload becomes the server (it speaks first in SMTP, IMAP and
+/// POP3), and the flow's sides are swapped if the guess was wrong.
+fn sending_side<S>(flow: &mut Flow<S>, seg: &TcpSegment<'_>, src: Endpoint) -> Side {
+    let side = if src == flow.info.client {
         Side::Client
     } else {
         Side::Server
     };
-    if flow.roles_tentative && (!seg.payload.is_empty() || seg.missing > 0) {
-        // The first to speak is the server in SMTP, IMAP and POP3.
-        flow.roles_tentative = false;
-        flow.info.roles_from = RoleBasis::FirstSpeaker;
-        if side == Side::Client {
-            std::mem::swap(&mut flow.info.client, &mut flow.info.server);
-            flow.info.sides.swap(0, 1);
-            flow.dirs.swap(0, 1);
-            side = Side::Server;
-        }
+    if !flow.roles_tentative || (seg.payload.is_empty() && seg.missing == 0) {
+        return side;
     }
-    flow.info.last_packet = packet;
+    flow.roles_tentative = false;
+    flow.info.roles_from = RoleBasis::FirstSpeaker;
+    if side == Side::Server {
+        return side;
+    }
+    let info = &mut flow.info;
+    std::mem::swap(&mut info.client, &mut info.server);
+    std::mem::swap(&mut info.sides.client, &mut info.sides.server);
+    std::mem::swap(&mut flow.dirs.client, &mut flow.dirs.server);
+    Side::Server
+}
+
+/// Counts the packet in the session's per-side statistics.
+fn count_packet(
+    info: &mut SessionInfo,
+    side: Side,
+    packet: PacketRef,
+    wire_len: u32,
+    seg: &TcpSegment<'_>,
+) {
+    info.last_packet = packet;
     if !packet.ts.in_rfc3339_range() {
-        flow.info.out_of_range_timestamps += 1;
+        info.out_of_range_timestamps += 1;
     }
-    let stats = side_stats(&mut flow.info, side);
+    let stats = &mut info.sides[side];
     stats.packets += 1;
     stats.wire_bytes += u64::from(wire_len);
     stats.payload_bytes += seg.payload.len() as u64;
     stats.truncated_bytes += u64::from(seg.missing);
     if side == Side::Client {
-        flow.info.client_last_packet = Some(packet);
+        info.client_last_packet = Some(packet);
     }
+}
 
+/// Records the window-scale offer of a SYN or SYN-ACK, and gives the
+/// peer's reassembler the window an ACK advertises.
+fn track_windows<S>(flow: &mut Flow<S>, seg: &TcpSegment<'_>, side: Side) {
     let flags = seg.flags;
-    let mut seq = seg.seq;
     if flags.syn() {
-        let slot = if flags.ack() {
-            &mut flow.window_scale[1]
+        let offerer = if flags.ack() {
+            Side::Server
         } else {
-            &mut flow.window_scale[0]
+            Side::Client
         };
-        *slot = seg.window_scale;
+        flow.window_scale[offerer] = seg.window_scale;
     }
     if flags.ack() {
         // A SYN's own window is never scaled (RFC 7323 2.2).
@@ -127,50 +187,47 @@ pub(super) fn update_flow<H: SessionHandler>(
             window_shift(flow.window_scale, side)
         };
         let window = u64::from(seg.window) << shift;
-        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
-            peer.set_peer_window(window);
-        }
+        flow.dirs[side.other()].set_peer_window(window);
     }
-    let this_plausible_rst =
-        !flags.rst() || dir_mut(&mut flow.dirs, side).is_none_or(|d| d.plausible_rst(seg.seq));
-    if flags.syn() {
-        if flags.ack() {
-            flow.info.syn_ack_seen = true;
-            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Server) {
-                dir.set_isn(seg.seq);
-            }
-            // The SYN-ACK acknowledges the client's ISN + 1.
-            flow.client_isn.get_or_insert(seg.ack.wrapping_sub(1));
-            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
-                dir.set_start(seg.ack);
-            }
-        } else {
-            flow.info.syn_seen = true;
-            flow.client_isn.get_or_insert(seg.seq);
-            if let Some(dir) = dir_mut(&mut flow.dirs, Side::Client) {
-                dir.set_isn(seg.seq);
-            }
-        }
-        // Data on a SYN (TCP Fast Open) starts after the SYN's own number.
-        seq = seq.wrapping_add(1);
-    }
-    if !flow.payload_seen && (!seg.payload.is_empty() || seg.missing > 0) {
-        // Payload before any handshake packet: the capture began mid-stream.
-        flow.payload_seen = true;
-        flow.info.mid_stream = !flow.info.syn_seen && !flow.info.syn_ack_seen;
-    }
+}
 
-    if flags.ack() {
-        if let Some(peer) = dir_mut(&mut flow.dirs, side.other()) {
-            if !peer.has_start() && !flags.syn() {
-                // Picked up mid-stream: the ACK tells where the peer is.
-                peer.set_start(seg.ack);
-            }
-            peer.peer_ack(seg.ack);
-        }
+/// Learns the initial sequence numbers from a SYN or SYN-ACK; returns the
+/// sequence number of the segment's first payload byte.
+fn track_handshake<S>(flow: &mut Flow<S>, seg: &TcpSegment<'_>) -> u32 {
+    let flags = seg.flags;
+    if !flags.syn() {
+        return seg.seq;
     }
+    if flags.ack() {
+        flow.info.syn_ack_seen = true;
+        flow.dirs.server.set_isn(seg.seq);
+        // The SYN-ACK acknowledges the client's ISN + 1.
+        flow.client_isn.get_or_insert(seg.ack.wrapping_sub(1));
+        flow.dirs.client.set_start(seg.ack);
+    } else {
+        flow.info.syn_seen = true;
+        flow.client_isn.get_or_insert(seg.seq);
+        flow.dirs.client.set_isn(seg.seq);
+    }
+    // Data on a SYN (TCP Fast Open) starts after the SYN's own number.
+    seg.seq.wrapping_add(1)
+}
+
+/// Feeds the segment to its side's reassembler, lets both reassemblers
+/// hand on what their timers released, and routes every event through the
+/// cross-direction ordering to the session.
+fn reassemble<H: SessionHandler>(
+    flow: &mut Flow<H::Sink>,
+    side: Side,
+    segment: Segment<'_>,
+    config: &FlowConfig,
+    handler: &mut H,
+) {
     let limits = config.reassembly;
-    let seen = [Side::Client, Side::Server].map(|s| flow.info.side(s).packets > 0);
+    let seen = PerSide::new(
+        flow.info.sides.client.packets > 0,
+        flow.info.sides.server.packets > 0,
+    );
     let Flow {
         dirs,
         info,
@@ -180,41 +237,19 @@ pub(super) fn update_flow<H: SessionHandler>(
     } = flow;
     order.tick();
     let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
-    let (this, peer) = split_dirs(dirs, side);
-    let segment = Segment {
-        seq,
-        payload: seg.payload,
-        missing: seg.missing,
-        fin: flags.fin(),
-        packet,
-        ack: flags.ack().then_some(seg.ack),
-    };
-    let peer_seen = pick_seen(seen, side.other());
+    let (this, peer) = dirs.split_mut(side);
     this.segment(segment, &limits, &mut |ev| {
-        let needs = needs_of(&ev, peer, peer_seen);
+        let needs = needs_of(&ev, peer, seen[side.other()]);
         order.route(side, ev, needs, &mut deliver);
     });
-    for s in [Side::Client, Side::Server] {
-        let (this, peer) = split_dirs(dirs, s);
-        let peer_seen = pick_seen(seen, s.other());
+    for s in Side::BOTH {
+        let (this, peer) = dirs.split_mut(s);
         this.tick(&mut |ev| {
-            let needs = needs_of(&ev, peer, peer_seen);
+            let needs = needs_of(&ev, peer, seen[s.other()]);
             order.route(s, ev, needs, &mut deliver);
         });
     }
     order.flush(false, &mut deliver);
-    if flags.rst() {
-        // A RST far outside the sender's window (a blind injection) is
-        // ignored by the endpoints, and here too.
-        if this_plausible_rst {
-            return Some(EndReason::Rst);
-        }
-        info.ignored_rsts += 1;
-    }
-    if flow.finished() {
-        return Some(EndReason::Fin);
-    }
-    None
 }
 
 /// Delivers whatever the reassemblers still hold (end of the session).
@@ -227,8 +262,8 @@ pub(super) fn flush_flow<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler: &
         ..
     } = flow;
     let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
-    for s in [Side::Client, Side::Server] {
-        let (this, _) = split_dirs(dirs, s);
+    for s in Side::BOTH {
+        let this = &mut dirs[s];
         // Nothing waits on the peer any more: the session is over.
         this.finish(&mut |ev| order.route(s, ev, None, &mut deliver));
     }
@@ -248,8 +283,8 @@ pub(super) fn give_up_held<H: SessionHandler>(flow: &mut Flow<H::Sink>, handler:
     } = flow;
     let mut deliver = |s: Side, ev: StreamEvent<'_>| hand_on(info, sink, handler, s, ev);
     let mut holes = 0;
-    for s in [Side::Client, Side::Server] {
-        let (this, _) = split_dirs(dirs, s);
+    for s in Side::BOTH {
+        let this = &mut dirs[s];
         holes += this.give_up_holes(&mut |ev| order.route(s, ev, None, &mut deliver));
     }
     order.flush(true, &mut deliver);
@@ -287,46 +322,13 @@ fn needs_of(event: &StreamEvent<'_>, peer: &Reassembler, peer_seen: bool) -> Opt
 const MAX_WINDOW_SHIFT: u8 = 14;
 
 /// The shift of the window field in `side`'s segments, from the options of
-/// the SYN and the SYN-ACK [client, server]: scaling is in effect only when
+/// the SYN and the SYN-ACK: scaling is in effect only when
 /// both carried one (RFC 7323 1.3), and then each side scales by its own.
-fn window_shift(offers: [Option<u8>; 2], side: Side) -> u8 {
-    let [Some(client), Some(server)] = offers else {
-        return 0;
-    };
-    let own = match side {
-        Side::Client => client,
-        Side::Server => server,
-    };
-    own.min(MAX_WINDOW_SHIFT)
-}
-
-fn pick_seen(seen: [bool; 2], side: Side) -> bool {
-    let [client, server] = seen;
-    match side {
-        Side::Client => client,
-        Side::Server => server,
+fn window_shift(offers: PerSide<Option<u8>>, side: Side) -> u8 {
+    match (offers.client, offers.server) {
+        (Some(_), Some(_)) => offers[side].unwrap_or(0).min(MAX_WINDOW_SHIFT),
+        _ => 0,
     }
-}
-
-/// The reassembler of `side` and its peer's.
-fn split_dirs(dirs: &mut [Reassembler; 2], side: Side) -> (&mut Reassembler, &Reassembler) {
-    let [client, server] = dirs;
-    match side {
-        Side::Client => (client, server),
-        Side::Server => (server, client),
-    }
-}
-
-fn side_stats(info: &mut SessionInfo, side: Side) -> &mut SideStats {
-    let [client, server] = &mut info.sides;
-    match side {
-        Side::Client => client,
-        Side::Server => server,
-    }
-}
-
-fn dir_mut(dirs: &mut [Reassembler; 2], side: Side) -> Option<&mut Reassembler> {
-    dirs.get_mut(side.index())
 }
 
 /// A session's facts before any packet counted: what a new flow starts
@@ -346,7 +348,7 @@ pub(super) fn placeholder_info(key: &FlowKey, last_packet: PacketRef) -> Session
         end: EndReason::EndOfCapture,
         conflicts: Vec::new(),
         checksum_errors: 0,
-        stream_start: [None; 2],
+        stream_start: PerSide::default(),
         ignored_rsts: 0,
         out_of_range_timestamps: 0,
         client_last_packet: None,
@@ -372,7 +374,7 @@ mod tests {
             (Some(15), Some(255), 14, 14),
         ];
         for (syn, syn_ack, client, server) in table {
-            let offers = [syn, syn_ack];
+            let offers = PerSide::new(syn, syn_ack);
             let got = (
                 window_shift(offers, Side::Client),
                 window_shift(offers, Side::Server),

@@ -197,15 +197,15 @@ pub struct SessionInfo {
     /// Payload bytes of the session crossed before the capture began
     /// (neither SYN nor SYN-ACK seen).
     pub mid_stream: bool,
-    pub sides: [SideStats; 2],
+    pub sides: PerSide<SideStats>,
     pub end: EndReason,
     /// Conflicting retransmissions, by the side that sent them (the first
     /// [`MAX_RECORDED_CONFLICTS`]; all are counted in the side's stats).
     pub conflicts: Vec<(Side, Conflict)>,
     pub checksum_errors: u64,
-    /// Sequence number of stream offset 0 per side [client, server], when
-    /// known (to find bytes of the stream in the packets again).
-    pub stream_start: [Option<u32>; 2],
+    /// Sequence number of stream offset 0 per side, when known (to find
+    /// bytes of the stream in the packets again).
+    pub stream_start: PerSide<Option<u32>>,
     /// RSTs ignored because their sequence number was far outside the
     /// sender's window (a blind injection).
     pub ignored_rsts: u64,
@@ -264,9 +264,6 @@ pub enum ClosePhase {
 
 impl SessionInfo {
     pub fn side(&self, side: Side) -> &SideStats {
-        match side {
-            Side::Client => &self.sides[0],
-            Side::Server => &self.sides[1],
-        }
+        &self.sides[side]
     }
 }

@@ -12,7 +12,7 @@
 //! or be a FIN the capture missed) and [`MAX_DEFERRED_BYTES`].
 
 use super::reassembly::{Conflict, GapReason, StreamEvent};
-use super::{PacketRef, Side};
+use super::{PacketRef, PerSide, Side};
 use std::collections::VecDeque;
 
 /// Packets of the flow an event may wait for the peer bytes it acknowledges.
@@ -140,10 +140,10 @@ impl Deferred {
 /// Per-flow ordering state. Small until something has to wait.
 #[derive(Default)]
 pub struct CrossOrder {
-    /// Stream offset handed on per side [client, server].
-    handed: [u64; 2],
+    /// Stream offset handed on per side.
+    handed: PerSide<u64>,
     /// The side's FIN was handed on: nothing it acknowledges can be missing.
-    finished: [bool; 2],
+    finished: PerSide<bool>,
     /// Packets of the flow seen: the clock for patience.
     clock: u32,
     /// Events waiting for the peer, while any do (boxed: most flows never
@@ -151,11 +151,11 @@ pub struct CrossOrder {
     waiting: Option<Box<Waiting>>,
 }
 
-/// Events held back per side [client, server], their payload bytes and
-/// the memory they take.
+/// Events held back per side, their payload bytes and the memory they
+/// take.
 #[derive(Default)]
 struct Waiting {
-    queues: [VecDeque<Deferred>; 2],
+    queues: PerSide<VecDeque<Deferred>>,
     bytes: usize,
     cost: usize,
 }
@@ -173,11 +173,7 @@ impl CrossOrder {
 
     /// Offset of `side`'s stream handed on so far.
     pub fn handed(&self, side: Side) -> u64 {
-        let [c, s] = self.handed;
-        match side {
-            Side::Client => c,
-            Side::Server => s,
-        }
+        self.handed[side]
     }
 
     /// Hands `event` of `side` on, or keeps it until the peer bytes it
@@ -202,11 +198,7 @@ impl CrossOrder {
             let waiting = self.waiting.get_or_insert_with(Box::default);
             waiting.bytes += deferred.len();
             waiting.cost += deferred.cost();
-            let [c, s] = &mut waiting.queues;
-            match side {
-                Side::Client => c.push_back(deferred),
-                Side::Server => s.push_back(deferred),
-            }
+            waiting.queues[side].push_back(deferred);
         }
         let deferred_bytes = self.waiting.as_ref().map_or(0, |w| w.bytes);
         if deferred_bytes > MAX_DEFERRED_BYTES {
@@ -222,20 +214,15 @@ impl CrossOrder {
             let next = if force {
                 self.earliest_front()
             } else {
-                [Side::Client, Side::Server]
-                    .into_iter()
-                    .find(|s| self.front_ready(*s))
+                Side::BOTH.into_iter().find(|s| self.front_ready(*s))
             };
             let Some(side) = next else { break };
             let Some(waiting) = self.waiting.as_deref_mut() else {
                 break;
             };
-            let [c, s] = &mut waiting.queues;
-            let popped = match side {
-                Side::Client => c.pop_front(),
-                Side::Server => s.pop_front(),
+            let Some(deferred) = waiting.queues[side].pop_front() else {
+                break;
             };
-            let Some(deferred) = popped else { break };
             waiting.bytes -= deferred.len();
             waiting.cost -= deferred.cost();
             let event = deferred.event();
@@ -249,15 +236,10 @@ impl CrossOrder {
 
     fn ready(&self, side: Side, needs: Option<u64>, since: u32) -> bool {
         let peer = side.other();
-        let [fc, fs] = self.finished;
-        let peer_finished = match peer {
-            Side::Client => fc,
-            Side::Server => fs,
-        };
         match needs {
             None => true,
             Some(n) => {
-                peer_finished
+                self.finished[peer]
                     || self.handed(peer) >= n
                     || self.clock.wrapping_sub(since) >= ORDERING_PATIENCE
             }
@@ -285,40 +267,20 @@ impl CrossOrder {
     }
 
     fn handed_on(&mut self, side: Side, event: &StreamEvent<'_>) {
-        let [hc, hs] = &mut self.handed;
-        let handed = match side {
-            Side::Client => hc,
-            Side::Server => hs,
-        };
+        let handed = &mut self.handed[side];
         match *event {
             StreamEvent::Data { offset, bytes, .. } => *handed = offset + bytes.len() as u64,
             StreamEvent::Gap { offset, len, .. } => *handed = offset + len,
-            StreamEvent::Fin { .. } => {
-                let [fc, fs] = &mut self.finished;
-                match side {
-                    Side::Client => *fc = true,
-                    Side::Server => *fs = true,
-                }
-            }
+            StreamEvent::Fin { .. } => self.finished[side] = true,
             StreamEvent::Conflict(_) => {}
         }
     }
 
     fn front(&self, side: Side) -> Option<&Deferred> {
-        let [c, s] = &self.waiting.as_deref()?.queues;
-        match side {
-            Side::Client => c.front(),
-            Side::Server => s.front(),
-        }
+        self.waiting.as_deref()?.queues[side].front()
     }
 
     fn queue_len(&self, side: Side) -> usize {
-        match self.waiting.as_deref() {
-            Some(Waiting { queues: [c, s], .. }) => match side {
-                Side::Client => c.len(),
-                Side::Server => s.len(),
-            },
-            None => 0,
-        }
+        self.waiting.as_deref().map_or(0, |w| w.queues[side].len())
     }
 }

@@ -163,6 +163,16 @@ pub struct Segment<'a> {
     pub ack: Option<u32>,
 }
 
+/// Where a segment's captured bytes lie in the stream.
+struct Located<'p> {
+    off: u64,
+    payload: &'p [u8],
+    /// A FIN that can end the stream.
+    fin: bool,
+    /// Where the segment ends on the wire, snaplen-cut bytes included.
+    wire_end: u64,
+}
+
 /// Which segment bytes came from.
 #[derive(Clone, Copy)]
 struct Origin {
@@ -350,8 +360,45 @@ impl Reassembler {
         let Some(signed) = self.signed_offset_of(seq) else {
             return;
         };
-        // Bytes before the start of the stream (a retransmission reaching
-        // back past where a mid-stream pickup began) are cut off.
+        let Some(located) = self.locate(signed, payload, missing, fin) else {
+            return;
+        };
+        let Located {
+            off,
+            payload,
+            fin,
+            wire_end,
+        } = located;
+        if fin && self.fin.is_none() {
+            self.fin = Some(Box::new((wire_end, packet)));
+            self.cut_at_fin(wire_end);
+        }
+        if !payload.is_empty() || missing > 0 {
+            self.stat().segments += 1;
+        }
+        if missing > 0 {
+            self.note_snaplen_cut(off + payload.len() as u64, wire_end);
+        }
+        let data = self.clip_at_fin(off, payload);
+        let (off, data) = self.skip_delivered(off, data, packet, out);
+        if !data.is_empty() {
+            self.insert(off, data, Origin { packet, ack }, limits, out);
+        }
+        self.advance_past_cut(out);
+        self.deliver_fin(out);
+    }
+
+    /// Where a segment starting at stream offset `signed` lies: bytes
+    /// before the start of the stream (a retransmission reaching back past
+    /// where a mid-stream pickup began) are cut off, and a FIN behind what
+    /// the stream already holds is dropped. `None` when nothing is left.
+    fn locate<'p>(
+        &self,
+        signed: i64,
+        payload: &'p [u8],
+        missing: u32,
+        fin: bool,
+    ) -> Option<Located<'p>> {
         let before_start = usize::try_from(signed.min(0).unsigned_abs()).unwrap_or(usize::MAX);
         // Where the segment ends on the wire (snaplen-cut bytes included),
         // which is where its FIN sits. A FIN behind what the stream already
@@ -363,53 +410,69 @@ impl Reassembler {
         let fin = fin && u64::try_from(seg_end).is_ok_and(|end| end >= self.next);
         let payload = payload.get(before_start..).unwrap_or_default();
         if before_start > 0 && payload.is_empty() && !fin && seg_end <= 0 {
-            return;
+            return None;
         }
-        let mut off = signed.max(0) as u64;
+        let off = signed.max(0) as u64;
         let captured_end = off + payload.len() as u64;
         // (Cut-off bytes before the stream start do not count either.)
         let wire_end = u64::try_from(seg_end).unwrap_or(0).max(captured_end);
-        if fin && self.fin.is_none() {
-            self.fin = Some(Box::new((wire_end, packet)));
-            self.cut_at_fin(wire_end);
+        Some(Located {
+            off,
+            payload,
+            fin,
+            wire_end,
+        })
+    }
+
+    /// Records the bytes from `captured_end` to `wire_end` that snaplen cut
+    /// off, as far as they are ahead of the stream and before its FIN.
+    fn note_snaplen_cut(&mut self, captured_end: u64, wire_end: u64) {
+        if wire_end <= self.next {
+            return;
         }
-        if !payload.is_empty() || missing > 0 {
-            self.stat().segments += 1;
+        let end = self
+            .fin
+            .as_deref()
+            .map_or(wire_end, |&(f, _)| wire_end.min(f));
+        let start = captured_end.max(self.next);
+        if end > start {
+            self.snaplen_cut = Some(Box::new((start, end)));
         }
-        if missing > 0 && wire_end > self.next {
-            let end = self
-                .fin
-                .as_deref()
-                .map_or(wire_end, |&(f, _)| wire_end.min(f));
-            let start = captured_end.max(self.next);
-            if end > start {
-                self.snaplen_cut = Some(Box::new((start, end)));
-            }
+    }
+
+    /// `data` at `off` without the bytes past the FIN (not part of the
+    /// stream; counted).
+    fn clip_at_fin<'p>(&mut self, off: u64, data: &'p [u8]) -> &'p [u8] {
+        let Some(&(fin_off, _)) = self.fin.as_deref() else {
+            return data;
+        };
+        let end = off + data.len() as u64;
+        if end <= fin_off {
+            return data;
         }
-        let mut data = payload;
-        if let Some(&(fin_off, _)) = self.fin.as_deref() {
-            // Bytes past the FIN are not part of the stream.
-            let end = off + data.len() as u64;
-            if end > fin_off {
-                let keep = fin_off.saturating_sub(off).min(data.len() as u64) as usize;
-                self.stat().bytes_after_fin += (data.len() - keep) as u64;
-                data = data.get(..keep).unwrap_or_default();
-            }
+        let keep = fin_off.saturating_sub(off).min(data.len() as u64) as usize;
+        self.stat().bytes_after_fin += (data.len() - keep) as u64;
+        data.get(..keep).unwrap_or_default()
+    }
+
+    /// The part of `data` (at `off`) before `next` was already delivered
+    /// (or is a gap): it is compared with what was retained and counted as
+    /// retransmitted. Returns the rest and where it starts.
+    fn skip_delivered<'p>(
+        &mut self,
+        off: u64,
+        data: &'p [u8],
+        packet: PacketRef,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) -> (u64, &'p [u8]) {
+        if off >= self.next || data.is_empty() {
+            return (off, data);
         }
-        // The part before `next` was already delivered (or is a gap).
-        if off < self.next && !data.is_empty() {
-            let old = (self.next - off).min(data.len() as u64) as usize;
-            let (before, rest) = data.split_at(old);
-            self.compare_with_retained(off, before, packet, out);
-            self.stat().retransmitted_bytes += old as u64;
-            data = rest;
-            off += old as u64;
-        }
-        if !data.is_empty() {
-            self.insert(off, data, Origin { packet, ack }, limits, out);
-        }
-        self.advance_past_cut(out);
-        self.deliver_fin(out);
+        let old = (self.next - off).min(data.len() as u64) as usize;
+        let (before, rest) = data.split_at(old);
+        self.compare_with_retained(off, before, packet, out);
+        self.stat().retransmitted_bytes += old as u64;
+        (off + old as u64, rest)
     }
 
     /// Called once per packet of the flow: closes holes the peer has

@@ -7,9 +7,9 @@ use super::budget::{HeldBudget, Hold};
 use super::connection::{Flow, FlowState, flush_flow, give_up_held, placeholder_info, update_flow};
 use super::deadlines::{Deadlines, Due, Limit};
 use super::ordering::CrossOrder;
-use super::reassembly::{Reassembler, ReassemblyLimits};
+use super::reassembly::ReassemblyLimits;
 use super::{
-    CloseKey, ClosePhase, EndReason, Endpoint, FlowKey, OffClock, PacketRef, RoleBasis,
+    CloseKey, ClosePhase, EndReason, Endpoint, FlowKey, OffClock, PacketRef, PerSide, RoleBasis,
     SessionHandler, SessionInfo, off_clock,
 };
 use crate::decode::{ChecksumStatus, TcpSegment};
@@ -240,52 +240,9 @@ impl<H: SessionHandler> FlowTable<H> {
             }
         }
         let (src, dst) = Endpoint::of(seg);
-        let key = FlowKey::new(src, dst);
-        let is_syn = seg.flags.syn() && !seg.flags.ack();
-        let is_syn_ack = seg.flags.syn() && seg.flags.ack();
-
-        let slot = match self.index.get(&key).copied() {
-            Some(slot) => {
-                let (state, client_isn, had_payload) = match self.flow(slot) {
-                    Some(f) => (
-                        &f.state,
-                        f.client_isn,
-                        f.info.sides.iter().any(|s| s.payload_bytes > 0),
-                    ),
-                    None => return,
-                };
-                let new_connection = match state {
-                    FlowState::Closed => is_syn || is_syn_ack,
-                    // A SYN with another ISN (or on a flow picked up
-                    // mid-stream that already carried data) is a new
-                    // connection on a reused four-tuple.
-                    FlowState::Open => {
-                        is_syn
-                            && match client_isn {
-                                Some(isn) => isn != seg.seq,
-                                None => had_payload,
-                            }
-                    }
-                };
-                if new_connection {
-                    if *state == FlowState::Open {
-                        self.stats.port_reused += 1;
-                        self.close_slot(
-                            slot,
-                            EndReason::PortReused,
-                            ClosePhase::ByPacket,
-                            Timestamp::ZERO,
-                        );
-                    }
-                    self.remove_slot(slot);
-                    self.create(key, seg, packet)
-                } else {
-                    slot
-                }
-            }
-            None => self.create(key, seg, packet),
+        let Some(slot) = self.slot_for(FlowKey::new(src, dst), seg, packet) else {
+            return;
         };
-
         let config = &self.config;
         let handler = &mut self.handler;
         let Some(flow) = self
@@ -303,17 +260,7 @@ impl<H: SessionHandler> FlowTable<H> {
             flow.info.checksum_errors += 1;
         }
         flow.last_active = active_time(self.now, packet.ts);
-        let off = off_clock(packet.ts, self.now, config.idle_timeout_secs);
-        if off != 0 && self.now != Timestamp::ZERO {
-            let record = flow.info.off_clock.get_or_insert_with(|| {
-                Box::new(OffClock {
-                    packet,
-                    off_secs: off,
-                    packets: 0,
-                })
-            });
-            record.packets += 1;
-        }
+        count_off_clock(&mut flow.info, packet, self.now, config.idle_timeout_secs);
         let ended = update_flow(flow, seg, src, packet, wire_len, config, handler);
         let held = flow.held_bytes();
         let id = flow.info.id;
@@ -324,6 +271,31 @@ impl<H: SessionHandler> FlowTable<H> {
             self.linger(slot, id);
         }
         self.keep_to_budget();
+    }
+
+    /// The slot of the segment's connection: its flow, or a new one when
+    /// none is tracked or the segment opens a new connection on the
+    /// four-tuple (an open one before it ends as reused). `None` when the
+    /// index points at an empty slot.
+    fn slot_for(&mut self, key: FlowKey, seg: &TcpSegment<'_>, packet: PacketRef) -> Option<u32> {
+        let Some(slot) = self.index.get(&key).copied() else {
+            return Some(self.create(key, seg, packet));
+        };
+        let flow = self.flow(slot)?;
+        if !opens_new_connection(flow, seg) {
+            return Some(slot);
+        }
+        if flow.state == FlowState::Open {
+            self.stats.port_reused += 1;
+            self.close_slot(
+                slot,
+                EndReason::PortReused,
+                ClosePhase::ByPacket,
+                Timestamp::ZERO,
+            );
+        }
+        self.remove_slot(slot);
+        Some(self.create(key, seg, packet))
     }
 
     /// Over the memory budget: the flows that have held bytes longest give
@@ -441,10 +413,10 @@ impl<H: SessionHandler> FlowTable<H> {
                 roles_from,
                 ..placeholder_info(&key, packet)
             },
-            dirs: [Reassembler::default(), Reassembler::default()],
+            dirs: PerSide::default(),
             client_isn: None,
             roles_tentative: tentative,
-            window_scale: [None; 2],
+            window_scale: PerSide::default(),
             payload_seen: false,
             state: FlowState::Open,
             sink: None,
@@ -523,11 +495,9 @@ impl<H: SessionHandler> FlowTable<H> {
         if let Some(off) = &flow.info.off_clock {
             self.stats.off_clock_packets += off.packets;
         }
-        flow.info.stream_start = [flow.dirs[0].start(), flow.dirs[1].start()];
-        for (i, dir) in flow.dirs.iter().enumerate() {
-            if let Some(side) = flow.info.sides.get_mut(i) {
-                *side.stream = dir.stats();
-            }
+        for (side, dir) in flow.dirs.iter() {
+            flow.info.stream_start[side] = dir.start();
+            *flow.info.sides[side].stream = dir.stats();
         }
         let sink = match flow.sink.take() {
             Some(sink) => *sink,
@@ -537,7 +507,7 @@ impl<H: SessionHandler> FlowTable<H> {
         let last = flow.info.last_packet;
         let info = std::mem::replace(&mut flow.info, placeholder_info(&key, last));
         // The reassemblers' buffers are not needed past this point.
-        flow.dirs = [Reassembler::default(), Reassembler::default()];
+        flow.dirs = PerSide::default();
         self.budget.update(slot, &mut flow.hold, 0, 0);
         handler.close(info, sink);
     }
@@ -702,6 +672,40 @@ fn confirm_off_clock(info: &mut SessionInfo, now: Timestamp, limit_secs: i64) {
 /// `ts` plus `secs` seconds (the deadline of a flow last seen at `ts`).
 fn after_secs(ts: Timestamp, secs: i64) -> Timestamp {
     Timestamp::new(ts.secs.saturating_add(secs), ts.nanos)
+}
+
+/// Whether `seg` opens a new connection on the four-tuple of `flow`: any
+/// SYN or SYN-ACK after the flow ended; on an open flow, a SYN with another
+/// ISN (or on a flow picked up mid-stream that already carried data).
+fn opens_new_connection<S>(flow: &Flow<S>, seg: &TcpSegment<'_>) -> bool {
+    let is_syn = seg.flags.syn() && !seg.flags.ack();
+    let is_syn_ack = seg.flags.syn() && seg.flags.ack();
+    match flow.state {
+        FlowState::Closed => is_syn || is_syn_ack,
+        FlowState::Open => {
+            is_syn
+                && match flow.client_isn {
+                    Some(isn) => isn != seg.seq,
+                    None => flow.info.sides.iter().any(|(_, s)| s.payload_bytes > 0),
+                }
+        }
+    }
+}
+
+/// Counts a packet stamped far off the capture's clock (the first one
+/// kept as the example).
+fn count_off_clock(info: &mut SessionInfo, packet: PacketRef, now: Timestamp, idle_secs: i64) {
+    let off = off_clock(packet.ts, now, idle_secs);
+    if off != 0 && now != Timestamp::ZERO {
+        let record = info.off_clock.get_or_insert_with(|| {
+            Box::new(OffClock {
+                packet,
+                off_secs: off,
+                packets: 0,
+            })
+        });
+        record.packets += 1;
+    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ impl Pop3Dialog {
             auth.on_response(trim(bytes), ctx.facts.secret_line(evidence, 0));
             return;
         }
-        let (verb, args) = split_word(bytes);
+        let (verb, _) = split_word(bytes);
         // The line as recorded anywhere, its secret masked.
         let line_evidence = secret_part(verb, bytes, evidence.clone());
         let sensitive = [
@@ -122,7 +122,16 @@ impl Pop3Dialog {
         if sensitive.iter().any(|k| is(verb, k)) && ctx.facts.sensitive_command.is_none() {
             ctx.facts.sensitive_command = Some(line_evidence.clone());
         }
-        let command = if is(verb, "CAPA") {
+        let command = self.command(bytes, evidence, ctx);
+        // A command dropped for room needs no settling: USER, PASS and
+        // APOP keep their credential aside.
+        self.pending.push(command, &line_evidence, ctx.facts);
+    }
+
+    /// The command on a client line, and what it starts.
+    fn command(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) -> Command {
+        let (verb, args) = split_word(bytes);
+        if is(verb, "CAPA") {
             Command::Capa
         } else if is(verb, "STLS") {
             ctx.starttls_requested(evidence);
@@ -131,53 +140,13 @@ impl Pop3Dialog {
             self.user = Some((trim(args).to_vec(), evidence));
             Command::User
         } else if is(verb, "PASS") {
-            // The password is everything after `PASS `: it may contain
-            // spaces (RFC 1939 7).
-            let password = bytes.get(5..).unwrap_or_default();
-            let mut cred = Credential::new("USER-PASS");
-            if let Some((name, user_line)) = self.user.take() {
-                cred.username = Some(name);
-                cred.evidence.push(user_line);
-            }
-            cred.secret_kind = SecretKind::Password;
-            cred.secret = password.to_vec();
-            cred.evidence.push(evidence.secret_from(5));
-            self.settle_login(ctx);
-            self.login = Some(cred);
+            self.pass(bytes, evidence, ctx);
             Command::Pass
         } else if is(verb, "APOP") {
-            let (name, digest) = split_word(args);
-            let mut cred = Credential::new("APOP");
-            cred.username = Some(name.to_vec());
-            cred.secret_kind = SecretKind::ChallengeResponse;
-            cred.secret = trim(digest).to_vec();
-            cred.challenge = self.timestamp.clone();
-            let at = bytes.len() - digest.len();
-            cred.evidence.push(evidence.secret_from(at));
-            self.settle_login(ctx);
-            self.login = Some(cred);
+            self.apop(bytes, evidence, ctx);
             Command::Apop
         } else if is(verb, "AUTH") {
-            let (mechanism, initial) = split_word(args);
-            if mechanism.is_empty() {
-                Command::AuthList
-            } else {
-                let initial = trim(initial);
-                let initial = (!initial.is_empty()).then_some(initial);
-                let at = bytes.len() - split_word(args).1.len();
-                let evidence = if initial.is_some() {
-                    evidence.secret_from(at)
-                } else {
-                    evidence
-                };
-                if let Some(old) = self.auth.take() {
-                    if let Some(cred) = old.finish(Outcome::Unknown, None) {
-                        ctx.facts.add_credential(cred);
-                    }
-                }
-                self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
-                Command::Auth
-            }
+            self.auth(bytes, evidence, ctx)
         } else if is(verb, "RETR")
             || is(verb, "TOP")
             || ((is(verb, "LIST") || is(verb, "UIDL")) && trim(args).is_empty())
@@ -194,22 +163,70 @@ impl Pop3Dialog {
                 ctx.facts.unparsed_lines.client += 1;
             }
             Command::Other
+        }
+    }
+
+    /// `PASS`: with the USER before it, a credential waiting for its
+    /// response.
+    fn pass(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
+        // The password is everything after `PASS `: it may contain
+        // spaces (RFC 1939 7).
+        let password = bytes.get(5..).unwrap_or_default();
+        let mut cred = Credential::new("USER-PASS");
+        if let Some((name, user_line)) = self.user.take() {
+            cred.username = Some(name);
+            cred.evidence.push(user_line);
+        }
+        cred.secret_kind = SecretKind::Password;
+        cred.secret = password.to_vec();
+        cred.evidence.push(evidence.secret_from(5));
+        self.settle_login(ctx);
+        self.login = Some(cred);
+    }
+
+    /// `APOP name digest`: a challenge-response against the greeting's
+    /// timestamp.
+    fn apop(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
+        let (name, digest) = split_word(split_word(bytes).1);
+        let mut cred = Credential::new("APOP");
+        cred.username = Some(name.to_vec());
+        cred.secret_kind = SecretKind::ChallengeResponse;
+        cred.secret = trim(digest).to_vec();
+        cred.challenge = self.timestamp.clone();
+        let at = bytes.len() - digest.len();
+        cred.evidence.push(evidence.secret_from(at));
+        self.settle_login(ctx);
+        self.login = Some(cred);
+    }
+
+    /// `AUTH` alone lists mechanisms; `AUTH mech [initial]` starts a SASL
+    /// exchange (an unfinished one before it is kept as it was).
+    fn auth(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) -> Command {
+        let args = split_word(bytes).1;
+        let (mechanism, initial) = split_word(args);
+        if mechanism.is_empty() {
+            return Command::AuthList;
+        }
+        let initial = trim(initial);
+        let initial = (!initial.is_empty()).then_some(initial);
+        let at = bytes.len() - split_word(args).1.len();
+        let evidence = if initial.is_some() {
+            evidence.secret_from(at)
+        } else {
+            evidence
         };
-        // A command dropped for room needs no settling: USER, PASS and
-        // APOP keep their credential aside.
-        self.pending.push(command, &line_evidence, ctx.facts);
+        if let Some(old) = self.auth.take() {
+            if let Some(cred) = old.finish(Outcome::Unknown, None) {
+                ctx.facts.add_credential(cred);
+            }
+        }
+        self.auth = Some(SaslExchange::new(mechanism, initial, evidence));
+        Command::Auth
     }
 
     fn server_line(&mut self, bytes: &[u8], evidence: Evidence, ctx: &mut Ctx<'_>) {
-        // Inside a CAPA list: one capability per line, up to the dot.
-        if let Some(capa) = self.capa.as_mut() {
-            if bytes == b"." {
-                if let Some(done) = self.capa.take() {
-                    ctx.facts.add_capabilities(done.list);
-                }
-            } else {
-                read_capability(&mut capa.list, bytes, &evidence);
-            }
+        if self.capa.is_some() {
+            self.capa_line(bytes, &evidence, ctx);
             return;
         }
         let (status, _text) = split_word(bytes);
@@ -232,12 +249,29 @@ impl Pop3Dialog {
             return;
         }
         self.greeted = true;
+        let command = self.pending.pop_front().unwrap_or(Command::Other);
+        self.answered(command, ok, evidence, ctx);
+    }
+
+    /// Inside a CAPA list: one capability per line, up to the dot.
+    fn capa_line(&mut self, bytes: &[u8], evidence: &Evidence, ctx: &mut Ctx<'_>) {
+        if bytes == b"." {
+            if let Some(done) = self.capa.take() {
+                ctx.facts.add_capabilities(done.list);
+            }
+        } else if let Some(capa) = self.capa.as_mut() {
+            read_capability(&mut capa.list, bytes, evidence);
+        }
+    }
+
+    /// What the `+OK` (`ok`) or `-ERR` response to `command` says.
+    fn answered(&mut self, command: Command, ok: bool, evidence: Evidence, ctx: &mut Ctx<'_>) {
         let outcome = if ok {
             Outcome::Success
         } else {
             Outcome::Failure
         };
-        match self.pending.pop_front().unwrap_or(Command::Other) {
+        match command {
             Command::Capa if ok => {
                 self.capa = Some(CapaList {
                     list: CapabilityList {

@@ -22,7 +22,7 @@
 
 use super::facts::Protocol;
 use super::words::{is, split_word};
-use crate::flow::Side;
+use crate::flow::{PerSide, Side};
 
 /// Secret ranges kept per side before they are merged. Past it a new range
 /// joins the last one, masking the bytes between them too: a cap may limit
@@ -508,7 +508,7 @@ fn smtp_final(line: &[u8]) -> bool {
 /// touch, and bounded (see [`MAX_SECRET_SPANS`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretSpans {
-    sides: [Vec<(u64, u64)>; 2],
+    sides: PerSide<Vec<(u64, u64)>>,
 }
 
 impl SecretSpans {
@@ -517,9 +517,7 @@ impl SecretSpans {
         if start >= end {
             return;
         }
-        let Some(spans) = self.sides.get_mut(side.index()) else {
-            return;
-        };
+        let spans = &mut self.sides[side];
         let at = spans.partition_point(|(s, _)| *s < start);
         spans.insert(at, (start, end));
         // Merge with the neighbours it touches.
@@ -556,17 +554,14 @@ impl SecretSpans {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sides.iter().all(Vec::is_empty)
+        self.sides.iter().all(|(_, spans)| spans.is_empty())
     }
 
     /// Every range as (side, start, end), client first, in stream order.
     pub fn iter(&self) -> impl Iterator<Item = (Side, u64, u64)> + '_ {
-        let [client, server] = &self.sides;
-        let tag = |side: Side| move |&(s, e): &(u64, u64)| (side, s, e);
-        client
+        self.sides
             .iter()
-            .map(tag(Side::Client))
-            .chain(server.iter().map(tag(Side::Server)))
+            .flat_map(|(side, spans)| spans.iter().map(move |&(s, e)| (side, s, e)))
     }
 
     /// The ranges of `side` that overlap `[start, end)`.
@@ -576,11 +571,7 @@ impl SecretSpans {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let spans = self
-            .sides
-            .get(side.index())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let spans = &self.sides[side];
         let first = spans.partition_point(|(_, e)| *e <= start);
         spans
             .get(first..)

@@ -224,37 +224,52 @@ impl SmtpDialog {
         self.complete(reply, ctx);
     }
 
+    /// A whole reply: the greeting, a step of an AUTH exchange, or the
+    /// answer to the oldest pending command.
     fn complete(&mut self, reply: Reply, ctx: &mut Ctx<'_>) {
-        let code = reply.code;
-        // A server never replies while the client sends a body: a reply
-        // then proves the body over (its terminator was lost in a gap).
-        if self.in_data_body {
-            self.in_data_body = false;
-            if ctx.in_body(Side::Client) {
-                ctx.lines(Side::Client);
-                return;
-            }
+        if self.reply_ends_body(ctx) {
+            return;
         }
         if !self.greeted {
+            self.greeted = true;
             let answers_command = matches!(self.pending.front(), Some(Command::Starttls));
-            if matches!(code, 220 | 421 | 554) && !answers_command {
-                self.greeted = true;
+            if matches!(reply.code, 220 | 421 | 554) && !answers_command {
                 ctx.facts.greeting.get_or_insert(reply.first);
                 return;
             }
-            self.greeted = true;
         }
         // A 334 continues an AUTH exchange; the command stays pending.
-        if code == 334 {
+        if reply.code == 334 {
             if let Some(auth) = self.auth.as_mut() {
                 let challenge = reply.first.bytes.get(3..).map(trim).unwrap_or_default();
                 auth.on_challenge(challenge, reply.first.clone());
                 return;
             }
         }
-        // Codes that answer one command only put the queue back in step
-        // when a reply was lost (354 only answers DATA, 220 after the
-        // greeting only STARTTLS).
+        self.resynchronise(reply.code, &reply.first, ctx);
+        let command = self.pending.pop_front().unwrap_or(Command::Other);
+        self.answered(command, reply, ctx);
+    }
+
+    /// A server never replies while the client sends a body: a reply then
+    /// proves the body over (its terminator was lost in a gap). True when
+    /// the reply ended a body still being read.
+    fn reply_ends_body(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        if !self.in_data_body {
+            return false;
+        }
+        self.in_data_body = false;
+        if ctx.in_body(Side::Client) {
+            ctx.lines(Side::Client);
+            return true;
+        }
+        false
+    }
+
+    /// Codes that answer one command only put the queue back in step when
+    /// a reply was lost (354 only answers DATA, 220 after the greeting only
+    /// STARTTLS): the commands before the one they answer are dropped.
+    fn resynchronise(&mut self, code: u16, first: &Evidence, ctx: &mut Ctx<'_>) {
         let wanted = |c: &Command| match code {
             354 => matches!(c, Command::Data),
             220 => matches!(c, Command::Starttls),
@@ -262,38 +277,18 @@ impl SmtpDialog {
         };
         if let Some(at) = self.pending.iter().position(wanted) {
             if at > 0 && at < self.pending.len() {
-                ctx.facts.anomaly(
-                    DialogAnomalyKind::SmtpReplyResynchronised,
-                    reply.first.clone(),
-                );
+                ctx.facts
+                    .anomaly(DialogAnomalyKind::SmtpReplyResynchronised, first.clone());
                 self.pending.drop_oldest(at);
             }
         }
-        let command = self.pending.pop_front().unwrap_or(Command::Other);
+    }
+
+    /// What `reply` to `command` says.
+    fn answered(&mut self, command: Command, reply: Reply, ctx: &mut Ctx<'_>) {
+        let code = reply.code;
         match command {
-            Command::Ehlo => {
-                if code == 250 {
-                    ctx.facts.add_capabilities(CapabilityList {
-                        evidence: reply.first,
-                        starttls: reply.starttls,
-                        masked_token: reply.masked,
-                        auth_mechanisms: reply.auth,
-                        login_disabled: false,
-                        refused: false,
-                    });
-                } else if code >= 500 {
-                    // A refused EHLO is a list without STARTTLS.
-                    self.ehlo_refused = Some(reply.first.clone());
-                    ctx.facts.add_capabilities(CapabilityList {
-                        evidence: reply.first,
-                        starttls: false,
-                        masked_token: None,
-                        auth_mechanisms: Vec::new(),
-                        login_disabled: false,
-                        refused: true,
-                    });
-                }
-            }
+            Command::Ehlo => self.ehlo_answered(reply, ctx),
             Command::Helo | Command::Other | Command::DataBody => {}
             Command::Starttls => {
                 let answer = if code == 220 {
@@ -330,6 +325,31 @@ impl SmtpDialog {
                     ctx.lines(Side::Client);
                 }
             }
+        }
+    }
+
+    /// A 250 to EHLO is a capability list; a refused EHLO is a list
+    /// without STARTTLS.
+    fn ehlo_answered(&mut self, reply: Reply, ctx: &mut Ctx<'_>) {
+        if reply.code == 250 {
+            ctx.facts.add_capabilities(CapabilityList {
+                evidence: reply.first,
+                starttls: reply.starttls,
+                masked_token: reply.masked,
+                auth_mechanisms: reply.auth,
+                login_disabled: false,
+                refused: false,
+            });
+        } else if reply.code >= 500 {
+            self.ehlo_refused = Some(reply.first.clone());
+            ctx.facts.add_capabilities(CapabilityList {
+                evidence: reply.first,
+                starttls: false,
+                masked_token: None,
+                auth_mechanisms: Vec::new(),
+                login_disabled: false,
+                refused: true,
+            });
         }
     }
 }

@@ -139,6 +139,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::flow::PerSide;
     use crate::proto::dialog::MailDialog;
     use crate::proto::test_support::packet as pkt;
 
@@ -157,7 +158,7 @@ mod tests {
     #[test]
     fn records_lines_skips_bodies_and_marks_tls() {
         let mut d = MailDialog::new(None).with_tap(LineTap::new(100, 8));
-        let mut at = [0u64; 2];
+        let mut at = PerSide::both(0u64);
         let script: &[(Side, &[u8])] = &[
             (Side::Server, b"220 mx ESMTP\r\n"),
             (Side::Client, b"EHLO a\r\n"),
@@ -173,9 +174,8 @@ mod tests {
             (Side::Client, b"\x16\x03\x01\x00\x05hello"),
         ];
         for (i, (side, bytes)) in script.iter().enumerate() {
-            let slot = side.index();
-            feed(&mut d, *side, bytes, at[slot], i as u64 + 1);
-            at[slot] += bytes.len() as u64;
+            feed(&mut d, *side, bytes, at[*side], i as u64 + 1);
+            at[*side] += bytes.len() as u64;
         }
         let tap = d.tap().unwrap();
         let lines: Vec<(Side, String, TapKind)> = tap
@@ -223,11 +223,10 @@ mod tests {
             (Side::Client, b"pw-s"),
             (Side::Client, b"ecret\r\n"),
         ];
-        let mut at = [0u64; 2];
+        let mut at = PerSide::both(0u64);
         for (i, (side, bytes)) in script.iter().enumerate() {
-            let slot = side.index();
-            feed(&mut d, *side, bytes, at[slot], i as u64 + 1);
-            at[slot] += bytes.len() as u64;
+            feed(&mut d, *side, bytes, at[*side], i as u64 + 1);
+            at[*side] += bytes.len() as u64;
         }
         let items = d.tap().unwrap().items();
         let literal = items

@@ -11,9 +11,9 @@
 use crate::analysis::session::CaptureRef;
 use crate::analysis::{FindingKind, LateFinding, Reporter, RunEnd, SessionRecord};
 use crate::capture::writer::PcapWriter;
-use crate::capture::{CaptureFile, InputSpec, LinkType};
+use crate::capture::{CaptureFile, Frame, InputSpec, LinkType};
 use crate::decode;
-use crate::flow::{Endpoint, FlowKey, PacketRef, Side};
+use crate::flow::{Endpoint, FlowKey, Side};
 use crate::output_file::{self, IfExists, OutputDir};
 use std::collections::HashMap;
 use std::fs::File;
@@ -177,7 +177,7 @@ impl EvidencePlan {
     /// `target` (one pcap, or one per finding in a directory).
     pub fn write(
         &self,
-        mut target: EvidenceTarget,
+        target: EvidenceTarget,
         inputs: &[InputSpec],
         show_secrets: bool,
     ) -> io::Result<EvidenceSummary> {
@@ -186,7 +186,31 @@ impl EvidencePlan {
                 "evidence cannot be written from standard input or a pipe: it cannot be read twice",
             ));
         }
-        // Which sessions a four-tuple can belong to.
+        let mut export = Export {
+            sessions: &self.sessions,
+            by_key: self.by_key(),
+            show_secrets,
+            files: EvidenceFiles {
+                target,
+                outputs: HashMap::new(),
+                summary: EvidenceSummary::default(),
+            },
+        };
+        for (index, spec) in inputs.iter().enumerate() {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            let wanted = self
+                .sessions
+                .iter()
+                .any(|s| s.capture.first.input <= index && index <= s.capture.last.input);
+            if wanted {
+                export.copy_input(index, spec)?;
+            }
+        }
+        export.files.close()
+    }
+
+    /// Which sessions a four-tuple can belong to.
+    fn by_key(&self) -> HashMap<FlowKey, Vec<usize>> {
         let mut by_key: HashMap<FlowKey, Vec<usize>> = HashMap::new();
         for (i, s) in self.sessions.iter().enumerate() {
             by_key
@@ -194,95 +218,111 @@ impl EvidencePlan {
                 .or_default()
                 .push(i);
         }
-        let mut outputs: HashMap<PathBuf, Output> = HashMap::new();
-        let mut summary = EvidenceSummary::default();
-        for (index, spec) in inputs.iter().enumerate() {
-            let index = u16::try_from(index).unwrap_or(u16::MAX);
-            let wanted = self
-                .sessions
-                .iter()
-                .any(|s| s.capture.first.input <= index && index <= s.capture.last.input);
-            if !wanted {
+        by_key
+    }
+}
+
+/// The second pass under way.
+struct Export<'p> {
+    sessions: &'p [Flagged],
+    by_key: HashMap<FlowKey, Vec<usize>>,
+    show_secrets: bool,
+    files: EvidenceFiles,
+}
+
+/// The output files and what went into them.
+struct EvidenceFiles {
+    target: EvidenceTarget,
+    outputs: HashMap<PathBuf, Output>,
+    summary: EvidenceSummary,
+}
+
+impl Export<'_> {
+    /// Copies the frames of input `index` that belong to flagged sessions.
+    fn copy_input(&mut self, index: u16, spec: &InputSpec) -> io::Result<()> {
+        let mut file =
+            CaptureFile::open(&spec.path).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut failure = None;
+        // A damaged file was reported by the run; its good part is used.
+        let _ = file.for_each_frame(|frame| match self.copy_frame(index, &frame) {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Writes `frame` (secrets masked unless revealed) to the files of every
+    /// flagged session it belongs to.
+    fn copy_frame(&mut self, index: u16, frame: &Frame<'_>) -> io::Result<()> {
+        let Ok(seg) = decode::decode(frame.link, frame.data) else {
+            return Ok(());
+        };
+        let (src, dst) = Endpoint::of(&seg);
+        let Some(candidates) = self.by_key.get(&FlowKey::new(src, dst)) else {
+            return Ok(());
+        };
+        let at = (index, frame.number);
+        for s in candidates.iter().filter_map(|&i| self.sessions.get(i)) {
+            let c = &s.capture;
+            if at < (c.first.input, c.first.frame) || at > (c.last.input, c.last.frame) {
                 continue;
             }
-            let mut file =
-                CaptureFile::open(&spec.path).map_err(|e| io::Error::other(e.to_string()))?;
-            let mut failure = None;
-            // A damaged file was reported by the run; its good part is used.
-            let _ = file.for_each_frame(|frame| {
-                let Ok(seg) = decode::decode(frame.link, frame.data) else {
-                    return true;
-                };
-                let key = {
-                    let (src, dst) = Endpoint::of(&seg);
-                    FlowKey::new(src, dst)
-                };
-                let Some(candidates) = by_key.get(&key) else {
-                    return true;
-                };
-                let at = PacketRef {
-                    input: index,
-                    frame: frame.number,
-                    ts: frame.ts,
-                };
-                for &i in candidates {
-                    let Some(s) = self.sessions.get(i) else {
-                        continue;
-                    };
-                    let c = &s.capture;
-                    if (at.input, at.frame) < (c.first.input, c.first.frame)
-                        || (at.input, at.frame) > (c.last.input, c.last.frame)
-                    {
-                        continue;
-                    }
-                    let mut bytes = frame.data.to_vec();
-                    if !show_secrets && mask_secrets(c, &seg, frame.data, &mut bytes) {
-                        decode::fix_tcp_checksum(frame.link, &mut bytes);
-                        summary.masked_packets += 1;
-                    }
-                    for path in target.paths(s) {
-                        let result = write_frame(
-                            &mut outputs,
-                            &mut target,
-                            &path,
-                            frame.link,
-                            frame.ts,
-                            &bytes,
-                            frame.orig_len,
-                        );
-                        match result {
-                            Ok(true) => summary.packets += 1,
-                            Ok(false) => summary.skipped_link_type += 1,
-                            Err(e) => {
-                                failure = Some(e);
-                                return false;
-                            }
-                        }
-                    }
-                }
-                true
-            });
-            if let Some(e) = failure {
-                return Err(e);
+            let mut bytes = frame.data.to_vec();
+            if !self.show_secrets && mask_secrets(c, &seg, frame.data, &mut bytes) {
+                decode::fix_tcp_checksum(frame.link, &mut bytes);
+                self.files.summary.masked_packets += 1;
+            }
+            self.files.write(s, frame, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+impl EvidenceFiles {
+    /// Writes `bytes` (of `frame`) to every file of session `s`.
+    fn write(&mut self, s: &Flagged, frame: &Frame<'_>, bytes: &[u8]) -> io::Result<()> {
+        for path in self.target.paths(s) {
+            let written = write_frame(
+                &mut self.outputs,
+                &mut self.target,
+                &path,
+                frame.link,
+                frame.ts,
+                bytes,
+                frame.orig_len,
+            )?;
+            if written {
+                self.summary.packets += 1;
+            } else {
+                self.summary.skipped_link_type += 1;
             }
         }
+        Ok(())
+    }
+
+    /// Flushes every file; the single file is written even when nothing was
+    /// flagged.
+    fn close(mut self) -> io::Result<EvidenceSummary> {
         if let EvidenceTarget::File {
             path,
             file: Some(file),
-        } = target
+        } = self.target
         {
             // Nothing flagged: an empty capture says so in Wireshark too.
             let writer = PcapWriter::new(BufWriter::new(file), 1)?;
-            outputs.insert(path, Output { writer, link: 1 });
+            self.outputs.insert(path, Output { writer, link: 1 });
         }
-        for (written, mut out) in outputs {
+        for (written, mut out) in self.outputs {
             out.writer
                 .flush()
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", written.display())))?;
-            summary.files.push(written);
+            self.summary.files.push(written);
         }
-        summary.files.sort();
-        Ok(summary)
+        self.summary.files.sort();
+        Ok(self.summary)
     }
 }
 
@@ -324,11 +364,7 @@ fn mask_secrets(
     } else {
         Side::Server
     };
-    let start = match side {
-        Side::Client => c.stream_start[0],
-        Side::Server => c.stream_start[1],
-    };
-    let Some(start) = start else {
+    let Some(start) = c.stream_start[side] else {
         // A client stream the dialog never read: all of it is unread.
         let payload = seg.layout(frame).payload;
         let unread = copy.get_mut(payload).filter(|_| side == Side::Client);

@@ -25,110 +25,129 @@ pub fn verdict(servers: &[&ServerProfile]) -> Vec<(Severity, String)> {
 }
 
 fn sentence(p: &ServerProfile, kind: FindingKind, n: u64) -> String {
-    use FindingKind::*;
-    let (m, s) = (p.sessions, p.server.as_str());
-    let kw = if p.protocol == "pop3" {
-        "STLS"
-    } else {
-        "STARTTLS"
-    };
-    let of = |n: u64| match (n, m) {
-        (1, 1) => "the one".to_string(),
-        (2, 2) => "both".to_string(),
-        (n, m) if n == m => format!("all {m}"),
-        (n, m) => format!("{n} of {m}"),
-    };
-    let sessions = |n: u64| if n == 1 { "session" } else { "sessions" };
-    let mut text = match kind {
-        StarttlsStripped => {
-            let asa = p.asa_masked.min(n);
-            let mut parts = Vec::new();
-            if asa > 0 {
-                parts.push(format!(
-                    "{} {} to {s} had STARTTLS replaced by XXXXXXXA, the signature of a Cisco ASA inspect esmtp policy",
-                    of(asa),
-                    sessions(m)
-                ));
-            }
-            if n > asa {
-                parts.push(format!(
-                    "{} {} to {s} had {kw} stripped from the server's capabilities on the path",
-                    of(n - asa),
-                    sessions(m)
-                ));
-            }
-            parts.join("; ")
-        }
-        BannerMasked => format!(
-            "the greeting of {s} was masked with asterisks in {} {} (Cisco ASA mask-banner)",
-            of(n),
-            sessions(m)
-        ),
-        StarttlsCommandTampered => format!(
-            "in {} {} to {s} the client's {kw} arrived overwritten ({}) and was refused: a middlebox rewrote the command",
-            of(n),
-            sessions(m),
-            // As long as the keyword: XXXX for POP3's STLS.
-            "X".repeat(kw.len())
-        ),
-        StarttlsRejected => format!("{s} refused {kw} in {} {}", of(n), sessions(m)),
-        TlsNotEstablished => format!(
-            "{s} accepted {kw} in {} {} but no TLS handshake followed",
-            of(n),
-            sessions(m)
-        ),
-        StarttlsInjection => format!(
-            "{} {} to {s} carried cleartext injected around {kw} (command or response injection)",
-            of(n),
-            sessions(m)
-        ),
-        StarttlsNotUsed => format!(
-            "{} {} to {s} did not use the {kw} the server offered",
-            of(n),
-            sessions(m)
-        ),
-        NoStarttlsOffered => format!("{s} did not offer {kw} in {} {}", of(n), sessions(m)),
-        CleartextCredentials => format!(
-            "{} {} to {s} sent a password or token in cleartext",
-            of(n),
-            sessions(m)
-        ),
-        WeakCredentialsExposed => format!(
-            "{} {} to {s} exposed crackable challenge-response logins",
-            of(n),
-            sessions(m)
-        ),
-        PlaintextOnImplicitTlsPort => format!(
-            "{s} spoke cleartext {} on an implicit-TLS port in {} {}",
-            p.protocol.to_uppercase(),
-            of(n),
-            sessions(m)
-        ),
-        PreauthNoTls => format!(
-            "{s} pre-authenticated {} cleartext {} (IMAP PREAUTH): STARTTLS was impossible",
-            of(n),
-            sessions(m)
-        ),
-        HeloFallback => format!(
-            "{} {} to {s} fell back from EHLO to HELO, so no STARTTLS was possible",
-            of(n),
-            sessions(m)
-        ),
-    };
+    let mut text = Words::of_server(p).finding(kind, n);
     if let Some(logins) = p.logins_after.get(&kind).filter(|l| !l.is_empty()) {
-        let total: u64 = logins.values().sum();
-        let list = mechanisms(p.protocol, logins);
-        if logins.len() == 1 {
-            let only = list.split(" ×").next().unwrap_or_default();
-            text.push_str(&format!("; {total} then sent {only} in cleartext"));
-        } else {
-            text.push_str(&format!(
-                "; {total} then sent credentials in cleartext ({list})"
-            ));
-        }
+        text.push_str(&logins_clause(p.protocol, logins));
     }
     text.push('.');
     text
+}
+
+/// What the sentences about one server say again and again.
+struct Words<'a> {
+    p: &'a ServerProfile,
+    /// The server.
+    s: &'a str,
+    /// The STARTTLS command's name in its protocol.
+    kw: &'static str,
+    /// `session` or `sessions`, for the server's session count.
+    sessions: &'static str,
+}
+
+impl<'a> Words<'a> {
+    fn of_server(p: &'a ServerProfile) -> Self {
+        Words {
+            p,
+            s: p.server.as_str(),
+            kw: if p.protocol == "pop3" {
+                "STLS"
+            } else {
+                "STARTTLS"
+            },
+            sessions: if p.sessions == 1 {
+                "session"
+            } else {
+                "sessions"
+            },
+        }
+    }
+
+    /// `n` of the server's sessions: "the one", "both", "all 5", "2 of 5".
+    fn of(&self, n: u64) -> String {
+        match (n, self.p.sessions) {
+            (1, 1) => "the one".to_string(),
+            (2, 2) => "both".to_string(),
+            (n, m) if n == m => format!("all {m}"),
+            (n, m) => format!("{n} of {m}"),
+        }
+    }
+
+    /// The sentence (without its end) for `n` sessions with `kind`.
+    fn finding(&self, kind: FindingKind, n: u64) -> String {
+        use FindingKind::*;
+        let (s, kw, of, sessions) = (self.s, self.kw, self.of(n), self.sessions);
+        match kind {
+            StarttlsStripped => self.stripped(n),
+            BannerMasked => format!(
+                "the greeting of {s} was masked with asterisks in {of} {sessions} (Cisco ASA mask-banner)"
+            ),
+            StarttlsCommandTampered => format!(
+                "in {of} {sessions} to {s} the client's {kw} arrived overwritten ({}) and was refused: a middlebox rewrote the command",
+                // As long as the keyword: XXXX for POP3's STLS.
+                "X".repeat(kw.len())
+            ),
+            StarttlsRejected => format!("{s} refused {kw} in {of} {sessions}"),
+            TlsNotEstablished => {
+                format!("{s} accepted {kw} in {of} {sessions} but no TLS handshake followed")
+            }
+            StarttlsInjection => format!(
+                "{of} {sessions} to {s} carried cleartext injected around {kw} (command or response injection)"
+            ),
+            StarttlsNotUsed => {
+                format!("{of} {sessions} to {s} did not use the {kw} the server offered")
+            }
+            NoStarttlsOffered => format!("{s} did not offer {kw} in {of} {sessions}"),
+            CleartextCredentials => {
+                format!("{of} {sessions} to {s} sent a password or token in cleartext")
+            }
+            WeakCredentialsExposed => {
+                format!("{of} {sessions} to {s} exposed crackable challenge-response logins")
+            }
+            PlaintextOnImplicitTlsPort => format!(
+                "{s} spoke cleartext {} on an implicit-TLS port in {of} {sessions}",
+                self.p.protocol.to_uppercase()
+            ),
+            PreauthNoTls => format!(
+                "{s} pre-authenticated {of} cleartext {sessions} (IMAP PREAUTH): STARTTLS was impossible"
+            ),
+            HeloFallback => format!(
+                "{of} {sessions} to {s} fell back from EHLO to HELO, so no STARTTLS was possible"
+            ),
+        }
+    }
+
+    /// Stripping, told apart: the ASA's mask, and plain removal.
+    fn stripped(&self, n: u64) -> String {
+        let (s, kw, sessions) = (self.s, self.kw, self.sessions);
+        let asa = self.p.asa_masked.min(n);
+        let mut parts = Vec::new();
+        if asa > 0 {
+            parts.push(format!(
+                "{} {sessions} to {s} had STARTTLS replaced by XXXXXXXA, the signature of a Cisco ASA inspect esmtp policy",
+                self.of(asa)
+            ));
+        }
+        if n > asa {
+            parts.push(format!(
+                "{} {sessions} to {s} had {kw} stripped from the server's capabilities on the path",
+                self.of(n - asa)
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// "; 3 then sent AUTH LOGIN in cleartext", or with the list of mechanisms
+/// when there were several.
+fn logins_clause(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
+    let total: u64 = logins.values().sum();
+    let list = mechanisms(protocol, logins);
+    if logins.len() == 1 {
+        let only = list.split(" ×").next().unwrap_or_default();
+        format!("; {total} then sent {only} in cleartext")
+    } else {
+        format!("; {total} then sent credentials in cleartext ({list})")
+    }
 }
 
 /// `AUTH LOGIN ×2, AUTH PLAIN` / `LOGIN` / `USER/PASS`.

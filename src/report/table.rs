@@ -197,12 +197,33 @@ impl<W: Write> Reporter for TableReport<W> {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        let rows = self.shown_rows();
+        self.headline(&rows, end)?;
+        self.verdict_section(end)?;
+        if !rows.is_empty() {
+            self.sessions_table(&rows)?;
+        }
+        self.servers_table(end)?;
+        self.inputs_table(end)?;
+        self.flow_notes(end)?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> TableReport<W> {
+    /// The rows to print: the most severe `MAX_ROWS`, in session order; the
+    /// rest counted as omitted.
+    fn shown_rows(&mut self) -> Vec<Row> {
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_by(|a, b| b.worst.cmp(&a.worst).then(a.id.cmp(&b.id)));
         self.omitted += rows.len().saturating_sub(MAX_ROWS) as u64;
         self.flagged += rows.iter().filter(|r| r.worst.is_some()).count() as u64;
         rows.truncate(MAX_ROWS);
         rows.sort_by_key(|r| r.id);
+        rows
+    }
+
+    fn headline(&mut self, rows: &[Row], end: &RunEnd<'_>) -> io::Result<()> {
         let worst = rows.iter().filter_map(|r| r.worst).max();
         writeln!(
             self.out,
@@ -212,101 +233,112 @@ impl<W: Write> Reporter for TableReport<W> {
             if end.inputs.len() == 1 { "" } else { "s" },
             self.flagged,
             worst.map(|w| format!(" (worst: {w})")).unwrap_or_default()
-        )?;
+        )
+    }
 
+    fn verdict_section(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let sentences = verdict(&end.servers);
-        if !sentences.is_empty() {
-            writeln!(self.out, "\nVerdict")?;
-            for (severity, text) in &sentences {
-                let label = format!("{:<8}", severity.to_string().to_uppercase());
-                let label = if self.options.colour {
-                    colour(*severity, &label)
-                } else {
-                    label
-                };
-                // Built from escaped names: escaping again would double
-                // their backslashes.
-                writeln!(self.out, "  {label} {}", printable(text))?;
-            }
+        if sentences.is_empty() {
+            return Ok(());
         }
-
-        if !rows.is_empty() {
-            let title = if self.options.all {
-                "Sessions"
+        writeln!(self.out, "\nVerdict")?;
+        for (severity, text) in &sentences {
+            let label = format!("{:<8}", severity.to_string().to_uppercase());
+            let label = if self.options.colour {
+                colour(*severity, &label)
             } else {
-                "Sessions with findings"
+                label
             };
-            writeln!(self.out, "\n{title}")?;
-            let mut t = self.table();
-            t.set_header([
-                "id",
-                "first seen",
-                "client → server",
-                "proto",
-                "STARTTLS",
-                "credentials",
-                "findings",
-            ]);
-            for r in &rows {
-                let findings = r
-                    .findings
-                    .iter()
-                    .map(|(s, k)| format!("{} {k}", s.to_string().to_uppercase()))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                t.add_row(vec![
-                    Cell::new(r.id),
-                    Cell::new(&r.time),
-                    Cell::new(&r.endpoints),
-                    Cell::new(r.protocol),
-                    Cell::new(&r.starttls),
-                    Cell::new(&r.credentials),
-                    self.severity_cell(r.worst.unwrap_or(Severity::Info), findings),
-                ]);
-            }
-            writeln!(self.out, "{t}")?;
-            if self.omitted > 0 {
-                writeln!(
-                    self.out,
-                    "({} more sessions not shown; --format json or jsonl lists every session)",
-                    self.omitted
-                )?;
-            }
+            // Built from escaped names: escaping again would double
+            // their backslashes.
+            writeln!(self.out, "  {label} {}", printable(text))?;
         }
+        Ok(())
+    }
 
-        if !end.servers.is_empty() {
-            writeln!(self.out, "\nServers")?;
-            let mut t = self.table();
-            t.set_header([
-                "server",
-                "proto",
-                "sessions",
-                "offered STARTTLS",
-                "upgraded",
-                "stripped",
-                "cleartext logins",
+    fn sessions_table(&mut self, rows: &[Row]) -> io::Result<()> {
+        let title = if self.options.all {
+            "Sessions"
+        } else {
+            "Sessions with findings"
+        };
+        writeln!(self.out, "\n{title}")?;
+        let mut t = self.table();
+        t.set_header([
+            "id",
+            "first seen",
+            "client → server",
+            "proto",
+            "STARTTLS",
+            "credentials",
+            "findings",
+        ]);
+        for r in rows {
+            let findings = r
+                .findings
+                .iter()
+                .map(|(s, k)| format!("{} {k}", s.to_string().to_uppercase()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            t.add_row(vec![
+                Cell::new(r.id),
+                Cell::new(&r.time),
+                Cell::new(&r.endpoints),
+                Cell::new(r.protocol),
+                Cell::new(&r.starttls),
+                Cell::new(&r.credentials),
+                self.severity_cell(r.worst.unwrap_or(Severity::Info), findings),
             ]);
-            for p in &end.servers {
-                let pct = |n: u64| {
-                    if p.sessions == 0 {
-                        "-".to_string()
-                    } else {
-                        format!("{n} ({:.0}%)", 100.0 * n as f64 / p.sessions as f64)
-                    }
-                };
-                t.add_row(vec![
-                    Cell::new(&p.server),
-                    Cell::new(p.protocol),
-                    Cell::new(p.sessions),
-                    Cell::new(pct(p.offered_starttls)),
-                    Cell::new(pct(p.upgraded)),
-                    Cell::new(pct(p.stripped)),
-                    Cell::new(p.cleartext_logins + p.weak_logins),
-                ]);
-            }
-            writeln!(self.out, "{t}")?;
         }
+        writeln!(self.out, "{t}")?;
+        if self.omitted > 0 {
+            writeln!(
+                self.out,
+                "({} more sessions not shown; --format json or jsonl lists every session)",
+                self.omitted
+            )?;
+        }
+        Ok(())
+    }
 
+    /// One row per server profile, shares of its sessions in percent.
+    fn servers_table(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
+        if end.servers.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "\nServers")?;
+        let mut t = self.table();
+        t.set_header([
+            "server",
+            "proto",
+            "sessions",
+            "offered STARTTLS",
+            "upgraded",
+            "stripped",
+            "cleartext logins",
+        ]);
+        for p in &end.servers {
+            let pct = |n: u64| {
+                if p.sessions == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{n} ({:.0}%)", 100.0 * n as f64 / p.sessions as f64)
+                }
+            };
+            t.add_row(vec![
+                Cell::new(&p.server),
+                Cell::new(p.protocol),
+                Cell::new(p.sessions),
+                Cell::new(pct(p.offered_starttls)),
+                Cell::new(pct(p.upgraded)),
+                Cell::new(pct(p.stripped)),
+                Cell::new(p.cleartext_logins + p.weak_logins),
+            ]);
+        }
+        writeln!(self.out, "{t}")
+    }
+
+    fn inputs_table(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         writeln!(self.out, "\nInputs")?;
         let mut t = self.table();
         t.set_header([
@@ -336,7 +368,11 @@ impl<W: Write> Reporter for TableReport<W> {
                 Cell::new(i.error.as_deref().unwrap_or("ok")),
             ]);
         }
-        writeln!(self.out, "{t}")?;
+        writeln!(self.out, "{t}")
+    }
+
+    /// What the flow table lost or doubted, when it did.
+    fn flow_notes(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let s = end.stats;
         if s.bad_checksums + s.evicted + s.evicted_closed + s.timed_out > 0 {
             writeln!(
@@ -367,7 +403,7 @@ impl<W: Write> Reporter for TableReport<W> {
                 s.memory_budget_gaps
             )?;
         }
-        self.out.flush()
+        Ok(())
     }
 }
 

@@ -279,15 +279,12 @@ impl ImapDialog {
             // The continuation was lost: this line starts something new.
             self.abandon(&continued);
         }
-        // A line answering a `+` challenge is SASL, not a command (base64
-        // has no spaces; a command always has one).
-        if let Some(auth) = self.auth.as_mut() {
-            let continues = auth.exchange.awaiting_response() || auth.exchange.may_continue();
-            if continues && !trim(bytes).contains(&b' ') {
+        if self.answers_challenge(bytes) {
+            if let Some(auth) = self.auth.as_mut() {
                 let evidence = ctx.facts.secret_line(evidence, 0);
                 auth.exchange.on_response(trim(bytes), evidence);
-                return;
             }
+            return;
         }
         let (tag, rest) = split_word(bytes);
         let (word, args) = split_word(rest);
@@ -301,7 +298,6 @@ impl ImapDialog {
             return;
         }
         let tag = tag.get(..MAX_TAG).unwrap_or(tag).to_vec();
-        let args_at = bytes.len() - args.len();
         let mut login = is(word, "LOGIN").then(|| Login {
             args: Vec::new(),
             evidence: Vec::new(),
@@ -310,7 +306,7 @@ impl ImapDialog {
         let is_login = login.is_some();
         // The secret parts of the line are marked before it is recorded.
         let evidence = if let Some(login) = login.as_mut() {
-            let evidence = login.read_line(bytes, args_at, evidence);
+            let evidence = login.read_line(bytes, bytes.len() - args.len(), evidence);
             login.keep(&evidence);
             evidence
         } else if is(word, "AUTHENTICATE") {
@@ -325,9 +321,33 @@ impl ImapDialog {
             ctx.facts.sensitive_command = Some(evidence.clone());
         }
         let line_evidence = evidence.clone();
-        let command = if let Some(login) = login {
-            Command::Login(Box::new(login))
-        } else if is(word, "STARTTLS") {
+        let command = match login {
+            Some(login) => Command::Login(Box::new(login)),
+            None => self.command(&tag, word, args, evidence, ctx),
+        };
+        self.push(tag.clone(), command, &line_evidence, ctx);
+        self.announce_literal(tag, is_login, literal, ctx);
+    }
+
+    /// A line answering a `+` challenge is SASL, not a command (base64 has
+    /// no spaces; a command always has one).
+    fn answers_challenge(&self, bytes: &[u8]) -> bool {
+        self.auth.as_ref().is_some_and(|auth| {
+            let continues = auth.exchange.awaiting_response() || auth.exchange.may_continue();
+            continues && !trim(bytes).contains(&b' ')
+        })
+    }
+
+    /// The tagged command `word` (not LOGIN), and what it starts.
+    fn command(
+        &mut self,
+        tag: &[u8],
+        word: &[u8],
+        args: &[u8],
+        evidence: Evidence,
+        ctx: &mut Ctx<'_>,
+    ) -> Command {
+        if is(word, "STARTTLS") {
             ctx.starttls_requested(evidence);
             Command::Starttls
         } else if is(word, "AUTHENTICATE") {
@@ -336,7 +356,7 @@ impl ImapDialog {
             let initial = (!initial.is_empty()).then_some(initial);
             self.settle_auth(Outcome::Unknown, None, ctx);
             self.auth = Some(Auth {
-                tag: tag.clone(),
+                tag: tag.to_vec(),
                 exchange: SaslExchange::new(mechanism, initial, evidence),
             });
             Command::Authenticate
@@ -353,9 +373,7 @@ impl ImapDialog {
                 bump_unparsed(ctx, Side::Client);
             }
             Command::Other
-        };
-        self.push(tag.clone(), command, &line_evidence, ctx);
-        self.announce_literal(tag, is_login, literal, ctx);
+        }
     }
 
     /// A line that continues a command after its literal.

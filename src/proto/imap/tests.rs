@@ -40,14 +40,14 @@ fn pkt(frame: u64) -> PacketRef {
 /// carrying the packet's reference), and returns the facts.
 fn run_chunked(script: &[Step<'_>], chunk: usize) -> DialogFacts {
     let mut dialog = MailDialog::new(Some(Protocol::Imap));
-    let mut offsets = [0u64; 2];
+    let mut offsets = PerSide::both(0u64);
     for (i, step) in script.iter().enumerate() {
         let (side, bytes) = match *step {
             C(bytes) => (Side::Client, bytes),
             S(bytes) => (Side::Server, bytes),
             Gap(side, len) => {
-                let offset = offsets[side.index()];
-                offsets[side.index()] += len;
+                let offset = offsets[side];
+                offsets[side] += len;
                 dialog.on_event(
                     side,
                     &StreamEvent::Gap {
@@ -60,8 +60,8 @@ fn run_chunked(script: &[Step<'_>], chunk: usize) -> DialogFacts {
             }
         };
         for piece in bytes.chunks(chunk.max(1)) {
-            let offset = offsets[side.index()];
-            offsets[side.index()] += piece.len() as u64;
+            let offset = offsets[side];
+            offsets[side] += piece.len() as u64;
             dialog.on_event(
                 side,
                 &StreamEvent::Data {

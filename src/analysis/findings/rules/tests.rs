@@ -84,7 +84,7 @@ fn session_info(port: u16, end: EndReason, client_last: Option<PacketRef>) -> Se
         end,
         conflicts: Vec::new(),
         checksum_errors: 0,
-        stream_start: [None; 2],
+        stream_start: Default::default(),
         ignored_rsts: 0,
         out_of_range_timestamps: 0,
         client_last_packet: client_last,
