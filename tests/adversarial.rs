@@ -340,7 +340,7 @@ fn flows_holding_data_stay_within_the_budget(flows: u32, per_flow: usize, budget
     let flood: Vec<_> = report
         .sessions
         .iter()
-        .filter(|s| s.client != GOOD_CLIENT)
+        .filter(|s| s.client.to_string() != GOOD_CLIENT)
         .collect();
     assert_eq!(flood.len(), flows as usize);
     let mut noted = 0;

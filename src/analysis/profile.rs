@@ -21,7 +21,7 @@ pub const MAX_PENDING_ABSENCES: usize = 1_000_000;
 /// One server's sessions, summed up.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerProfile {
-    pub server: String,
+    pub server: Endpoint,
     pub protocol: &'static str,
     pub sessions: u64,
     /// Sessions where a capability list crossed in cleartext.
@@ -53,9 +53,9 @@ pub struct LateFinding {
     /// The finding of the same session it supersedes.
     pub replaces: Option<FindingKind>,
     #[serde(skip)]
-    pub client: String,
+    pub client: Endpoint,
     #[serde(skip)]
-    pub server: String,
+    pub server: Endpoint,
     #[serde(skip)]
     pub protocol: &'static str,
     #[serde(skip)]
@@ -73,8 +73,8 @@ struct Absence {
     session: u64,
     evidence: EvidenceRecord,
     protocol: &'static str,
-    client: String,
-    server: String,
+    client: Endpoint,
+    server: Endpoint,
     /// Its credentials (mechanism) crossed in cleartext.
     logins: Vec<String>,
     /// Severity of its `no-starttls-offered`.
@@ -108,7 +108,7 @@ impl ServerProfiles {
             if let Some((offered_in, offer)) = &state.offer {
                 let finding = stripped_finding(
                     record.id,
-                    &record.server,
+                    &record.server.to_string(),
                     record.protocol,
                     *offered_in,
                     absence,
@@ -144,7 +144,7 @@ impl ServerProfiles {
                 self.pending -= 1;
                 let finding = stripped_finding(
                     absence.session,
-                    &absence.server,
+                    &absence.server.to_string(),
                     absence.protocol,
                     record.id,
                     absence.evidence,
@@ -212,14 +212,15 @@ impl ServerProfiles {
             .map(|(server, s)| (*server, &s.profile))
             .filter(|(_, p)| p.sessions > 0)
             .collect();
-        out.sort_by(|(_, a), (_, b)| a.server.cmp(&b.server));
+        // As written (`[v6]:port` after `v4:port`, ports as text).
+        out.sort_by_cached_key(|(_, p)| p.server.to_string());
         out
     }
 }
 
 fn count(p: &mut ServerProfile, r: &SessionRecord) {
     if p.sessions == 0 {
-        p.server = r.server.clone();
+        p.server = r.server;
         p.protocol = r.protocol;
     }
     p.sessions += 1;

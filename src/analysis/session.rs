@@ -122,8 +122,8 @@ pub struct CaptureRef {
 pub struct SessionRecord {
     pub id: u64,
     pub protocol: &'static str,
-    pub client: String,
-    pub server: String,
+    pub client: crate::flow::Endpoint,
+    pub server: crate::flow::Endpoint,
     pub implicit_tls: bool,
     pub starttls: StarttlsRecord,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,8 +200,8 @@ impl SessionRecord {
         SessionRecord {
             id: info.id,
             protocol: protocol.map_or("unknown", Protocol::name),
-            client: info.client.to_string(),
-            server: info.server.to_string(),
+            client: info.client,
+            server: info.server,
             implicit_tls: facts.implicit_tls,
             starttls,
             tls: TlsRecord::build(facts),

@@ -250,7 +250,7 @@ pub fn servers(pairs: &[PairRecord], one_side: &[OneSideRecord]) -> Vec<ServerRe
     let entry = |by: &mut BTreeMap<(Endpoint, &'static str), ServerRecord>,
                  key: (Endpoint, &'static str)| {
         by.entry(key).or_insert_with(|| ServerRecord {
-            server: key.0.to_string(),
+            server: key.0,
             protocol: key.1,
             reached_as: Vec::new(),
             pairs: 0,
@@ -270,7 +270,7 @@ pub fn servers(pairs: &[PairRecord], one_side: &[OneSideRecord]) -> Vec<ServerRe
             for c in &p.changes {
                 *r.changes.entry(c.kind).or_default() += 1;
             }
-            let near = p.near_server.to_string();
+            let near = p.near_server;
             if near != r.server && !r.reached_as.contains(&near) {
                 r.reached_as.push(near);
             }

@@ -7,6 +7,7 @@
 use super::Tap;
 use super::report::{ChangeRecord, DiffReport, PairRecord, SummaryRecord, VersionRecord};
 use crate::analysis::Severity;
+use crate::flow::Endpoint;
 use crate::report::jsonl::ecs_severity;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
@@ -168,7 +169,8 @@ fn what_the_path_did(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io
         let via = if srv.reached_as.is_empty() {
             String::new()
         } else {
-            format!(", reached as {}", srv.reached_as.join(", "))
+            let names: Vec<String> = srv.reached_as.iter().map(Endpoint::to_string).collect();
+            format!(", reached as {}", names.join(", "))
         };
         for v in &srv.verdict {
             let label = format!("{:<8}", upper(v.severity));
@@ -427,16 +429,10 @@ struct EcsEndpoint {
     port: u16,
 }
 
-fn ecs(text: &str) -> Option<EcsEndpoint> {
-    let (host, port) = text.rsplit_once(':')?;
-    let ip: std::net::IpAddr = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()?;
+fn ecs(e: &Endpoint) -> Option<EcsEndpoint> {
     Some(EcsEndpoint {
-        ip: ip.to_string(),
-        port: port.parse().ok()?,
+        ip: e.ip.to_string(),
+        port: e.port,
     })
 }
 

@@ -61,8 +61,8 @@ pub struct ChangeRecord {
 pub struct SideRecord {
     /// The session's id at its tap (as `analyze` would number it).
     pub session: u64,
-    pub client: String,
-    pub server: String,
+    pub client: Endpoint,
+    pub server: Endpoint,
     #[serde(serialize_with = "rfc3339")]
     pub first_seen: Timestamp,
     #[serde(serialize_with = "rfc3339")]
@@ -97,9 +97,9 @@ pub struct PairRecord {
     pub id: u64,
     pub protocol: &'static str,
     /// The client as the tap nearer to it saw it.
-    pub client: String,
+    pub client: Endpoint,
     /// The server as the tap nearer to it saw it.
-    pub server: String,
+    pub server: Endpoint,
     /// The tap nearer the client, and how that was told.
     pub client_side: Tap,
     pub client_side_from: &'static str,
@@ -136,8 +136,8 @@ pub struct OneSideRecord {
     pub tap: Tap,
     pub session: u64,
     pub protocol: &'static str,
-    pub client: String,
-    pub server: String,
+    pub client: Endpoint,
+    pub server: Endpoint,
     #[serde(serialize_with = "rfc3339")]
     pub first_seen: Timestamp,
     #[serde(serialize_with = "rfc3339")]
@@ -160,10 +160,10 @@ pub struct VerdictRecord {
 #[derive(Clone, Debug, Serialize)]
 pub struct ServerRecord {
     /// The server as the tap nearer to it saw it.
-    pub server: String,
+    pub server: Endpoint,
     pub protocol: &'static str,
     /// How the clients' side reached it, when other (a proxy or NAT).
-    pub reached_as: Vec<String>,
+    pub reached_as: Vec<Endpoint>,
     pub pairs: u64,
     pub changed: u64,
     pub one_side_only: u64,
@@ -254,8 +254,8 @@ impl Locator {
     fn side(&self, tap: Tap, s: &SeenSession) -> SideRecord {
         SideRecord {
             session: s.id,
-            client: s.client.to_string(),
-            server: s.server.to_string(),
+            client: s.client,
+            server: s.server,
             first_seen: s.first.ts,
             last_seen: s.last.ts,
             file: self.file(tap, s.first),
@@ -478,8 +478,8 @@ fn compare(
     PairRecord {
         id,
         protocol: protocol_name(protocol),
-        client: near.client.to_string(),
-        server: far.server.to_string(),
+        client: near.client,
+        server: far.server,
         client_side,
         client_side_from: from,
         pairing: PairingRecord {
@@ -533,8 +533,8 @@ pub fn build_report(a: &TapCapture, b: &TapCapture, options: &DiffOptions) -> Di
                 tap: cap.tap,
                 session: s.id,
                 protocol: protocol_name(s.protocol),
-                client: s.client.to_string(),
-                server: s.server.to_string(),
+                client: s.client,
+                server: s.server,
                 first_seen: s.first.ts,
                 last_seen: s.last.ts,
                 file: loc.file(cap.tap, s.first),

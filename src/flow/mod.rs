@@ -78,6 +78,16 @@ impl Endpoint {
     }
 }
 
+/// `0.0.0.0:0`, for a record not filled in yet.
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {

@@ -11,7 +11,7 @@
 use crate::analysis::{
     Finding, LateFinding, Reporter, RunEnd, SCHEMA_VERSION, ServerProfile, SessionRecord, Severity,
 };
-use crate::flow::TableStats;
+use crate::flow::{Endpoint, TableStats};
 use crate::pipeline::InputSummary;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -66,22 +66,15 @@ impl<W: Write> JsonLines<W> {
 
 /// ECS `source` / `destination`.
 #[derive(Serialize)]
-struct Endpoint<'a> {
-    ip: &'a str,
-    port: Option<u16>,
+struct EcsEndpoint {
+    ip: std::net::IpAddr,
+    port: u16,
 }
 
-/// `ip:port` / `[v6]:port` as ECS `{ip, port}`.
-fn endpoint(text: &str) -> Endpoint<'_> {
-    match text.rsplit_once(':') {
-        Some((host, port)) => Endpoint {
-            ip: host.trim_start_matches('[').trim_end_matches(']'),
-            port: port.parse().ok(),
-        },
-        None => Endpoint {
-            ip: text,
-            port: None,
-        },
+fn endpoint(e: &Endpoint) -> EcsEndpoint {
+    EcsEndpoint {
+        ip: e.ip,
+        port: e.port,
     }
 }
 
@@ -141,8 +134,8 @@ struct SessionLine<'a> {
     #[serde(rename = "@timestamp")]
     timestamp: String,
     event: SessionEvent,
-    source: Endpoint<'a>,
-    destination: Endpoint<'a>,
+    source: EcsEndpoint,
+    destination: EcsEndpoint,
     network: Network<'a>,
     #[serde(flatten)]
     record: &'a SessionRecord,
@@ -157,8 +150,8 @@ struct FindingLine<'a> {
     event: FindingEvent,
     rule: Rule,
     message: &'a str,
-    source: Endpoint<'a>,
-    destination: Endpoint<'a>,
+    source: EcsEndpoint,
+    destination: EcsEndpoint,
     network: Network<'a>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     late: bool,
@@ -182,7 +175,7 @@ struct ServerLine<'a> {
     #[serde(rename = "type")]
     line: &'static str,
     event: MetricEvent,
-    destination: Endpoint<'a>,
+    destination: EcsEndpoint,
     #[serde(flatten)]
     server: &'a ServerProfile,
 }
@@ -201,8 +194,8 @@ struct SummaryLine<'a> {
 
 fn finding_line<'a>(
     f: &'a Finding,
-    client: &'a str,
-    server: &'a str,
+    client: &'a Endpoint,
+    server: &'a Endpoint,
     protocol: &'a str,
     late: Option<&LateFinding>,
 ) -> FindingLine<'a> {

@@ -10,6 +10,7 @@
 //! can reach the terminal raw whatever a record holds.
 
 use crate::analysis::{Finding, LateFinding, Reporter, RunEnd, SessionRecord};
+use crate::flow::Endpoint;
 use crate::text::printable;
 use std::io::{self, Write};
 
@@ -39,8 +40,8 @@ impl<W: Write> LineReport<W> {
         &mut self,
         f: &Finding,
         protocol: &str,
-        client: &str,
-        server: &str,
+        client: &Endpoint,
+        server: &Endpoint,
         late: Option<&LateFinding>,
     ) -> io::Result<()> {
         let text = finding_line(f, protocol, client, server, late, self.colour);
@@ -55,8 +56,8 @@ impl<W: Write> LineReport<W> {
 pub fn finding_line(
     f: &Finding,
     protocol: &str,
-    client: &str,
-    server: &str,
+    client: &Endpoint,
+    server: &Endpoint,
     late: Option<&LateFinding>,
     colour: bool,
 ) -> String {
@@ -72,8 +73,8 @@ pub fn finding_line(
         "{when} {label} {} {} {} → {} (session {}",
         f.kind.name(),
         printable(protocol),
-        printable(client),
-        printable(server),
+        client,
+        server,
         f.session
     );
     if let Some(l) = late {

@@ -2,6 +2,7 @@
 //! words an analyst can paste into a ticket.
 
 use crate::analysis::{FindingKind, ServerProfile, Severity};
+use crate::flow::Endpoint;
 use std::collections::BTreeMap;
 
 /// Severity of a kind as the summary orders it (the most severe a session
@@ -37,7 +38,7 @@ fn sentence(p: &ServerProfile, kind: FindingKind, n: u64) -> String {
 struct Words<'a> {
     p: &'a ServerProfile,
     /// The server.
-    s: &'a str,
+    s: Endpoint,
     /// The STARTTLS command's name in its protocol.
     kw: &'static str,
     /// `session` or `sessions`, for the server's session count.
@@ -48,7 +49,7 @@ impl<'a> Words<'a> {
     fn of_server(p: &'a ServerProfile) -> Self {
         Words {
             p,
-            s: p.server.as_str(),
+            s: p.server,
             kw: if p.protocol == "pop3" {
                 "STLS"
             } else {
@@ -179,7 +180,10 @@ mod tests {
     #[test]
     fn asa_sentence() {
         let mut p = ServerProfile {
-            server: "203.0.113.5:587".into(),
+            server: Endpoint {
+                ip: [203, 0, 113, 5].into(),
+                port: 587,
+            },
             protocol: "smtp",
             sessions: 5,
             asa_masked: 3,

@@ -40,7 +40,7 @@ pub fn check_in_process(file: &TempFile, what: &str) {
     let good: Vec<_> = report
         .sessions
         .iter()
-        .filter(|s| s.client == GOOD_CLIENT)
+        .filter(|s| s.client.to_string() == GOOD_CLIENT)
         .map(|s| (s.id, s.transport.end))
         .collect();
     match good.len() {

@@ -215,7 +215,7 @@ struct Keep {
 impl Reporter for Keep {
     fn session(&mut self, record: &SessionRecord) -> std::io::Result<()> {
         self.count += 1;
-        if record.client == self.client {
+        if record.client.to_string() == self.client {
             self.kept.push(record.clone());
         }
         Ok(())
@@ -369,7 +369,7 @@ pub fn session<'a>(report: &'a Report, client: &str) -> &'a SessionRecord {
     let found: Vec<&SessionRecord> = report
         .sessions
         .iter()
-        .filter(|s| s.client == client)
+        .filter(|s| s.client.to_string() == client)
         .collect();
     assert_eq!(found.len(), 1, "one session of {client}: {found:#?}");
     found[0]
