@@ -125,8 +125,8 @@ impl ServerProfiles {
                     session: record.id,
                     evidence: absence,
                     protocol: record.protocol,
-                    client: record.client.clone(),
-                    server: record.server.clone(),
+                    client: record.client,
+                    server: record.server,
                     logins: cleartext_mechanisms(record),
                     replaced: record
                         .findings

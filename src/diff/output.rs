@@ -356,7 +356,7 @@ fn servers_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Re
             .map(|(k, n)| format!("{} {n}", k.name()))
             .collect();
         t.add_row(vec![
-            Cell::new(&srv.server),
+            Cell::new(srv.server),
             Cell::new(srv.protocol),
             Cell::new(srv.pairs),
             Cell::new(srv.changed),

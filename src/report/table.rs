@@ -326,7 +326,7 @@ impl<W: Write> TableReport<W> {
                 }
             };
             t.add_row(vec![
-                Cell::new(&p.server),
+                Cell::new(p.server),
                 Cell::new(p.protocol),
                 Cell::new(p.sessions),
                 Cell::new(pct(p.offered_starttls)),
