@@ -18,12 +18,9 @@
 
 pub mod analysis;
 pub mod capture;
-pub mod cli;
 pub mod decode;
 pub mod diff;
 pub mod flow;
-#[cfg(feature = "live")]
-pub mod live;
 pub mod output_file;
 pub mod parallel;
 pub mod pipeline;

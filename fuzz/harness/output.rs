@@ -134,7 +134,7 @@ pub fn analyze_bytes(
         let mut lines = JsonLines::new(&mut jsonl);
         let options_table = TableOptions {
             all: true,
-            colour: false,
+            palette: None,
         };
         let mut table_report = TableReport::new(&mut table, options_table);
         let reporters: Vec<&mut dyn Reporter> =

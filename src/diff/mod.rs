@@ -29,7 +29,6 @@
 pub mod align;
 pub mod attribute;
 pub mod classify;
-pub mod cli;
 pub mod collect;
 pub mod output;
 pub mod pair;

@@ -8,14 +8,15 @@ use super::Tap;
 use super::report::{ChangeRecord, DiffReport, PairRecord, SummaryRecord, VersionRecord};
 use crate::analysis::Severity;
 use crate::flow::Endpoint;
+use crate::report::Palette;
 use crate::report::jsonl::ecs_severity;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use std::io::{self, Write};
 
 /// Output formats (those of `analyze`: a table, one JSON document, JSON
 /// lines).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiffFormat {
     Table,
     Json,
@@ -30,7 +31,8 @@ pub const MAX_ROWS: usize = 2000;
 pub struct TableLook {
     /// Also list pairs without changes.
     pub all: bool,
-    pub colour: bool,
+    /// Colours by severity, when wanted.
+    pub palette: Option<Palette>,
     /// Indent the JSON document.
     pub pretty: bool,
 }
@@ -57,16 +59,6 @@ pub fn write_report(
     }
 }
 
-fn colour_of(severity: Severity) -> Color {
-    match severity {
-        Severity::Critical => Color::Magenta,
-        Severity::High => Color::Red,
-        Severity::Medium => Color::Yellow,
-        Severity::Low => Color::Cyan,
-        Severity::Info => Color::Reset,
-    }
-}
-
 fn upper(s: Severity) -> String {
     s.to_string().to_uppercase()
 }
@@ -75,7 +67,7 @@ fn new_table(look: TableLook) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if look.colour {
+    if look.palette.is_some() {
         t.enforce_styling();
     } else {
         t.force_no_tty();
@@ -85,10 +77,9 @@ fn new_table(look: TableLook) -> Table {
 
 fn severity_cell(look: TableLook, severity: Severity, text: String) -> Cell {
     let cell = Cell::new(text);
-    if look.colour {
-        cell.fg(colour_of(severity))
-    } else {
-        cell
+    match look.palette {
+        Some(palette) => cell.fg(palette.cell(severity)),
+        None => cell,
     }
 }
 
@@ -174,10 +165,9 @@ fn what_the_path_did(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io
         };
         for v in &srv.verdict {
             let label = format!("{:<8}", upper(v.severity));
-            let label = if look.colour {
-                format!("\x1b[{}m{label}\x1b[0m", ansi(v.severity))
-            } else {
-                label
+            let label = match look.palette {
+                Some(palette) => palette.paint(v.severity, &label),
+                None => label,
             };
             writeln!(
                 out,
@@ -404,16 +394,6 @@ fn inputs_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Res
         }
     }
     writeln!(out, "{t}")
-}
-
-fn ansi(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "35",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "0",
-    }
 }
 
 impl super::report::ChangeRecord {

@@ -9,6 +9,7 @@
 //! through [`crate::text::printable`] once more on its way out, so no byte
 //! can reach the terminal raw whatever a record holds.
 
+use super::Palette;
 use crate::analysis::{Finding, LateFinding, Reporter, RunEnd, SessionRecord};
 use crate::flow::Endpoint;
 use crate::text::printable;
@@ -21,17 +22,17 @@ pub const MAX_EXCERPT_CHARS: usize = 120;
 /// summary reporter beside it does).
 pub struct LineReport<W: Write> {
     out: W,
-    colour: bool,
+    palette: Option<Palette>,
     /// Finding lines written.
     pub lines: u64,
 }
 
 impl<W: Write> LineReport<W> {
-    /// `colour`: the severity in colour (a terminal, NO_COLOR unset).
-    pub fn new(out: W, colour: bool) -> Self {
+    /// With a `palette`, the severity in colour.
+    pub fn new(out: W, palette: Option<Palette>) -> Self {
         LineReport {
             out,
-            colour,
+            palette,
             lines: 0,
         }
     }
@@ -44,7 +45,7 @@ impl<W: Write> LineReport<W> {
         server: &Endpoint,
         late: Option<&LateFinding>,
     ) -> io::Result<()> {
-        let text = finding_line(f, protocol, client, server, late, self.colour);
+        let text = finding_line(f, protocol, client, server, late, self.palette);
         self.out.write_all(text.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.lines += 1;
@@ -59,15 +60,14 @@ pub fn finding_line(
     client: &Endpoint,
     server: &Endpoint,
     late: Option<&LateFinding>,
-    colour: bool,
+    palette: Option<Palette>,
 ) -> String {
     let first = f.evidence.first();
     let when = first.map_or_else(|| "-".to_string(), |e| e.location.timestamp.to_string());
     let label = format!("{:<8}", f.severity.to_string().to_uppercase());
-    let label = if colour {
-        super::table::colour(f.severity, &label)
-    } else {
-        label
+    let label = match palette {
+        Some(palette) => palette.paint(f.severity, &label),
+        None => label,
     };
     let mut text = format!(
         "{when} {label} {} {} {} → {} (session {}",

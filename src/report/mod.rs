@@ -8,6 +8,7 @@ pub mod hashes;
 pub mod json;
 pub mod jsonl;
 pub mod lines;
+mod palette;
 pub mod summary;
 pub mod table;
 
@@ -16,12 +17,5 @@ pub use hashes::HashExport;
 pub use json::{JsonDocument, write_report};
 pub use jsonl::JsonLines;
 pub use lines::LineReport;
+pub use palette::{Hue, Palette};
 pub use table::{TableOptions, TableReport};
-
-/// Output formats of `stripwatch analyze`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Jsonl,
-}

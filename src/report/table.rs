@@ -1,10 +1,11 @@
 //! The report for people: a verdict summary first, then one row per flagged
 //! session, then a profile per server, then what the inputs held.
 
+use super::Palette;
 use super::summary::verdict;
 use crate::analysis::{LateFinding, Reporter, RunEnd, SessionRecord, Severity};
 use crate::text::printable;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, Write};
 
 /// Most session rows kept for the table (the most severe first); the rest
@@ -27,8 +28,8 @@ struct Row {
 pub struct TableOptions {
     /// Also list sessions without findings.
     pub all: bool,
-    /// Colour findings by severity (a terminal, NO_COLOR unset).
-    pub colour: bool,
+    /// Colours findings by severity, when wanted.
+    pub palette: Option<Palette>,
 }
 
 /// Collects rows during the run and prints everything at its end.
@@ -60,23 +61,17 @@ impl<W: Write> TableReport<W> {
 
     fn severity_cell(&self, severity: Severity, text: String) -> Cell {
         let cell = Cell::new(text);
-        if !self.options.colour {
-            return cell;
+        match self.options.palette {
+            Some(palette) => cell.fg(palette.cell(severity)),
+            None => cell,
         }
-        cell.fg(match severity {
-            Severity::Critical => Color::Magenta,
-            Severity::High => Color::Red,
-            Severity::Medium => Color::Yellow,
-            Severity::Low => Color::Cyan,
-            Severity::Info => Color::Reset,
-        })
     }
 
     fn table(&self) -> Table {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic);
-        if self.options.colour {
+        if self.options.palette.is_some() {
             t.enforce_styling();
         } else {
             t.force_no_tty();
@@ -244,10 +239,9 @@ impl<W: Write> TableReport<W> {
         writeln!(self.out, "\nVerdict")?;
         for (severity, text) in &sentences {
             let label = format!("{:<8}", severity.to_string().to_uppercase());
-            let label = if self.options.colour {
-                colour(*severity, &label)
-            } else {
-                label
+            let label = match self.options.palette {
+                Some(palette) => palette.paint(*severity, &label),
+                None => label,
             };
             // Built from escaped names: escaping again would double
             // their backslashes.
@@ -405,16 +399,4 @@ impl<W: Write> TableReport<W> {
         }
         Ok(())
     }
-}
-
-/// `text` in its severity's terminal colour (ANSI SGR).
-pub(super) fn colour(severity: Severity, text: &str) -> String {
-    let code = match severity {
-        Severity::Critical => "35",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "0",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }

@@ -1,14 +1,15 @@
 //! `stripwatch diff INSIDE OUTSIDE`: the command line of the diff (wired
 //! into [`crate::cli`] by one variant and one call).
 
-use super::output::{DiffFormat, TableLook, write_report};
-use super::{DiffOptions, diff};
-use crate::capture::{InputSpec, resolve_inputs};
+use super::Format;
 use crate::cli::{EXIT_INPUT_ERROR, FailOn, FlowArgs, exit_status, report_write_failed};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use stripwatch::capture::{InputSpec, resolve_inputs};
+use stripwatch::diff::output::{DiffFormat, TableLook, write_report};
+use stripwatch::diff::{DiffOptions, diff};
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
@@ -30,8 +31,8 @@ pub struct DiffArgs {
     pub more_outside: Vec<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
-    pub format: DiffFormat,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 
     /// Table: also list pairs the path did not change.
     #[arg(long)]
@@ -62,7 +63,7 @@ pub struct DiffArgs {
 impl DiffArgs {
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+            eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
         }
     }
 
@@ -80,13 +81,6 @@ impl DiffArgs {
         }
         (resolved.inputs, !resolved.failed.is_empty())
     }
-}
-
-/// Colour only for a terminal, and never when NO_COLOR is set.
-fn colour_wanted() -> bool {
-    std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
 /// Runs `stripwatch diff` and returns the exit status.
@@ -114,17 +108,27 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     }
     let look = TableLook {
         all: args.all,
-        colour: colour_wanted(),
+        palette: crate::cli::palette(),
         pretty: std::io::stdout().is_terminal(),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = inside_failed || outside_failed || !report.inputs_complete();
-    if let Err(e) = write_report(&report, args.format, look, &mut out).and_then(|()| out.flush()) {
+    if let Err(e) =
+        write_report(&report, diff_format(args.format), look, &mut out).and_then(|()| out.flush())
+    {
         if report_write_failed(&e) {
             eprintln!("stripwatch: writing the report: {e}");
             failed = true;
         }
     }
     exit_status(failed, report.worst(), args.fail_on)
+}
+
+fn diff_format(format: Format) -> DiffFormat {
+    match format {
+        Format::Table => DiffFormat::Table,
+        Format::Json => DiffFormat::Json,
+        Format::Jsonl => DiffFormat::Jsonl,
+    }
 }

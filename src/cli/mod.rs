@@ -1,19 +1,23 @@
 //! Command-line interface: argument parsing and wiring of the library.
 
-use crate::analysis::{self, AnalysisOptions, Filter, Reporter, Run, Severity};
-use crate::capture::resolve_inputs;
-use crate::flow::{FlowConfig, PortSet};
-use crate::output_file::IfExists;
-use crate::proto::facts::Protocol;
-use crate::report::evidence::EvidenceTarget;
-use crate::report::{
-    EvidencePlan, Format, HashExport, JsonDocument, JsonLines, TableOptions, TableReport,
-};
+mod diff;
+#[cfg(feature = "live")]
+mod live;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use stripwatch::analysis::{self, AnalysisOptions, Filter, Reporter, Run, Severity};
+use stripwatch::capture::resolve_inputs;
+use stripwatch::flow::{FlowConfig, PortSet};
+use stripwatch::output_file::IfExists;
+use stripwatch::proto::facts::Protocol;
+use stripwatch::report::evidence::EvidenceTarget;
+use stripwatch::report::{
+    EvidencePlan, HashExport, Hue, JsonDocument, JsonLines, Palette, TableOptions, TableReport,
+};
 
 /// Exit status when a finding at or above `--fail-on` was reported.
 pub const EXIT_FINDINGS: u8 = 1;
@@ -67,12 +71,12 @@ pub enum Command {
     /// Compare the mail sessions seen at two taps, one on each side of a
     /// firewall or proxy, and report what the path between them changed.
     #[command(after_help = EXIT_STATUS_HELP)]
-    Diff(crate::diff::cli::DiffArgs),
+    Diff(diff::DiffArgs),
     /// Capture live from a network interface and report findings as they
     /// happen (SIGINT or SIGTERM stops and writes the summary).
     #[cfg(feature = "live")]
     #[command(after_help = EXIT_STATUS_HELP)]
-    Live(crate::live::LiveArgs),
+    Live(live::LiveArgs),
 }
 
 /// The severity that makes the exit status 1, or never.
@@ -100,6 +104,36 @@ impl FailOn {
 }
 
 /// The mail protocols, for `--protocol`.
+/// Output formats of `analyze` and `diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+}
+
+/// A severity on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProtocolArg {
     Smtp,
@@ -222,7 +256,7 @@ impl FlowArgs {
 pub struct FilterArgs {
     /// Report only findings at or above this severity.
     #[arg(long, value_enum, value_name = "SEVERITY")]
-    pub min_severity: Option<Severity>,
+    pub min_severity: Option<SeverityArg>,
 
     /// Report only sessions to this server: ADDR or ADDR:PORT ([v6]:PORT).
     #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_server)]
@@ -236,7 +270,7 @@ pub struct FilterArgs {
 impl FilterArgs {
     pub fn filter(&self) -> Filter {
         Filter {
-            min_severity: self.min_severity,
+            min_severity: self.min_severity.map(Severity::from),
             server: self.server,
             protocol: self.protocol.map(Protocol::from),
         }
@@ -273,17 +307,29 @@ impl AnalyzeArgs {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => run_analyze(&args),
-        Command::Diff(args) => crate::diff::cli::run(&args),
+        Command::Diff(args) => diff::run(&args),
         #[cfg(feature = "live")]
-        Command::Live(args) => crate::live::run(&args),
+        Command::Live(args) => live::run(&args),
     }
 }
 
-/// Colour only for a terminal, and never when NO_COLOR is set.
-pub(crate) fn colour_wanted() -> bool {
-    std::io::stdout().is_terminal()
+/// The colours of stripwatch's severities.
+const SEVERITY_PALETTE: Palette = Palette {
+    info: Hue::Default,
+    low: Hue::Cyan,
+    medium: Hue::Yellow,
+    high: Hue::Red,
+    critical: Hue::Magenta,
+};
+
+/// The severity palette when standard output wants colour: a terminal
+/// that is not `dumb`, and NO_COLOR unset (<https://no-color.org>). Every
+/// command decides here.
+pub(crate) fn palette() -> Option<Palette> {
+    let wanted = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    wanted.then_some(SEVERITY_PALETTE)
 }
 
 /// Creates the output `option` names (when it does) before the run: a name
@@ -307,12 +353,12 @@ pub(crate) fn create_output<T, E: std::fmt::Display>(
 /// An error on standard error, escaped like every output (paths and
 /// messages may carry any bytes).
 pub(crate) fn error(text: &str) {
-    eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+    eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
 }
 
 fn note(args: &AnalyzeArgs, text: &str) {
     if !args.quiet {
-        eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+        eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
     }
 }
 
@@ -358,7 +404,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
             out,
             TableOptions {
                 all: args.all,
-                colour: colour_wanted(),
+                palette: palette(),
             },
         )),
         Format::Json => Box::new(JsonDocument::new(out, std::io::stdout().is_terminal())),
@@ -423,7 +469,7 @@ fn write_evidence(
     args: &AnalyzeArgs,
     evidence: &EvidencePlan,
     target: EvidenceTarget,
-    inputs: &[crate::capture::InputSpec],
+    inputs: &[stripwatch::capture::InputSpec],
 ) -> bool {
     let path = target.path().to_path_buf();
     match evidence.write(target, inputs, args.show_secrets) {
@@ -459,7 +505,7 @@ struct Progress {
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 impl Progress {
-    fn new(args: &AnalyzeArgs, inputs: &[crate::capture::InputSpec]) -> Self {
+    fn new(args: &AnalyzeArgs, inputs: &[stripwatch::capture::InputSpec]) -> Self {
         let sizes: Vec<u64> = inputs
             .iter()
             .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
@@ -504,5 +550,34 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command};
+    use clap::Parser;
+
+    fn flow_config(args: &[&str]) -> stripwatch::flow::FlowConfig {
+        let cli = Cli::parse_from([&["stripwatch", "analyze"], args, &["x.pcap"]].concat());
+        let Command::Analyze(args) = cli.command else {
+            panic!("an analyze command");
+        };
+        args.flow.flow_config()
+    }
+
+    /// The flags set the flow table's limits, and the defaults are the
+    /// library's.
+    #[test]
+    fn flow_flags_set_the_flow_config() {
+        let defaults = stripwatch::flow::FlowConfig::default();
+        let config = flow_config(&[]);
+        assert_eq!(config.max_flows, defaults.max_flows);
+        assert_eq!(config.max_buffered_bytes, defaults.max_buffered_bytes);
+        assert_eq!(config.idle_timeout_secs, defaults.idle_timeout_secs);
+        let config = flow_config(&["--max-buffered-mb", "64", "--max-flows", "1000"]);
+        assert_eq!(config.max_buffered_bytes, 64 << 20);
+        assert_eq!(config.max_flows, 1000);
+        assert!(flow_config(&["--verify-checksums"]).drop_bad_checksums);
     }
 }

@@ -1,7 +1,7 @@
 //! `stripwatch live`: the file pipeline fed from a network interface
 //! (cargo feature `live`).
 //!
-//! The capture thread ([`crate::capture::live`]) hands packets over in
+//! The capture thread ([`stripwatch::capture::live`]) hands packets over in
 //! batches; this thread numbers them as frames of one input and runs them
 //! through the same [`Pipeline`], [`MailSessions`] and [`Run`] as
 //! `analyze`, taking every ended session as soon as it ends, so findings
@@ -18,26 +18,26 @@
 //! the summary is written, as at the end of a file. A second signal ends
 //! the process at once.
 
-use crate::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Severity};
-use crate::capture::live::{self, CaptureEnd, Event, LiveCapture, LiveOptions, Running};
-use crate::capture::writer::RotatingPcapWriter;
-use crate::capture::{CaptureError, CaptureErrorKind, Frame, LinkType};
 use crate::cli::{
     EXIT_INPUT_ERROR, FailOn, FilterArgs, FlowArgs, create_output, exit_status, report_write_failed,
 };
-use crate::flow::{FlowConfig, PortSet, TableStats};
-use crate::output_file::IfExists;
-use crate::parallel::SessionOutbox;
-use crate::pipeline::{InputSummary, Pipeline};
-use crate::privileges;
-use crate::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
-use crate::time::Timestamp;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stripwatch::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Severity};
+use stripwatch::capture::live::{self, CaptureEnd, Event, LiveCapture, LiveOptions, Running};
+use stripwatch::capture::writer::RotatingPcapWriter;
+use stripwatch::capture::{CaptureError, CaptureErrorKind, Frame, LinkType};
+use stripwatch::flow::{FlowConfig, PortSet, TableStats};
+use stripwatch::output_file::IfExists;
+use stripwatch::parallel::SessionOutbox;
+use stripwatch::pipeline::{InputSummary, Pipeline};
+use stripwatch::privileges;
+use stripwatch::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
+use stripwatch::time::Timestamp;
 
 /// With no packet for this long, the wall clock advances capture time.
 pub const IDLE_TICK: Duration = Duration::from_millis(500);
@@ -170,7 +170,7 @@ impl LiveArgs {
     /// interfaces.
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+            eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
         }
     }
 }
@@ -191,7 +191,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     let link = capture.link();
     args.note(&format!(
         "capturing on {interface} ({}, snaplen {}), filter: {}; Ctrl-C stops",
-        crate::capture::linktype::name(link),
+        stripwatch::capture::linktype::name(link),
         args.snaplen,
         capture.options().filter,
     ));
@@ -201,7 +201,7 @@ pub fn run(args: &LiveArgs) -> ExitCode {
     };
 
     let stdout = std::io::stdout();
-    let mut lines = LineReport::new(std::io::stdout(), crate::cli::colour_wanted());
+    let mut lines = LineReport::new(std::io::stdout(), crate::cli::palette());
     let mut main_reporter = main_reporter(args, &stdout);
     let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if args.format == LiveFormat::Table {
@@ -303,7 +303,7 @@ fn main_reporter<'a>(args: &LiveArgs, stdout: &'a std::io::Stdout) -> Box<dyn Re
             std::io::BufWriter::new(stdout.lock()),
             TableOptions {
                 all: args.all,
-                colour: crate::cli::colour_wanted(),
+                palette: crate::cli::palette(),
             },
         )),
         LiveFormat::Jsonl => Box::new(JsonLines::new(std::io::BufWriter::new(stdout.lock()))),
@@ -369,7 +369,7 @@ fn capture_all(
     }
     if let Some(e) = &end.error {
         let text = format!("the capture on {interface} stopped: {e}");
-        eprintln!("stripwatch: {}", crate::text::escape(text.as_bytes()));
+        eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
     }
     Captured {
         summaries,
@@ -538,7 +538,7 @@ fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
             return Err(format!(
                 "{option} creates files next to {} after the start, as uid {}, \
                  who cannot write in that directory (choose one it can, or another --user)",
-                crate::text::escape(path.as_os_str().as_encoded_bytes()),
+                stripwatch::text::escape(path.as_os_str().as_encoded_bytes()),
                 nix::unistd::getuid()
             ));
         }
@@ -578,7 +578,7 @@ impl Tally {
     fn progress(
         &self,
         elapsed: Duration,
-        counters: Option<crate::capture::LiveCounters>,
+        counters: Option<stripwatch::capture::LiveCounters>,
         flows: usize,
         worst: Option<Severity>,
     ) -> String {
@@ -620,7 +620,7 @@ fn list() -> ExitCode {
                     flags.push("loopback");
                 }
                 let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
-                let mut line = crate::text::escape(i.name.as_bytes());
+                let mut line = stripwatch::text::escape(i.name.as_bytes());
                 if !flags.is_empty() {
                     line.push_str(&format!(" [{}]", flags.join(", ")));
                 }
@@ -628,7 +628,7 @@ fn list() -> ExitCode {
                     line.push_str(&format!(" {}", addresses.join(" ")));
                 }
                 if let Some(d) = &i.description {
-                    line.push_str(&format!(" ({})", crate::text::escape(d.as_bytes())));
+                    line.push_str(&format!(" ({})", stripwatch::text::escape(d.as_bytes())));
                 }
                 if writeln!(out, "{line}").is_err() {
                     break;
