@@ -4,7 +4,7 @@
 //! gaps, identical between gaps otherwise). See `common/compare.rs` for the
 //! exact rules and `common/follow.rs` for how tshark represents gaps.
 //!
-//! Needs tshark: runs only with `STRIPWATCH_EXTERNAL_TESTS=1`.
+//! Needs tshark: ignored unless run with `STRIPWATCH_EXTERNAL_TESTS=1`.
 //! `STRIPWATCH_FOLLOW_DIR=DIR` compares the captures under DIR instead of
 //! `samples/`; `STRIPWATCH_FOLLOW_REPORT=1` prints a table of every session
 //! and does not fail on differences (`scripts/compare-follow.sh DIR`).
@@ -66,19 +66,15 @@ fn compare_dir(dir: &Path) -> Vec<Row> {
 }
 
 #[test]
+#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn sessions_match_tshark_follow() {
-    if !common::external_tests_enabled("sessions_match_tshark_follow") {
-        return;
-    }
+    common::require_external(&["tshark"]);
     let dir = std::env::var_os("STRIPWATCH_FOLLOW_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
     let report = std::env::var("STRIPWATCH_FOLLOW_REPORT").is_ok_and(|v| v == "1");
     let files = capture_files(&dir);
-    if files.is_empty() {
-        eprintln!("no captures under {}: nothing to compare", dir.display());
-        return;
-    }
+    assert!(!files.is_empty(), "no captures under {}", dir.display());
     let rows = compare_dir(&dir);
     let failures: Vec<Row> = rows
         .iter()
@@ -348,10 +344,9 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn synthetic_edge_cases_match_tshark_follow() {
-    if !common::external_tests_enabled("synthetic_edge_cases_match_tshark_follow") {
-        return;
-    }
+    common::require_external(&["tshark"]);
     let dir = std::env::temp_dir().join(format!("stripwatch-follow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut problems = Vec::new();

@@ -1,49 +1,48 @@
 //! Helpers shared by the integration tests.
 //!
-//! Tests that need external tools (tshark) run only when
-//! `STRIPWATCH_EXTERNAL_TESTS=1` (which `.ci/run` sets); otherwise they say
-//! loudly that they were skipped. When enabled, a missing tool is a failure:
-//! CI installs the tools, so their absence there is an error, not a skip.
+//! Tests that need more than Rust (tshark, python3, root, ...) are
+//! `#[ignore = "needs TOOL: STRIPWATCH_EXTERNAL_TESTS=1"]`: a plain
+//! `cargo test` lists them as ignored. Run anyway (`--ignored`,
+//! `--include-ignored`), each starts with [`require_external`], which fails
+//! the test, saying what is missing, unless `STRIPWATCH_EXTERNAL_TESTS=1`
+//! (which `.ci/run` sets after installing the tools) and every tool runs.
 
 pub mod compare;
 pub mod follow;
 pub mod pcapgen;
 
-use std::io::Write as _;
 use std::process::Command;
 
 /// Environment variable that enables tests needing external tools.
 pub const EXTERNAL_TESTS_VAR: &str = "STRIPWATCH_EXTERNAL_TESTS";
 
-/// True when tests needing tshark should run. Otherwise prints a loud
-/// `SKIPPED` line to stderr and returns false. Panics when enabled but
-/// tshark cannot be run.
-pub fn external_tests_enabled(test_name: &str) -> bool {
-    external_tools_enabled(test_name, &["tshark"])
-}
-
-/// Like [`external_tests_enabled`] for any set of tools (each must answer
-/// `TOOL --version`).
-pub fn external_tools_enabled(test_name: &str, tools: &[&str]) -> bool {
+/// Fails the calling test unless `STRIPWATCH_EXTERNAL_TESTS=1` and every
+/// tool answers `TOOL --version`: an ignored test run by hand or by
+/// `--include-ignored` never passes without doing its work.
+pub fn require_external(tools: &[&str]) {
     let enabled = std::env::var(EXTERNAL_TESTS_VAR).is_ok_and(|v| v == "1");
-    if !enabled {
-        // Straight to the stderr handle: unlike eprintln!, this is not
-        // swallowed by the test harness's output capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test_name}: needs {}; set {EXTERNAL_TESTS_VAR}=1 (.ci/run does)",
-            tools.join(", ")
-        );
-        return false;
-    }
+    assert!(
+        enabled,
+        "this test needs {}: run it with {EXTERNAL_TESTS_VAR}=1 \
+         (.ci/run sets it after installing the tools)",
+        tools.join(", ")
+    );
     for tool in tools {
         require_tool(tool);
     }
-    true
+}
+
+/// Fails the calling test unless it runs as root (`why` says what for).
+pub fn require_root(why: &str) {
+    let uid = Command::new("id").arg("-u").output().expect("id -u runs");
+    assert!(
+        uid.stdout == b"0\n",
+        "this test needs root ({why}); .ci/run runs as root"
+    );
 }
 
 /// Panics with a clear message unless `tool --version` runs successfully.
-pub fn require_tool(tool: &str) {
+fn require_tool(tool: &str) {
     match Command::new(tool).arg("--version").output() {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
@@ -53,7 +52,19 @@ pub fn require_tool(tool: &str) {
         ),
         Err(e) => panic!(
             "{EXTERNAL_TESTS_VAR}=1 but `{tool}` cannot be run ({e}); install it \
-             (Debian: apt-get install tshark) or unset {EXTERNAL_TESTS_VAR}"
+             (Debian package: {}) or leave the test ignored",
+            debian_package(tool)
         ),
+    }
+}
+
+/// The Debian package that installs `tool`.
+fn debian_package(tool: &str) -> &str {
+    match tool {
+        "capinfos" => "wireshark-common",
+        "setpriv" => "util-linux",
+        "setcap" => "libcap2-bin",
+        "ip" => "iproute2",
+        other => other,
     }
 }

@@ -11,9 +11,8 @@
 //! root or with file capabilities, every thread must run without them once
 //! the capture is open (/proc/PID/task/*/status).
 //!
-//! Gated on `STRIPWATCH_EXTERNAL_TESTS=1` (root, tcpreplay, iproute2,
-//! setpriv, setcap), as `.ci/run` runs it; otherwise each test prints a
-//! loud SKIPPED line and passes.
+//! Ignored unless run with `STRIPWATCH_EXTERNAL_TESTS=1` (root, tcpreplay,
+//! iproute2, setpriv, setcap), as `.ci/run` runs them.
 use crate::common;
 
 use serde_json::Value;
@@ -33,17 +32,11 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn enabled(test: &str) -> bool {
-    if !common::external_tools_enabled(test, &["tcpreplay"]) {
-        return false;
-    }
-    let uid = run(&["id", "-u"]);
-    assert_eq!(
-        uid.trim(),
-        "0",
-        "{test} needs root (network namespaces, packet capture); .ci/run runs as root"
-    );
-    true
+/// Fails the test unless external tests are enabled, tcpreplay and
+/// `tools` run, and the test runs as root.
+fn require_setup(tools: &[&str]) {
+    common::require_external(&[&["tcpreplay"], tools].concat());
+    common::require_root("network namespaces, packet capture");
 }
 
 /// Runs a command and returns its stdout; panics when it fails.
@@ -373,11 +366,10 @@ fn assert_unprivileged(pid: u32, dropped_root: bool) {
 }
 
 #[test]
+#[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
     let test = "equal";
-    if !enabled("live_findings_equal_those_of_the_written_and_the_replayed_files") {
-        return;
-    }
+    require_setup(&[]);
     let ns = Netns::new(test);
     let dir = scratch(test);
     let written = dir.join("live.pcap");
@@ -455,11 +447,10 @@ fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
 }
 
 #[test]
+#[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn idle_sessions_time_out_while_capturing_and_findings_stream_as_lines() {
     let test = "idle";
-    if !enabled("idle_sessions_time_out_while_capturing_and_findings_stream_as_lines") {
-        return;
-    }
+    require_setup(&[]);
     let ns = Netns::new(test);
     // A session that never ends (the server's side was not captured): it
     // must end by the idle timeout, from the wall clock, with no packet
@@ -515,11 +506,10 @@ fn idle_sessions_time_out_while_capturing_and_findings_stream_as_lines() {
 }
 
 #[test]
+#[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn rotated_capture_files_hold_the_same_traffic() {
     let test = "rotate";
-    if !enabled("rotated_capture_files_hold_the_same_traffic") {
-        return;
-    }
+    require_setup(&[]);
     let ns = Netns::new(test);
     let dir = scratch(test);
     // The pcap files after the first and the hash files are created after
@@ -598,11 +588,10 @@ fn rotated_capture_files_hold_the_same_traffic() {
 }
 
 #[test]
+#[ignore = "needs root + tcpreplay, iproute2, setpriv, setcap: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn listing_and_privileges() {
     let test = "privileges";
-    if !common::external_tools_enabled("listing_and_privileges", &["setpriv"]) || !enabled(test) {
-        return;
-    }
+    require_setup(&["setpriv"]);
     let ns = Netns::new(test);
     let list = ns.command(&[BIN, "live", "--list"]).output().unwrap();
     assert!(list.status.success());

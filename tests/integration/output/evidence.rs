@@ -1,9 +1,10 @@
 //! `--write-evidence`: the flagged sessions' packets, secrets masked,
 //! checksums fixed; one pcap, or one per (session, finding kind) in a
-//! directory. Opened with tshark when `STRIPWATCH_EXTERNAL_TESTS=1`.
+//! directory. Opened with tshark and capinfos by ignored tests
+//! (`STRIPWATCH_EXTERNAL_TESTS=1`).
 
 use super::support::{analyze, bytes, s, sample, scratch, session_kinds, session_packets};
-use crate::common::{external_tests_enabled, external_tools_enabled};
+use crate::common::require_external;
 use crate::findings_support::secrets::secrets;
 use crate::gen_samples::mechanisms as mech;
 use serde_json::Value;
@@ -120,19 +121,25 @@ fn evidence_directory_has_one_file_per_session_and_kind() {
     let id = cross["id"].as_u64().unwrap();
     assert!(got.contains(&format!("session-{id:06}-starttls-stripped.pcap")));
     assert!(!got.contains(&format!("session-{id:06}-no-starttls-offered.pcap")));
+    // Every file of a session holds the same packets.
+    let mut first_of_session = BTreeMap::new();
     for name in &got {
         let pcap = bytes(&target.join(name));
         assert_eq!(pcap[..4], 0xa1b2_c3d4u32.to_le_bytes(), "{name}");
         assert!(pcap.len() > 24 + 16, "{name} has packets");
+        let session = name.split('-').nth(1).unwrap();
+        let first = first_of_session
+            .entry(session)
+            .or_insert_with(|| pcap.clone());
+        assert!(*first == pcap, "{name}: not its session's packets");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
+#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn evidence_file_holds_exactly_the_flagged_sessions() {
-    if !external_tests_enabled("evidence_file_holds_exactly_the_flagged_sessions") {
-        return;
-    }
+    require_external(&["tshark"]);
     let dir = scratch("evidence-file");
     let pcap = dir.join("evidence.pcap");
     let doc = write_evidence(&pcap);
@@ -149,10 +156,9 @@ fn evidence_file_holds_exactly_the_flagged_sessions() {
 }
 
 #[test]
+#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn evidence_checksums_are_valid() {
-    if !external_tests_enabled("evidence_checksums_are_valid") {
-        return;
-    }
+    require_external(&["tshark"]);
     let dir = scratch("evidence-checksums");
     let pcap = dir.join("evidence.pcap");
     write_evidence(&pcap);
@@ -186,10 +192,9 @@ fn evidence_checksums_are_valid() {
 }
 
 #[test]
+#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn evidence_streams_show_stars_for_secrets() {
-    if !external_tests_enabled("evidence_streams_show_stars_for_secrets") {
-        return;
-    }
+    require_external(&["tshark"]);
     let dir = scratch("evidence-follow");
     let pcap = dir.join("evidence.pcap");
     let doc = write_evidence(&pcap);
@@ -235,11 +240,9 @@ fn evidence_streams_show_stars_for_secrets() {
 }
 
 #[test]
+#[ignore = "needs capinfos (tshark): STRIPWATCH_EXTERNAL_TESTS=1"]
 fn evidence_directory_files_open_with_their_session_packets() {
-    let test = "evidence_directory_files_open_with_their_session_packets";
-    if !external_tools_enabled(test, &["capinfos"]) {
-        return;
-    }
+    require_external(&["capinfos"]);
     let dir = scratch("evidence-dir");
     let target = dir.join("per-finding");
     std::fs::create_dir_all(&target).unwrap();
@@ -247,16 +250,9 @@ fn evidence_directory_files_open_with_their_session_packets() {
     let mut want = BTreeMap::new();
     for session in flagged(&doc) {
         let id = session["id"].as_u64().unwrap();
-        let kinds = session_kinds(session);
-        for kind in &kinds {
+        for kind in session_kinds(session) {
             let name = format!("session-{id:06}-{kind}.pcap");
             want.insert(name, session_packets(session));
-        }
-        // Every file of a session holds the same packets.
-        let first = bytes(&target.join(format!("session-{id:06}-{}.pcap", kinds[0])));
-        for kind in &kinds[1..] {
-            let other = bytes(&target.join(format!("session-{id:06}-{kind}.pcap")));
-            assert!(first == other, "session {id}: {kind}");
         }
     }
     // capinfos opens every file and counts its packets.

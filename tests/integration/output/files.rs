@@ -4,7 +4,7 @@
 //! output is exit status 2 whatever `--fail-on` says.
 
 use super::support::{Run, analyze, sample, scratch};
-use crate::common::external_tools_enabled;
+use crate::common::{require_external, require_root};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -253,15 +253,10 @@ fn a_failed_output_is_status_two_whatever_fail_on() {
 /// As root in CI: another user (nobody) plants links in a shared sticky
 /// directory where root then writes its outputs.
 #[test]
+#[ignore = "needs root + setpriv: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn links_planted_by_another_user_are_not_followed() {
-    let test = "links_planted_by_another_user_are_not_followed";
-    if !external_tools_enabled(test, &["setpriv"]) {
-        return;
-    }
-    assert!(
-        Command::new("id").arg("-u").output().unwrap().stdout == b"0\n",
-        "{test} needs root (another user plants the links); .ci/run runs as root"
-    );
+    require_external(&["setpriv"]);
+    require_root("another user plants the links");
     let dir = scratch("planted");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let shared = dir.join("shared");

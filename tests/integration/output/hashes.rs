@@ -135,11 +135,9 @@ print("ok", user)
 "#;
 
 #[test]
+#[ignore = "needs python3: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn cram_md5_and_apop_lines_crack_with_the_known_passwords() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIPPED cram_md5_and_apop_lines_crack_with_the_known_passwords: no python3");
-        return;
-    }
+    crate::common::require_external(&["python3"]);
     let dir = scratch("hashes-python");
     let path = dir.join("h");
     let run = analyze(&[
