@@ -130,11 +130,11 @@ fn hundred_thousand_pipelined_commands() {
     pipelined_commands(100_000);
 }
 
-/// The full size; `cargo test --release --test adversarial --
-/// --ignored` (tens of seconds in a debug build).
+/// The full size; `cargo test --release --test integration
+/// full_size_ -- --ignored` (tens of seconds in a debug build).
 #[test]
 #[ignore = "full size (1M commands): run in release with --ignored"]
-fn million_pipelined_commands() {
+fn full_size_million_pipelined_commands() {
     pipelined_commands(1_000_000);
 }
 
@@ -182,7 +182,7 @@ fn twenty_megabyte_line_without_crlf() {
 /// The full size; run with `--ignored`.
 #[test]
 #[ignore = "full size (100 MB line): run in release with --ignored"]
-fn hundred_megabyte_line_without_crlf() {
+fn full_size_hundred_megabyte_line_without_crlf() {
     line_without_crlf(100 << 20);
 }
 
@@ -372,10 +372,10 @@ fn thousand_flows_holding_data_stay_within_the_budget() {
 
 /// The size: 4,000 flows of 256 KiB (1 GiB behind holes) and
 /// `--max-buffered-mb 64`; run with `cargo test --release --test
-/// adversarial -- --ignored`.
+/// integration full_size_ -- --ignored`.
 #[test]
-#[ignore = "1 GiB capture: run in release with --ignored"]
-fn four_thousand_flows_holding_a_gigabyte_stay_within_the_budget() {
+#[ignore = "full size (1 GiB capture): run in release with --ignored"]
+fn full_size_four_thousand_flows_holding_a_gigabyte_stay_within_the_budget() {
     flows_holding_data_stay_within_the_budget(4000, 256 << 10, 64);
 }
 

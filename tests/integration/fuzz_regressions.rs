@@ -7,7 +7,8 @@
 //!   are kept working by `cargo test`;
 //! - (ignored until fixed) `tests/fuzz_regressions/known-bugs/<target>/`:
 //!   inputs of bugs found and reported but not fixed yet. Run them with
-//!   `cargo test --test integration fuzz_regressions:: -- --ignored`.
+//!   `cargo test --test integration fuzz_regressions::known_bugs --
+//!   --ignored`; CI skips them (`--skip fuzz_regressions::known_bugs`).
 
 #[path = "../../fuzz/harness/mod.rs"]
 mod harness;
