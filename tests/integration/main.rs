@@ -1,27 +1,30 @@
 //! The integration tests: one test binary, so the library is linked once
 //! (each file under `tests/` used to be a binary of its own). Add a module
-//! here, not a file beside `tests/integration/`.
-//!
-//! Run a group by its module: `cargo test --test integration adversarial::`.
+//! here, not a file beside `tests/integration/`. A group runs by its
+//! module: `cargo test --test integration adversarial::`.
 //!
 //! # Ignored tests
 //!
 //! A plain `cargo test` needs nothing but Rust. What it cannot run it lists
-//! as ignored, never as passed; the reason says what the test needs:
+//! as ignored, never as passed:
 //!
 //! - `#[ignore = "needs tshark: STRIPWATCH_EXTERNAL_TESTS=1"]` (or python3,
-//!   root + tcpreplay, ...): tests that need tools beyond Rust. `.ci/run`
-//!   installs them and runs `STRIPWATCH_EXTERNAL_TESTS=1 cargo test
-//!   --features live -- --include-ignored --skip full_size_ --skip
-//!   known_bugs`. Run without the variable, or with a tool missing, such a
-//!   test fails and says what is missing ([`common::require_external`]).
+//!   root + tcpreplay, ...; the reason says what): tests that need more
+//!   than Rust. Each starts with [`common::require_external`], so run
+//!   without the variable, or with a tool missing, it fails and says what
+//!   is missing.
 //! - `full_size_*`: the adversarial tests at the issue's full size (a
 //!   gigabyte of input, a million commands), for release builds:
 //!   `cargo test --release --test integration full_size_ -- --ignored`.
 //! - `fuzz_regressions::known_bugs`: inputs of bugs reported and not fixed
-//!   yet; expected to fail until they are.
+//!   yet; it fails until they are.
 //!
-//! CI skips the last two by name (`--skip full_size_ --skip known_bugs`).
+//! `.ci/run` runs the first kind and skips the other two by name:
+//!
+//! ```sh
+//! STRIPWATCH_EXTERNAL_TESTS=1 cargo test --features live -- --include-ignored \
+//!     --skip full_size_ --skip fuzz_regressions::known_bugs
+//! ```
 
 mod adversarial;
 mod diff;
