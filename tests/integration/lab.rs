@@ -267,7 +267,7 @@ fn wild_samples_agree_with_truth() {
 #[test]
 #[ignore = "needs root + apt (Postfix, Dovecot, swaks, curl, tshark): STRIPWATCH_EXTERNAL_TESTS=1"]
 fn fresh_lab_recording_agrees_with_truth() {
-    common::require_external(&["bash"]);
+    common::require_external(&["bash", "apt-get"]);
     if let Ok(dir) = std::env::var("STRIPWATCH_LAB_RECORDING") {
         check_recording(Path::new(&dir));
         return;

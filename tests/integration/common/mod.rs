@@ -23,8 +23,8 @@ pub fn require_external(tools: &[&str]) {
     let enabled = std::env::var(EXTERNAL_TESTS_VAR).is_ok_and(|v| v == "1");
     assert!(
         enabled,
-        "this test needs {}: run it with {EXTERNAL_TESTS_VAR}=1 \
-         (.ci/run sets it after installing the tools)",
+        "this test needs {} (and what its #[ignore] reason says): run it with \
+         {EXTERNAL_TESTS_VAR}=1 (.ci/run sets it after installing the tools)",
         tools.join(", ")
     );
     for tool in tools {
