@@ -16,4 +16,5 @@ fi
 dir=$(cd "$1" && pwd)
 cd "$(dirname "$0")/.."
 STRIPWATCH_EXTERNAL_TESTS=1 STRIPWATCH_FOLLOW_DIR="$dir" STRIPWATCH_FOLLOW_REPORT=1 \
-    exec cargo test --test follow_tshark sessions_match_tshark_follow -- --nocapture --test-threads=1
+    exec cargo test --test integration follow_tshark::sessions_match_tshark_follow -- \
+    --ignored --nocapture --test-threads=1

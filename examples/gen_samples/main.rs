@@ -153,7 +153,7 @@ fn readme(samples: &[Sample]) -> String {
          `tests/lab/record.sh`, see `lab/README.md`):\n\n\
          ```sh\n\
          cargo run --example gen_samples -- samples/          # regenerate\n\
-         cargo run --example gen_samples -- --check samples/  # verify (tests/samples_transport.rs does too)\n\
+         cargo run --example gen_samples -- --check samples/  # verify (tests/integration/samples_transport.rs does too)\n\
          ```\n\n\
          Addresses are from the documentation ranges (192.0.2.0/24, 198.51.100.0/24, \
          203.0.113.0/24, 2001:db8::/32) or loopback. Clocks start at \
@@ -161,14 +161,14 @@ fn readme(samples: &[Sample]) -> String {
          Each side acknowledges every send of its peer with a pure ACK unless stated.\n\n\
          `transport/` exercises reassembly, framings and file formats. `findings/` has, for \
          every finding kind and every credential mechanism, sessions that show it, and clean \
-         sessions that must show nothing (`tests/samples_findings.rs` asserts each session's \
+         sessions that must show nothing (`tests/integration/samples_findings.rs` asserts each session's \
          findings with their severity and evidence packets). The sessions of a `findings/` \
          file start one second apart, so session N of a report starts N-1 seconds after the \
          file's first packet; each file has its own server address. Every password and \
          token in them is fake (`pw-...`, `tok-...`). `diff/` holds pairs of captures of the \
          same sessions at two taps, one on each side of a middlebox that rewrites packets in \
          place, for `stripwatch diff` (`NAME.inside.pcap`: clients to middlebox; \
-         `NAME.outside.pcap`: middlebox to servers; `tests/diff.rs` asserts every change).\n\n\
+         `NAME.outside.pcap`: middlebox to servers; `tests/integration/diff.rs` asserts every change).\n\n\
          | File | Format, framing | Packets | Contents |\n\
          | --- | --- | --- | --- |\n",
     );

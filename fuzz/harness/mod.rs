@@ -1,6 +1,6 @@
 //! The fuzz harnesses: one function per fuzz target, shared by the
 //! cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`) and the regression test
-//! (`tests/fuzz_regressions.rs`) that replays every committed crash input
+//! (`tests/integration/fuzz_regressions.rs`) that replays every committed crash input
 //! through exactly the same code.
 //!
 //! Only crates the main package already depends on are used here (no
