@@ -15,11 +15,10 @@ use std::net::IpAddr;
 pub struct TcpFlags(pub u8);
 
 impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
+    pub(crate) const FIN: u8 = 0x01;
+    pub(crate) const SYN: u8 = 0x02;
+    pub(crate) const RST: u8 = 0x04;
+    pub(crate) const ACK: u8 = 0x10;
 
     pub fn fin(self) -> bool {
         self.0 & Self::FIN != 0
@@ -147,7 +146,7 @@ fn fold(mut sum: u64) -> u16 {
 
 /// Where a segment's parts lie within its frame, as byte ranges.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SegmentLayout {
+pub(crate) struct SegmentLayout {
     /// TCP header and payload (only when complete: not snaplen-cut).
     pub tcp: Option<std::ops::Range<usize>>,
     /// The payload bytes the capture kept.
@@ -157,7 +156,7 @@ pub struct SegmentLayout {
 impl TcpSegment<'_> {
     /// The layout of this segment within `frame`, the bytes it was decoded
     /// from.
-    pub fn layout(&self, frame: &[u8]) -> SegmentLayout {
+    pub(crate) fn layout(&self, frame: &[u8]) -> SegmentLayout {
         let range = |part: &[u8]| {
             let start = (part.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
             start..start + part.len()
@@ -172,7 +171,7 @@ impl TcpSegment<'_> {
 /// Recomputes the TCP checksum of a frame whose payload was changed in
 /// place. Returns false when the segment cannot be checksummed (cut by
 /// snaplen, or not TCP).
-pub fn fix_tcp_checksum(link: LinkType, frame: &mut [u8]) -> bool {
+pub(crate) fn fix_tcp_checksum(link: LinkType, frame: &mut [u8]) -> bool {
     let (range, src, dst) = match decode(link, frame) {
         Ok(seg) => match seg.layout(frame).tcp {
             Some(range) => (range, seg.src, seg.dst),
@@ -217,7 +216,7 @@ pub fn fix_tcp_checksum(link: LinkType, frame: &mut [u8]) -> bool {
 
 /// What a quick look at a frame's headers tells, without decoding it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peek {
+pub(crate) enum Peek {
     /// A TCP segment between these endpoints.
     Tcp {
         src: IpAddr,
@@ -233,7 +232,7 @@ pub enum Peek {
 /// Finds a frame's addresses and TCP ports in the common layouts, so that
 /// packets of no interest are dropped before a full decode. Agrees with
 /// [`decode`] whenever it answers [`Peek::Tcp`].
-pub fn peek(link: LinkType, data: &[u8]) -> Peek {
+pub(crate) fn peek(link: LinkType, data: &[u8]) -> Peek {
     let ip = match link {
         linktype::ETHERNET => {
             let mut at = 12;

@@ -59,7 +59,7 @@ pub trait Ended: Send {
 }
 
 /// Receives the ended sessions in the order one thread ends them.
-pub trait Collector<T> {
+pub(crate) trait Collector<T> {
     fn session(&mut self, ended: T);
     /// Reading paused a moment (every [`PAUSE_FRAMES`] frames on one
     /// thread, every batch round on several).
@@ -68,7 +68,7 @@ pub trait Collector<T> {
 
 /// Frames between [`Collector::pause`]s on one thread: a few milliseconds
 /// of reading.
-pub const PAUSE_FRAMES: u32 = 4096;
+pub(crate) const PAUSE_FRAMES: u32 = 4096;
 
 /// Frames per batch round (across all workers).
 const BATCH_FRAMES: usize = 8192;
@@ -138,7 +138,7 @@ enum Report<T> {
 /// as soon as it is known, on `threads` worker threads (1: on this thread
 /// alone; the results are the same). `new_handler` makes the handler of
 /// each worker. `progress` is told the bytes of each input read so far.
-pub fn run_inputs<H: SessionOutbox>(
+pub(crate) fn run_inputs<H: SessionOutbox>(
     inputs: &[InputSpec],
     config: FlowConfig,
     threads: usize,

@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Sessions ended at a time at the end of the input.
-pub const FINISH_CHUNK: usize = 1024;
+pub(crate) const FINISH_CHUNK: usize = 1024;
 
 /// What happened to the frames of one input.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -65,7 +65,7 @@ pub struct InputSummary {
 
 /// Whether a frame is a segment of a followed port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Classified {
+pub(crate) enum Classified {
     /// A TCP segment of a followed port, in this flow.
     Mail(FlowKey),
     /// Anything else (counted in the summary).
@@ -73,7 +73,7 @@ pub enum Classified {
 }
 
 impl InputSummary {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         InputSummary {
             // A file name is not packet data, but it may come from anyone.
             file: crate::text::escape(name.as_bytes()),
@@ -90,7 +90,7 @@ impl InputSummary {
     /// Counts one frame and tells whether it is a segment of a followed
     /// port. Most packets of a tap are not mail: they are dropped on a
     /// glance at their headers, and only doubtful ones fully decoded.
-    pub fn classify(&mut self, frame: &Frame<'_>, ports: &PortSet) -> Classified {
+    pub(crate) fn classify(&mut self, frame: &Frame<'_>, ports: &PortSet) -> Classified {
         self.packets += 1;
         self.bytes += u64::from(frame.orig_len);
         self.captured_bytes += frame.data.len() as u64;
@@ -143,7 +143,7 @@ impl InputSummary {
     }
 
     /// Records how the file ended.
-    pub fn record_end(&mut self, file: &CaptureFile, error: Option<CaptureError>) {
+    pub(crate) fn record_end(&mut self, file: &CaptureFile, error: Option<CaptureError>) {
         self.gzip = file.is_gzip();
         self.format = match file.format() {
             CaptureFormat::Pcap => "pcap",
@@ -168,7 +168,7 @@ impl InputSummary {
         }
     }
 
-    pub fn name_link_types(&mut self) {
+    pub(crate) fn name_link_types(&mut self) {
         self.flush_link_run();
         for (link, count) in self.link_counts.drain() {
             *self.link_types.entry(linktype::name(link)).or_default() += count;
@@ -202,10 +202,6 @@ impl<H: SessionHandler> Pipeline<H> {
         self.table.handler_mut()
     }
 
-    pub fn inputs(&self) -> &[InputSummary] {
-        &self.inputs
-    }
-
     /// Reads one input to its end (or to the first damage), feeding every
     /// frame through the pipeline. Errors are recorded in the input's
     /// summary; the frames before them have been analyzed.
@@ -216,7 +212,11 @@ impl<H: SessionHandler> Pipeline<H> {
     /// Like [`Self::read_input`], calling `after_frame` after every frame
     /// with the handler (to take ended sessions) and the bytes of this
     /// input read so far.
-    pub fn read_input_with(&mut self, spec: &InputSpec, after_frame: &mut dyn FnMut(&mut H, u64)) {
+    pub(crate) fn read_input_with(
+        &mut self,
+        spec: &InputSpec,
+        after_frame: &mut dyn FnMut(&mut H, u64),
+    ) {
         let index = self.begin_input(&spec.name);
         match CaptureFile::open_input(spec) {
             Ok(mut file) => {
@@ -241,14 +241,19 @@ impl<H: SessionHandler> Pipeline<H> {
     }
 
     /// Records how an input ended.
-    pub fn end_input(&mut self, index: u16, file: &CaptureFile, error: Option<CaptureError>) {
+    pub(crate) fn end_input(
+        &mut self,
+        index: u16,
+        file: &CaptureFile,
+        error: Option<CaptureError>,
+    ) {
         if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
             summary.record_end(file, error);
         }
     }
 
     /// Records an input that could not be opened at all.
-    pub fn fail_input(&mut self, index: u16, error: CaptureError) {
+    pub(crate) fn fail_input(&mut self, index: u16, error: CaptureError) {
         if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
             summary.record_failure(error);
         }

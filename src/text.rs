@@ -18,7 +18,7 @@ pub fn escape(bytes: &[u8]) -> String {
 }
 
 /// Appends the escaped form of `bytes` to `out`.
-pub fn escape_into(bytes: &[u8], out: &mut String) {
+pub(crate) fn escape_into(bytes: &[u8], out: &mut String) {
     for chunk in bytes.utf8_chunks() {
         escape_str_into(chunk.valid(), out);
         // Surrogates (ED A0..ED BF ..) are invalid UTF-8: they land here.
@@ -59,7 +59,7 @@ fn escape_str_into(text: &str, out: &mut String) {
 }
 
 /// Escapes at most `max` bytes of `bytes`, marking the cut with `...`.
-pub fn escape_truncated(bytes: &[u8], max: usize) -> String {
+pub(crate) fn escape_truncated(bytes: &[u8], max: usize) -> String {
     match bytes.get(..max) {
         Some(head) if bytes.len() > max => {
             let mut s = escape(head);
@@ -73,7 +73,7 @@ pub fn escape_truncated(bytes: &[u8], max: usize) -> String {
 /// Text that was escaped when its record was built, made safe to print
 /// again: returned as is when it holds no [`hidden`] character (so
 /// escaping twice does not double the backslashes), escaped whole otherwise.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().any(hidden) {
         std::borrow::Cow::Owned(escape(text.as_bytes()))
     } else {

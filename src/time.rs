@@ -13,7 +13,7 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
-    pub const ZERO: Timestamp = Timestamp { secs: 0, nanos: 0 };
+    pub(crate) const ZERO: Timestamp = Timestamp { secs: 0, nanos: 0 };
 
     pub fn new(secs: i64, nanos: u32) -> Self {
         let carry = i64::from(nanos / 1_000_000_000);
@@ -25,7 +25,7 @@ impl Timestamp {
 
     /// A timestamp from a count of `units` per second (e.g. 1_000_000 for
     /// microseconds), as pcapng stores it.
-    pub fn from_units(count: u64, units_per_sec: u64) -> Self {
+    pub(crate) fn from_units(count: u64, units_per_sec: u64) -> Self {
         let units = units_per_sec.max(1);
         let secs = count / units;
         let frac = count % units;
@@ -36,13 +36,8 @@ impl Timestamp {
     }
 
     /// Seconds as a float, for durations and rates in human output.
-    pub fn as_secs_f64(&self) -> f64 {
+    pub(crate) fn as_secs_f64(&self) -> f64 {
         self.secs as f64 + f64::from(self.nanos) / 1e9
-    }
-
-    /// Whole seconds elapsed from `earlier` to `self` (0 when `earlier` is later).
-    pub fn secs_since(&self, earlier: Timestamp) -> i64 {
-        self.secs.saturating_sub(earlier.secs).max(0)
     }
 }
 
@@ -60,7 +55,7 @@ impl Timestamp {
     /// Whether RFC 3339 can write this instant (years 0000 to 9999). A
     /// pcapng timestamp is 64 bits of any unit: a hostile file can say
     /// year 500,000.
-    pub fn in_rfc3339_range(&self) -> bool {
+    pub(crate) fn in_rfc3339_range(&self) -> bool {
         (RFC3339_FIRST..=RFC3339_LAST).contains(self)
     }
 
@@ -70,7 +65,7 @@ impl Timestamp {
     /// [`Self::in_rfc3339_range`]. Written digit by digit: reports render a
     /// few timestamps per session, and `write!` with padding costs ten
     /// times as much.
-    pub fn rfc3339<'b>(&self, buf: &'b mut [u8; 30]) -> &'b str {
+    pub(crate) fn rfc3339<'b>(&self, buf: &'b mut [u8; 30]) -> &'b str {
         let t = (*self).clamp(RFC3339_FIRST, RFC3339_LAST);
         let days = t.secs.div_euclid(86_400);
         let rem = t.secs.rem_euclid(86_400) as u32;

@@ -95,7 +95,7 @@ pub struct EvidenceRecord {
 }
 
 /// Evidence bytes as they may leave the process.
-pub fn shown_bytes(e: &Evidence, show_secrets: bool) -> Vec<u8> {
+pub(crate) fn shown_bytes(e: &Evidence, show_secrets: bool) -> Vec<u8> {
     if show_secrets {
         e.bytes.clone()
     } else {
@@ -104,7 +104,7 @@ pub fn shown_bytes(e: &Evidence, show_secrets: bool) -> Vec<u8> {
 }
 
 impl EvidenceRecord {
-    pub fn build(e: &Evidence, locator: &Locator, show_secrets: bool) -> Self {
+    pub(crate) fn build(e: &Evidence, locator: &Locator, show_secrets: bool) -> Self {
         let bytes = shown_bytes(e, show_secrets);
         EvidenceRecord {
             direction: e.side,
@@ -125,7 +125,7 @@ pub struct Finding {
 }
 
 /// What the rules need besides the facts.
-pub struct RuleInput<'a> {
+pub(crate) struct RuleInput<'a> {
     pub info: &'a SessionInfo,
     pub facts: &'a DialogFacts,
     pub protocol: Option<Protocol>,
@@ -178,7 +178,7 @@ impl<'a> RuleInput<'a> {
 }
 
 /// The Cisco ASA's mask for STARTTLS (`inspect esmtp`, no allow-tls).
-pub fn is_asa_mask(token_line: &[u8]) -> bool {
+pub(crate) fn is_asa_mask(token_line: &[u8]) -> bool {
     let text = token_line.get(4..).unwrap_or_default();
     let word = crate::proto::words::split_word(text).0;
     word.eq_ignore_ascii_case(b"XXXXXXXA")
@@ -187,7 +187,7 @@ pub fn is_asa_mask(token_line: &[u8]) -> bool {
 /// Findings that one session proves by itself: every rule of the table, in
 /// the order of the kinds. The cross-session proof of stripping is added
 /// by the end-of-input pass.
-pub fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
+pub(crate) fn session_findings(input: &RuleInput<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for rule in RULES {
         rule.find(input, &mut out);
@@ -214,7 +214,7 @@ fn masked_word(line: &[u8], protocol: Option<Protocol>) -> &[u8] {
 
 /// More than half of the greeting text's characters are `*` (the ASA's
 /// mask-banner keeps lengths and sometimes the digits 2 and 0).
-pub fn banner_masked(greeting: &[u8]) -> bool {
+pub(crate) fn banner_masked(greeting: &[u8]) -> bool {
     let text = greeting_text(greeting);
     let chars = text.iter().filter(|b| !b.is_ascii_whitespace()).count();
     let stars = text.iter().filter(|b| **b == b'*').count();

@@ -6,12 +6,12 @@
 //! them to reporters. [`analyze`] does all of it over a list of inputs and
 //! returns the whole [`Report`].
 
-pub mod findings;
+pub(crate) mod findings;
 pub mod hashes;
-pub mod profile;
+pub(crate) mod profile;
 pub mod record;
-pub mod run;
-pub mod session;
+pub(crate) mod run;
+pub(crate) mod session;
 
 pub use findings::{Finding, FindingKind, Severity};
 pub use profile::{LateFinding, ServerProfile};
@@ -30,7 +30,7 @@ use serde::Serialize;
 use std::io;
 
 /// Version of the JSON report's layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Choices that change what records show.
 #[derive(Clone, Copy, Debug, Default)]
@@ -153,11 +153,6 @@ impl Report {
     /// True when every input was read to its end.
     pub fn inputs_complete(&self) -> bool {
         self.inputs.iter().all(InputSummary::complete)
-    }
-
-    /// The most severe finding, if any.
-    pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Sessions kept waiting for another session's offer to prove their
 /// stripping. Past it, sessions keep `no-starttls-offered` (counted).
-pub const MAX_PENDING_ABSENCES: usize = 1_000_000;
+pub(crate) const MAX_PENDING_ABSENCES: usize = 1_000_000;
 
 /// One server's sessions, summed up.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -90,7 +90,7 @@ struct ServerState {
 
 /// All servers of the run.
 #[derive(Default)]
-pub struct ServerProfiles {
+pub(crate) struct ServerProfiles {
     servers: HashMap<Endpoint, ServerState>,
     pending: usize,
     /// Absences not kept because of [`MAX_PENDING_ABSENCES`].
@@ -101,7 +101,7 @@ impl ServerProfiles {
     /// Takes an ended session, before any filter: proves its stripping
     /// from an earlier offer (in place), or the stripping of earlier
     /// sessions from its offer (returned as late findings).
-    pub fn prove(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
+    pub(crate) fn prove(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
         let state = self.servers.entry(record.server_key).or_default();
         let mut late = Vec::new();
         if let Some(absence) = record.stripping.unproven_absence.clone() {
@@ -166,7 +166,7 @@ impl ServerProfiles {
     }
 
     /// Counts a reported session (after filters) in its server's profile.
-    pub fn count(&mut self, record: &SessionRecord) {
+    pub(crate) fn count(&mut self, record: &SessionRecord) {
         count(
             &mut self.servers.entry(record.server_key).or_default().profile,
             record,
@@ -175,7 +175,7 @@ impl ServerProfiles {
 
     /// Counts a reported late finding; `replaced_counted` when the finding
     /// it replaces had been reported (and so counted) with its session.
-    pub fn count_late(&mut self, late: &LateFinding, replaced_counted: bool) {
+    pub(crate) fn count_late(&mut self, late: &LateFinding, replaced_counted: bool) {
         let p = &mut self.servers.entry(late.server_key).or_default().profile;
         p.stripped += 1;
         if replaced_counted {
@@ -205,7 +205,7 @@ impl ServerProfiles {
 
     /// The profiles with their server, in the order of the servers as
     /// written.
-    pub fn profiles(&self) -> Vec<(Endpoint, &ServerProfile)> {
+    pub(crate) fn profiles(&self) -> Vec<(Endpoint, &ServerProfile)> {
         let mut out: Vec<(Endpoint, &ServerProfile)> = self
             .servers
             .iter()

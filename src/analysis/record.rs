@@ -19,7 +19,7 @@ pub struct PacketLocation {
     pub timestamp: Timestamp,
 }
 
-pub fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(ts.rfc3339(&mut [0; 30]))
 }
 
@@ -41,7 +41,7 @@ impl Locator {
         }
     }
 
-    pub fn locate(&self, packet: PacketRef) -> PacketLocation {
+    pub(crate) fn locate(&self, packet: PacketRef) -> PacketLocation {
         let file = if self.files.len() > 1 {
             self.files.get(usize::from(packet.input)).cloned()
         } else {
@@ -140,7 +140,7 @@ pub struct TransportRecord {
 }
 
 impl TransportRecord {
-    pub fn build(info: &SessionInfo, locator: &Locator) -> Self {
+    pub(crate) fn build(info: &SessionInfo, locator: &Locator) -> Self {
         let c = info.side(Side::Client);
         let s = info.side(Side::Server);
         TransportRecord {
@@ -162,7 +162,7 @@ impl TransportRecord {
 }
 
 /// Transport-level observability notes: what this capture cannot show.
-pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
+pub(crate) fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
     let mut out = Vec::new();
     if let Some(off) = &info.off_clock {
         let (secs, way) = if off.off_secs > 0 {
@@ -244,7 +244,7 @@ pub fn transport_observability(info: &SessionInfo) -> Vec<Observability> {
 /// unless `show_secrets`: where the session's secret ranges say, and a
 /// client's ignored version (never read by the dialog) also line by line
 /// as the secrecy guard judges it alone.
-pub fn conflict_anomalies(
+pub(crate) fn conflict_anomalies(
     info: &SessionInfo,
     locator: &Locator,
     secrets: &ConflictSecrets<'_>,
@@ -275,7 +275,7 @@ pub fn conflict_anomalies(
 }
 
 /// What masking a conflict's excerpts needs.
-pub struct ConflictSecrets<'a> {
+pub(crate) struct ConflictSecrets<'a> {
     pub spans: &'a SecretSpans,
     pub protocol: Option<Protocol>,
     pub show_secrets: bool,
@@ -301,7 +301,7 @@ impl ConflictSecrets<'_> {
 /// The client ranges of conflicts whose ignored version may hold a secret
 /// (the dialog never read it): added to `spans`, so evidence packets that
 /// carry either version are masked there.
-pub fn conflict_secret_spans(
+pub(crate) fn conflict_secret_spans(
     info: &SessionInfo,
     protocol: Option<Protocol>,
     spans: &mut SecretSpans,

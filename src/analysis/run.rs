@@ -100,7 +100,7 @@ impl<'r> Run<'r> {
 
     /// An ended session.
     /// See [`Reporter::pause`].
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         self.each(|r| r.pause());
     }
 

@@ -77,7 +77,7 @@ pub struct CredentialRecord {
 }
 
 /// Placeholder for a masked secret.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Line-level oddities of the dialog, per side.
 #[derive(Clone, Copy, Debug, Default, Serialize)]

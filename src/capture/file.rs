@@ -121,7 +121,7 @@ impl CaptureFile {
 
     /// Opens an input as it was resolved: a stream (a pipe or device named
     /// on the command line) is opened like any file and read as it comes.
-    pub fn open_input(spec: &super::InputSpec) -> Result<Self, CaptureError> {
+    pub(crate) fn open_input(spec: &super::InputSpec) -> Result<Self, CaptureError> {
         Self::open_as(&spec.path, spec.stream)
     }
 
@@ -184,15 +184,11 @@ impl CaptureFile {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn is_gzip(&self) -> bool {
+    pub(crate) fn is_gzip(&self) -> bool {
         self.gzip
     }
 
-    pub fn format(&self) -> CaptureFormat {
+    pub(crate) fn format(&self) -> CaptureFormat {
         self.format
     }
 
@@ -217,7 +213,7 @@ impl CaptureFile {
     /// Like [`CaptureFile::for_each_frame`], also telling when the frames
     /// at hand are used up and the next read begins (on a pipe from a
     /// running capture it may wait: what was gathered should go on first).
-    pub fn for_each(
+    pub(crate) fn for_each(
         &mut self,
         mut on: impl FnMut(Reading<'_>) -> bool,
     ) -> Result<(), CaptureError> {
@@ -293,7 +289,7 @@ impl CaptureFile {
 
     /// Timestamp of the first frame, for ordering rotated files; reads only
     /// as far as that frame.
-    pub fn peek_first_timestamp(path: &Path) -> Option<Timestamp> {
+    pub(crate) fn peek_first_timestamp(path: &Path) -> Option<Timestamp> {
         let mut file = CaptureFile::open(path).ok()?;
         let mut first = None;
         let _ = file.for_each_frame(|frame| {

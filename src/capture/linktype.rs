@@ -17,7 +17,7 @@ pub const IPV6: LinkType = 229;
 pub const LINUX_SLL2: LinkType = 276;
 /// Not a link type: a pcapng interface past
 /// [`MAX_INTERFACES`](crate::capture::MAX_INTERFACES), not kept.
-pub const NOT_KEPT: LinkType = -1;
+pub(crate) const NOT_KEPT: LinkType = -1;
 
 /// A short name for reports.
 pub fn name(link: LinkType) -> String {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 /// How long libpcap waits before handing over a partly filled block of
 /// packets (the latency of a finding on a quiet link).
-pub const READ_TIMEOUT_MS: i32 = 100;
+pub(crate) const READ_TIMEOUT_MS: i32 = 100;
 /// After a stop, how long the thread keeps reading: a block still held by
 /// the kernel is handed over within the read timeout.
 const DRAIN_WINDOW: Duration = Duration::from_millis(3 * READ_TIMEOUT_MS as u64);
@@ -40,7 +40,7 @@ const BATCH_BYTES: usize = 1 << 20;
 /// call returns this often, to read libpcap's counters and flush the file.
 const DISPATCH_PACKETS: usize = 8 * BATCH_PACKETS;
 /// Batches in flight between the capture thread and the analysis.
-pub const CHANNEL_BATCHES: usize = 32;
+pub(crate) const CHANNEL_BATCHES: usize = 32;
 /// How often libpcap's counters are read.
 const STATS_EVERY: Duration = Duration::from_millis(500);
 
@@ -101,7 +101,7 @@ pub fn list_interfaces() -> Result<Vec<InterfaceInfo>, String> {
 }
 
 /// The command that lets a user without root capture with this binary.
-pub fn setcap_command() -> String {
+pub(crate) fn setcap_command() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/path/to/stripwatch".to_string());
@@ -232,11 +232,7 @@ impl Batch {
         self.packets.clear();
     }
 
-    pub fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.packets.is_empty()
     }
 

@@ -17,13 +17,13 @@ const PCAP_HEADER: usize = 24;
 const SECTION_HEADER: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 const BYTE_ORDER_MAGIC_LE: [u8; 4] = [0x4d, 0x3c, 0x2b, 0x1a];
 
-pub struct OpeningReads<R> {
+pub(crate) struct OpeningReads<R> {
     inner: R,
     reads: u8,
 }
 
 impl<R: Read> OpeningReads<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         OpeningReads { inner, reads: 0 }
     }
 

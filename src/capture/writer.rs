@@ -12,11 +12,11 @@ use crate::time::Timestamp;
 use std::io::{self, Write};
 
 /// Magic number of a microsecond-resolution pcap file.
-pub const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
+pub(crate) const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
 /// Magic number of a nanosecond-resolution pcap file.
-pub const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
+pub(crate) const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 /// Default snaplen: what tcpdump uses (262144 bytes).
-pub const DEFAULT_SNAPLEN: u32 = 262_144;
+pub(crate) const DEFAULT_SNAPLEN: u32 = 262_144;
 
 /// Timestamp resolution of a pcap file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,12 +118,13 @@ impl<W: Write> PcapWriter<W> {
         Ok(writer)
     }
 
-    pub fn options(&self) -> &PcapOptions {
+    #[cfg(test)]
+    pub(crate) fn options(&self) -> &PcapOptions {
         &self.options
     }
 
     /// Frames written so far.
-    pub fn frames(&self) -> u64 {
+    pub(crate) fn frames(&self) -> u64 {
         self.frames
     }
 
@@ -165,7 +166,8 @@ impl<W: Write> PcapWriter<W> {
         self.out.flush()
     }
 
-    pub fn get_ref(&self) -> &W {
+    #[cfg(test)]
+    pub(crate) fn get_ref(&self) -> &W {
         &self.out
     }
 
@@ -272,18 +274,23 @@ impl RotatingPcapWriter {
     }
 
     /// The files written so far, in order.
-    pub fn files(&self) -> &[std::path::PathBuf] {
+    pub(crate) fn files(&self) -> &[std::path::PathBuf] {
         &self.files
     }
 
     /// Frames written over all files.
-    pub fn frames(&self) -> u64 {
+    pub(crate) fn frames(&self) -> u64 {
         self.frames
     }
 
     /// Writes one frame (see [`PcapWriter::write_frame`]), starting the
     /// next file first when this one would grow past the limit.
-    pub fn write_frame(&mut self, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
+    pub(crate) fn write_frame(
+        &mut self,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
         let kept = (data.len() as u64).min(u64::from(self.options.snaplen));
         let record = RECORD_HEADER + kept;
         if let Some(limit) = self.limit {
@@ -309,7 +316,7 @@ impl RotatingPcapWriter {
     }
 
     /// Pushes what is buffered to the current file.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.current.flush()
     }
 }

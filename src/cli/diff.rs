@@ -12,7 +12,7 @@ use stripwatch::diff::output::{DiffFormat, TableLook, write_report};
 use stripwatch::diff::{DiffOptions, diff};
 
 #[derive(Args, Debug)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// Captures from the tap on one side of the middlebox (a file, or a
     /// directory for every capture under it).
     #[arg(value_name = "INSIDE")]
@@ -84,7 +84,7 @@ impl DiffArgs {
 }
 
 /// Runs `stripwatch diff` and returns the exit status.
-pub fn run(args: &DiffArgs) -> ExitCode {
+pub(crate) fn run(args: &DiffArgs) -> ExitCode {
     let (inside, inside_failed) = args.inputs(&args.inside, &args.more_inside);
     let (outside, outside_failed) = args.inputs(&args.outside, &args.more_outside);
     let stdin = |v: &[InputSpec]| v.iter().any(|i| i.path == Path::new("-"));

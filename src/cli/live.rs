@@ -40,14 +40,14 @@ use stripwatch::report::{HashExport, JsonLines, LineReport, TableOptions, TableR
 use stripwatch::time::Timestamp;
 
 /// With no packet for this long, the wall clock advances capture time.
-pub const IDLE_TICK: Duration = Duration::from_millis(500);
+pub(crate) const IDLE_TICK: Duration = Duration::from_millis(500);
 /// How far behind the wall clock that tick stays: packets stamped earlier
 /// may still sit in the kernel's buffer (at most the read timeout).
-pub const CLOCK_LAG: Duration = Duration::from_secs(2);
+pub(crate) const CLOCK_LAG: Duration = Duration::from_secs(2);
 
 /// Output formats of `stripwatch live`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LiveFormat {
+pub(crate) enum LiveFormat {
     /// One line per finding as it is made; the table report at the end.
     Table,
     /// JSON lines, streamed (docs/jsonl.md).
@@ -55,7 +55,7 @@ pub enum LiveFormat {
 }
 
 #[derive(Args, Debug)]
-pub struct LiveArgs {
+pub(crate) struct LiveArgs {
     /// The interface to capture on (`any`: all of them; --list shows them).
     #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
     pub interface: Option<String>,
@@ -145,18 +145,18 @@ pub struct LiveArgs {
 
 impl LiveArgs {
     /// The mail ports and --port.
-    pub fn ports(&self) -> Vec<u16> {
+    pub(crate) fn ports(&self) -> Vec<u16> {
         let mut ports = PortSet::MAIL_PORTS.to_vec();
         ports.extend(&self.flow.ports);
         ports
     }
 
-    pub fn flow_config(&self) -> FlowConfig {
+    pub(crate) fn flow_config(&self) -> FlowConfig {
         self.flow.flow_config()
     }
 
     /// The BPF filter in force.
-    pub fn bpf_filter(&self) -> String {
+    pub(crate) fn bpf_filter(&self) -> String {
         self.bpf
             .clone()
             .unwrap_or_else(|| live::default_filter(&self.ports()))
@@ -176,7 +176,7 @@ impl LiveArgs {
 }
 
 /// Runs `stripwatch live` and returns the exit status (as for `analyze`).
-pub fn run(args: &LiveArgs) -> ExitCode {
+pub(crate) fn run(args: &LiveArgs) -> ExitCode {
     if args.list {
         return list();
     }

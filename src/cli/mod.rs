@@ -20,10 +20,10 @@ use stripwatch::report::{
 };
 
 /// Exit status when a finding at or above `--fail-on` was reported.
-pub const EXIT_FINDINGS: u8 = 1;
+pub(crate) const EXIT_FINDINGS: u8 = 1;
 /// Exit status when an input or an output failed (wins over 1, whatever
 /// `--fail-on` says).
-pub const EXIT_INPUT_ERROR: u8 = 2;
+pub(crate) const EXIT_INPUT_ERROR: u8 = 2;
 
 /// The exit statuses, for every command's --help.
 const EXIT_STATUS_HELP: &str = "Exit status: 0 nothing at or above --fail-on was found; 1 something was; \
@@ -33,7 +33,7 @@ const EXIT_STATUS_HELP: &str = "Exit status: 0 nothing at or above --fail-on was
 /// The exit status of `analyze`, `diff` and `live`: 2 when an input or an
 /// output failed, whatever `--fail-on` says; otherwise 1 when the worst
 /// finding (diff: change) reaches `--fail-on`; otherwise 0.
-pub fn exit_status(failed: bool, worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
+pub(crate) fn exit_status(failed: bool, worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
     if failed {
         ExitCode::from(EXIT_INPUT_ERROR)
     } else if fail_on.severity().is_some_and(|f| worst >= Some(f)) {
@@ -46,7 +46,7 @@ pub fn exit_status(failed: bool, worst: Option<Severity>, fail_on: FailOn) -> Ex
 /// Whether an error writing the report to standard output is a failure:
 /// a reader that stopped early (`| head`) is not one, the findings still
 /// decide.
-pub fn report_write_failed(e: &std::io::Error) -> bool {
+pub(crate) fn report_write_failed(e: &std::io::Error) -> bool {
     e.kind() != std::io::ErrorKind::BrokenPipe
 }
 
@@ -57,13 +57,13 @@ pub fn report_write_failed(e: &std::io::Error) -> bool {
     about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures",
     after_help = EXIT_STATUS_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Analyze capture files (pcap, pcapng, gzip; `-` for standard input; a
     /// directory for every capture under it).
     #[command(after_help = EXIT_STATUS_HELP)]
@@ -81,7 +81,7 @@ pub enum Command {
 
 /// The severity that makes the exit status 1, or never.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     Info,
     Low,
     Medium,
@@ -106,7 +106,7 @@ impl FailOn {
 /// The mail protocols, for `--protocol`.
 /// Output formats of `analyze` and `diff`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Json,
     Jsonl,
@@ -114,7 +114,7 @@ pub enum Format {
 
 /// A severity on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SeverityArg {
+pub(crate) enum SeverityArg {
     Info,
     Low,
     Medium,
@@ -135,7 +135,7 @@ impl From<SeverityArg> for Severity {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProtocolArg {
+pub(crate) enum ProtocolArg {
     Smtp,
     Imap,
     Pop3,
@@ -152,7 +152,7 @@ impl From<ProtocolArg> for Protocol {
 }
 
 #[derive(Args, Debug)]
-pub struct AnalyzeArgs {
+pub(crate) struct AnalyzeArgs {
     /// Capture files or directories, read in the order of their first packet.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -207,7 +207,7 @@ pub struct AnalyzeArgs {
 
 /// The flow table's settings (analyze, live and diff).
 #[derive(Args, Debug, Clone)]
-pub struct FlowArgs {
+pub(crate) struct FlowArgs {
     /// Also follow these TCP ports (repeatable, or comma-separated).
     #[arg(long = "port", value_name = "PORT", value_delimiter = ',')]
     pub ports: Vec<u16>,
@@ -235,7 +235,7 @@ pub struct FlowArgs {
 }
 
 impl FlowArgs {
-    pub fn flow_config(&self) -> FlowConfig {
+    pub(crate) fn flow_config(&self) -> FlowConfig {
         let mut ports = PortSet::mail();
         for p in &self.ports {
             ports.insert(*p);
@@ -253,7 +253,7 @@ impl FlowArgs {
 
 /// Which sessions and findings are reported (analyze, live).
 #[derive(Args, Debug, Clone)]
-pub struct FilterArgs {
+pub(crate) struct FilterArgs {
     /// Report only findings at or above this severity.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub min_severity: Option<SeverityArg>,
@@ -268,7 +268,7 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    pub fn filter(&self) -> Filter {
+    pub(crate) fn filter(&self) -> Filter {
         Filter {
             min_severity: self.min_severity.map(Severity::from),
             server: self.server,
@@ -294,7 +294,7 @@ pub(crate) fn parse_server(text: &str) -> Result<(IpAddr, Option<u16>), String> 
 }
 
 impl AnalyzeArgs {
-    pub fn flow_config(&self) -> FlowConfig {
+    pub(crate) fn flow_config(&self) -> FlowConfig {
         self.flow.flow_config()
     }
 
@@ -304,7 +304,7 @@ impl AnalyzeArgs {
 }
 
 /// Runs the parsed command line and returns the process exit status.
-pub fn run(cli: Cli) -> ExitCode {
+pub(crate) fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => run_analyze(&args),
         Command::Diff(args) => diff::run(&args),

@@ -16,7 +16,7 @@ use crate::proto::tap::TapKind;
 
 /// One step of an alignment; indices point into each session's `lines`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// The same line at both taps.
     Equal(usize, usize),
     /// One line, different at the two taps.
@@ -35,7 +35,7 @@ const MAX_HUNK: usize = 64;
 const MIN_LIKENESS: f64 = 0.5;
 
 /// The lines of `side` in `s`, up to that side's TLS.
-pub fn side_lines(s: &SeenSession, side: Side) -> Vec<usize> {
+pub(crate) fn side_lines(s: &SeenSession, side: Side) -> Vec<usize> {
     s.lines
         .iter()
         .enumerate()
@@ -66,7 +66,7 @@ fn is_gap(s: &SeenSession, i: usize) -> bool {
 }
 
 /// Aligns `side`'s lines of `a` (inside) and `b` (outside).
-pub fn align(a: &SeenSession, b: &SeenSession, side: Side) -> Vec<Op> {
+pub(crate) fn align(a: &SeenSession, b: &SeenSession, side: Side) -> Vec<Op> {
     let la = side_lines(a, side);
     let lb = side_lines(b, side);
     let eq = |x: usize, y: usize| {
@@ -231,7 +231,7 @@ fn match_hunk(a: &SeenSession, b: &SeenSession, xs: &[usize], ys: &[usize]) -> V
 /// mask: `STARTTLS` → `XXXXXXXX`), alike (see [`likeness`]), or with the
 /// same first word (the same command, the same reply code, the same IMAP
 /// tag). Anything else is one line dropped and another injected.
-pub fn related(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn related(a: &[u8], b: &[u8]) -> bool {
     let first = |l: &[u8]| crate::proto::words::split_word(l).0.to_ascii_uppercase();
     a.len() == b.len() || likeness(a, b) >= MIN_LIKENESS || (!a.is_empty() && first(a) == first(b))
 }
@@ -239,7 +239,7 @@ pub fn related(a: &[u8], b: &[u8]) -> bool {
 /// How alike two lines are, in [0, 1]: the share of their common prefix
 /// and suffix; lines of one length also count the positions that agree
 /// (a same-length rewrite, `250-STARTTLS` → `250-XXXXXXXA`, is likely).
-pub fn likeness(a: &[u8], b: &[u8]) -> f64 {
+pub(crate) fn likeness(a: &[u8], b: &[u8]) -> f64 {
     let max = a.len().max(b.len());
     if max == 0 {
         return 1.0;

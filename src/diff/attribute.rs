@@ -26,10 +26,10 @@ pub struct Behaviour {
 }
 
 /// The Cisco ASA `inspect esmtp` mask of STARTTLS.
-pub const ASA_MASK: &str = "XXXXXXXA";
+pub(crate) const ASA_MASK: &str = "XXXXXXXA";
 
 /// The start of every verdict sentence.
-pub const SUBJECT: &str = "the path between the taps";
+pub(crate) const SUBJECT: &str = "the path between the taps";
 
 /// A line as quoted in a sentence: escaped, secrets masked, the IMAP tag
 /// left out (it differs from session to session), cut to 80 characters.
@@ -65,7 +65,7 @@ fn masked_as(c: &Change, capability: &str, mask: &str) -> bool {
 }
 
 /// The behaviours that explain `changes`, most severe first.
-pub fn behaviours(protocol: Option<Protocol>, changes: &[Change]) -> Vec<Behaviour> {
+pub(crate) fn behaviours(protocol: Option<Protocol>, changes: &[Change]) -> Vec<Behaviour> {
     let mut out: Vec<Behaviour> = Vec::new();
     let mut push = |key: String, text: String, severity: Severity| {
         if !out.iter().any(|b| b.key == key) {
@@ -235,7 +235,7 @@ fn injected(c: &Change, line: &str) -> (String, String) {
 }
 
 /// One sentence for a session: "the path between the taps ...".
-pub fn sentence(behaviours: &[Behaviour]) -> String {
+pub(crate) fn sentence(behaviours: &[Behaviour]) -> String {
     if behaviours.is_empty() {
         return format!("{SUBJECT} changed nothing that crossed in cleartext");
     }
@@ -244,7 +244,7 @@ pub fn sentence(behaviours: &[Behaviour]) -> String {
 }
 
 /// The per-server summaries, most severe first.
-pub fn servers(pairs: &[PairRecord], one_side: &[OneSideRecord]) -> Vec<ServerRecord> {
+pub(crate) fn servers(pairs: &[PairRecord], one_side: &[OneSideRecord]) -> Vec<ServerRecord> {
     let mut by: BTreeMap<(Endpoint, &'static str), ServerRecord> = BTreeMap::new();
     let mut behaviours: BTreeMap<(Endpoint, &'static str), Vec<(Behaviour, u64)>> = BTreeMap::new();
     let entry = |by: &mut BTreeMap<(Endpoint, &'static str), ServerRecord>,

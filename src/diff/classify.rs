@@ -41,7 +41,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ChangeKind::CapabilityRemoved => "capability-removed",
             ChangeKind::CapabilityMasked => "capability-masked",
@@ -63,14 +63,14 @@ impl ChangeKind {
 /// One version of a changed line: which tap, and the line as evidence
 /// (secret part marked).
 #[derive(Clone, Debug)]
-pub struct Version {
+pub(crate) struct Version {
     pub tap: Tap,
     pub evidence: Evidence,
 }
 
 /// A difference between the taps.
 #[derive(Clone, Debug)]
-pub struct Change {
+pub(crate) struct Change {
     pub kind: ChangeKind,
     pub severity: Severity,
     /// Who sent the bytes.
@@ -106,7 +106,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Both sessions of a pair with their roles, and which tap is nearer the
 /// client.
-pub struct PairView<'a> {
+pub(crate) struct PairView<'a> {
     pub inside: &'a SeenSession,
     pub outside: &'a SeenSession,
     pub roles: [Vec<Role>; 2],
@@ -173,7 +173,7 @@ fn change(kind: ChangeKind, severity: Severity, direction: Side) -> Change {
 }
 
 /// The typed changes of one direction's alignment.
-pub fn classify(view: &PairView<'_>, side: Side, ops: &[Op]) -> Vec<Change> {
+pub(crate) fn classify(view: &PairView<'_>, side: Side, ops: &[Op]) -> Vec<Change> {
     let up = view.upstream(side);
     let mut out = Vec::new();
     // Ops index (inside, outside); turn them into (before, after).
@@ -310,7 +310,7 @@ fn capabilities_changed(p: Option<Protocol>, bb: &[u8], ab: &[u8]) -> Vec<Change
 
 /// Only the SMTP continuation mark differs (`250-X` / `250 X`): what a box
 /// that removes a reply's last line does to the line before.
-pub fn continuation_only(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn continuation_only(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len()
         && a.len() >= 4
         && a.iter()
@@ -391,7 +391,7 @@ fn alone(view: &PairView<'_>, side: Side, tap: Tap, i: usize, upstream: bool) ->
 
 /// Folds a dropped STARTTLS and the reply injected to answer it into one
 /// change; drops continuation-mark rewrites next to a removed capability.
-pub fn merge(view: &PairView<'_>, mut changes: Vec<Change>) -> Vec<Change> {
+pub(crate) fn merge(view: &PairView<'_>, mut changes: Vec<Change>) -> Vec<Change> {
     let near = view.client_side;
     let mut i = 0;
     while i < changes.len() {
@@ -449,7 +449,7 @@ fn line_index(view: &PairView<'_>, v: &Version) -> Option<usize> {
 }
 
 /// TLS as far as each tap saw it, when the two differ.
-pub fn tls_change(view: &PairView<'_>) -> Option<Change> {
+pub(crate) fn tls_change(view: &PairView<'_>) -> Option<Change> {
     let (a, b) = (view.inside.tls_state(), view.outside.tls_state());
     if a == b {
         return None;

@@ -26,15 +26,15 @@ use crate::time::Timestamp;
 use std::collections::HashMap;
 
 /// Lines kept per session (a mail dialog before TLS has a few dozen).
-pub const MAX_LINES: usize = 1024;
+pub(crate) const MAX_LINES: usize = 1024;
 /// Lines a session keeps once the tap's budget is spent.
-pub const SHORT_LINES: usize = 64;
+pub(crate) const SHORT_LINES: usize = 64;
 /// Lines kept per tap, all sessions together.
-pub const MAX_TOTAL_LINES: usize = 2_000_000;
+pub(crate) const MAX_TOTAL_LINES: usize = 2_000_000;
 /// Sessions kept per tap; more are counted.
-pub const MAX_SESSIONS: usize = 200_000;
+pub(crate) const MAX_SESSIONS: usize = 200_000;
 /// Data segments remembered per session for pairing across NAT.
-pub const SHAPE_SEGMENTS: usize = 24;
+pub(crate) const SHAPE_SEGMENTS: usize = 24;
 /// Handshakes remembered per tap.
 const MAX_HANDSHAKES: usize = 500_000;
 
@@ -42,7 +42,7 @@ const MAX_HANDSHAKES: usize = 500_000;
 /// stream, how long. Two taps on one TCP connection see the same shapes,
 /// whatever NAT did to addresses and initial sequence numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub side: Side,
     pub offset: u64,
     pub len: u32,
@@ -50,19 +50,19 @@ pub struct Shape {
 
 /// A line as one tap saw it.
 #[derive(Clone, Debug)]
-pub struct SeenLine {
+pub(crate) struct SeenLine {
     pub item: TapItem,
     /// From this byte on the line is a secret (password, token, response).
     pub secret_from: Option<usize>,
 }
 
 impl SeenLine {
-    pub fn side(&self) -> Side {
+    pub(crate) fn side(&self) -> Side {
         self.item.side
     }
 
     /// The line as evidence (for its masked form).
-    pub fn evidence(&self) -> Evidence {
+    pub(crate) fn evidence(&self) -> Evidence {
         let packet = self.item.packet.unwrap_or(PacketRef {
             input: 0,
             frame: 0,
@@ -80,14 +80,14 @@ impl SeenLine {
 
 /// The handshake times of a connection at one tap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Handshake {
+pub(crate) struct Handshake {
     pub syn: Timestamp,
     pub syn_ack: Option<Timestamp>,
 }
 
 /// One session as one tap saw it.
 #[derive(Clone, Debug)]
-pub struct SeenSession {
+pub(crate) struct SeenSession {
     /// The session's id in its tap's own order.
     pub id: u64,
     pub client: Endpoint,
@@ -104,7 +104,6 @@ pub struct SeenSession {
     /// Lines not kept (limits).
     pub dropped_lines: u64,
     pub gaps: PerSide<u64>,
-    pub payload: PerSide<u64>,
     pub client_hello: Option<Evidence>,
     pub server_hello: Option<Evidence>,
     /// Each side sent TLS records (a hello or not).
@@ -115,7 +114,7 @@ pub struct SeenSession {
 
 impl SeenSession {
     /// Both TLS hellos crossed.
-    pub fn tls_state(&self) -> TlsState {
+    pub(crate) fn tls_state(&self) -> TlsState {
         let client = self.client_hello.is_some() || self.tls_sent.client;
         let server = self.server_hello.is_some() || self.tls_sent.server;
         match (client, server) {
@@ -124,10 +123,6 @@ impl SeenSession {
             (false, true) => TlsState::ServerHelloOnly,
             (false, false) => TlsState::None,
         }
-    }
-
-    pub fn line_count(&self, side: Side) -> usize {
-        self.lines.iter().filter(|l| l.side() == side).count()
     }
 }
 
@@ -142,7 +137,7 @@ pub enum TlsState {
 }
 
 impl TlsState {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TlsState::Established => "established",
             TlsState::ClientHelloOnly => "client-hello-only",
@@ -153,7 +148,7 @@ impl TlsState {
 }
 
 /// Everything one tap showed.
-pub struct TapCapture {
+pub(crate) struct TapCapture {
     pub tap: Tap,
     pub sessions: Vec<SeenSession>,
     pub inputs: Vec<InputSummary>,
@@ -165,7 +160,7 @@ pub struct TapCapture {
 }
 
 /// The analyzer of one session: the tapped dialog and the segment shapes.
-pub struct CollectSink {
+pub(crate) struct CollectSink {
     dialog: MailDialog,
     shape: Vec<Shape>,
 }
@@ -187,7 +182,7 @@ impl StreamSink for CollectSink {
 
 /// The session handler of a tap.
 #[derive(Default)]
-pub struct Collector {
+pub(crate) struct Collector {
     sessions: Vec<SeenSession>,
     lines_kept: usize,
     not_kept: u64,
@@ -251,10 +246,6 @@ impl SessionHandler for Collector {
             lines,
             dropped_lines: dropped,
             gaps: PerSide::new(info.sides.client.stream.gaps, info.sides.server.stream.gaps),
-            payload: PerSide::new(
-                info.sides.client.payload_bytes,
-                info.sides.server.payload_bytes,
-            ),
             client_hello: facts.client_hello.as_ref().map(|(e, _)| e.clone()),
             server_hello: facts.server_hello.as_ref().map(|(e, _)| e.clone()),
             tls_sent,
@@ -359,7 +350,7 @@ impl HandshakeLog {
 }
 
 /// Reads one tap's inputs in order and keeps its sessions.
-pub fn collect(tap: Tap, inputs: &[InputSpec], config: FlowConfig) -> TapCapture {
+pub(crate) fn collect(tap: Tap, inputs: &[InputSpec], config: FlowConfig) -> TapCapture {
     let ports = config.ports.clone();
     let mut pipeline = Pipeline::new(config, Collector::default());
     let mut handshakes = HandshakeLog::default();

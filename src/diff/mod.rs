@@ -26,20 +26,17 @@
 //! 6. [`report`] and [`output`]: records, a table, one JSON document, JSON
 //!    lines.
 
-pub mod align;
-pub mod attribute;
-pub mod classify;
-pub mod collect;
+pub(crate) mod align;
+pub(crate) mod attribute;
+pub(crate) mod classify;
+pub(crate) mod collect;
 pub mod output;
-pub mod pair;
-pub mod report;
-pub mod roles;
+pub(crate) mod pair;
+pub(crate) mod report;
+pub(crate) mod roles;
 
-pub use classify::{Change, ChangeKind};
-pub use collect::{TapCapture, collect};
-pub use output::{DiffFormat, write_report};
-pub use pair::{Method, Pairing};
-pub use report::{DiffReport, build_report};
+pub(crate) use collect::collect;
+pub(crate) use report::{DiffReport, build_report};
 
 use crate::capture::InputSpec;
 use crate::flow::FlowConfig;
@@ -55,14 +52,14 @@ pub enum Tap {
 }
 
 impl Tap {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Tap::Inside => "inside",
             Tap::Outside => "outside",
         }
     }
 
-    pub fn other(self) -> Tap {
+    pub(crate) fn other(self) -> Tap {
         match self {
             Tap::Inside => Tap::Outside,
             Tap::Outside => Tap::Inside,
@@ -90,13 +87,13 @@ impl Default for DiffOptions {
 }
 
 /// Seconds from `a` to `b` (negative when `b` is earlier).
-pub fn seconds_between(a: Timestamp, b: Timestamp) -> f64 {
+pub(crate) fn seconds_between(a: Timestamp, b: Timestamp) -> f64 {
     let nanos = |t: Timestamp| i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos);
     (nanos(b) - nanos(a)) as f64 / 1e9
 }
 
 /// A duration for people: `1.6 ms`, `250 µs`, `3.2 s`.
-pub fn human_duration(secs: f64) -> String {
+pub(crate) fn human_duration(secs: f64) -> String {
     let abs = secs.abs();
     if abs < 1e-3 {
         format!("{:.0} µs", abs * 1e6)

@@ -24,7 +24,7 @@ pub enum DiffFormat {
 }
 
 /// Most pairs listed in the table (JSON and JSON lines carry all).
-pub const MAX_ROWS: usize = 2000;
+pub(crate) const MAX_ROWS: usize = 2000;
 
 /// How the table looks.
 #[derive(Clone, Copy, Debug, Default)]
@@ -397,7 +397,7 @@ fn inputs_table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Res
 }
 
 impl super::report::ChangeRecord {
-    pub fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         self.kind.name()
     }
 }

@@ -52,7 +52,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Method::FiveTuple => "five-tuple",
             Method::Nat => "nat",
@@ -63,7 +63,7 @@ impl Method {
 
 /// Two sessions, one per tap, taken for the same mail session.
 #[derive(Clone, Debug)]
-pub struct Pairing {
+pub(crate) struct Pairing {
     /// Index into the inside tap's sessions.
     pub inside: usize,
     /// Index into the outside tap's sessions.
@@ -75,7 +75,7 @@ pub struct Pairing {
 
 /// Pairs and the sessions left alone.
 #[derive(Debug, Default)]
-pub struct PairingResult {
+pub(crate) struct PairingResult {
     pub pairs: Vec<Pairing>,
     pub inside_only: Vec<usize>,
     pub outside_only: Vec<usize>,
@@ -183,7 +183,7 @@ struct Candidate {
 }
 
 /// Pairs the sessions of the two taps.
-pub fn pair_sessions(
+pub(crate) fn pair_sessions(
     inside: &[SeenSession],
     outside: &[SeenSession],
     window: f64,

@@ -7,7 +7,6 @@ use super::*;
 use crate::diff::collect::SeenLine;
 use crate::flow::{PacketRef, PerSide, Side};
 use crate::proto::Protocol;
-use crate::proto::lines::LineEnding;
 use crate::proto::tap::TapItem;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -155,7 +154,6 @@ fn line(side: Side, hash: u64) -> SeenLine {
             bytes: Vec::new(),
             len: 10,
             hash,
-            ending: LineEnding::CrLf,
         },
         secret_from: None,
     }
@@ -188,7 +186,6 @@ fn seen(client: Endpoint, server: Endpoint, start: i64, isns: PerSide<Option<u32
         lines: Vec::new(),
         dropped_lines: 0,
         gaps: PerSide::default(),
-        payload: PerSide::default(),
         client_hello: None,
         server_hello: None,
         tls_sent: PerSide::default(),

@@ -22,7 +22,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Version of the diff report's layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// One version of a changed line: which tap, the line, its packet.
 #[derive(Clone, Debug, Serialize)]
@@ -125,7 +125,7 @@ pub struct PairRecord {
 }
 
 impl PairRecord {
-    pub fn worst(&self) -> Option<Severity> {
+    pub(crate) fn worst(&self) -> Option<Severity> {
         self.changes.iter().map(|c| c.severity).max()
     }
 }
@@ -505,7 +505,7 @@ fn compare(
 }
 
 /// Pairs the sessions of the two taps and compares every pair.
-pub fn build_report(a: &TapCapture, b: &TapCapture, options: &DiffOptions) -> DiffReport {
+pub(crate) fn build_report(a: &TapCapture, b: &TapCapture, options: &DiffOptions) -> DiffReport {
     let loc = Locator {
         names: [a.names.clone(), b.names.clone()],
     };

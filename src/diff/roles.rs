@@ -11,7 +11,7 @@ use crate::proto::{Protocol, words};
 
 /// What a line is in its dialog.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Role {
+pub(crate) struct Role {
     pub greeting: bool,
     pub capability: bool,
     pub starttls_command: bool,
@@ -26,7 +26,7 @@ pub struct Role {
 }
 
 /// The command word of a client line (IMAP: after the tag), upper case.
-pub fn verb(protocol: Option<Protocol>, line: &[u8]) -> Vec<u8> {
+pub(crate) fn verb(protocol: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     let (first, rest) = words::split_word(line);
     let word = match protocol {
         Some(Protocol::Imap) => words::split_word(rest).0,
@@ -35,12 +35,12 @@ pub fn verb(protocol: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     word.to_ascii_uppercase()
 }
 
-pub fn is_starttls(verb: &[u8]) -> bool {
+pub(crate) fn is_starttls(verb: &[u8]) -> bool {
     verb == b"STARTTLS" || verb == b"STLS"
 }
 
 /// The roles of every line of a session.
-pub fn roles(s: &SeenSession) -> Vec<Role> {
+pub(crate) fn roles(s: &SeenSession) -> Vec<Role> {
     let p = s.protocol;
     let mut out = vec![Role::default(); s.lines.len()];
     let mut last_client: Option<(usize, Vec<u8>)> = None;
@@ -138,7 +138,7 @@ fn is_capability(
 
 /// The capability tokens of an IMAP `* CAPABILITY ...` line or
 /// `[CAPABILITY ...]` code, upper case.
-pub fn imap_capabilities(line: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn imap_capabilities(line: &[u8]) -> Vec<Vec<u8>> {
     let upper = line.to_ascii_uppercase();
     let start = [&b"* CAPABILITY "[..], b"[CAPABILITY "]
         .iter()
@@ -157,7 +157,7 @@ pub fn imap_capabilities(line: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// The keyword of an SMTP (`250-STARTTLS`) or POP3 (`STLS`) capability line.
-pub fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
+pub(crate) fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     let text = match p {
         Some(Protocol::Pop3) => line,
         _ => line.get(4..).unwrap_or_default(),
@@ -165,13 +165,13 @@ pub fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     words::split_word(text).0.to_ascii_uppercase()
 }
 
-pub fn is_mask_of(mask: &[u8], original: &[u8]) -> bool {
+pub(crate) fn is_mask_of(mask: &[u8], original: &[u8]) -> bool {
     words::is_masked_token(mask, original.len(), &[])
         || words::is_overwritten_command(mask, original.len())
 }
 
 /// A greeting whose text is mostly asterisks (Cisco ASA mask-banner).
-pub fn banner_masked(p: Option<Protocol>, line: &[u8]) -> bool {
+pub(crate) fn banner_masked(p: Option<Protocol>, line: &[u8]) -> bool {
     let text = match p {
         Some(Protocol::Imap) => words::split_word(words::split_word(line).1).1,
         Some(Protocol::Pop3) => words::split_word(line).1,

@@ -34,7 +34,7 @@ pub(super) struct HeldBudget {
 }
 
 impl HeldBudget {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         HeldBudget {
             limit,
             total: 0,
@@ -44,7 +44,7 @@ impl HeldBudget {
 
     /// The flow in `slot` now holds `bytes`; `now` orders flows that begin
     /// to hold (a clock that never goes back).
-    pub fn update(&mut self, slot: u32, hold: &mut Hold, bytes: usize, now: u64) {
+    pub(crate) fn update(&mut self, slot: u32, hold: &mut Hold, bytes: usize, now: u64) {
         match (hold.bytes, bytes) {
             (0, 0) => return,
             (0, _) => {
@@ -61,17 +61,18 @@ impl HeldBudget {
     }
 
     /// More is held than the budget allows.
-    pub fn over(&self) -> bool {
+    pub(crate) fn over(&self) -> bool {
         self.total > self.limit
     }
 
     /// The flow that has held bytes longest.
-    pub fn oldest(&self) -> Option<u32> {
+    pub(crate) fn oldest(&self) -> Option<u32> {
         self.holders.first().map(|&(_, slot)| slot)
     }
 
     /// Bytes held by all flows.
-    pub fn total(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> usize {
         self.total
     }
 }

@@ -17,11 +17,11 @@ use crate::time::Timestamp;
 /// Packets in a row stamped past the idle timeout ahead of the clock that
 /// make it jump there (a real pause in the capture): one alone is an
 /// outlier, and two corrupt stamps in a row are already rare.
-pub const CONFIRMING_PACKETS: u32 = 3;
+pub(crate) const CONFIRMING_PACKETS: u32 = 3;
 
 /// The clock of one run over its inputs (every frame, mail or not).
 #[derive(Clone, Debug)]
-pub struct CaptureClock {
+pub(crate) struct CaptureClock {
     now: Option<Timestamp>,
     /// How far ahead a stamp may be before it needs confirming: the idle
     /// timeout (a smaller jump ends nothing).
@@ -32,7 +32,7 @@ pub struct CaptureClock {
 }
 
 impl CaptureClock {
-    pub fn new(idle_timeout_secs: i64) -> Self {
+    pub(crate) fn new(idle_timeout_secs: i64) -> Self {
         CaptureClock {
             now: None,
             jump_secs: idle_timeout_secs.max(1),
@@ -42,7 +42,7 @@ impl CaptureClock {
 
     /// A packet stamped `ts` was read. Returns the clock's new time when it
     /// entered a later second (idle flows are due then).
-    pub fn observe(&mut self, ts: Timestamp) -> Option<Timestamp> {
+    pub(crate) fn observe(&mut self, ts: Timestamp) -> Option<Timestamp> {
         let Some(now) = self.now else {
             self.now = Some(ts);
             return Some(ts);
@@ -71,7 +71,7 @@ impl CaptureClock {
 
 /// How far `ts` is off a clock reading `now`, in whole seconds, when it is
 /// more than `limit_secs` off (positive: ahead); 0 when it is on time.
-pub fn off_clock(ts: Timestamp, now: Timestamp, limit_secs: i64) -> i64 {
+pub(crate) fn off_clock(ts: Timestamp, now: Timestamp, limit_secs: i64) -> i64 {
     let off = ts.secs.saturating_sub(now.secs);
     if off.saturating_abs() > limit_secs {
         off

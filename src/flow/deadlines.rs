@@ -39,7 +39,7 @@ pub(super) struct Deadlines {
 }
 
 impl Deadlines {
-    pub fn push(&mut self, limit: Limit, due: Due) {
+    pub(crate) fn push(&mut self, limit: Limit, due: Due) {
         match limit {
             Limit::Idle => self.idle.push(Reverse(due)),
             Limit::Linger => self.linger.push(Reverse(due)),
@@ -48,7 +48,7 @@ impl Deadlines {
 
     /// The next entry due by `now` (whole seconds: the clock ticks once a
     /// second of capture time), idle ones first.
-    pub fn pop_due(&mut self, now: Timestamp) -> Option<(Limit, Due)> {
+    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(Limit, Due)> {
         for (limit, heap) in [
             (Limit::Idle, &mut self.idle),
             (Limit::Linger, &mut self.linger),
@@ -65,7 +65,7 @@ impl Deadlines {
 
     /// The entry of the least recently active flow (given each heap's
     /// limit in seconds); an ended flow goes first on a tie.
-    pub fn pop_oldest(&mut self, idle_secs: i64, linger_secs: i64) -> Option<(Limit, Due)> {
+    pub(crate) fn pop_oldest(&mut self, idle_secs: i64, linger_secs: i64) -> Option<(Limit, Due)> {
         let activity = |heap: &BinaryHeap<Reverse<Due>>, secs: i64| {
             heap.peek().map(|Reverse(d)| {
                 Timestamp::new(d.deadline.secs.saturating_sub(secs), d.deadline.nanos)

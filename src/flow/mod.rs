@@ -16,8 +16,7 @@ mod recent;
 mod side;
 mod table;
 
-pub use clock::{CONFIRMING_PACKETS, CaptureClock, off_clock};
-pub use ordering::{MAX_DEFERRED_BYTES, ORDERING_PATIENCE};
+pub(crate) use clock::{CaptureClock, off_clock};
 pub use reassembly::{
     ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
     Segment, StreamEvent,
@@ -122,7 +121,7 @@ impl FlowKey {
 
     /// A hash that is the same in every run and on every machine, for
     /// sharding flows across workers.
-    pub fn shard_hash(&self) -> u64 {
+    pub(crate) fn shard_hash(&self) -> u64 {
         // FNV-1a over the canonical bytes: stable and cheap.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |bytes: &[u8]| {
@@ -190,7 +189,7 @@ pub struct SideStats {
 }
 
 /// Most conflicts recorded per session (all are counted).
-pub const MAX_RECORDED_CONFLICTS: usize = 16;
+pub(crate) const MAX_RECORDED_CONFLICTS: usize = 16;
 
 /// Everything the transport layer knows about a session.
 #[derive(Clone, Debug)]

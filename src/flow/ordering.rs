@@ -16,10 +16,10 @@ use super::{PacketRef, PerSide, Side};
 use std::collections::VecDeque;
 
 /// Packets of the flow an event may wait for the peer bytes it acknowledges.
-pub const ORDERING_PATIENCE: u32 = 8;
+pub(crate) const ORDERING_PATIENCE: u32 = 8;
 
 /// Bytes that may wait per flow; past it everything waiting is handed on.
-pub const MAX_DEFERRED_BYTES: usize = 1 << 20;
+pub(crate) const MAX_DEFERRED_BYTES: usize = 1 << 20;
 
 /// An event kept until its turn.
 enum Deferred {
@@ -139,7 +139,7 @@ impl Deferred {
 
 /// Per-flow ordering state. Small until something has to wait.
 #[derive(Default)]
-pub struct CrossOrder {
+pub(crate) struct CrossOrder {
     /// Stream offset handed on per side.
     handed: PerSide<u64>,
     /// The side's FIN was handed on: nothing it acknowledges can be missing.
@@ -162,23 +162,23 @@ struct Waiting {
 
 impl CrossOrder {
     /// A packet of the flow went by.
-    pub fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         self.clock = self.clock.wrapping_add(1);
     }
 
     /// Memory taken by the events waiting (for the flow table's budget).
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.waiting.as_ref().map_or(0, |w| w.cost)
     }
 
     /// Offset of `side`'s stream handed on so far.
-    pub fn handed(&self, side: Side) -> u64 {
+    pub(crate) fn handed(&self, side: Side) -> u64 {
         self.handed[side]
     }
 
     /// Hands `event` of `side` on, or keeps it until the peer bytes it
     /// acknowledges (`needs`, a peer stream offset) were handed on.
-    pub fn route(
+    pub(crate) fn route(
         &mut self,
         side: Side,
         event: StreamEvent<'_>,
@@ -209,7 +209,7 @@ impl CrossOrder {
     }
 
     /// Hands on what may go; with `force`, everything, in capture order.
-    pub fn flush(&mut self, force: bool, out: &mut dyn FnMut(Side, StreamEvent<'_>)) {
+    pub(crate) fn flush(&mut self, force: bool, out: &mut dyn FnMut(Side, StreamEvent<'_>)) {
         loop {
             let next = if force {
                 self.earliest_front()

@@ -30,12 +30,12 @@ pub const ACKED_HOLE_PATIENCE: u32 = 8;
 
 /// Delivered bytes kept per direction to compare retransmissions with.
 /// Retransmissions of older bytes are counted but not compared.
-pub const RETAINED_BYTES: usize = 4096;
+pub(crate) const RETAINED_BYTES: usize = 4096;
 
 /// How far ahead of the stream a RST's sequence number may be and still
 /// end the session when the peer's window is not known (no handshake
 /// seen): 1 MiB, more than any unscaled window.
-pub const RST_WINDOW: i64 = 1 << 20;
+pub(crate) const RST_WINDOW: i64 = 1 << 20;
 
 /// `peer_window` before the peer advertised any (a zero window counts as
 /// unknown too: the RST check then falls back to [`RST_WINDOW`]).
@@ -43,10 +43,10 @@ const NO_WINDOW: u64 = 0;
 
 /// Slack beyond the peer's advertised window for a RST to count: data the
 /// capture has not seen yet may still be in flight.
-pub const RST_SLACK: i64 = 64 << 10;
+pub(crate) const RST_SLACK: i64 = 64 << 10;
 
 /// Longest excerpt of each version kept in a [`Conflict`].
-pub const CONFLICT_EXCERPT: usize = 256;
+pub(crate) const CONFLICT_EXCERPT: usize = 256;
 
 /// Limits on what one direction may buffer out of order.
 #[derive(Clone, Copy, Debug)]
@@ -247,7 +247,7 @@ impl Reassembler {
     /// stream's next offset, or ahead of it by what is still in flight. A
     /// RST far outside that (a blind injection) is ignored by the real
     /// endpoints (RFC 5961 3.2), so it does not end the session here either.
-    pub fn plausible_rst(&self, seq: u32) -> bool {
+    pub(crate) fn plausible_rst(&self, seq: u32) -> bool {
         match self.signed_offset_of(seq) {
             None => true,
             Some(off) => {
@@ -266,7 +266,7 @@ impl Reassembler {
     }
 
     /// The peer's receive window (scaled), from its latest segment.
-    pub fn set_peer_window(&mut self, window: u64) {
+    pub(crate) fn set_peer_window(&mut self, window: u64) {
         self.peer_window = window;
     }
 
@@ -280,7 +280,7 @@ impl Reassembler {
     }
 
     /// Sequence number of stream offset 0, once known.
-    pub fn start(&self) -> Option<u32> {
+    pub(crate) fn start(&self) -> Option<u32> {
         self.base
     }
 
@@ -303,7 +303,7 @@ impl Reassembler {
     }
 
     /// Memory held out of order: the buffered bytes and their bookkeeping.
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.pending_bytes + self.pending.len() * PIECE_COST
     }
 
@@ -324,7 +324,7 @@ impl Reassembler {
 
     /// The stream offset an acknowledgement number of the peer points at,
     /// once this direction's start is known.
-    pub fn ack_offset(&self, ack: u32) -> Option<u64> {
+    pub(crate) fn ack_offset(&self, ack: u32) -> Option<u64> {
         self.offset_of(ack)
     }
 
@@ -520,7 +520,7 @@ impl Reassembler {
     /// The flow table's memory budget ran out: every hole becomes a gap
     /// and everything buffered is delivered, as when the buffer limit is
     /// hit. Returns the number of holes given up.
-    pub fn give_up_holes(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) -> u64 {
+    pub(crate) fn give_up_holes(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) -> u64 {
         let mut holes = 0;
         while let Some(first) = self.first_pending() {
             holes += 1;

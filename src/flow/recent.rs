@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 /// A ring of the last `capacity` bytes of a stream, with the packets that
 /// carried them. Allocated on first use.
 #[derive(Debug, Default)]
-pub struct RecentBytes {
+pub(crate) struct RecentBytes {
     ring: Vec<u8>,
     /// Index in `ring` of the oldest byte.
     head: usize,
@@ -21,12 +21,12 @@ pub struct RecentBytes {
 
 impl RecentBytes {
     /// The stream range held: `[start, end)`.
-    pub fn range(&self) -> (u64, u64) {
+    pub(crate) fn range(&self) -> (u64, u64) {
         (self.start, self.start + self.len as u64)
     }
 
     /// Forgets everything; the next byte will be at `offset`.
-    pub fn reset(&mut self, offset: u64) {
+    pub(crate) fn reset(&mut self, offset: u64) {
         self.head = 0;
         self.len = 0;
         self.start = offset;
@@ -35,7 +35,7 @@ impl RecentBytes {
 
     /// Appends `data`, delivered at `offset`, keeping the last `capacity`
     /// bytes. A delivery that does not adjoin what is held starts afresh.
-    pub fn push(&mut self, offset: u64, data: &[u8], packet: PacketRef, capacity: usize) {
+    pub(crate) fn push(&mut self, offset: u64, data: &[u8], packet: PacketRef, capacity: usize) {
         if capacity == 0 {
             return;
         }
@@ -82,7 +82,7 @@ impl RecentBytes {
     }
 
     /// The held bytes of `[from, to)` (clamped to what is held).
-    pub fn bytes(&self, from: u64, to: u64) -> Vec<u8> {
+    pub(crate) fn bytes(&self, from: u64, to: u64) -> Vec<u8> {
         let (start, end) = self.range();
         let (from, to) = (from.max(start), to.min(end));
         let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
@@ -100,7 +100,7 @@ impl RecentBytes {
     }
 
     /// The packet that delivered the byte at `offset`.
-    pub fn packet_at(&self, offset: u64) -> Option<PacketRef> {
+    pub(crate) fn packet_at(&self, offset: u64) -> Option<PacketRef> {
         self.packets
             .iter()
             .rev()

@@ -15,7 +15,7 @@ pub enum Side {
 
 impl Side {
     /// Both sides, client first.
-    pub const BOTH: [Side; 2] = [Side::Client, Side::Server];
+    pub(crate) const BOTH: [Side; 2] = [Side::Client, Side::Server];
 
     /// 0 for the client, 1 for the server.
     pub fn index(self) -> usize {
@@ -26,7 +26,7 @@ impl Side {
     }
 
     /// The peer.
-    pub fn other(self) -> Side {
+    pub(crate) fn other(self) -> Side {
         match self {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
@@ -34,7 +34,7 @@ impl Side {
     }
 
     /// `client` or `server`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Side::Client => "client",
             Side::Server => "server",
@@ -54,12 +54,12 @@ pub struct PerSide<T> {
 
 impl<T> PerSide<T> {
     /// The client's and the server's values.
-    pub const fn new(client: T, server: T) -> Self {
+    pub(crate) const fn new(client: T, server: T) -> Self {
         PerSide { client, server }
     }
 
     /// The same value for both sides.
-    pub fn both(value: T) -> Self
+    pub(crate) fn both(value: T) -> Self
     where
         T: Clone,
     {
@@ -70,7 +70,8 @@ impl<T> PerSide<T> {
     }
 
     /// Each side's value through `f`.
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerSide<U> {
+    #[cfg(test)]
+    pub(crate) fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerSide<U> {
         PerSide {
             client: f(self.client),
             server: f(self.server),
@@ -78,7 +79,7 @@ impl<T> PerSide<T> {
     }
 
     /// `(side, value)`, client first.
-    pub fn iter(&self) -> impl Iterator<Item = (Side, &T)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Side, &T)> {
         [(Side::Client, &self.client), (Side::Server, &self.server)].into_iter()
     }
 
@@ -92,7 +93,7 @@ impl<T> PerSide<T> {
     }
 
     /// Both values, `side`'s first and mutable, the other's shared.
-    pub fn split_mut(&mut self, side: Side) -> (&mut T, &T) {
+    pub(crate) fn split_mut(&mut self, side: Side) -> (&mut T, &T) {
         match side {
             Side::Client => (&mut self.client, &self.server),
             Side::Server => (&mut self.server, &self.client),
@@ -100,7 +101,7 @@ impl<T> PerSide<T> {
     }
 
     /// `[client, server]`.
-    pub fn into_array(self) -> [T; 2] {
+    pub(crate) fn into_array(self) -> [T; 2] {
         [self.client, self.server]
     }
 }

@@ -43,7 +43,7 @@ impl PortSet {
         }
     }
 
-    pub fn contains(&self, port: u16) -> bool {
+    pub(crate) fn contains(&self, port: u16) -> bool {
         self.0
             .get(usize::from(port >> 6))
             .is_some_and(|w| w & (1 << (port & 63)) != 0)
@@ -165,7 +165,7 @@ impl<H: SessionHandler> FlowTable<H> {
         }
     }
 
-    pub fn config(&self) -> &FlowConfig {
+    pub(crate) fn config(&self) -> &FlowConfig {
         &self.config
     }
 
@@ -173,13 +173,14 @@ impl<H: SessionHandler> FlowTable<H> {
         &self.handler
     }
 
-    pub fn handler_mut(&mut self) -> &mut H {
+    pub(crate) fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
     }
 
     /// Bytes all flows hold for reassembly now, as the memory budget counts
     /// them.
-    pub fn buffered_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered_bytes(&self) -> usize {
         self.budget.total()
     }
 
@@ -188,24 +189,19 @@ impl<H: SessionHandler> FlowTable<H> {
         self.live
     }
 
+    /// No flow is held.
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
 
-    /// True when either port is one this table follows.
-    #[inline]
-    pub fn wants(&self, src_port: u16, dst_port: u16) -> bool {
-        self.config.ports.contains(src_port) || self.config.ports.contains(dst_port)
-    }
-
     /// Keeps a log of the sessions opened (for a merger that numbers
     /// sessions across several tables).
-    pub fn track_opened(&mut self) {
+    pub(crate) fn track_opened(&mut self) {
         self.opened.get_or_insert_with(Vec::new);
     }
 
     /// Sessions opened since the last call: (id, first packet).
-    pub fn take_opened(&mut self) -> Vec<(u64, PacketRef)> {
+    pub(crate) fn take_opened(&mut self) -> Vec<(u64, PacketRef)> {
         self.opened.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -213,7 +209,7 @@ impl<H: SessionHandler> FlowTable<H> {
     /// reached `packet`'s time: sessions idle past their timeout end now.
     /// The table's only clock: the caller ticks before each packet it
     /// processes, whenever the clock enters a later second.
-    pub fn tick(&mut self, packet: PacketRef) {
+    pub(crate) fn tick(&mut self, packet: PacketRef) {
         self.set_current(packet);
         self.advance_clock(packet.ts);
     }
@@ -339,7 +335,7 @@ impl<H: SessionHandler> FlowTable<H> {
     /// input, in id order; true once none is left. Lets the caller take
     /// the ended sessions in between, so a million open flows never make a
     /// million records at once.
-    pub fn finish_step(&mut self, max: usize) -> bool {
+    pub(crate) fn finish_step(&mut self, max: usize) -> bool {
         if self.finishing.is_none() {
             let mut open: Vec<(u64, u32)> = self
                 .slots

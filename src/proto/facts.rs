@@ -26,7 +26,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// The protocol a well-known port suggests.
-    pub fn from_port(port: u16) -> Option<Protocol> {
+    pub(crate) fn from_port(port: u16) -> Option<Protocol> {
         match port {
             25 | 465 | 587 | 2525 => Some(Protocol::Smtp),
             143 | 993 => Some(Protocol::Imap),
@@ -37,11 +37,11 @@ impl Protocol {
 
     /// Ports where the protocol runs inside TLS from the first byte
     /// (RFC 8314).
-    pub fn implicit_tls_port(port: u16) -> bool {
+    pub(crate) fn implicit_tls_port(port: u16) -> bool {
         matches!(port, 465 | 993 | 995)
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Protocol::Smtp => "smtp",
             Protocol::Imap => "imap",
@@ -50,7 +50,7 @@ impl Protocol {
     }
 
     /// The STARTTLS keyword of the protocol (POP3 calls it STLS).
-    pub fn starttls_keyword(self) -> &'static str {
+    pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
             Protocol::Smtp | Protocol::Imap => "STARTTLS",
@@ -89,7 +89,7 @@ impl Evidence {
 
     /// Evidence for a whole line, with its place in the stream and the
     /// secret part the driver found in it.
-    pub fn from_line(side: Side, line: &super::lines::Line<'_>) -> Self {
+    pub(crate) fn from_line(side: Side, line: &super::lines::Line<'_>) -> Self {
         let mut e = Evidence::new(side, line.packet, line.bytes);
         e.offset = Some(line.offset);
         match line.secret_from {
@@ -100,7 +100,7 @@ impl Evidence {
 
     /// The stream range of the secret part, when known: where the bytes
     /// to mask in the packets are.
-    pub fn secret_span(&self) -> Option<(Side, u64, u64)> {
+    pub(crate) fn secret_span(&self) -> Option<(Side, u64, u64)> {
         let from = self.secret_from? as u64;
         let start = self.offset?;
         let end = start + self.line_len as u64;
@@ -109,14 +109,14 @@ impl Evidence {
 
     /// Marks everything from `offset` on as secret (a part already marked
     /// stays so).
-    pub fn secret_from(mut self, offset: usize) -> Self {
+    pub(crate) fn secret_from(mut self, offset: usize) -> Self {
         let offset = offset.min(self.bytes.len());
         self.secret_from = Some(self.secret_from.map_or(offset, |at| at.min(offset)));
         self
     }
 
     /// The bytes with the secret part overwritten by `*` (same length).
-    pub fn redacted(&self) -> Vec<u8> {
+    pub(crate) fn redacted(&self) -> Vec<u8> {
         let mut bytes = self.bytes.clone();
         if let Some(from) = self.secret_from {
             for b in bytes.iter_mut().skip(from) {
@@ -179,7 +179,7 @@ impl TlsHello {
 }
 
 /// A TLS version as text ("TLS 1.2").
-pub fn tls_version_name(v: u16) -> String {
+pub(crate) fn tls_version_name(v: u16) -> String {
     match v {
         0x0200 => "SSL 2.0".into(),
         0x0300 => "SSL 3.0".into(),
@@ -247,7 +247,7 @@ pub struct Credential {
 }
 
 impl Credential {
-    pub fn new(mechanism: &str) -> Self {
+    pub(crate) fn new(mechanism: &str) -> Self {
         Credential {
             mechanism: mechanism.to_string(),
             username: None,
@@ -301,7 +301,8 @@ pub enum DialogAnomalyKind {
 
 impl DialogAnomalyKind {
     /// Every kind.
-    pub const ALL: [DialogAnomalyKind; 9] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [DialogAnomalyKind; 9] = [
         DialogAnomalyKind::PipelineOverflow,
         DialogAnomalyKind::SmtpUnparsableReply,
         DialogAnomalyKind::SmtpReplyCodeChanges,
@@ -314,7 +315,7 @@ impl DialogAnomalyKind {
     ];
 
     /// Its name in every output (`pipeline-overflow`, ...).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             DialogAnomalyKind::PipelineOverflow => "pipeline-overflow",
             DialogAnomalyKind::SmtpUnparsableReply => "smtp-unparsable-reply",
@@ -395,7 +396,7 @@ pub struct DialogFacts {
 impl DialogFacts {
     /// STARTTLS offered: true if any cleartext list had it, false if lists
     /// crossed and none had it, `None` if no list crossed.
-    pub fn starttls_offered(&self) -> Option<bool> {
+    pub(crate) fn starttls_offered(&self) -> Option<bool> {
         if self.capabilities.is_empty() {
             None
         } else {
@@ -408,13 +409,13 @@ impl DialogFacts {
     /// seen when it went on in cleartext), else the last one of the session.
     /// Lists after that command (an IMAP server's post-login list) decide
     /// nothing.
-    pub fn decisive_capabilities(&self) -> Option<&CapabilityList> {
+    pub(crate) fn decisive_capabilities(&self) -> Option<&CapabilityList> {
         self.last_capabilities_before_sensitive(|_| true)
     }
 
     /// The last list offering STARTTLS before the first sensitive command,
     /// else the first one offering it.
-    pub fn decisive_offer(&self) -> Option<&CapabilityList> {
+    pub(crate) fn decisive_offer(&self) -> Option<&CapabilityList> {
         self.last_capabilities_before_sensitive(|c| c.starttls)
             .or_else(|| self.capabilities.iter().find(|c| c.starttls))
     }
@@ -433,13 +434,13 @@ impl DialogFacts {
     }
 
     /// ClientHello and ServerHello both seen.
-    pub fn tls_established(&self) -> bool {
+    pub(crate) fn tls_established(&self) -> bool {
         self.client_hello.is_some() && self.server_hello.is_some()
     }
 
     /// Records a capability list. Past [`MAX_CAPABILITY_LISTS`] only a list
     /// that changes the STARTTLS verdict is kept (in place of the last).
-    pub fn add_capabilities(&mut self, list: CapabilityList) {
+    pub(crate) fn add_capabilities(&mut self, list: CapabilityList) {
         if self.capabilities.len() < MAX_CAPABILITY_LISTS {
             self.capabilities.push(list);
         } else if list.starttls && self.starttls_offered() != Some(true) {
@@ -451,7 +452,7 @@ impl DialogFacts {
 
     /// Records a credential; past [`MAX_CREDENTIALS`] it is counted (and
     /// noted as an anomaly) instead.
-    pub fn add_credential(&mut self, credential: Credential) {
+    pub(crate) fn add_credential(&mut self, credential: Credential) {
         if self.credentials.len() < MAX_CREDENTIALS {
             self.credentials.push(credential);
         } else {
@@ -466,7 +467,7 @@ impl DialogFacts {
     /// secret bytes are (for evidence export, whatever credential comes of
     /// it: a Kerberos token is no password, but it is no one's business),
     /// and returns it.
-    pub fn secret_line(&mut self, evidence: Evidence, offset: usize) -> Evidence {
+    pub(crate) fn secret_line(&mut self, evidence: Evidence, offset: usize) -> Evidence {
         let evidence = evidence.secret_from(offset);
         if let Some(span) = evidence.secret_span() {
             self.add_secret_span(span);
@@ -475,13 +476,13 @@ impl DialogFacts {
     }
 
     /// Records a secret's stream range.
-    pub fn add_secret_span(&mut self, (side, start, end): (Side, u64, u64)) {
+    pub(crate) fn add_secret_span(&mut self, (side, start, end): (Side, u64, u64)) {
         self.secret_spans.add(side, start, end);
     }
 
     /// Every secret's stream range: what was marked, and the secret parts
     /// of evidence lines.
-    pub fn all_secret_spans(&self) -> SecretSpans {
+    pub(crate) fn all_secret_spans(&self) -> SecretSpans {
         let mut spans = self.secret_spans.clone();
         let lines = self
             .credentials
@@ -497,7 +498,7 @@ impl DialogFacts {
     }
 
     /// Records an anomaly, keeping at most a few of each kind.
-    pub fn anomaly(&mut self, kind: DialogAnomalyKind, evidence: Evidence) {
+    pub(crate) fn anomaly(&mut self, kind: DialogAnomalyKind, evidence: Evidence) {
         if self.anomalies.iter().filter(|a| a.kind == kind).count() < 4 {
             self.anomalies.push(DialogAnomaly { kind, evidence });
         }

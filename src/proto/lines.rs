@@ -11,11 +11,11 @@ use crate::flow::PacketRef;
 /// reply lines (RFC 5321 4.5.3.1.4-5) and 1000 for text lines; IMAP sets
 /// none and servers send long CAPABILITY and FETCH lines. 8 KiB keeps every
 /// real one; a longer line is cut here and the rest skipped to its end.
-pub const MAX_LINE: usize = 8192;
+pub(crate) const MAX_LINE: usize = 8192;
 
 /// How a line ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LineEnding {
+pub(crate) enum LineEnding {
     CrLf,
     /// LF without CR.
     BareLf,
@@ -26,7 +26,7 @@ pub enum LineEnding {
 
 /// One line, without its terminator.
 #[derive(Clone, Copy, Debug)]
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     pub bytes: &'a [u8],
     /// The packet that carried the line's first byte.
     pub packet: PacketRef,
@@ -40,7 +40,7 @@ pub struct Line<'a> {
 
 /// Assembles lines from a byte stream fed in arbitrary pieces.
 #[derive(Default)]
-pub struct LineReader {
+pub(crate) struct LineReader {
     buf: Vec<u8>,
     start: Option<PacketRef>,
     start_offset: u64,
@@ -51,7 +51,7 @@ pub struct LineReader {
 impl LineReader {
     /// Consumes `input` up to and including the next LF (or until a line is
     /// cut). Returns the bytes consumed and the line, if one completed.
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         input: &[u8],
         packet: PacketRef,
@@ -115,7 +115,7 @@ impl LineReader {
 
     /// Bytes of an unfinished line are dropped (a gap made them useless).
     /// Returns true when a partial line was dropped.
-    pub fn clear(&mut self) -> bool {
+    pub(crate) fn clear(&mut self) -> bool {
         let had = self.start.is_some() && !self.buf.is_empty();
         self.buf.clear();
         self.start = None;
@@ -125,22 +125,11 @@ impl LineReader {
 
     /// The bytes of a line that has begun but not ended, and the stream
     /// offset of its first byte.
-    pub fn partial_line(&self) -> Option<(&[u8], u64)> {
+    pub(crate) fn partial_line(&self) -> Option<(&[u8], u64)> {
         self.start
             .is_some()
             .then_some((self.buf.as_slice(), self.start_offset))
             .filter(|(bytes, _)| !bytes.is_empty())
-    }
-
-    /// True while a line has begun but not ended.
-    pub fn partial(&self) -> bool {
-        self.start.is_some()
-    }
-
-    /// Starts discarding up to the next LF (resynchronising after a gap).
-    pub fn skip_to_line_end(&mut self) {
-        self.clear();
-        self.skipping = true;
     }
 }
 
@@ -152,7 +141,7 @@ static LINE_THEN_DOT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// (SMTP DATA, RFC 5321 4.1.1.4; POP3 multi-line responses, RFC 1939 3),
 /// without buffering the body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DotTerminator {
+pub(crate) struct DotTerminator {
     state: DotState,
 }
 
@@ -172,7 +161,7 @@ enum DotState {
 impl DotTerminator {
     /// Scans `input`; returns the number of bytes up to and including the
     /// terminating line, or `None` when the body goes on past `input`.
-    pub fn scan(&mut self, input: &[u8]) -> Option<usize> {
+    pub(crate) fn scan(&mut self, input: &[u8]) -> Option<usize> {
         let mut i = 0;
         while i < input.len() {
             match self.state {
@@ -218,7 +207,7 @@ impl LineReader {
     /// Feeds `input`, calling `on_line` for each complete line, and returns
     /// the bytes consumed. Stops after a line when `on_line` returns false
     /// (the caller then switches mode for the rest).
-    pub fn feed(
+    pub(crate) fn feed(
         &mut self,
         input: &[u8],
         packet: PacketRef,

@@ -7,18 +7,18 @@
 
 pub mod dialog;
 pub mod facts;
-pub mod imap;
-pub mod lines;
-pub mod pending;
-pub mod pop3;
+pub(crate) mod imap;
+pub(crate) mod lines;
+pub(crate) mod pending;
+pub(crate) mod pop3;
 pub mod sasl;
-pub mod secrecy;
-pub mod smtp;
-pub mod tap;
+pub(crate) mod secrecy;
+pub(crate) mod smtp;
+pub(crate) mod tap;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tls;
-pub mod upgrade;
-pub mod words;
+pub(crate) mod upgrade;
+pub(crate) mod words;
 
 pub use facts::*;

@@ -13,15 +13,15 @@ use std::collections::{VecDeque, vec_deque};
 
 /// Commands kept awaiting their answer. Real clients pipeline a few dozen
 /// at most; past this the oldest are dropped.
-pub const MAX_PENDING_COMMANDS: usize = 256;
+pub(crate) const MAX_PENDING_COMMANDS: usize = 256;
 
 /// The dialog anomaly recorded when a command is dropped for room.
-pub const PIPELINE_OVERFLOW: DialogAnomalyKind = DialogAnomalyKind::PipelineOverflow;
+pub(crate) const PIPELINE_OVERFLOW: DialogAnomalyKind = DialogAnomalyKind::PipelineOverflow;
 
 /// Commands awaiting their answer, oldest first, at most
 /// [`MAX_PENDING_COMMANDS`] of them.
 #[derive(Debug)]
-pub struct PendingCommands<T> {
+pub(crate) struct PendingCommands<T> {
     commands: VecDeque<T>,
     limit: usize,
 }
@@ -40,7 +40,12 @@ impl<T> PendingCommands<T> {
     /// full, the oldest command is dropped, an overflow anomaly pointing at
     /// `line` is recorded, and the dropped command is returned for the
     /// caller to settle.
-    pub fn push(&mut self, command: T, line: &Evidence, facts: &mut DialogFacts) -> Option<T> {
+    pub(crate) fn push(
+        &mut self,
+        command: T,
+        line: &Evidence,
+        facts: &mut DialogFacts,
+    ) -> Option<T> {
         let dropped = if self.commands.len() >= self.limit {
             facts.anomaly(PIPELINE_OVERFLOW, line.clone());
             self.commands.pop_front()
@@ -52,47 +57,47 @@ impl<T> PendingCommands<T> {
     }
 
     /// The oldest command, answered.
-    pub fn pop_front(&mut self) -> Option<T> {
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
         self.commands.pop_front()
     }
 
     /// The oldest command.
-    pub fn front(&self) -> Option<&T> {
+    pub(crate) fn front(&self) -> Option<&T> {
         self.commands.front()
     }
 
     /// The command at `at` (0 is the oldest), answered out of order.
-    pub fn remove(&mut self, at: usize) -> Option<T> {
+    pub(crate) fn remove(&mut self, at: usize) -> Option<T> {
         self.commands.remove(at)
     }
 
     /// Drops the `n` oldest commands (their answers were lost).
-    pub fn drop_oldest(&mut self, n: usize) {
+    pub(crate) fn drop_oldest(&mut self, n: usize) {
         self.commands.drain(..n.min(self.commands.len()));
     }
 
     /// Oldest first.
-    pub fn iter(&self) -> vec_deque::Iter<'_, T> {
+    pub(crate) fn iter(&self) -> vec_deque::Iter<'_, T> {
         self.commands.iter()
     }
 
     /// Oldest first.
-    pub fn iter_mut(&mut self) -> vec_deque::IterMut<'_, T> {
+    pub(crate) fn iter_mut(&mut self) -> vec_deque::IterMut<'_, T> {
         self.commands.iter_mut()
     }
 
     /// Empties the queue (the session ended), oldest first.
-    pub fn take_all(&mut self) -> vec_deque::IntoIter<T> {
+    pub(crate) fn take_all(&mut self) -> vec_deque::IntoIter<T> {
         std::mem::take(&mut self.commands).into_iter()
     }
 
     /// Commands awaiting an answer.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.commands.len()
     }
 
     /// True when every command was answered (or none sent).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.commands.is_empty()
     }
 }

@@ -44,7 +44,7 @@ struct CapaList {
 
 /// The POP3 dialog of one session.
 #[derive(Default)]
-pub struct Pop3Dialog {
+pub(crate) struct Pop3Dialog {
     greeted: bool,
     /// Commands awaiting a response; pipelining (RFC 2449 6.6) is rare.
     pending: PendingCommands<Command>,

@@ -27,7 +27,7 @@ use crate::flow::{PerSide, Side};
 /// Secret ranges kept per side before they are merged. Past it a new range
 /// joins the last one, masking the bytes between them too: a cap may limit
 /// what is reported, never what is masked.
-pub const MAX_SECRET_SPANS: usize = 256;
+pub(crate) const MAX_SECRET_SPANS: usize = 256;
 
 /// Secret words remembered per session to find server echoes of them, and
 /// the lengths considered (shorter ones are too common in ordinary text;
@@ -294,7 +294,7 @@ enum Exchange {
 /// Decides, line by line, which client bytes are secret (see the module
 /// documentation).
 #[derive(Debug, Default)]
-pub struct SecretGuard {
+pub(crate) struct SecretGuard {
     exchange: Exchange,
     /// The last client line was secret and cut at the line limit: the rest
     /// of it, up to the next line, is secret too (from this offset).
@@ -313,7 +313,7 @@ impl SecretGuard {
     /// A complete client line at stream `offset`, `cut` when it was cut at
     /// the line limit: where its secret part starts (`None`: nothing in it
     /// is secret). Secret ranges are added to `spans`.
-    pub fn client_line(
+    pub(crate) fn client_line(
         &mut self,
         protocol: Option<Protocol>,
         line: &[u8],
@@ -354,7 +354,12 @@ impl SecretGuard {
 
     /// A server line at stream `offset`: where a secret the client sent
     /// shows again in it (secret from there on, and added to `spans`).
-    pub fn server_echo(&self, line: &[u8], offset: u64, spans: &mut SecretSpans) -> Option<usize> {
+    pub(crate) fn server_echo(
+        &self,
+        line: &[u8],
+        offset: u64,
+        spans: &mut SecretSpans,
+    ) -> Option<usize> {
         let at = self
             .echoes
             .iter()
@@ -390,7 +395,7 @@ impl SecretGuard {
     }
 
     /// A server line: a final answer closes the exchange.
-    pub fn server_line(&mut self, protocol: Option<Protocol>, line: &[u8]) {
+    pub(crate) fn server_line(&mut self, protocol: Option<Protocol>, line: &[u8]) {
         let Exchange::Open { tag } = &self.exchange else {
             return;
         };
@@ -411,7 +416,7 @@ impl SecretGuard {
     /// A client literal (IMAP) or chunk (SMTP BDAT) of `len` bytes at
     /// `offset` passed: secret while an exchange is open. An IMAP command
     /// goes on after its literal, secret or not as it began.
-    pub fn client_literal(
+    pub(crate) fn client_literal(
         &mut self,
         protocol: Option<Protocol>,
         offset: u64,
@@ -429,7 +434,7 @@ impl SecretGuard {
 
     /// The client's stream ended (or lost bytes): a cut secret line's tail
     /// runs to `offset`.
-    pub fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {
+    pub(crate) fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {
         if let Some(from) = self.cut_tail.take() {
             spans.add(Side::Client, from, offset.max(from));
         }
@@ -437,7 +442,7 @@ impl SecretGuard {
     }
 
     /// The session ended: a cut secret line's tail runs to the end.
-    pub fn finish(&mut self, spans: &mut SecretSpans) {
+    pub(crate) fn finish(&mut self, spans: &mut SecretSpans) {
         if let Some(from) = self.cut_tail.take() {
             spans.add(Side::Client, from, u64::MAX);
         }
@@ -447,7 +452,7 @@ impl SecretGuard {
 /// Where a secret starts in a client line seen out of the dialog's order
 /// (a conflicting retransmission, an injected line, a tapped line): the
 /// line alone decides, as at the start of a session.
-pub fn secret_from_alone(protocol: Option<Protocol>, line: &[u8]) -> Option<usize> {
+pub(crate) fn secret_from_alone(protocol: Option<Protocol>, line: &[u8]) -> Option<usize> {
     SecretGuard::default().judge(protocol, line)
 }
 
@@ -455,7 +460,7 @@ pub fn secret_from_alone(protocol: Option<Protocol>, line: &[u8]) -> Option<usiz
 /// excerpt of a conflicting retransmission): each line as
 /// [`secret_from_alone`] says, bytes overwritten by `*`. A line cut by the
 /// excerpt's end is judged as it stands.
-pub fn mask_client_text(protocol: Option<Protocol>, bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn mask_client_text(protocol: Option<Protocol>, bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let mut start = 0;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
@@ -513,7 +518,7 @@ pub struct SecretSpans {
 
 impl SecretSpans {
     /// Marks `[start, end)` of `side`'s stream secret.
-    pub fn add(&mut self, side: Side, start: u64, end: u64) {
+    pub(crate) fn add(&mut self, side: Side, start: u64, end: u64) {
         if start >= end {
             return;
         }
@@ -546,26 +551,20 @@ impl SecretSpans {
         }
     }
 
-    /// Adds every range of `other`.
-    pub fn extend(&mut self, other: &SecretSpans) {
-        for (side, start, end) in other.iter() {
-            self.add(side, start, end);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.sides.iter().all(|(_, spans)| spans.is_empty())
     }
 
     /// Every range as (side, start, end), client first, in stream order.
-    pub fn iter(&self) -> impl Iterator<Item = (Side, u64, u64)> + '_ {
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Side, u64, u64)> + '_ {
         self.sides
             .iter()
             .flat_map(|(side, spans)| spans.iter().map(move |&(s, e)| (side, s, e)))
     }
 
     /// The ranges of `side` that overlap `[start, end)`.
-    pub fn overlapping(
+    pub(crate) fn overlapping(
         &self,
         side: Side,
         start: u64,
@@ -583,7 +582,7 @@ impl SecretSpans {
 
     /// Overwrites with `*` the bytes of `bytes` (which start at stream
     /// `offset` of `side`) that are secret; true when any was.
-    pub fn mask(&self, side: Side, offset: u64, bytes: &mut [u8]) -> bool {
+    pub(crate) fn mask(&self, side: Side, offset: u64, bytes: &mut [u8]) -> bool {
         let end = offset + bytes.len() as u64;
         let mut masked = false;
         for (s, e) in self.overlapping(side, offset, end) {

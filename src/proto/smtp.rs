@@ -58,7 +58,7 @@ struct Reply {
 
 /// The SMTP dialog of one session.
 #[derive(Default)]
-pub struct SmtpDialog {
+pub(crate) struct SmtpDialog {
     greeted: bool,
     /// Commands awaiting their reply; a client may pipeline many (RFC 2920).
     pending: PendingCommands<Command>,
@@ -400,7 +400,7 @@ fn parse_reply_line(line: &[u8]) -> Option<(u16, bool, &[u8])> {
 }
 
 /// Offset of the third word of a line (`AUTH PLAIN <here>`), if any.
-pub fn auth_initial_response_at(line: &[u8]) -> Option<usize> {
+pub(crate) fn auth_initial_response_at(line: &[u8]) -> Option<usize> {
     let (_, rest) = split_word(line);
     let (_, initial) = split_word(rest);
     (!initial.is_empty()).then(|| line.len() - initial.len())

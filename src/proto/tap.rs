@@ -7,12 +7,12 @@
 //! `stripwatch analyze` does not use it; `stripwatch diff` compares the
 //! lines of one session as two taps saw them.
 
-use super::lines::{Line, LineEnding};
+use super::lines::Line;
 use crate::flow::{PacketRef, Side};
 
 /// What a tapped item is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TapKind {
+pub(crate) enum TapKind {
     /// A line the dialog read (command, reply, capability, greeting).
     Line,
     /// A server line where TLS was expected after the go-ahead (response
@@ -28,7 +28,7 @@ pub enum TapKind {
 
 /// One tapped item.
 #[derive(Clone, Debug)]
-pub struct TapItem {
+pub(crate) struct TapItem {
     pub side: Side,
     pub kind: TapKind,
     /// The packet that carried the first byte (none for a gap).
@@ -42,12 +42,11 @@ pub struct TapItem {
     pub len: usize,
     /// FNV-1a of the whole line: lines are compared by it.
     pub hash: u64,
-    pub ending: LineEnding,
 }
 
 /// The record: items in the order the dialog read them.
 #[derive(Clone, Debug)]
-pub struct LineTap {
+pub(crate) struct LineTap {
     items: Vec<TapItem>,
     max_items: usize,
     keep: usize,
@@ -57,7 +56,7 @@ pub struct LineTap {
 impl LineTap {
     /// Keeps at most `max_items` items of at most `keep` bytes each; the
     /// rest are counted.
-    pub fn new(max_items: usize, keep: usize) -> Self {
+    pub(crate) fn new(max_items: usize, keep: usize) -> Self {
         LineTap {
             items: Vec::new(),
             max_items,
@@ -66,16 +65,17 @@ impl LineTap {
         }
     }
 
-    pub fn items(&self) -> &[TapItem] {
+    #[cfg(test)]
+    pub(crate) fn items(&self) -> &[TapItem] {
         &self.items
     }
 
-    pub fn into_items(self) -> Vec<TapItem> {
+    pub(crate) fn into_items(self) -> Vec<TapItem> {
         self.items
     }
 
     /// Items not kept because the record was full.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 
@@ -88,7 +88,7 @@ impl LineTap {
     }
 
     /// A line the dialog read.
-    pub fn line(&mut self, side: Side, line: &Line<'_>, kind: TapKind) {
+    pub(crate) fn line(&mut self, side: Side, line: &Line<'_>, kind: TapKind) {
         if self.items.len() >= self.max_items {
             self.dropped += 1;
             return;
@@ -102,12 +102,17 @@ impl LineTap {
             bytes: kept.to_vec(),
             len: line.bytes.len(),
             hash: fnv1a(line.bytes),
-            ending: line.ending,
         });
     }
 
     /// A marker without bytes (literal, TLS, gap).
-    pub fn marker(&mut self, side: Side, kind: TapKind, packet: Option<PacketRef>, offset: u64) {
+    pub(crate) fn marker(
+        &mut self,
+        side: Side,
+        kind: TapKind,
+        packet: Option<PacketRef>,
+        offset: u64,
+    ) {
         let hash = match kind {
             TapKind::Literal { total } => fnv1a(&total.to_be_bytes()),
             _ => 0,
@@ -120,13 +125,12 @@ impl LineTap {
             bytes: Vec::new(),
             len: 0,
             hash,
-            ending: LineEnding::CrLf,
         });
     }
 }
 
 /// 64-bit FNV-1a.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

@@ -22,11 +22,11 @@
 use super::facts::TlsHello;
 
 /// Largest record body a peer may send (TLS 1.2 ciphertext: 2^14 + 2048).
-pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
+pub(crate) const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 
 /// Largest handshake message (header included) buffered to find the hello.
 /// A longer first message is given up on; its records are still skipped.
-pub const MAX_HELLO_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HELLO_BYTES: usize = 64 * 1024;
 
 /// SNI bytes kept (a DNS name has at most 253 characters).
 pub const MAX_SNI_BYTES: usize = 255;
@@ -143,7 +143,7 @@ fn sslv2_length(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The IANA name of a cipher suite, from tls-parser's table.
-pub fn cipher_name(id: u16) -> Option<&'static str> {
+pub(crate) fn cipher_name(id: u16) -> Option<&'static str> {
     tls_parser::TlsCipherSuite::from_id(id).map(|suite| suite.name)
 }
 
@@ -320,7 +320,8 @@ impl TlsReader {
     }
 
     /// This direction's hello (ClientHello or ServerHello) was reported.
-    pub fn hello_seen(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn hello_seen(&self) -> bool {
         self.hello == HelloState::Seen
     }
 
@@ -329,7 +330,8 @@ impl TlsReader {
     }
 
     /// A TLS 1.3 HelloRetryRequest went by in this direction.
-    pub fn hello_retry(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn hello_retry(&self) -> bool {
         self.hello_retry
     }
 
@@ -348,7 +350,8 @@ impl TlsReader {
     }
 
     /// Record headers accepted (an SSLv2 ClientHello counts as one).
-    pub fn records(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn records(&self) -> u64 {
         self.records
     }
 
@@ -359,7 +362,8 @@ impl TlsReader {
 
     /// Bytes fed after the reader stopped interpreting (including the
     /// header bytes that did not look like TLS).
-    pub fn ignored_bytes(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn ignored_bytes(&self) -> u64 {
         self.ignored_bytes
     }
 

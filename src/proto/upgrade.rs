@@ -59,7 +59,7 @@ pub enum UpgradeState {
 
 /// What happened, as the upgrade sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UpgradeEvent {
+pub(crate) enum UpgradeEvent {
     /// The client asked for TLS (`STARTTLS`, `STLS`, or its protocol's
     /// equivalent).
     Requested,
@@ -90,7 +90,7 @@ pub enum UpgradeEvent {
 /// Where TLS may start, a side's bytes are read as what they are (a TLS
 /// record or lines) unless the action says otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UpgradeAction {
+pub(crate) enum UpgradeAction {
     /// Nothing more.
     None,
     /// Park the client's further bytes until the answer.
@@ -125,7 +125,7 @@ pub enum UpgradeAction {
 
 /// A transition: the next state and what to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     /// The state after the event.
     pub next: UpgradeState,
     /// What the driver carries out.
@@ -135,7 +135,7 @@ pub struct Step {
 /// An event the lifecycle does not expect in a state (the driver records
 /// it as the anomaly `upgrade-out-of-order`, and the state stays).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnlistedTransition {
+pub(crate) struct UnlistedTransition {
     /// The state the event came in.
     pub state: UpgradeState,
     /// The event.
@@ -145,7 +145,7 @@ pub struct UnlistedTransition {
 /// The upgrade lifecycle: the step `event` makes from `state`. One row per
 /// transition.
 #[rustfmt::skip]
-pub fn transition(state: UpgradeState, event: UpgradeEvent) -> Result<Step, UnlistedTransition> {
+pub(crate) fn transition(state: UpgradeState, event: UpgradeEvent) -> Result<Step, UnlistedTransition> {
     use UpgradeAction as A;
     use UpgradeEvent as E;
     use UpgradeState as S;
@@ -215,7 +215,8 @@ pub fn transition(state: UpgradeState, event: UpgradeEvent) -> Result<Step, Unli
 
 impl UpgradeState {
     /// Every state, in lifecycle order.
-    pub const ALL: [UpgradeState; 10] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [UpgradeState; 10] = [
         UpgradeState::Start,
         UpgradeState::Cleartext,
         UpgradeState::Requested,
@@ -247,7 +248,7 @@ impl UpgradeState {
 impl UpgradeEvent {
     /// The side whose bytes the event is about (the session's end and the
     /// hellos are put on the client's).
-    pub fn side(self) -> Side {
+    pub(crate) fn side(self) -> Side {
         match self {
             UpgradeEvent::Accepted
             | UpgradeEvent::Refused
@@ -263,7 +264,8 @@ impl UpgradeEvent {
     }
 
     /// Every event.
-    pub const ALL: [UpgradeEvent; 10] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [UpgradeEvent; 10] = [
         UpgradeEvent::Requested,
         UpgradeEvent::Accepted,
         UpgradeEvent::Refused,

@@ -3,7 +3,7 @@
 
 /// Splits off the first space-separated word; the rest has its leading
 /// spaces removed.
-pub fn split_word(line: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split_word(line: &[u8]) -> (&[u8], &[u8]) {
     let line = trim_start(line);
     match line.iter().position(|b| *b == b' ' || *b == b'\t') {
         Some(i) => (
@@ -14,7 +14,7 @@ pub fn split_word(line: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-pub fn trim_start(bytes: &[u8]) -> &[u8] {
+pub(crate) fn trim_start(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -22,7 +22,7 @@ pub fn trim_start(bytes: &[u8]) -> &[u8] {
     bytes.get(start..).unwrap_or_default()
 }
 
-pub fn trim(bytes: &[u8]) -> &[u8] {
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     let bytes = trim_start(bytes);
     let end = bytes
         .iter()
@@ -33,7 +33,7 @@ pub fn trim(bytes: &[u8]) -> &[u8] {
 
 /// Case-insensitive keyword comparison (all three protocols' keywords are
 /// case-insensitive).
-pub fn is(word: &[u8], keyword: &str) -> bool {
+pub(crate) fn is(word: &[u8], keyword: &str) -> bool {
     word.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
@@ -42,7 +42,7 @@ pub fn is(word: &[u8], keyword: &str) -> bool {
 /// (the Cisco ASA writes `XXXXXXXA` for STARTTLS). Real keywords of that
 /// length never qualify (UIDL, USER, PIPELINING ...), and `known` ones are
 /// excluded outright.
-pub fn is_masked_token(token: &[u8], len: usize, known: &[&str]) -> bool {
+pub(crate) fn is_masked_token(token: &[u8], len: usize, known: &[&str]) -> bool {
     if token.len() != len || len == 0 || known.iter().any(|k| is(token, k)) {
         return false;
     }
@@ -58,13 +58,13 @@ pub fn is_masked_token(token: &[u8], len: usize, known: &[&str]) -> bool {
 
 /// A client command line made of one repeated character, of `len`
 /// characters (a middlebox overwrote the command: `XXXXXXXX`, `********`).
-pub fn is_overwritten_command(word: &[u8], len: usize) -> bool {
+pub(crate) fn is_overwritten_command(word: &[u8], len: usize) -> bool {
     len > 0 && word.len() == len && word.windows(2).all(|w| w.first() == w.get(1))
 }
 
 /// Offset just after the first `n` words of `line` (where a secret may
 /// start), or `None` when the line has no more than `n` words.
-pub fn after_words(line: &[u8], n: usize) -> Option<usize> {
+pub(crate) fn after_words(line: &[u8], n: usize) -> Option<usize> {
     let mut rest = line;
     for _ in 0..n {
         rest = split_word(rest).1;
@@ -73,7 +73,7 @@ pub fn after_words(line: &[u8], n: usize) -> Option<usize> {
 }
 
 /// Decimal number, bounded to u64, no sign.
-pub fn parse_u64(digits: &[u8]) -> Option<u64> {
+pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }

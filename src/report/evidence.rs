@@ -169,10 +169,6 @@ struct Output {
 }
 
 impl EvidencePlan {
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     /// Second pass: copies the flagged sessions' frames from `inputs` to
     /// `target` (one pcap, or one per finding in a directory).
     pub fn write(

@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 /// ECS event.severity for each level (Elastic's risk-score bands).
-pub fn ecs_severity(s: Severity) -> u8 {
+pub(crate) fn ecs_severity(s: Severity) -> u8 {
     match s {
         Severity::Info => 0,
         Severity::Low => 21,

@@ -16,7 +16,7 @@ use crate::text::printable;
 use std::io::{self, Write};
 
 /// Longest evidence excerpt shown on a line, in characters.
-pub const MAX_EXCERPT_CHARS: usize = 120;
+pub(crate) const MAX_EXCERPT_CHARS: usize = 120;
 
 /// Writes one line per finding to `out`; the run's end writes nothing (a
 /// summary reporter beside it does).
@@ -54,7 +54,7 @@ impl<W: Write> LineReport<W> {
 }
 
 /// The line of one finding (without its newline).
-pub fn finding_line(
+pub(crate) fn finding_line(
     f: &Finding,
     protocol: &str,
     client: &Endpoint,

@@ -4,13 +4,13 @@
 //! [`crate::text`]); secrets were masked then unless revealed.
 
 pub mod evidence;
-pub mod hashes;
-pub mod json;
-pub mod jsonl;
-pub mod lines;
+pub(crate) mod hashes;
+pub(crate) mod json;
+pub(crate) mod jsonl;
+pub(crate) mod lines;
 mod palette;
-pub mod summary;
-pub mod table;
+pub(crate) mod summary;
+pub(crate) mod table;
 
 pub use evidence::EvidencePlan;
 pub use hashes::HashExport;

@@ -37,7 +37,7 @@ pub struct Palette {
 
 impl Palette {
     /// The colour of `severity`.
-    pub fn hue(&self, severity: Severity) -> Hue {
+    pub(crate) fn hue(&self, severity: Severity) -> Hue {
         match severity {
             Severity::Info => self.info,
             Severity::Low => self.low,

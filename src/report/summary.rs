@@ -12,7 +12,7 @@ fn rank(kind: FindingKind) -> Severity {
 }
 
 /// Sentences for every server with findings, most severe first.
-pub fn verdict(servers: &[&ServerProfile]) -> Vec<(Severity, String)> {
+pub(crate) fn verdict(servers: &[&ServerProfile]) -> Vec<(Severity, String)> {
     let mut out = Vec::new();
     for p in servers {
         for (kind, n) in &p.findings {

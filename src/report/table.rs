@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 /// Most session rows kept for the table (the most severe first); the rest
 /// are counted. JSON and JSON lines carry every session.
-pub const MAX_ROWS: usize = 2000;
+pub(crate) const MAX_ROWS: usize = 2000;
 
 struct Row {
     id: u64,

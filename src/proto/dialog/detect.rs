@@ -7,7 +7,7 @@ use crate::proto::facts::Protocol;
 /// greeting (SMTP `220`, IMAP `* OK`/`* PREAUTH`/`* BYE` or the
 /// `* CAPABILITY` line some send before it, POP3 `+OK`), or
 /// the client's first command when the greeting is missing.
-pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
+pub(crate) fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
     let upper: Vec<u8> = line.iter().take(16).map(u8::to_ascii_uppercase).collect();
     let starts = |p: &[u8]| upper.starts_with(p);
     match side {
@@ -75,7 +75,7 @@ pub fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
 /// True for a line no mail dialog sends: control bytes other than tab
 /// (a binary protocol, or a TLS stream read as text). Bytes past ASCII are
 /// text (UTF-8, or a Latin-1 banner).
-pub fn is_binary(line: &[u8]) -> bool {
+pub(crate) fn is_binary(line: &[u8]) -> bool {
     line.iter()
         .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
 }
@@ -84,7 +84,7 @@ pub fn is_binary(line: &[u8]) -> bool {
 /// too (FTP). The client's first line decides, or the server's answer to
 /// it when the client said something else.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SmtpCheck {
+pub(crate) enum SmtpCheck {
     /// Nothing to check: the protocol came from a command, or is not SMTP.
     #[default]
     Settled,
@@ -100,7 +100,7 @@ pub enum SmtpCheck {
 
 impl SmtpCheck {
     /// The next state after a line of `side`.
-    pub fn step(self, side: Side, line: &[u8]) -> SmtpCheck {
+    pub(crate) fn step(self, side: Side, line: &[u8]) -> SmtpCheck {
         match (self, side) {
             (SmtpCheck::AwaitClient, Side::Client) if is_smtp_command(line) => SmtpCheck::Settled,
             (SmtpCheck::AwaitClient, Side::Client) => SmtpCheck::AwaitAnswer,
@@ -120,7 +120,7 @@ impl SmtpCheck {
 
     /// The session ended: a client line no SMTP server answered says
     /// nothing for SMTP.
-    pub fn finish(self) -> SmtpCheck {
+    pub(crate) fn finish(self) -> SmtpCheck {
         match self {
             SmtpCheck::AwaitAnswer => SmtpCheck::Refuted,
             state => state,

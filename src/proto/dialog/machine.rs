@@ -8,7 +8,7 @@ use super::super::lines::Line;
 use crate::flow::{PerSide, Side};
 
 /// A protocol's line-level state machine.
-pub trait LineMachine {
+pub(crate) trait LineMachine {
     /// A complete line from `side`.
     fn on_line(&mut self, side: Side, line: &Line<'_>, ctx: &mut Ctx<'_>);
     /// The literal (or chunk) announced with [`Ctx::literal`] has passed:
@@ -25,7 +25,7 @@ pub trait LineMachine {
 
 /// A literal or chunk that passed.
 #[derive(Clone, Copy, Debug)]
-pub struct Literal<'a> {
+pub(crate) struct Literal<'a> {
     /// Its first bytes (at most what was asked to keep).
     pub bytes: &'a [u8],
     pub total: u64,
@@ -34,10 +34,9 @@ pub struct Literal<'a> {
 }
 
 /// What a machine can see and ask of the driver.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub facts: &'a mut DialogFacts,
     pub(super) requests: &'a mut Requests,
-    pub(super) gaps: PerSide<u64>,
     pub(super) in_body: PerSide<bool>,
 }
 
@@ -65,45 +64,40 @@ pub(super) enum StarttlsEvent {
 impl Ctx<'_> {
     /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
     /// `keep` of them are handed to [`LineMachine::on_literal`].
-    pub fn literal(&mut self, side: Side, len: u64, keep: usize) {
+    pub(crate) fn literal(&mut self, side: Side, len: u64, keep: usize) {
         self.requests.modes[side] = Some(Request::Literal { len, keep });
     }
 
     /// A body ended by a lone dot follows on `side` (SMTP DATA, POP3
     /// multi-line responses); it is skipped without buffering.
-    pub fn dot_body(&mut self, side: Side) {
+    pub(crate) fn dot_body(&mut self, side: Side) {
         self.requests.modes[side] = Some(Request::DotBody);
     }
 
     /// Back to lines on `side` (a body the other side's reply proves over).
-    pub fn lines(&mut self, side: Side) {
+    pub(crate) fn lines(&mut self, side: Side) {
         self.requests.modes[side] = Some(Request::Lines);
     }
 
     /// `side`'s further bytes are not the protocol's (a compressed stream):
     /// they are skipped unread (the client's masked, since nothing says
     /// they hold no password).
-    pub fn opaque(&mut self, side: Side) {
+    pub(crate) fn opaque(&mut self, side: Side) {
         self.requests.modes[side] = Some(Request::Opaque);
     }
 
     /// The client asked for TLS: hold its further bytes until the answer.
-    pub fn starttls_requested(&mut self, command: Evidence) {
+    pub(crate) fn starttls_requested(&mut self, command: Evidence) {
         self.requests.starttls = Some(StarttlsEvent::Requested(command));
     }
 
     /// The server answered STARTTLS.
-    pub fn starttls_answered(&mut self, answer: StarttlsAnswer, line: Evidence) {
+    pub(crate) fn starttls_answered(&mut self, answer: StarttlsAnswer, line: Evidence) {
         self.requests.starttls = Some(StarttlsEvent::Answered(answer, line));
     }
 
-    /// Gaps so far in `side`'s stream.
-    pub fn gaps(&self, side: Side) -> u64 {
-        self.gaps[side]
-    }
-
     /// True while `side` is inside a dot-terminated body.
-    pub fn in_body(&self, side: Side) -> bool {
+    pub(crate) fn in_body(&self, side: Side) -> bool {
         self.in_body[side]
     }
 }

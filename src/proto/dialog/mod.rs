@@ -29,15 +29,15 @@ mod starttls;
 #[cfg(test)]
 mod upgrade_tests;
 
-pub use detect::detect;
+pub(crate) use detect::detect;
 use detect::{SmtpCheck, is_binary};
 use machine::Requests;
-pub use machine::{Ctx, LineMachine, Literal};
+pub(crate) use machine::{Ctx, LineMachine, Literal};
 
 /// Client bytes kept while STARTTLS awaits its answer. A real client sends
 /// nothing there (RFC 3207 4.2); anything is evidence, and a few KiB of it
 /// is plenty.
-pub const HELD_BYTES: usize = 4096;
+pub(crate) const HELD_BYTES: usize = 4096;
 
 /// First lines to look at before giving up on recognising the protocol.
 const DETECTION_LINES: u32 = 4;
@@ -194,7 +194,7 @@ impl MailDialog {
     /// The dialog of a session: the server port hints at the protocol, and
     /// when the handshake was captured the streams are seen from their
     /// first byte, so their first lines must say the protocol themselves.
-    pub fn for_session(info: &SessionInfo) -> Self {
+    pub(crate) fn for_session(info: &SessionInfo) -> Self {
         MailDialog {
             from_start: info.syn_seen || info.syn_ack_seen,
             ..MailDialog::new(Protocol::from_port(info.server.port))
@@ -211,18 +211,19 @@ impl MailDialog {
 
     /// Records every line read (and where literals, TLS and gaps are) in
     /// `tap`; see [`super::tap`].
-    pub fn with_tap(mut self, tap: LineTap) -> Self {
+    pub(crate) fn with_tap(mut self, tap: LineTap) -> Self {
         self.tap = Some(Box::new(tap));
         self
     }
 
     /// The record, when tapped.
-    pub fn tap(&self) -> Option<&LineTap> {
+    #[cfg(test)]
+    pub(crate) fn tap(&self) -> Option<&LineTap> {
         self.tap.as_deref()
     }
 
     /// Takes the record out (the dialog goes on untapped).
-    pub fn take_tap(&mut self) -> Option<LineTap> {
+    pub(crate) fn take_tap(&mut self) -> Option<LineTap> {
         self.tap.take().map(|t| *t)
     }
 
@@ -261,7 +262,6 @@ impl MailDialog {
         let mut ctx = Ctx {
             facts: &mut self.facts,
             requests: &mut self.requests,
-            gaps: PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps),
             in_body: PerSide::both(false),
         };
         if let Some(m) = self.machine.get() {
@@ -375,13 +375,11 @@ impl MailDialog {
 
     /// Runs `f` on the protocol machine with a fresh context.
     fn with_machine(&mut self, f: impl FnOnce(&mut dyn LineMachine, &mut Ctx<'_>)) {
-        let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
         let in_body = PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body());
         if let Some(m) = self.machine.get() {
             let mut ctx = Ctx {
                 facts: &mut self.facts,
                 requests: &mut self.requests,
-                gaps,
                 in_body,
             };
             f(m, &mut ctx);
@@ -585,7 +583,6 @@ impl MailDialog {
             let mut ctx = Ctx {
                 facts,
                 requests,
-                gaps,
                 in_body,
             };
             if let Some(m) = machine.get() {

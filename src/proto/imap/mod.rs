@@ -28,7 +28,7 @@ use syntax::{Arg, LiteralMarker, astrings, literal_at_end, response_code, tokens
 const MAX_TAG: usize = 64;
 
 /// Bytes of a client literal handed over when it carries a LOGIN argument.
-pub const LITERAL_KEEP: usize = syntax::MAX_ARG;
+pub(crate) const LITERAL_KEEP: usize = syntax::MAX_ARG;
 
 /// Lines of one LOGIN command kept as evidence.
 const MAX_COMMAND_LINES: usize = 8;
@@ -42,7 +42,8 @@ const MAX_CAPABILITY_LISTS: usize = 64;
 
 /// Credentials kept per session (a brute-force session may try thousands);
 /// past this, each is counted as an anomaly instead.
-pub const MAX_CREDENTIALS: usize = 256;
+#[cfg(test)]
+pub(crate) const MAX_CREDENTIALS: usize = 256;
 
 /// Capabilities of the length of STARTTLS that are real (never masks).
 const KNOWN_8: &[&str] = &[
@@ -167,7 +168,7 @@ struct Awaited {
 
 /// The IMAP dialog of one session.
 #[derive(Default)]
-pub struct ImapDialog {
+pub(crate) struct ImapDialog {
     greeted: bool,
     /// A LOGIN or AUTHENTICATE succeeded: capability lists from now on are
     /// post-login ones, which never carry STARTTLS (RFC 3501 6.2.1).

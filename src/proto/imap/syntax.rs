@@ -6,12 +6,12 @@ use crate::proto::words::{parse_u64, split_word, trim_start};
 
 /// Longest argument value kept (a username or password; longer ones are
 /// cut, they are never buffered whole).
-pub const MAX_ARG: usize = 1024;
+pub(crate) const MAX_ARG: usize = 1024;
 
 /// A literal announced at the end of a line: `{n}`, `{n+}` (RFC 7888
 /// LITERAL+/LITERAL-), or `~{n}` (RFC 3516 literal8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiteralMarker {
+pub(crate) struct LiteralMarker {
     /// The byte count announced (not bounded: the driver skips by count).
     pub len: u64,
     /// `{n+}`: the sender does not wait for a `+` go-ahead.
@@ -21,7 +21,7 @@ pub struct LiteralMarker {
 }
 
 /// The literal marker that ends `line`, if any.
-pub fn literal_at_end(line: &[u8]) -> Option<LiteralMarker> {
+pub(crate) fn literal_at_end(line: &[u8]) -> Option<LiteralMarker> {
     let inner = line.strip_suffix(b"}")?;
     let open = inner.iter().rposition(|b| *b == b'{')?;
     let body = inner.get(open + 1..)?;
@@ -40,7 +40,7 @@ pub fn literal_at_end(line: &[u8]) -> Option<LiteralMarker> {
 /// One argument of a command: an atom or a quoted string (its value, cut
 /// at [`MAX_ARG`]), or the literal that ends the line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Arg {
+pub(crate) enum Arg {
     Value { at: usize, bytes: Vec<u8> },
     Literal(LiteralMarker),
 }
@@ -49,7 +49,7 @@ pub enum Arg {
 /// `astring`: atom, quoted string with `\"` and `\\` escapes, or literal).
 /// `Err(at)` when the argument at `at` is malformed (an unterminated
 /// quoted string): nothing from there on can be trusted.
-pub fn astrings(line: &[u8], from: usize) -> Result<Vec<Arg>, usize> {
+pub(crate) fn astrings(line: &[u8], from: usize) -> Result<Vec<Arg>, usize> {
     let literal = literal_at_end(line);
     let mut out = Vec::new();
     let mut pos = from;
@@ -109,14 +109,14 @@ fn capped(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The `[CODE args]` that opens a status response's text: (code, args).
-pub fn response_code(text: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn response_code(text: &[u8]) -> Option<(&[u8], &[u8])> {
     let inner = trim_start(text).strip_prefix(b"[")?;
     let end = inner.iter().position(|b| *b == b']')?;
     Some(split_word(inner.get(..end)?))
 }
 
 /// Space-separated tokens of a capability list.
-pub fn tokens(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn tokens(list: &[u8]) -> impl Iterator<Item = &[u8]> {
     list.split(|b| *b == b' ' || *b == b'\t')
         .filter(|t| !t.is_empty())
 }

@@ -58,7 +58,7 @@ use messages::{
 /// Longest base64 text decoded; a longer message records nothing.
 pub const MAX_BASE64: usize = 22 * 1024;
 /// Longest decoded message kept for parsing.
-pub const MAX_DECODED: usize = 16 * 1024;
+pub(crate) const MAX_DECODED: usize = 16 * 1024;
 /// Longest username, challenge or `extra` value kept.
 pub const MAX_FIELD: usize = 1024;
 /// Longest secret kept (bearer tokens and NTLMv2 responses can be long).
@@ -237,7 +237,7 @@ impl SaslExchange {
     /// A gap in the server's stream during the exchange: a challenge may
     /// have fallen into it (the client's acknowledgement shows the bytes
     /// crossed), so the client's next line may answer it.
-    pub fn on_server_gap(&mut self) {
+    pub(crate) fn on_server_gap(&mut self) {
         if !self.cancelled {
             self.challenge_lost = true;
             self.progress.prompt = Prompt::Unknown;
@@ -249,14 +249,15 @@ impl SaslExchange {
     /// half-way (its username crossed, its password not yet), so the
     /// position says what the line is. The protocol decides, knowing its
     /// commands: a line that is one is not a response.
-    pub fn may_continue(&self) -> bool {
+    pub(crate) fn may_continue(&self) -> bool {
         let login_half_way =
             self.mech == Mech::Login && self.progress.login_user && !self.progress.login_pass;
         !self.cancelled && (self.challenge_lost || login_half_way)
     }
 
     /// The client cancelled the exchange with `*`.
-    pub fn is_cancelled(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled
     }
 
