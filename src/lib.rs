@@ -21,6 +21,8 @@ pub mod capture;
 pub mod decode;
 pub mod diff;
 pub mod flow;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_harness;
 pub mod output_file;
 pub mod parallel;
 pub mod pipeline;

@@ -1,6 +1,5 @@
 #![no_main]
 
-#[path = "../harness/mod.rs"]
-mod harness;
+use stripwatch::fuzz_harness as harness;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::flows::flows(data));

@@ -10,8 +10,7 @@
 //!   `cargo test --test integration fuzz_regressions::known_bugs --
 //!   --ignored`; CI skips them (`--skip fuzz_regressions::known_bugs`).
 
-#[path = "../../fuzz/harness/mod.rs"]
-mod harness;
+use stripwatch::fuzz_harness as harness;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

@@ -4,11 +4,11 @@
 use super::input::Input;
 use super::output::{analyze_bytes, check_rendered, check_report_facts};
 use std::io::Cursor;
-use stripwatch::analysis::AnalysisOptions;
-use stripwatch::capture::CaptureFile;
-use stripwatch::capture::linktype;
-use stripwatch::decode;
-use stripwatch::flow::FlowConfig;
+use crate::analysis::AnalysisOptions;
+use crate::capture::CaptureFile;
+use crate::capture::linktype;
+use crate::decode;
+use crate::flow::FlowConfig;
 
 /// Largest frame a capture may hand out (the reader's buffer limit).
 const MAX_FRAME: usize = 16 << 20;

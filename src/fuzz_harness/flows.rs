@@ -16,10 +16,10 @@
 use super::input::Input;
 use super::output::{Rendered, analyze_bytes, check_rendered, check_report_facts};
 use etherparse::PacketBuilder;
-use stripwatch::analysis::AnalysisOptions;
-use stripwatch::capture::writer::{PcapOptions, PcapWriter};
-use stripwatch::flow::{FlowConfig, ReassemblyLimits};
-use stripwatch::time::Timestamp;
+use crate::analysis::AnalysisOptions;
+use crate::capture::writer::{PcapOptions, PcapWriter};
+use crate::flow::{FlowConfig, ReassemblyLimits};
+use crate::time::Timestamp;
 
 const SERVER_PORTS: [u16; 4] = [25, 143, 110, 587];
 

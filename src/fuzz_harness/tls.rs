@@ -6,7 +6,7 @@
 //! + 1, or four bytes when bit 7 is set).
 
 use super::input::Input;
-use stripwatch::proto::tls::{HelloState, MAX_SNI_BYTES, ReaderState, TlsEvent, TlsReader, sniff};
+use crate::proto::tls::{HelloState, MAX_SNI_BYTES, ReaderState, TlsEvent, TlsReader, sniff};
 
 /// The TLS fuzz target.
 pub fn tls(data: &[u8]) {

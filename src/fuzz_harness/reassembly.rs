@@ -18,8 +18,8 @@
 
 use super::input::Input;
 use std::collections::HashMap;
-use stripwatch::flow::{PacketRef, Reassembler, ReassemblyLimits, Segment, StreamEvent};
-use stripwatch::time::Timestamp;
+use crate::flow::{PacketRef, Reassembler, ReassemblyLimits, Segment, StreamEvent};
+use crate::time::Timestamp;
 
 const PAGE: u64 = 4096;
 

@@ -16,16 +16,16 @@
 use super::flows::tcp_frame;
 use super::input::Input;
 use super::output::check_json;
-use stripwatch::analysis::SessionRecord;
-use stripwatch::analysis::record::Locator;
-use stripwatch::decode;
-use stripwatch::flow::{
+use crate::analysis::SessionRecord;
+use crate::analysis::record::Locator;
+use crate::decode;
+use crate::flow::{
     EndReason, FlowConfig, FlowTable, GapReason, PacketRef, PerSide, PortSet, SessionHandler,
     SessionInfo, Side, StreamEvent, StreamSink,
 };
-use stripwatch::proto::dialog::MailDialog;
-use stripwatch::proto::{EVIDENCE_BYTES, MAX_CAPABILITY_LISTS, MAX_CREDENTIALS, Protocol};
-use stripwatch::time::Timestamp;
+use crate::proto::dialog::MailDialog;
+use crate::proto::{EVIDENCE_BYTES, MAX_CAPABILITY_LISTS, MAX_CREDENTIALS, Protocol};
+use crate::time::Timestamp;
 
 /// Feeds events to a dialog, numbering packets and tracking offsets.
 struct Driver {

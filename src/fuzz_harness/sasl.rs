@@ -12,14 +12,14 @@ use super::input::Input;
 use super::output::check_text;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use stripwatch::analysis::hashes::hash_line;
-use stripwatch::flow::{PacketRef, Side};
-use stripwatch::proto::sasl::{
+use crate::analysis::hashes::hash_line;
+use crate::flow::{PacketRef, Side};
+use crate::proto::sasl::{
     MAX_BASE64, MAX_EVIDENCE, MAX_FIELD, MAX_MECHANISM, MAX_SECRET, SaslExchange,
     canonical_mechanism, decode_message,
 };
-use stripwatch::proto::{Evidence, Outcome, SecretKind};
-use stripwatch::time::Timestamp;
+use crate::proto::{Evidence, Outcome, SecretKind};
+use crate::time::Timestamp;
 
 const MECHANISMS: [&str; 16] = [
     "PLAIN",

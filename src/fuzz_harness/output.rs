@@ -4,10 +4,10 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use stripwatch::analysis::{self, AnalysisOptions, Filter, Report, ReportBuilder, Reporter, Run};
-use stripwatch::capture::InputSpec;
-use stripwatch::flow::FlowConfig;
-use stripwatch::report::{JsonDocument, JsonLines, TableOptions, TableReport};
+use crate::analysis::{self, AnalysisOptions, Filter, Report, ReportBuilder, Reporter, Run};
+use crate::capture::InputSpec;
+use crate::flow::FlowConfig;
+use crate::report::{JsonDocument, JsonLines, TableOptions, TableReport};
 
 /// Characters that reorder displayed text.
 fn is_bidi(c: char) -> bool {
