@@ -28,7 +28,12 @@ PUB_FIELD = re.compile(r"^\s*pub\s+\w+\s*:")
 
 def is_test_file(path):
     name = os.path.basename(path)
-    return name.endswith("tests.rs") or name == "test_support.rs" or "/tests/" in path
+    return (
+        name.endswith("tests.rs")
+        or name == "test_support.rs"
+        or "/tests/" in path
+        or "/fuzz_harness/" in path
+    )
 
 
 def strip_strings(line):

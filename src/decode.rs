@@ -20,16 +20,16 @@ impl TcpFlags {
     pub(crate) const RST: u8 = 0x04;
     pub(crate) const ACK: u8 = 0x10;
 
-    pub fn fin(self) -> bool {
+    pub(crate) fn fin(self) -> bool {
         self.0 & Self::FIN != 0
     }
-    pub fn syn(self) -> bool {
+    pub(crate) fn syn(self) -> bool {
         self.0 & Self::SYN != 0
     }
-    pub fn rst(self) -> bool {
+    pub(crate) fn rst(self) -> bool {
         self.0 & Self::RST != 0
     }
-    pub fn ack(self) -> bool {
+    pub(crate) fn ack(self) -> bool {
         self.0 & Self::ACK != 0
     }
 }
@@ -64,7 +64,7 @@ struct ChecksumInput<'a> {
 
 /// Checksum verdict for one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChecksumStatus {
+pub(crate) enum ChecksumStatus {
     Valid,
     /// Wrong IPv4 header or TCP checksum (usually NIC offload on the
     /// capturing host: the NIC fills it in after the capture point).
@@ -76,7 +76,7 @@ pub enum ChecksumStatus {
 impl TcpSegment<'_> {
     /// Computes the IPv4 header and TCP checksums. Touches every payload
     /// byte, so the pipeline calls it only for mail flows.
-    pub fn checksum_status(&self) -> ChecksumStatus {
+    pub(crate) fn checksum_status(&self) -> ChecksumStatus {
         let Some(input) = self.checksum_input else {
             return ChecksumStatus::Unverifiable;
         };

@@ -31,7 +31,7 @@ pub struct HashLine {
 
 /// The hash line of a challenge-response credential, if it has one and it
 /// can be written.
-pub fn hash_line(cred: &Credential) -> Option<HashLine> {
+pub(crate) fn hash_line(cred: &Credential) -> Option<HashLine> {
     if cred.secret_kind != SecretKind::ChallengeResponse || cred.cancelled {
         return None;
     }

@@ -7,9 +7,9 @@
 //! returns the whole [`Report`].
 
 pub(crate) mod findings;
-pub mod hashes;
+pub(crate) mod hashes;
 pub(crate) mod profile;
-pub mod record;
+pub(crate) mod record;
 pub(crate) mod run;
 pub(crate) mod session;
 
@@ -158,7 +158,7 @@ impl Report {
 
 /// A reporter that keeps everything and builds the [`Report`].
 #[derive(Default)]
-pub struct ReportBuilder {
+pub(crate) struct ReportBuilder {
     sessions: Vec<SessionRecord>,
     /// Session id -> index in `sessions`: a late finding may concern any
     /// earlier session, and a million of them must not make it quadratic.
@@ -168,7 +168,7 @@ pub struct ReportBuilder {
 
 impl ReportBuilder {
     /// The report, once the run has finished.
-    pub fn into_report(self) -> Option<Report> {
+    pub(crate) fn into_report(self) -> Option<Report> {
         self.report
     }
 }

@@ -26,12 +26,12 @@ pub(crate) fn rfc3339<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::E
 /// Turns packet references into locations (naming files only when the run
 /// has more than one input).
 #[derive(Clone, Debug, Default)]
-pub struct Locator {
+pub(crate) struct Locator {
     files: Vec<Arc<str>>,
 }
 
 impl Locator {
-    pub fn new(input_names: &[String]) -> Self {
+    pub(crate) fn new(input_names: &[String]) -> Self {
         Locator {
             // A file name is not packet data, but it may come from anyone.
             files: input_names
@@ -141,8 +141,8 @@ pub struct TransportRecord {
 
 impl TransportRecord {
     pub(crate) fn build(info: &SessionInfo, locator: &Locator) -> Self {
-        let c = info.side(Side::Client);
-        let s = info.side(Side::Server);
+        let c = &info.sides[Side::Client];
+        let s = &info.sides[Side::Server];
         TransportRecord {
             first_seen: info.first_packet.ts,
             last_seen: info.last_packet.ts,
@@ -188,7 +188,7 @@ pub(crate) fn transport_observability(info: &SessionInfo) -> Vec<Observability> 
         });
     }
     for side in [Side::Client, Side::Server] {
-        let st = info.side(side);
+        let st = &info.sides[side];
         if st.packets == 0 {
             out.push(Observability {
                 kind: "one-sided",

@@ -170,7 +170,7 @@ fn finding_kinds<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::
 
 impl SessionRecord {
     /// Builds the record of an ended session.
-    pub fn build(
+    pub(crate) fn build(
         info: &SessionInfo,
         facts: &DialogFacts,
         locator: &Locator,

@@ -151,7 +151,10 @@ impl CaptureFile {
     }
 
     /// Reads a capture from any byte source (gzip-compressed or not).
-    pub fn from_reader(name: String, raw: Box<dyn Read + Send>) -> Result<Self, CaptureErrorKind> {
+    pub(crate) fn from_reader(
+        name: String,
+        raw: Box<dyn Read + Send>,
+    ) -> Result<Self, CaptureErrorKind> {
         let mut buffered = BufReader::with_capacity(64 << 10, raw);
         let head = buffered.fill_buf().map_err(CaptureErrorKind::Io)?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
@@ -193,7 +196,7 @@ impl CaptureFile {
     }
 
     /// Frames read so far.
-    pub fn frames(&self) -> u64 {
+    pub(crate) fn frames(&self) -> u64 {
         self.frames
     }
 

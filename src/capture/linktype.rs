@@ -4,17 +4,17 @@
 
 use super::LinkType;
 
-pub const NULL: LinkType = 0;
-pub const ETHERNET: LinkType = 1;
+pub(crate) const NULL: LinkType = 0;
+pub(crate) const ETHERNET: LinkType = 1;
 /// Raw IP as some BSDs number it in files.
-pub const RAW_BSD_12: LinkType = 12;
-pub const RAW_BSD_14: LinkType = 14;
-pub const RAW: LinkType = 101;
-pub const LOOP: LinkType = 108;
-pub const LINUX_SLL: LinkType = 113;
-pub const IPV4: LinkType = 228;
-pub const IPV6: LinkType = 229;
-pub const LINUX_SLL2: LinkType = 276;
+pub(crate) const RAW_BSD_12: LinkType = 12;
+pub(crate) const RAW_BSD_14: LinkType = 14;
+pub(crate) const RAW: LinkType = 101;
+pub(crate) const LOOP: LinkType = 108;
+pub(crate) const LINUX_SLL: LinkType = 113;
+pub(crate) const IPV4: LinkType = 228;
+pub(crate) const IPV6: LinkType = 229;
+pub(crate) const LINUX_SLL2: LinkType = 276;
 /// Not a link type: a pcapng interface past
 /// [`MAX_INTERFACES`](crate::capture::MAX_INTERFACES), not kept.
 pub(crate) const NOT_KEPT: LinkType = -1;

@@ -29,7 +29,7 @@
 pub(crate) mod align;
 pub(crate) mod attribute;
 pub(crate) mod classify;
-pub(crate) mod collect;
+pub mod collect;
 pub mod output;
 pub(crate) mod pair;
 pub(crate) mod report;

@@ -270,9 +270,3 @@ pub enum ClosePhase {
     /// The end of the input: last, by id.
     AtEnd,
 }
-
-impl SessionInfo {
-    pub fn side(&self, side: Side) -> &SideStats {
-        &self.sides[side]
-    }
-}

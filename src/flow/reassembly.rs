@@ -229,14 +229,14 @@ pub struct Reassembler {
 
 impl Reassembler {
     /// The stream starts after this initial sequence number (SYN seen).
-    pub fn set_isn(&mut self, isn: u32) {
+    pub(crate) fn set_isn(&mut self, isn: u32) {
         if self.base.is_none() {
             self.base = Some(isn.wrapping_add(1));
         }
     }
 
     /// The stream is picked up at `seq` (no SYN seen).
-    pub fn set_start(&mut self, seq: u32) {
+    pub(crate) fn set_start(&mut self, seq: u32) {
         if self.base.is_none() {
             self.base = Some(seq);
         }
@@ -271,7 +271,7 @@ impl Reassembler {
     }
 
     /// The direction's counters.
-    pub fn stats(&self) -> DirectionStats {
+    pub(crate) fn stats(&self) -> DirectionStats {
         self.stats.as_deref().copied().unwrap_or_default()
     }
 
@@ -284,21 +284,21 @@ impl Reassembler {
         self.base
     }
 
-    pub fn has_start(&self) -> bool {
+    pub(crate) fn has_start(&self) -> bool {
         self.base.is_some()
     }
 
     /// Next offset to be delivered.
-    pub fn next_offset(&self) -> u64 {
+    pub(crate) fn next_offset(&self) -> u64 {
         self.next
     }
 
     /// True when the FIN was reached and everything before it delivered.
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.fin_delivered
     }
 
-    pub fn pending_bytes(&self) -> usize {
+    pub(crate) fn pending_bytes(&self) -> usize {
         self.pending_bytes
     }
 
@@ -329,7 +329,7 @@ impl Reassembler {
     }
 
     /// Records the peer's acknowledgement number for this direction.
-    pub fn peer_ack(&mut self, ack: u32) {
+    pub(crate) fn peer_ack(&mut self, ack: u32) {
         if let Some(off) = self.offset_of(ack) {
             let before = self.peer_acked;
             if off > before {
@@ -340,7 +340,7 @@ impl Reassembler {
     }
 
     /// A segment of this direction.
-    pub fn segment(
+    pub(crate) fn segment(
         &mut self,
         seg: Segment<'_>,
         limits: &ReassemblyLimits,
@@ -477,7 +477,7 @@ impl Reassembler {
 
     /// Called once per packet of the flow: closes holes the peer has
     /// acknowledged once they have stayed open long enough.
-    pub fn tick(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    pub(crate) fn tick(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
         let limit = self.hole_limit();
         if limit > self.next {
             self.hole_age += 1;
@@ -500,7 +500,7 @@ impl Reassembler {
 
     /// End of the flow: every hole becomes a gap and everything buffered is
     /// delivered.
-    pub fn finish(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    pub(crate) fn finish(&mut self, out: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(first) = self.first_pending() {
             self.gap_to(first, GapReason::FlowEnd, out);
             self.drain(out);

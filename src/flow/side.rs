@@ -84,7 +84,7 @@ impl<T> PerSide<T> {
     }
 
     /// Mutable access to each side's value, client first.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Side, &mut T)> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Side, &mut T)> {
         [
             (Side::Client, &mut self.client),
             (Side::Server, &mut self.server),

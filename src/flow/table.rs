@@ -145,7 +145,7 @@ pub struct FlowTable<H: SessionHandler> {
 }
 
 impl<H: SessionHandler> FlowTable<H> {
-    pub fn new(config: FlowConfig, handler: H) -> Self {
+    pub(crate) fn new(config: FlowConfig, handler: H) -> Self {
         FlowTable {
             budget: HeldBudget::new(config.max_buffered_bytes),
             config,
@@ -224,7 +224,7 @@ impl<H: SessionHandler> FlowTable<H> {
 
     /// Feeds one decoded segment. The caller has checked [`Self::wants`]
     /// and ticked the clock.
-    pub fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
+    pub(crate) fn process(&mut self, seg: &TcpSegment<'_>, packet: PacketRef, wire_len: u32) {
         self.set_current(packet);
         self.stats.segments += 1;
         let bad_checksum = seg.checksum_status() == ChecksumStatus::Invalid;
@@ -327,7 +327,7 @@ impl<H: SessionHandler> FlowTable<H> {
     }
 
     /// Ends every open session (end of input), in id order.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         while !self.finish_step(usize::MAX) {}
     }
 
@@ -367,7 +367,7 @@ impl<H: SessionHandler> FlowTable<H> {
     }
 
     /// Consumes the table, returning its handler.
-    pub fn into_handler(self) -> H {
+    pub(crate) fn into_handler(self) -> H {
         self.handler
     }
 

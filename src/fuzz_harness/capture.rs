@@ -3,19 +3,19 @@
 
 use super::input::Input;
 use super::output::{analyze_bytes, check_rendered, check_report_facts};
-use std::io::Cursor;
 use crate::analysis::AnalysisOptions;
 use crate::capture::CaptureFile;
 use crate::capture::linktype;
 use crate::decode;
 use crate::flow::FlowConfig;
+use std::io::Cursor;
 
 /// Largest frame a capture may hand out (the reader's buffer limit).
 const MAX_FRAME: usize = 16 << 20;
 
 /// `CaptureFile::from_reader` over arbitrary bytes; every frame is read
 /// (and decoded, as the pipeline does).
-pub fn capture(data: &[u8]) {
+pub(crate) fn capture(data: &[u8]) {
     let source = Box::new(Cursor::new(data.to_vec()));
     let Ok(mut file) = CaptureFile::from_reader("fuzz.pcap".to_string(), source) else {
         return;
@@ -59,7 +59,7 @@ const LINKS: [i32; 13] = [
 
 /// `decode::decode` for each link type: first byte picks it, the rest is
 /// the frame.
-pub fn decode(data: &[u8]) {
+pub(crate) fn decode(data: &[u8]) {
     let mut input = Input::new(data);
     let pick = usize::from(input.u8());
     let link = LINKS[pick % LINKS.len()];
@@ -83,7 +83,7 @@ pub fn decode(data: &[u8]) {
 
 /// The whole pipeline, as `stripwatch analyze` runs it, over arbitrary
 /// capture bytes; the report rendered in every format and checked.
-pub fn pipeline(data: &[u8]) {
+pub(crate) fn pipeline(data: &[u8]) {
     let rendered = analyze_bytes(
         data,
         FlowConfig::default(),

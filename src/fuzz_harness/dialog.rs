@@ -220,7 +220,7 @@ fn hint_of(b: u8) -> (Option<Protocol>, u16) {
 }
 
 /// Arbitrary events from the first byte, with a port hint.
-pub fn dialog(data: &[u8]) {
+pub(crate) fn dialog(data: &[u8]) {
     let mut input = Input::new(data);
     let (hint, port) = hint_of(input.u8());
     let mut driver = Driver::new(hint);
@@ -348,14 +348,14 @@ fn deep(data: &[u8], scripts: &[Script], hint: Protocol, port: u16) {
     driver.finish(port);
 }
 
-pub fn dialog_smtp(data: &[u8]) {
+pub(crate) fn dialog_smtp(data: &[u8]) {
     deep(data, SMTP, Protocol::Smtp, 25);
 }
 
-pub fn dialog_imap(data: &[u8]) {
+pub(crate) fn dialog_imap(data: &[u8]) {
     deep(data, IMAP, Protocol::Imap, 143);
 }
 
-pub fn dialog_pop3(data: &[u8]) {
+pub(crate) fn dialog_pop3(data: &[u8]) {
     deep(data, POP3, Protocol::Pop3, 110);
 }

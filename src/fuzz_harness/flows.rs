@@ -15,17 +15,17 @@
 
 use super::input::Input;
 use super::output::{Rendered, analyze_bytes, check_rendered, check_report_facts};
-use etherparse::PacketBuilder;
 use crate::analysis::AnalysisOptions;
 use crate::capture::writer::{PcapOptions, PcapWriter};
 use crate::flow::{FlowConfig, ReassemblyLimits};
 use crate::time::Timestamp;
+use etherparse::PacketBuilder;
 
 const SERVER_PORTS: [u16; 4] = [25, 143, 110, 587];
 
 /// One TCP segment as bytes of an Ethernet frame.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_frame(
+pub(crate) fn tcp_frame(
     src: ([u8; 4], u16),
     dst: ([u8; 4], u16),
     seq: u32,
@@ -57,7 +57,7 @@ pub fn tcp_frame(
 }
 
 /// The flows fuzz target.
-pub fn flows(data: &[u8]) {
+pub(crate) fn flows(data: &[u8]) {
     let mut input = Input::new(data);
     let setup = input.u8();
     let mode = input.u8();

@@ -2,20 +2,20 @@
 //! yields zeros and empty slices, so any byte string is a valid input.
 
 /// Fuzz input being consumed front to back.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Input<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Input { data }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
-    pub fn u8(&mut self) -> u8 {
+    pub(crate) fn u8(&mut self) -> u8 {
         match self.data.split_first() {
             Some((b, rest)) => {
                 self.data = rest;
@@ -25,20 +25,20 @@ impl<'a> Input<'a> {
         }
     }
 
-    pub fn bool(&mut self) -> bool {
+    pub(crate) fn bool(&mut self) -> bool {
         self.u8() & 1 == 1
     }
 
-    pub fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 
-    pub fn u32(&mut self) -> u32 {
+    pub(crate) fn u32(&mut self) -> u32 {
         u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
 
     /// Up to `n` bytes (fewer at the end of the input).
-    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+    pub(crate) fn bytes(&mut self, n: usize) -> &'a [u8] {
         let n = n.min(self.data.len());
         let (head, rest) = self.data.split_at(n);
         self.data = rest;
@@ -46,19 +46,19 @@ impl<'a> Input<'a> {
     }
 
     /// A chunk whose length is the next byte.
-    pub fn chunk8(&mut self) -> &'a [u8] {
+    pub(crate) fn chunk8(&mut self) -> &'a [u8] {
         let n = usize::from(self.u8());
         self.bytes(n)
     }
 
     /// A chunk whose length is the next two bytes (little-endian).
-    pub fn chunk16(&mut self) -> &'a [u8] {
+    pub(crate) fn chunk16(&mut self) -> &'a [u8] {
         let n = usize::from(self.u16());
         self.bytes(n)
     }
 
     /// Everything left.
-    pub fn rest(&mut self) -> &'a [u8] {
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.data)
     }
 }

@@ -8,16 +8,22 @@
 //! Every harness panics when an invariant breaks; libFuzzer reports the
 //! panic as a crash.
 
-#![allow(dead_code)]
+// A harness panics when an invariant breaks: that is how libFuzzer sees it.
+#![allow(
+    dead_code,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
-pub mod capture;
-pub mod dialog;
-pub mod flows;
-pub mod input;
-pub mod output;
-pub mod reassembly;
-pub mod sasl;
-pub mod tls;
+pub(crate) mod capture;
+pub(crate) mod dialog;
+pub(crate) mod flows;
+pub(crate) mod input;
+pub(crate) mod output;
+pub(crate) mod reassembly;
+pub(crate) mod sasl;
+pub(crate) mod tls;
 
 /// A fuzz harness: panics when an invariant breaks.
 pub type Harness = fn(&[u8]);

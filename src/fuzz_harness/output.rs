@@ -2,12 +2,12 @@
 //! text (no C0 control but the newline, no DEL, no C1 control, no bidi
 //! override), the JSON parses, and JSON lines cannot be forged.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use crate::analysis::{self, AnalysisOptions, Filter, Report, ReportBuilder, Reporter, Run};
 use crate::capture::InputSpec;
 use crate::flow::FlowConfig;
 use crate::report::{JsonDocument, JsonLines, TableOptions, TableReport};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Characters that reorder displayed text.
 fn is_bidi(c: char) -> bool {
@@ -16,7 +16,7 @@ fn is_bidi(c: char) -> bool {
 
 /// Panics unless `bytes` is UTF-8 text whose only control character is the
 /// newline.
-pub fn check_text(what: &str, bytes: &[u8]) {
+pub(crate) fn check_text(what: &str, bytes: &[u8]) {
     if bytes
         .iter()
         .all(|&b| (0x20..0x7f).contains(&b) || b == b'\n')
@@ -36,7 +36,7 @@ pub fn check_text(what: &str, bytes: &[u8]) {
 }
 
 /// What one run wrote in every format, beside the report it built.
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub report: Report,
     /// The temporary file the capture was read from.
     pub path: String,
@@ -51,7 +51,7 @@ const JSONL_TYPES: [&str; 5] = ["session", "finding", "input", "server", "summar
 /// Checks every rendering of a run: printable text only, the JSON parses
 /// and agrees with the report, each JSON line is one object of a known
 /// type (no line forged by a newline in the data), one line per session.
-pub fn check_rendered(r: &Rendered) {
+pub(crate) fn check_rendered(r: &Rendered) {
     check_text("json", &r.json);
     let value: serde_json::Value = serde_json::from_slice(&r.json).expect("the JSON output parses");
     let sessions = value
@@ -95,7 +95,7 @@ pub fn check_rendered(r: &Rendered) {
 }
 
 /// Serializes any record to JSON and checks the text.
-pub fn check_json<T: serde::Serialize>(what: &str, value: &T) {
+pub(crate) fn check_json<T: serde::Serialize>(what: &str, value: &T) {
     let json = serde_json::to_vec(value).expect("serializes");
     check_text(what, &json);
     let _: serde_json::Value = serde_json::from_slice(&json).expect("parses");
@@ -107,7 +107,7 @@ static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 /// ([`analysis::run_inputs`] on `threads` workers into the JSON (`pretty`
 /// or compact), JSON lines and table reporters, every session listed),
 /// under the name `fuzz.pcap`.
-pub fn analyze_bytes(
+pub(crate) fn analyze_bytes(
     capture: &[u8],
     config: FlowConfig,
     options: AnalysisOptions,
@@ -157,7 +157,7 @@ pub fn analyze_bytes(
 }
 
 /// Facts every report must satisfy, whatever the input.
-pub fn check_report_facts(rendered: &Rendered) {
+pub(crate) fn check_report_facts(rendered: &Rendered) {
     let report = &rendered.report;
     assert_eq!(report.inputs.len(), 1);
     let ids: Vec<u64> = report.sessions.iter().map(|s| s.id).collect();

@@ -17,9 +17,9 @@
 //! - the statistics match the events.
 
 use super::input::Input;
-use std::collections::HashMap;
 use crate::flow::{PacketRef, Reassembler, ReassemblyLimits, Segment, StreamEvent};
 use crate::time::Timestamp;
+use std::collections::HashMap;
 
 const PAGE: u64 = 4096;
 
@@ -170,7 +170,7 @@ fn packet(n: u64) -> PacketRef {
 /// The reassembly fuzz target: the invariants, the FIN's place included
 /// (a FIN behind the stream is ignored; nothing past the first FIN at or
 /// after the stream's next byte reaches the stream).
-pub fn reassembly(data: &[u8]) {
+pub(crate) fn reassembly(data: &[u8]) {
     run(data);
 }
 

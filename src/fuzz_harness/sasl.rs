@@ -10,8 +10,6 @@
 
 use super::input::Input;
 use super::output::check_text;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use crate::analysis::hashes::hash_line;
 use crate::flow::{PacketRef, Side};
 use crate::proto::sasl::{
@@ -20,6 +18,8 @@ use crate::proto::sasl::{
 };
 use crate::proto::{Evidence, Outcome, SecretKind};
 use crate::time::Timestamp;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 const MECHANISMS: [&str; 16] = [
     "PLAIN",
@@ -64,7 +64,7 @@ fn text(input: &mut Input<'_>, base64: bool, long: bool) -> Vec<u8> {
 }
 
 /// The SASL fuzz target.
-pub fn sasl(data: &[u8]) {
+pub(crate) fn sasl(data: &[u8]) {
     let mut input = Input::new(data);
     let m = input.u8();
     let mechanism: Vec<u8> = if m & 0x10 == 0 {

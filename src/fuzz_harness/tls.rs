@@ -9,7 +9,7 @@ use super::input::Input;
 use crate::proto::tls::{HelloState, MAX_SNI_BYTES, ReaderState, TlsEvent, TlsReader, sniff};
 
 /// The TLS fuzz target.
-pub fn tls(data: &[u8]) {
+pub(crate) fn tls(data: &[u8]) {
     let _ = sniff(data);
     let mut input = Input::new(data);
     let mut reader = TlsReader::new();

@@ -7,10 +7,10 @@ use super::upgrade::UpgradeState;
 use crate::flow::{PacketRef, PerSide, Side};
 
 /// Capability lists kept per session (a client may send EHLO forever).
-pub const MAX_CAPABILITY_LISTS: usize = 64;
+pub(crate) const MAX_CAPABILITY_LISTS: usize = 64;
 
 /// Credentials kept per session.
-pub const MAX_CREDENTIALS: usize = 256;
+pub(crate) const MAX_CREDENTIALS: usize = 256;
 
 /// Longest excerpt kept as evidence (a line is cut, never buffered whole).
 pub const EVIDENCE_BYTES: usize = 256;
@@ -60,7 +60,7 @@ impl Protocol {
 
 /// Exact bytes at a place in a stream: the proof behind a fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     pub side: Side,
     /// The packet that carried the first byte.
     pub packet: PacketRef,
@@ -76,7 +76,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn new(side: Side, packet: PacketRef, bytes: &[u8]) -> Self {
+    pub(crate) fn new(side: Side, packet: PacketRef, bytes: &[u8]) -> Self {
         Evidence {
             side,
             packet,
@@ -131,7 +131,7 @@ impl Evidence {
 /// reply, an IMAP CAPABILITY response or `[CAPABILITY ...]` code, a POP3
 /// CAPA reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CapabilityList {
+pub(crate) struct CapabilityList {
     /// The first line of the list (or the line with the code).
     pub evidence: Evidence,
     /// STARTTLS (STLS in POP3) is among the capabilities.
@@ -149,7 +149,7 @@ pub struct CapabilityList {
 
 /// The server's answer to STARTTLS/STLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StarttlsAnswer {
+pub(crate) enum StarttlsAnswer {
     /// 220 / tagged OK / +OK: go ahead with TLS.
     Accepted,
     /// 454, 5xx / NO, BAD / -ERR.
@@ -158,7 +158,7 @@ pub enum StarttlsAnswer {
 
 /// Facts of a TLS ClientHello or ServerHello.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsHello {
+pub(crate) struct TlsHello {
     /// Record-layer / legacy version, e.g. 0x0303.
     pub legacy_version: u16,
     /// The negotiated or highest offered version from supported_versions
@@ -173,7 +173,7 @@ pub struct TlsHello {
 impl TlsHello {
     /// The version in effect: supported_versions when present, else the
     /// legacy field.
-    pub fn version(&self) -> u16 {
+    pub(crate) fn version(&self) -> u16 {
         self.supported_version.unwrap_or(self.legacy_version)
     }
 }
@@ -219,7 +219,7 @@ pub enum SecretKind {
 
 /// Credentials that crossed the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credential {
+pub(crate) struct Credential {
     /// IANA SASL name (`PLAIN`, `CRAM-MD5`, ...), `IMAP-LOGIN`,
     /// `USER-PASS` or `APOP`.
     pub mechanism: String,
@@ -265,7 +265,7 @@ impl Credential {
 
 /// Odd things seen in the dialog that do not make a finding by themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DialogAnomaly {
+pub(crate) struct DialogAnomaly {
     /// What was odd.
     pub kind: DialogAnomalyKind,
     /// Where.
@@ -338,7 +338,7 @@ impl std::fmt::Display for DialogAnomalyKind {
 
 /// Everything the dialog showed.
 #[derive(Clone, Debug, Default)]
-pub struct DialogFacts {
+pub(crate) struct DialogFacts {
     pub protocol: Option<Protocol>,
     /// The dialog is not SMTP, IMAP or POP3, and what showed it (binary,
     /// a `220` greeting not followed by SMTP, text none of them speaks): no

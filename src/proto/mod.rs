@@ -5,19 +5,19 @@
 //! direction (plus gap events) and records what the dialog showed in
 //! [`DialogFacts`]. Nothing here decides findings; the analysis layer does.
 
-pub mod dialog;
+pub(crate) mod dialog;
 pub mod facts;
 pub(crate) mod imap;
 pub(crate) mod lines;
 pub(crate) mod pending;
 pub(crate) mod pop3;
-pub mod sasl;
+pub(crate) mod sasl;
 pub(crate) mod secrecy;
 pub(crate) mod smtp;
 pub(crate) mod tap;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod tls;
+pub(crate) mod tls;
 pub(crate) mod upgrade;
 pub(crate) mod words;
 

@@ -29,7 +29,7 @@ pub(crate) const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 pub(crate) const MAX_HELLO_BYTES: usize = 64 * 1024;
 
 /// SNI bytes kept (a DNS name has at most 253 characters).
-pub const MAX_SNI_BYTES: usize = 255;
+pub(crate) const MAX_SNI_BYTES: usize = 255;
 
 const RECORD_HEADER_LEN: usize = 5;
 const HANDSHAKE_HEADER_LEN: usize = 4;
@@ -57,7 +57,7 @@ const HELLO_RETRY_RANDOM: [u8; 32] = [
 
 /// What the first bytes of a stream look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sniff {
+pub(crate) enum Sniff {
     Tls,
     NotTls,
     /// Every byte so far fits; more are needed to decide.
@@ -71,7 +71,7 @@ pub enum Sniff {
 /// (high bit of the first byte set, a length of at least the fixed part,
 /// message type 1, version major 3). Decides on the first byte that does not
 /// fit, or on the fifth byte.
-pub fn sniff(bytes: &[u8]) -> Sniff {
+pub(crate) fn sniff(bytes: &[u8]) -> Sniff {
     match bytes.first() {
         None => Sniff::NeedMore,
         Some(&b) if b & 0x80 != 0 => sniff_sslv2(bytes),
@@ -149,7 +149,7 @@ pub(crate) fn cipher_name(id: u16) -> Option<&'static str> {
 
 /// What a [`TlsReader`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TlsEvent {
+pub(crate) enum TlsEvent {
     ClientHello(TlsHello),
     ServerHello(TlsHello),
     /// The stream stopped looking like TLS records (or never did). Reported
@@ -159,7 +159,7 @@ pub enum TlsEvent {
 
 /// How far the reader got with its direction's hello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HelloState {
+pub(crate) enum HelloState {
     /// Still looking for it.
     Waiting,
     /// Parsed and reported.
@@ -171,7 +171,7 @@ pub enum HelloState {
 
 /// Whether the reader still interprets its stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReaderState {
+pub(crate) enum ReaderState {
     /// Following records.
     Reading,
     /// Bytes that are not a TLS record were seen; nothing more is read.
@@ -203,7 +203,7 @@ enum Stage {
 /// [`MAX_HELLO_BYTES`]); after the hello was seen or given up on, it only
 /// skips records by their length, checking each header.
 #[derive(Clone, Debug)]
-pub struct TlsReader {
+pub(crate) struct TlsReader {
     stage: Stage,
     hdr: [u8; RECORD_HEADER_LEN],
     hdr_len: usize,
@@ -230,7 +230,7 @@ impl Default for TlsReader {
 }
 
 impl TlsReader {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TlsReader {
             stage: Stage::Header,
             hdr: [0; RECORD_HEADER_LEN],
@@ -248,7 +248,7 @@ impl TlsReader {
     }
 
     /// Reads the next in-order bytes of the stream; events go to `out`.
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<TlsEvent>) {
+    pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut Vec<TlsEvent>) {
         let mut rest = bytes;
         while !rest.is_empty() {
             match self.stage {
@@ -304,7 +304,7 @@ impl TlsReader {
     /// attempted: the reader stops interpreting, counts the gap, and only
     /// reports (through [`TlsReader::state`]) that it is desynchronised.
     /// A hello still being collected is given up on.
-    pub fn gap(&mut self, len: u64) {
+    pub(crate) fn gap(&mut self, len: u64) {
         if len == 0 {
             return;
         }
@@ -325,7 +325,7 @@ impl TlsReader {
         self.hello == HelloState::Seen
     }
 
-    pub fn hello_state(&self) -> HelloState {
+    pub(crate) fn hello_state(&self) -> HelloState {
         self.hello
     }
 
@@ -335,7 +335,7 @@ impl TlsReader {
         self.hello_retry
     }
 
-    pub fn state(&self) -> ReaderState {
+    pub(crate) fn state(&self) -> ReaderState {
         match self.stage {
             Stage::NotTls => ReaderState::NotTls,
             Stage::Desync => ReaderState::Desynchronized,
@@ -345,7 +345,7 @@ impl TlsReader {
 
     /// Stream offset (from the first byte fed) where the bytes that are not
     /// a TLS record begin, once [`TlsEvent::NotTls`] was reported.
-    pub fn not_tls_offset(&self) -> Option<u64> {
+    pub(crate) fn not_tls_offset(&self) -> Option<u64> {
         self.not_tls_at
     }
 
@@ -356,7 +356,7 @@ impl TlsReader {
     }
 
     /// Bytes reported missing through [`TlsReader::gap`].
-    pub fn gap_bytes(&self) -> u64 {
+    pub(crate) fn gap_bytes(&self) -> u64 {
         self.gap_bytes
     }
 
@@ -368,7 +368,7 @@ impl TlsReader {
     }
 
     /// Stream bytes seen so far, gaps included.
-    pub fn offset(&self) -> u64 {
+    pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 

@@ -27,7 +27,7 @@ use std::fmt;
 
 /// Where a session is in its upgrade to TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum UpgradeState {
+pub(crate) enum UpgradeState {
     /// Neither side's first bytes are read yet.
     #[default]
     Start,

@@ -60,7 +60,7 @@ fn reordered_segment_is_put_back_in_place() {
             .windows(message.len())
             .any(|w| w == message.as_bytes())
     );
-    let stats = *s.info.side(Side::Client).stream;
+    let stats = *s.info.sides[Side::Client].stream;
     assert_eq!(stats.out_of_order_segments, 1);
     assert_eq!(stats.retransmitted_bytes, 0);
     // The second message segment (frame 22) came before the first (23), so
@@ -80,7 +80,7 @@ fn identical_retransmission_is_counted_not_duplicated() {
     let name = "transport/smtp-retransmit-identical.pcap";
     let run = assert_single_exact(name, "ETHERNET", 35);
     let s = run.only_session();
-    let client = s.info.side(Side::Client);
+    let client = &s.info.sides[Side::Client];
     assert_eq!(client.stream.retransmitted_bytes, 536);
     assert_eq!(client.stream.conflicts, 0);
     assert_eq!(client.payload_bytes, 1605 + 536);
@@ -113,8 +113,8 @@ fn conflicting_retransmission_keeps_the_first_bytes() {
     assert_eq!(c.kept_bytes, b"STARTTLS\r\n");
     assert_eq!(c.ignored_bytes, b"XXXXXXXX\r\n");
     assert_eq!(s.conflicts[0], s.info.conflicts[0]);
-    assert_eq!(s.info.side(Side::Client).stream.conflicts, 1);
-    assert_eq!(s.info.side(Side::Client).stream.retransmitted_bytes, 10);
+    assert_eq!(s.info.sides[Side::Client].stream.conflicts, 1);
+    assert_eq!(s.info.sides[Side::Client].stream.retransmitted_bytes, 10);
 
     let (_, json) = report(name);
     let anomaly = &json["sessions"][0]["anomalies"][0];
@@ -160,7 +160,7 @@ fn lost_segment_acknowledged_by_the_peer_is_a_gap() {
     assert_eq!(s.server.bytes, conv.sent(Dir::Server));
     assert_eq!(s.client.fin, Some(sent.len() as u64));
     assert_eq!(s.info.end, EndReason::Fin);
-    let stats = *s.info.side(Side::Client).stream;
+    let stats = *s.info.sides[Side::Client].stream;
     assert_eq!((stats.gaps, stats.gap_bytes), (1, 536));
 
     let (_, json) = report(name);
@@ -378,8 +378,8 @@ fn one_sided_capture() {
     let s = run.only_session();
     assert_endpoints(s, "192.0.2.10:49174", "198.51.100.25:25");
     assert_eq!(link_types(&run), vec![("ETHERNET".to_string(), 18)]);
-    assert_eq!(s.info.side(Side::Client).packets, 18);
-    assert_eq!(s.info.side(Side::Server).packets, 0);
+    assert_eq!(s.info.sides[Side::Client].packets, 18);
+    assert_eq!(s.info.sides[Side::Server].packets, 0);
     assert!(s.info.syn_seen && !s.info.syn_ack_seen);
     assert_eq!(s.client.bytes, conv.sent(Dir::Client));
     assert_eq!(s.client.fin, Some(conv.sent(Dir::Client).len() as u64));
@@ -406,7 +406,7 @@ fn one_sided_capture_gap_bytes_match_the_stream() {
     let server_len = scripted(name)[0].sent(Dir::Server).len() as u64;
     let total: u64 = s.gaps.iter().map(|g| g.len).sum();
     assert_eq!(total, server_len);
-    assert_eq!(s.info.side(Side::Server).stream.gap_bytes, server_len);
+    assert_eq!(s.info.sides[Side::Server].stream.gap_bytes, server_len);
     assert_eq!(s.server.next, server_len);
 }
 
@@ -438,7 +438,7 @@ fn snaplen_68_keeps_14_payload_bytes_per_segment() {
     assert_eq!(s.server.bytes, want[1]);
     assert!(s.gaps.iter().all(|g| g.reason == GapReason::Snaplen));
     for (side, i) in [(Side::Client, 0), (Side::Server, 1)] {
-        let st = s.info.side(side);
+        let st = &s.info.sides[side];
         assert_eq!(st.truncated_bytes, cut[i], "{side:?}");
         assert_eq!(st.stream.gap_bytes, cut[i], "{side:?}");
         let dir = [Dir::Client, Dir::Server][i];
@@ -470,7 +470,7 @@ fn sequence_numbers_wrap_past_2_32() {
         assert!(end > 1 << 32, "{side:?} wraps");
     }
     let run = assert_single_exact(name, "ETHERNET", 31);
-    assert_eq!(run.only_session().info.side(Side::Client).stream.gaps, 0);
+    assert_eq!(run.only_session().info.sides[Side::Client].stream.gaps, 0);
 }
 
 #[test]

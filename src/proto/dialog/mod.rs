@@ -148,7 +148,7 @@ struct At {
 }
 
 /// One session's mail dialog: feed it stream events, then read its facts.
-pub struct MailDialog {
+pub(crate) struct MailDialog {
     pub facts: DialogFacts,
     machine: Machine,
     /// The protocol the server port suggests, when the dialog does not say.
@@ -172,7 +172,7 @@ pub struct MailDialog {
 }
 
 impl MailDialog {
-    pub fn new(port_hint: Option<Protocol>) -> Self {
+    pub(crate) fn new(port_hint: Option<Protocol>) -> Self {
         MailDialog {
             facts: DialogFacts::default(),
             machine: Machine::Undetected {
@@ -228,7 +228,7 @@ impl MailDialog {
     }
 
     /// One event of the session's reassembled streams.
-    pub fn on_event(&mut self, side: Side, event: &StreamEvent<'_>) {
+    pub(crate) fn on_event(&mut self, side: Side, event: &StreamEvent<'_>) {
         match *event {
             StreamEvent::Data {
                 bytes,
@@ -248,12 +248,12 @@ impl MailDialog {
     }
 
     /// True when `side` sent FIN.
-    pub fn fin(&self, side: Side) -> bool {
+    pub(crate) fn fin(&self, side: Side) -> bool {
         self.dirs[side].fin
     }
 
     /// The session ended.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         // A request never answered in this capture: what the client sent
         // after it is still worth reading.
         self.upgrade_event(UpgradeEvent::End, None);

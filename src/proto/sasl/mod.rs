@@ -56,17 +56,17 @@ use messages::{
 };
 
 /// Longest base64 text decoded; a longer message records nothing.
-pub const MAX_BASE64: usize = 22 * 1024;
+pub(crate) const MAX_BASE64: usize = 22 * 1024;
 /// Longest decoded message kept for parsing.
 pub(crate) const MAX_DECODED: usize = 16 * 1024;
 /// Longest username, challenge or `extra` value kept.
-pub const MAX_FIELD: usize = 1024;
+pub(crate) const MAX_FIELD: usize = 1024;
 /// Longest secret kept (bearer tokens and NTLMv2 responses can be long).
-pub const MAX_SECRET: usize = 16 * 1024;
+pub(crate) const MAX_SECRET: usize = 16 * 1024;
 /// Evidence lines kept (command, challenges, responses), the verdict aside.
-pub const MAX_EVIDENCE: usize = 32;
+pub(crate) const MAX_EVIDENCE: usize = 32;
 /// Longest mechanism name kept (RFC 4422 allows 20 characters).
-pub const MAX_MECHANISM: usize = 40;
+pub(crate) const MAX_MECHANISM: usize = 40;
 
 /// Standard alphabet, padding optional, lenient about trailing bits.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -79,7 +79,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 /// IANA name of a mechanism as on the wire: surrounding whitespace removed,
 /// ASCII upper-cased, cut at [`MAX_MECHANISM`] bytes, and escaped
 /// ([`crate::text::escape`]) so hostile bytes cannot reach a report.
-pub fn canonical_mechanism(name: &[u8]) -> String {
+pub(crate) fn canonical_mechanism(name: &[u8]) -> String {
     let name = name.trim_ascii();
     let name = name.get(..MAX_MECHANISM).unwrap_or(name);
     crate::text::escape(&name.to_ascii_uppercase())
@@ -88,7 +88,7 @@ pub fn canonical_mechanism(name: &[u8]) -> String {
 /// Decodes one SASL message: `=` or nothing is the empty message; base64
 /// with or without padding, surrounding whitespace ignored. `None` when the
 /// text is not base64 or is too long.
-pub fn decode_message(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_message(text: &[u8]) -> Option<Vec<u8>> {
     let text = text.trim_ascii();
     if text.is_empty() || text == b"=" {
         return Some(Vec::new());
@@ -162,7 +162,7 @@ struct Progress {
 
 /// One SASL exchange, from the client's command to the server's verdict.
 #[derive(Debug)]
-pub struct SaslExchange {
+pub(crate) struct SaslExchange {
     mech: Mech,
     /// Boxed: protocol dialogs hold an exchange inline while idle.
     cred: Box<Credential>,
@@ -180,7 +180,11 @@ impl SaslExchange {
     /// `mechanism` as on the wire (any case); `initial_response` is the
     /// base64 text of a SASL-IR / RFC 4954 initial response if the command
     /// carried one (may be `b"="` for empty). `evidence` is the command.
-    pub fn new(mechanism: &[u8], initial_response: Option<&[u8]>, evidence: Evidence) -> Self {
+    pub(crate) fn new(
+        mechanism: &[u8],
+        initial_response: Option<&[u8]>,
+        evidence: Evidence,
+    ) -> Self {
         let name = canonical_mechanism(mechanism);
         let mut exchange = SaslExchange {
             mech: Mech::from_name(&name),
@@ -200,13 +204,13 @@ impl SaslExchange {
     }
 
     /// The canonical mechanism name.
-    pub fn mechanism(&self) -> &str {
+    pub(crate) fn mechanism(&self) -> &str {
         &self.cred.mechanism
     }
 
     /// A server challenge: the base64 text after `334 ` / `+ ` (may be
     /// empty).
-    pub fn on_challenge(&mut self, base64_text: &[u8], evidence: Evidence) {
+    pub(crate) fn on_challenge(&mut self, base64_text: &[u8], evidence: Evidence) {
         self.push_evidence(evidence);
         if self.cancelled {
             return;
@@ -219,7 +223,7 @@ impl SaslExchange {
 
     /// A client response line (base64 text; `=` or nothing is an empty
     /// response, `*` cancels).
-    pub fn on_response(&mut self, base64_text: &[u8], evidence: Evidence) {
+    pub(crate) fn on_response(&mut self, base64_text: &[u8], evidence: Evidence) {
         self.push_evidence(evidence);
         if self.cancelled {
             return;
@@ -266,7 +270,7 @@ impl SaslExchange {
     /// initial response; the client may speak only in SASL until the
     /// verdict, and a lost challenge must not turn its answer into a
     /// command). False once cancelled.
-    pub fn awaiting_response(&self) -> bool {
+    pub(crate) fn awaiting_response(&self) -> bool {
         !self.cancelled && (self.unanswered || self.responses == 0)
     }
 
@@ -274,7 +278,11 @@ impl SaslExchange {
     /// username or a secret crossed the wire (a password or token without a
     /// visible username is still one). A cancelled exchange is a failure
     /// whatever the server said. `verdict` is the server's final line.
-    pub fn finish(mut self, outcome: Outcome, verdict: Option<Evidence>) -> Option<Credential> {
+    pub(crate) fn finish(
+        mut self,
+        outcome: Outcome,
+        verdict: Option<Evidence>,
+    ) -> Option<Credential> {
         if let Some(v) = verdict {
             self.cred.evidence.push(v);
         }
