@@ -530,12 +530,13 @@ fn draw_chart(
     Ok(())
 }
 
+/// One kind's findings: how many, on which servers, and the first.
+type KindGroup<'a> = (u64, BTreeSet<Endpoint>, &'a Finding);
+
 /// Findings grouped by severity, then kind: sessions and servers.
 fn severity_section(report: &Report) -> Markup {
-    let mut groups: BTreeMap<
-        (std::cmp::Reverse<Severity>, FindingKind),
-        (u64, BTreeSet<Endpoint>, &Finding),
-    > = BTreeMap::new();
+    let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, FindingKind), KindGroup<'_>> =
+        BTreeMap::new();
     let server_of: HashMap<u64, Endpoint> =
         report.sessions.iter().map(|s| (s.id, s.server)).collect();
     for f in &report.findings {
