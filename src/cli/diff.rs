@@ -85,10 +85,6 @@ impl DiffArgs {
 
 /// Runs `stripwatch diff` and returns the exit status.
 pub fn run(args: &DiffArgs) -> ExitCode {
-    let Some(format) = diff_format(args.format) else {
-        eprintln!("stripwatch: diff has no --format html yet (table, json or jsonl)");
-        return ExitCode::from(EXIT_INPUT_ERROR);
-    };
     let (inside, inside_failed) = args.inputs(&args.inside, &args.more_inside);
     let (outside, outside_failed) = args.inputs(&args.outside, &args.more_outside);
     let stdin = |v: &[InputSpec]| v.iter().any(|i| i.path == Path::new("-"));
@@ -118,7 +114,9 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = inside_failed || outside_failed || !report.inputs_complete();
-    if let Err(e) = write_report(&report, format, look, &mut out).and_then(|()| out.flush()) {
+    if let Err(e) =
+        write_report(&report, diff_format(args.format), look, &mut out).and_then(|()| out.flush())
+    {
         if report_write_failed(&e) {
             eprintln!("stripwatch: writing the report: {e}");
             failed = true;
@@ -127,11 +125,11 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     exit_status(failed, report.worst(), args.fail_on)
 }
 
-fn diff_format(format: Format) -> Option<DiffFormat> {
+fn diff_format(format: Format) -> DiffFormat {
     match format {
-        Format::Table => Some(DiffFormat::Table),
-        Format::Json => Some(DiffFormat::Json),
-        Format::Jsonl => Some(DiffFormat::Jsonl),
-        Format::Html => None,
+        Format::Table => DiffFormat::Table,
+        Format::Json => DiffFormat::Json,
+        Format::Jsonl => DiffFormat::Jsonl,
+        Format::Html => DiffFormat::Html,
     }
 }

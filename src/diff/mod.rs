@@ -30,6 +30,7 @@ pub mod align;
 pub mod attribute;
 pub mod classify;
 pub mod collect;
+mod html;
 pub mod output;
 pub mod pair;
 pub mod report;

@@ -212,6 +212,28 @@ fn content_security_policy() -> String {
 pub(crate) fn render(report: &Report) -> String {
     let servers = ServerStats::of(report);
     let span = TimeSpan::of(report);
+    let meta = html! {
+        (report.sessions.len()) " sessions · "
+        (report.findings.len()) " findings"
+        @if let Some(span) = &span {
+            " · capture time " (span.start) " to " (span.end)
+        }
+    };
+    let body = html! {
+        (verdict_section(report))
+        (timeline_section(report, &servers, span.as_ref()))
+        (severity_section(report))
+        (exposed_section(report))
+        (sessions_section(report))
+        (server_table(report, &servers))
+        (inputs_section(report))
+    };
+    page("stripwatch report", meta, body)
+}
+
+/// The page around `body`: head, policy, style, header (`title`, the
+/// version and `meta`), the expand button and the script.
+pub(crate) fn page(title: &str, meta: Markup, body: Markup) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -220,29 +242,16 @@ pub(crate) fn render(report: &Report) -> String {
                 meta http-equiv="Content-Security-Policy" content=(content_security_policy());
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
-                title { "stripwatch report" }
+                title { (title) }
                 style { (PreEscaped(CSS)) }
             }
             body {
                 header {
-                    h1 { "stripwatch report" }
-                    p.meta {
-                        "stripwatch " (env!("CARGO_PKG_VERSION")) " · "
-                        (report.sessions.len()) " sessions · "
-                        (report.findings.len()) " findings"
-                        @if let Some(span) = &span {
-                            " · capture time " (span.start) " to " (span.end)
-                        }
-                    }
+                    h1 { (title) }
+                    p.meta { "stripwatch " (env!("CARGO_PKG_VERSION")) " · " (meta) }
                     button #expand.no-print type="button" { "expand or collapse every session" }
                 }
-                (verdict_section(report))
-                (timeline_section(report, &servers, span.as_ref()))
-                (severity_section(report))
-                (exposed_section(report))
-                (sessions_section(report))
-                (server_table(report, &servers))
-                (inputs_section(report))
+                (body)
                 script { (PreEscaped(SCRIPT)) }
             }
         }
@@ -250,7 +259,7 @@ pub(crate) fn render(report: &Report) -> String {
     page.into_string()
 }
 
-fn severity_badge(s: Severity) -> Markup {
+pub(crate) fn severity_badge(s: Severity) -> Markup {
     html! { span class={ "sev sev-" (s) } { (s) } }
 }
 
@@ -366,7 +375,7 @@ fn legend() -> Markup {
     html! {
         ul.legend {
             @for o in OUTCOMES { li { span class={ "swatch " (o.class()) } {} (o.label()) } }
-            li { span.mark { "▼" } "a session with a finding (colour: the worst severity)" }
+            li { span.mark { "▲" } "a session with a finding (colour: the worst severity)" }
         }
     }
 }
@@ -675,7 +684,7 @@ fn exposed_section(report: &Report) -> Markup {
 }
 
 /// `text` cut to [`MAX_EXCERPT_CHARS`] characters, and how many were cut.
-fn clip(text: &str) -> (&str, usize) {
+pub(crate) fn clip(text: &str) -> (&str, usize) {
     match text.char_indices().nth(MAX_EXCERPT_CHARS) {
         Some((at, _)) => (
             text.get(..at).unwrap_or(text),

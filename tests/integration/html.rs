@@ -111,6 +111,58 @@ fn the_page_of_the_findings_samples_has_servers_findings_and_evidence() {
     assert_no_remote_reference(&page);
 }
 
+/// `stripwatch diff --format FORMAT` over samples/diff/smtp-asa-nat.
+fn diff_asa(format: &str) -> String {
+    let tap = |t: &str| sample(&format!("diff/smtp-asa-nat.{t}.pcap"));
+    let out = Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+        .args(["diff", "--format", format, &tap("inside"), &tap("outside")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The diff's page: the verdict, every changed pair with both versions of
+/// each changed line (packet, time, escaped line), no remote reference.
+#[test]
+fn the_diff_page_has_every_change_with_both_versions() {
+    let page = diff_asa("html");
+    let doc: serde_json::Value = serde_json::from_str(&diff_asa("json")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("behaves like Cisco ASA inspect esmtp"));
+    let pairs = doc["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 2);
+    for p in pairs {
+        let id = p["id"].as_u64().unwrap();
+        let at = page
+            .find(&format!("<details class=\"session\" id=\"p{id}\">"))
+            .unwrap_or_else(|| panic!("pair {id} listed"));
+        let block = &page[at..at + page[at..].find("</details>").unwrap()];
+        let changes = p["changes"].as_array().unwrap();
+        assert!(!changes.is_empty());
+        for c in changes {
+            assert!(block.contains(&format!("<code>{}</code>", c["kind"].as_str().unwrap())));
+            for tap in ["inside", "outside"] {
+                if let Some(v) = c[tap].as_object() {
+                    let line = escaped(v["excerpt"].as_str().unwrap());
+                    let packet = v["packet"].as_u64().unwrap();
+                    let time = v["timestamp"].as_str().unwrap();
+                    let shown = format!(
+                        "#{packet} <span class=\"more\">{time}</span><br><code>{line}</code>"
+                    );
+                    assert!(block.contains(&shown), "{shown} in pair {id}");
+                }
+            }
+        }
+    }
+    assert_no_remote_reference(&page);
+}
+
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(2)>";
 const STYLE: &str = "</style><script>alert(3)</script>";
@@ -336,7 +388,7 @@ fn chromium_loads_the_page_without_errors_requests_or_injected_elements() {
         &dir.join("p2"),
         &page,
         &[
-            "--window-size=1100,1500",
+            "--window-size=1100,2300",
             "--hide-scrollbars",
             &format!("--screenshot={}", png.display()),
         ],
@@ -347,6 +399,22 @@ fn chromium_loads_the_page_without_errors_requests_or_injected_elements() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.png");
         std::fs::write(docs, &shot).unwrap();
     }
+
+    // The diff's page loads as cleanly.
+    let page = dir.join("diff.html");
+    std::fs::write(&page, diff_asa("html")).unwrap();
+    let (dom, stderr, netlog) = chromium(&dir.join("p4"), &page, &["--dump-dom"]);
+    assert!(
+        console_lines(&stderr).is_empty(),
+        "{:?}",
+        console_lines(&stderr)
+    );
+    assert!(
+        page_requests(&netlog).is_empty(),
+        "{:?}",
+        page_requests(&netlog)
+    );
+    assert!(dom.contains("<code>capability-masked</code>"));
 
     // The crafted capture: the DOM has its strings as text, no element.
     let inject = injection_capture(&dir);
