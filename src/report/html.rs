@@ -572,7 +572,7 @@ fn severity_section(report: &Report) -> Markup {
                                 td { code { (kind) } }
                                 td.num { (n) }
                                 td.num { (servers.len()) }
-                                td { a href={ "#s" (example.session) } { "session " (example.session) } ": " (example.summary) }
+                                td { a href={ "#s" (example.session) } { "session " (example.session) } ": " (clip(&example.summary).0) }
                             }
                         }
                     }
@@ -591,8 +591,10 @@ const FALLBACK_KINDS: [FindingKind; 5] = [
     FindingKind::HeloFallback,
 ];
 
-/// Most usernames or mechanisms named per exposed client row.
-const MAX_NAMES: usize = 5;
+/// Most usernames or mechanisms named per exposed client row, and the
+/// characters shown of each username.
+const MAX_NAMES: usize = 3;
+const MAX_NAME_CHARS: usize = 64;
 
 #[derive(Default)]
 struct Exposure {
@@ -627,11 +629,19 @@ fn exposed_section(report: &Report) -> Markup {
         for c in s.credentials.iter().filter(|c| c.cleartext) {
             e.cleartext_logins += 1;
             if e.mechanisms.len() < MAX_NAMES {
-                e.mechanisms.insert(c.mechanism.clone());
+                e.mechanisms.insert(clip(&c.mechanism).0.to_string());
             }
             if let Some(u) = &c.username {
+                // Wire text: as long as a line may be.
+                let u = u
+                    .get(
+                        ..u.char_indices()
+                            .nth(MAX_NAME_CHARS)
+                            .map_or(u.len(), |(at, _)| at),
+                    )
+                    .unwrap_or(u);
                 if e.usernames.len() < MAX_NAMES {
-                    e.usernames.insert(u.clone());
+                    e.usernames.insert(u.to_string());
                 } else if !e.usernames.contains(u) {
                     e.more_usernames = true;
                 }
@@ -886,7 +896,7 @@ fn inputs_section(report: &Report) -> Markup {
                 tbody {
                     @for i in report.inputs.iter().take(MAX_TABLE_ROWS) {
                         tr {
-                            td { (crate::text::escape(i.file.as_bytes())) }
+                            td { (clip(&crate::text::escape(i.file.as_bytes())).0) }
                             td { (i.format) @if i.gzip { " (gzip)" } }
                             td.num { (i.packets) }
                             td.num { (i.mail_segments) }
