@@ -54,7 +54,7 @@ struct Interface {
 /// millions), and their packets get the link type
 /// [`linktype::NOT_KEPT`](crate::capture::linktype::NOT_KEPT): counted as an
 /// unknown link type, their frame numbers intact.
-pub const MAX_INTERFACES: usize = 65_536;
+pub(crate) const MAX_INTERFACES: usize = 65_536;
 
 /// The interfaces a pcapng section described, in order (see
 /// [`MAX_INTERFACES`]).

@@ -13,7 +13,7 @@ pub mod live;
 mod opening;
 pub mod writer;
 
-pub use file::{CaptureFile, CaptureFormat, MAX_INTERFACES, Reading};
+pub use file::{CaptureFile, CaptureFormat, Reading};
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;

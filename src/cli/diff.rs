@@ -130,5 +130,6 @@ fn diff_format(format: Format) -> DiffFormat {
         Format::Table => DiffFormat::Table,
         Format::Json => DiffFormat::Json,
         Format::Jsonl => DiffFormat::Jsonl,
+        Format::Html => DiffFormat::Html,
     }
 }

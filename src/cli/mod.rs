@@ -16,7 +16,8 @@ use stripwatch::output_file::IfExists;
 use stripwatch::proto::facts::Protocol;
 use stripwatch::report::evidence::EvidenceTarget;
 use stripwatch::report::{
-    EvidencePlan, HashExport, Hue, JsonDocument, JsonLines, Palette, TableOptions, TableReport,
+    EvidencePlan, HashExport, HtmlReport, Hue, JsonDocument, JsonLines, Palette, TableOptions,
+    TableReport,
 };
 
 /// Exit status when a finding at or above `--fail-on` was reported.
@@ -110,6 +111,9 @@ pub(crate) enum Format {
     Table,
     Json,
     Jsonl,
+    /// One self-contained HTML page (inline CSS and SVG, no request to any
+    /// host), printable from a browser.
+    Html,
 }
 
 /// A severity on the command line.
@@ -413,6 +417,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         // batches, milliseconds apart.
         Format::Jsonl if reads_stream => Box::new(JsonLines::new(out)),
         Format::Jsonl => Box::new(JsonLines::batched(out)),
+        Format::Html => Box::new(HtmlReport::new(out)),
     };
     let mut evidence = EvidencePlan::default();
     let mut reporters: Vec<&mut dyn Reporter> = vec![main_reporter.as_mut()];

@@ -29,7 +29,8 @@
 pub(crate) mod align;
 pub(crate) mod attribute;
 pub(crate) mod classify;
-pub mod collect;
+pub(crate) mod collect;
+mod html;
 pub mod output;
 pub(crate) mod pair;
 pub(crate) mod report;

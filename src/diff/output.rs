@@ -15,12 +15,13 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 /// Output formats (those of `analyze`: a table, one JSON document, JSON
-/// lines).
+/// lines, one HTML page).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiffFormat {
     Table,
     Json,
     Jsonl,
+    Html,
 }
 
 /// Most pairs listed in the table (JSON and JSON lines carry all).
@@ -56,6 +57,7 @@ pub fn write_report(
             out.flush()
         }
         DiffFormat::Jsonl => lines(report, out),
+        DiffFormat::Html => super::html::write(report, out),
     }
 }
 
@@ -125,7 +127,7 @@ fn table(r: &DiffReport, look: TableLook, out: &mut dyn Write) -> io::Result<()>
 }
 
 /// The first line: how many pairs, how they were paired, what changed.
-fn headline(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn headline(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     let s = &r.summary;
     let methods: Vec<String> = s
         .by_method

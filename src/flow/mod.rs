@@ -18,8 +18,7 @@ mod table;
 
 pub(crate) use clock::{CaptureClock, off_clock};
 pub use reassembly::{
-    ACKED_HOLE_PATIENCE, Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits,
-    Segment, StreamEvent,
+    Conflict, DirectionStats, GapReason, Reassembler, ReassemblyLimits, Segment, StreamEvent,
 };
 pub use side::{PerSide, Side};
 pub use table::{FlowConfig, FlowTable, PortSet, TableStats};

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 /// Packets of the flow to wait, after the peer acknowledged bytes that the
 /// capture does not have, before declaring them lost.
-pub const ACKED_HOLE_PATIENCE: u32 = 8;
+pub(crate) const ACKED_HOLE_PATIENCE: u32 = 8;
 
 /// Delivered bytes kept per direction to compare retransmissions with.
 /// Retransmissions of older bytes are counted but not compared.

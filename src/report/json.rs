@@ -24,7 +24,7 @@ impl<W: Write> JsonDocument<W> {
 }
 
 /// Writes a report as one document.
-pub fn write_report(report: &Report, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+pub(crate) fn write_report(report: &Report, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
     if pretty {
         serde_json::to_writer_pretty(&mut *out, report)?;
     } else {

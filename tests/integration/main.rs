@@ -30,6 +30,7 @@ mod adversarial;
 mod diff;
 mod follow_tshark;
 mod fuzz_regressions;
+mod html;
 mod lab;
 mod live;
 mod output;

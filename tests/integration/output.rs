@@ -17,5 +17,5 @@ mod hashes;
 mod inputs;
 mod secret_classes;
 mod secrets;
-mod support;
+pub mod support;
 mod unicode;
