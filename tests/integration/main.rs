@@ -33,6 +33,7 @@ mod fuzz_regressions;
 mod lab;
 mod live;
 mod output;
+mod package;
 mod samples_findings;
 mod samples_transport;
 mod samples_wild_flows;
