@@ -49,7 +49,7 @@ mkdir -p "$generated/completions"
 "$release/stripwatch" completions bash >"$generated/completions/stripwatch.bash"
 "$release/stripwatch" completions zsh >"$generated/completions/_stripwatch"
 "$release/stripwatch" completions fish >"$generated/completions/stripwatch.fish"
-deb=$(cargo deb --no-build --output "$CARGO_TARGET_DIR/debian/" | tail -n 1)
+deb=$(cargo deb --no-build --strip --output "$CARGO_TARGET_DIR/debian/" | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb made no package (it said: $deb)"
 echo "built $deb"
 
