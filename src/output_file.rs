@@ -77,7 +77,7 @@ impl OutputDir {
     /// or writable by group or others unless it is sticky (like `/tmp`) and
     /// owned by this user or root: in those, another user could replace the
     /// files written.
-    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+    pub fn open(path: &Path) -> io::Result<Self> {
         // Without its trailing `/`, which would make the kernel follow a link.
         let path: &Path = &path.components().collect::<PathBuf>();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -118,12 +118,12 @@ impl OutputDir {
         })
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Creates the file `name` in this directory (see the module's rules).
-    pub(crate) fn create(&self, name: &str, if_exists: IfExists) -> io::Result<File> {
+    pub fn create(&self, name: &str, if_exists: IfExists) -> io::Result<File> {
         let path = self.path.join(name);
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             return Err(named(&path, io::Error::other("not a file name")));

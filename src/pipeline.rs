@@ -235,9 +235,19 @@ impl<H: SessionHandler> Pipeline<H> {
     }
 
     /// Starts a new input; its frames must then carry the returned index.
-    pub fn begin_input(&mut self, name: &str) -> u16 {
+    pub(crate) fn begin_input(&mut self, name: &str) -> u16 {
         self.inputs.push(InputSummary::new(name));
         u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
+    }
+
+    /// Starts a live capture on interface `name` as an input (its format
+    /// says `live`); its frames must then carry the returned index.
+    pub fn begin_live_input(&mut self, name: &str) -> u16 {
+        let index = self.begin_input(name);
+        if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
+            summary.format = "live";
+        }
+        index
     }
 
     /// Records how an input ended.
@@ -257,12 +267,6 @@ impl<H: SessionHandler> Pipeline<H> {
         if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
             summary.record_failure(error);
         }
-    }
-
-    /// The summary of input `index`, to complete what the pipeline cannot
-    /// know (a live capture names its format).
-    pub fn input_mut(&mut self, index: u16) -> Option<&mut InputSummary> {
-        self.inputs.get_mut(usize::from(index))
     }
 
     /// Moves the capture's clock to `ts` without a packet: sessions idle

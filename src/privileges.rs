@@ -24,10 +24,6 @@
 use caps::CapSet;
 use nix::unistd::{Gid, Uid, User};
 use std::ffi::CString;
-use std::path::Path;
-
-/// The user `live` becomes when started as root, unless `--user` says.
-pub const DEFAULT_USER: &str = "nobody";
 
 /// What the process gave up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,17 +88,6 @@ pub fn drop_privileges(user: &str) -> Result<Dropped, String> {
 pub fn started_as_root() -> bool {
     nix::unistd::getresuid()
         .is_ok_and(|ids| ids.real.is_root() || ids.effective.is_root() || ids.saved.is_root())
-}
-
-/// Whether the (dropped) process may create files in the directory of
-/// `path`, as it will for outputs created after the start.
-pub fn can_create_in_directory_of(path: &Path) -> bool {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    use nix::unistd::AccessFlags;
-    nix::unistd::access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
 fn single_threaded() -> Result<(), String> {
@@ -213,22 +198,5 @@ mod tests {
         let text = d.describe();
         assert!(text.contains("uid 65534, gid 65534"), "{text}");
         assert!(!text.contains('\u{202e}'), "{text}");
-    }
-
-    #[test]
-    fn outputs_in_the_current_directory_are_checked_there() {
-        // A bare file name lives in ".", which a test run may write.
-        let cwd_writable = nix::unistd::access(
-            ".",
-            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-        )
-        .is_ok();
-        assert_eq!(
-            can_create_in_directory_of(Path::new("out.pcap")),
-            cwd_writable
-        );
-        assert!(!can_create_in_directory_of(Path::new(
-            "/nonexistent-stripwatch-dir/out.pcap"
-        )));
     }
 }

@@ -23,7 +23,7 @@ use crate::cli::{
 };
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -339,10 +339,7 @@ fn capture_all(
         args.flow_config(),
         MailSessions::new(std::slice::from_ref(&name), analysis),
     );
-    let index = pipeline.begin_input(&name);
-    if let Some(summary) = pipeline.input_mut(index) {
-        summary.format = "live";
-    }
+    let index = pipeline.begin_live_input(&name);
     let mut tally = Tally::default();
     let mut live = LiveInput {
         pipeline: &mut pipeline,
@@ -512,6 +509,9 @@ fn report_end(
     }
 }
 
+/// The user `live` becomes when started as root, unless `--user` says.
+const DEFAULT_USER: &str = "nobody";
+
 /// Gives up root or capabilities now that the capture and the first
 /// `--write-pcap` file are open, before any thread starts (capabilities
 /// are per thread).
@@ -519,7 +519,7 @@ fn drop_privileges(args: &LiveArgs) -> Result<(), String> {
     if args.user.is_some() && !privileges::started_as_root() {
         args.note("--user applies only when started as root: ignored");
     }
-    let user = args.user.as_deref().unwrap_or(privileges::DEFAULT_USER);
+    let user = args.user.as_deref().unwrap_or(DEFAULT_USER);
     let dropped = privileges::drop_privileges(user)?;
     args.note(&dropped.describe());
     Ok(())
@@ -534,7 +534,7 @@ fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
         args.hashes.as_ref().map(|p| ("--hashes", p)),
     ];
     for (option, path) in later.into_iter().flatten() {
-        if !privileges::can_create_in_directory_of(path) {
+        if !can_create_in_directory_of(path) {
             return Err(format!(
                 "{option} creates files next to {} after the start, as uid {}, \
                  who cannot write in that directory (choose one it can, or another --user)",
@@ -672,5 +672,39 @@ impl Signals {
     fn close(self) {
         self.handle.close();
         let _ = self.thread.join();
+    }
+}
+
+/// Whether the (dropped) process may create files in the directory of
+/// `path`, as it will for outputs created after the start.
+fn can_create_in_directory_of(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    use nix::unistd::AccessFlags;
+    nix::unistd::access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_create_in_directory_of;
+    use std::path::Path;
+
+    #[test]
+    fn outputs_in_the_current_directory_are_checked_there() {
+        // A bare file name lives in ".", which a test run may write.
+        let cwd_writable = nix::unistd::access(
+            ".",
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .is_ok();
+        assert_eq!(
+            can_create_in_directory_of(Path::new("out.pcap")),
+            cwd_writable
+        );
+        assert!(!can_create_in_directory_of(Path::new(
+            "/nonexistent-stripwatch-dir/out.pcap"
+        )));
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and wiring of the library.
 
 mod diff;
+mod generate;
 #[cfg(feature = "live")]
 mod live;
 
@@ -54,7 +55,8 @@ pub(crate) fn report_write_failed(e: &std::io::Error) -> bool {
 #[derive(Parser, Debug)]
 #[command(
     name = "stripwatch",
-    version,
+    // The version, the git commit and whether `live` is built in (build.rs).
+    version = env!("STRIPWATCH_VERSION_LINE"),
     about = "Finds STARTTLS stripping, downgrades and cleartext credentials in SMTP, IMAP and POP3 captures",
     after_help = EXIT_STATUS_HELP
 )]
@@ -78,6 +80,12 @@ pub(crate) enum Command {
     #[cfg(feature = "live")]
     #[command(after_help = EXIT_STATUS_HELP)]
     Live(live::LiveArgs),
+    /// Print the completion script for a shell (bash, zsh, fish,
+    /// powershell) on standard output.
+    Completions(generate::CompletionsArgs),
+    /// Write the manual pages (stripwatch.1 and one per command) to a
+    /// directory.
+    Man(generate::ManArgs),
 }
 
 /// The severity that makes the exit status 1, or never.
@@ -314,6 +322,8 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         #[cfg(feature = "live")]
         Command::Live(args) => live::run(&args),
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man(args) => generate::man(&args),
     }
 }
 

@@ -34,6 +34,7 @@ mod html;
 mod lab;
 mod live;
 mod output;
+mod package;
 mod samples_findings;
 mod samples_transport;
 mod samples_wild_flows;
