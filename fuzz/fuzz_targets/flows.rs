@@ -2,4 +2,4 @@
 
 use stripwatch::fuzz_harness as harness;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::flows::flows(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::run("flows", data));

@@ -2,4 +2,4 @@
 
 use stripwatch::fuzz_harness as harness;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::tls::tls(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::run("tls", data));

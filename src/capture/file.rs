@@ -196,6 +196,7 @@ impl CaptureFile {
     }
 
     /// Frames read so far.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn frames(&self) -> u64 {
         self.frames
     }

@@ -7,6 +7,7 @@
 //! longer than the snaplen are cut to it, keeping their wire length.
 
 use super::LinkType;
+#[cfg(feature = "live")]
 use crate::output_file::IfExists;
 use crate::time::Timestamp;
 use std::io::{self, Write};
@@ -124,6 +125,7 @@ impl<W: Write> PcapWriter<W> {
     }
 
     /// Frames written so far.
+    #[cfg(any(test, feature = "live"))]
     pub(crate) fn frames(&self) -> u64 {
         self.frames
     }
@@ -221,6 +223,7 @@ impl<'a> Cursor<'a> {
 /// it (a file holds at least one frame, however large). Each file is a
 /// complete pcap with the same options; `stripwatch analyze FILE FILE.*`
 /// reads them back in order, sessions continuing from one into the next.
+#[cfg(feature = "live")]
 pub struct RotatingPcapWriter {
     base: std::path::PathBuf,
     options: PcapOptions,
@@ -237,9 +240,12 @@ pub struct RotatingPcapWriter {
 }
 
 /// Size of the file header and of a record header.
+#[cfg(feature = "live")]
 const FILE_HEADER: u64 = 24;
+#[cfg(feature = "live")]
 const RECORD_HEADER: u64 = 16;
 
+#[cfg(feature = "live")]
 impl RotatingPcapWriter {
     /// Creates `base` and writes its header. `limit_bytes`: the size at
     /// which to go on in the next file. Every file is created as
@@ -466,6 +472,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "live")]
     fn rotates_by_size_into_numbered_files() {
         let dir = std::env::temp_dir().join(format!("stripwatch-rotate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

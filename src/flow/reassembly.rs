@@ -289,6 +289,7 @@ impl Reassembler {
     }
 
     /// Next offset to be delivered.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn next_offset(&self) -> u64 {
         self.next
     }
@@ -298,6 +299,7 @@ impl Reassembler {
         self.fin_delivered
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn pending_bytes(&self) -> usize {
         self.pending_bytes
     }

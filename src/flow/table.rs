@@ -327,6 +327,7 @@ impl<H: SessionHandler> FlowTable<H> {
     }
 
     /// Ends every open session (end of input), in id order.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn finish(&mut self) {
         while !self.finish_step(usize::MAX) {}
     }

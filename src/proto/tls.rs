@@ -171,6 +171,7 @@ pub(crate) enum HelloState {
 
 /// Whether the reader still interprets its stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) enum ReaderState {
     /// Following records.
     Reading,
@@ -325,6 +326,7 @@ impl TlsReader {
         self.hello == HelloState::Seen
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn hello_state(&self) -> HelloState {
         self.hello
     }
@@ -335,6 +337,7 @@ impl TlsReader {
         self.hello_retry
     }
 
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn state(&self) -> ReaderState {
         match self.stage {
             Stage::NotTls => ReaderState::NotTls,
@@ -345,6 +348,7 @@ impl TlsReader {
 
     /// Stream offset (from the first byte fed) where the bytes that are not
     /// a TLS record begin, once [`TlsEvent::NotTls`] was reported.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn not_tls_offset(&self) -> Option<u64> {
         self.not_tls_at
     }
@@ -356,6 +360,7 @@ impl TlsReader {
     }
 
     /// Bytes reported missing through [`TlsReader::gap`].
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn gap_bytes(&self) -> u64 {
         self.gap_bytes
     }
@@ -368,6 +373,7 @@ impl TlsReader {
     }
 
     /// Stream bytes seen so far, gaps included.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn offset(&self) -> u64 {
         self.offset
     }

@@ -248,6 +248,7 @@ impl MailDialog {
     }
 
     /// True when `side` sent FIN.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn fin(&self, side: Side) -> bool {
         self.dirs[side].fin
     }

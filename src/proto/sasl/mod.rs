@@ -204,6 +204,7 @@ impl SaslExchange {
     }
 
     /// The canonical mechanism name.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn mechanism(&self) -> &str {
         &self.cred.mechanism
     }
