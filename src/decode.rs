@@ -37,13 +37,21 @@ impl TcpFlags {
 /// A decoded TCP segment. Borrowed from the frame.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpSegment<'a> {
+    /// Source address from the IP header: the sender of this segment, client or server.
     pub src: IpAddr,
+    /// Destination address from the IP header.
     pub dst: IpAddr,
+    /// Source port from the TCP header.
     pub src_port: u16,
+    /// Destination port from the TCP header.
     pub dst_port: u16,
+    /// Sequence number as on the wire (absolute, not relative to the ISN).
     pub seq: u32,
+    /// Acknowledgment number as on the wire; meaningful only with the ACK flag.
     pub ack: u32,
+    /// The flag byte (byte 13 of the TCP header).
     pub flags: TcpFlags,
+    /// Window field as on the wire, unscaled; 0 when the snaplen cut the header before it.
     pub window: u16,
     /// The payload bytes the capture kept.
     pub payload: &'a [u8],

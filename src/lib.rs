@@ -10,6 +10,8 @@
 
 // Hostile bytes meet only safe code (a dependency's unsafe is its own).
 #![forbid(unsafe_code)]
+// The public API is deliberate: every item of it says what it is.
+#![deny(missing_docs)]
 // Code that touches packet bytes must not panic on them.
 #![cfg_attr(
     not(test),

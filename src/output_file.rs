@@ -118,6 +118,7 @@ impl OutputDir {
         })
     }
 
+    /// The directory's path as given; files are created through its open descriptor, not this path.
     pub fn path(&self) -> &Path {
         &self.path
     }

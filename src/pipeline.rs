@@ -23,9 +23,14 @@ pub(crate) const FINISH_CHUNK: usize = 1024;
 /// What happened to the frames of one input.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InputSummary {
+    /// The input's name as given, escaped (`<stdin>` for `-`; the binary names a live capture
+    /// `live:IFACE`).
     pub file: String,
+    /// `pcap` or `pcapng` (`pcap` when the file could not be opened), or `live`.
     pub format: &'static str,
+    /// The file was gzip-compressed.
     pub gzip: bool,
+    /// Frames read, whatever they held.
     pub packets: u64,
     /// Frame bytes on the wire.
     pub bytes: u64,
@@ -42,13 +47,18 @@ pub struct InputSummary {
     link_counts: HashMap<LinkType, u64>,
     /// TCP segments to or from a followed port.
     pub mail_segments: u64,
+    /// TCP segments with neither port followed.
     pub not_mail_segments: u64,
+    /// IP frames that are not TCP (UDP, ICMP, ...).
     pub not_tcp: u64,
+    /// Frames of a known link type that are not IP (ARP, LLDP, ...).
     pub not_ip: u64,
     /// IP fragments (not reassembled).
     pub fragments: u64,
     /// Frames whose headers cannot be decoded.
     pub undecodable: u64,
+    /// Frames of a link type the decoder does not know (or of a pcapng interface past the
+    /// description limit, `MAX_INTERFACES`).
     pub unknown_link_type: u64,
     /// Frames whose capture length is below their wire length.
     pub snaplen_truncated: u64,
@@ -185,6 +195,8 @@ pub struct Pipeline<H: SessionHandler> {
 }
 
 impl<H: SessionHandler> Pipeline<H> {
+    /// A pipeline feeding a new flow table set by `config`, its sessions going to `handler`; the
+    /// capture clock takes `config`'s idle timeout as the largest jump it makes unconfirmed.
     pub fn new(config: FlowConfig, handler: H) -> Self {
         Pipeline {
             clock: CaptureClock::new(config.idle_timeout_secs),
@@ -193,6 +205,7 @@ impl<H: SessionHandler> Pipeline<H> {
         }
     }
 
+    /// The flow table (its counters, its handler).
     pub fn table(&self) -> &FlowTable<H> {
         &self.table
     }

@@ -29,7 +29,14 @@ use std::ffi::CString;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dropped {
     /// Started as root: now this user, with no capabilities.
-    Root { user: String, uid: u32, gid: u32 },
+    Root {
+        /// The `--user` switched to, as the password database names it (not escaped).
+        user: String,
+        /// Its uid (never 0: a privileged `--user` is refused).
+        uid: u32,
+        /// Its primary gid (never 0).
+        gid: u32,
+    },
     /// Started with capabilities (from the binary's file capabilities):
     /// all of them are gone.
     Capabilities,

@@ -8,13 +8,16 @@ use std::fmt;
 /// 2 or 10); everything is normalised to nanoseconds here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
+    /// Whole seconds since 1970-01-01 UTC; negative before it (a pcapng offset can put it there).
     pub secs: i64,
+    /// Nanoseconds past `secs`, below 1_000_000_000 when built by [`Timestamp::new`].
     pub nanos: u32,
 }
 
 impl Timestamp {
     pub(crate) const ZERO: Timestamp = Timestamp { secs: 0, nanos: 0 };
 
+    /// The timestamp `secs` + `nanos`, carrying whole seconds in `nanos` into `secs` (saturating).
     pub fn new(secs: i64, nanos: u32) -> Self {
         let carry = i64::from(nanos / 1_000_000_000);
         Timestamp {

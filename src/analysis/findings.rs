@@ -20,10 +20,18 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The lowest level (ECS 0); no finding kind has it today.
     Info,
+    /// Proves no attack by itself: `banner-masked`, `no-starttls-offered` with no login or mail
+    /// after it.
     Low,
+    /// A downgrade with no proof of an attacker: STARTTLS not used or rejected, `helo-fallback`,
+    /// cleartext on an implicit-TLS port, `no-starttls-offered` before a login or mail.
     Medium,
+    /// An attack on the path is shown (stripping, tampering, injection, no TLS after the
+    /// go-ahead), or a session exposed secrets or PREAUTH access without TLS.
     High,
+    /// A password or token crossed without TLS and the server accepted it.
     Critical,
 }
 
@@ -43,22 +51,39 @@ impl fmt::Display for Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingKind {
+    /// The capability list lacks STARTTLS and the capture proves it was removed: a masked token
+    /// (`XXXXXXXA`, Cisco ASA) in its place, or another session to the same server offered it.
     StarttlsStripped,
+    /// The server's greeting is mostly asterisks (a Cisco ASA `mask-banner` policy).
     BannerMasked,
+    /// A cleartext capability list without STARTTLS, with nothing proving it was stripped.
     NoStarttlsOffered,
+    /// STARTTLS was offered, never requested, and the client went on in cleartext.
     StarttlsNotUsed,
+    /// The client requested STARTTLS and the server refused it.
     StarttlsRejected,
+    /// The client's STARTTLS reached the server masked (`XXXXXXXX`).
     StarttlsCommandTampered,
+    /// The server accepted STARTTLS but no TLS handshake followed.
     TlsNotEstablished,
+    /// Cleartext after STARTTLS before its answer (command injection) or after the go-ahead before
+    /// TLS (response injection).
     StarttlsInjection,
+    /// A password or token (or the data of a mechanism we cannot parse) crossed without TLS.
     CleartextCredentials,
+    /// Challenge-response material (CRAM-MD5, DIGEST-MD5, APOP, NTLM) crossed without TLS:
+    /// crackable offline.
     WeakCredentialsExposed,
+    /// Cleartext SMTP, IMAP or POP3 on an implicit-TLS port (465, 993, 995).
     PlaintextOnImplicitTlsPort,
+    /// An IMAP `* PREAUTH` greeting on a cleartext connection.
     PreauthNoTls,
+    /// EHLO was refused and the client fell back to HELO, where STARTTLS cannot be offered.
     HeloFallback,
 }
 
 impl FindingKind {
+    /// The kind's kebab-case name, as written in `kind`, `rule.name` and evidence file names.
     pub fn name(self) -> &'static str {
         match self {
             FindingKind::StarttlsStripped => "starttls-stripped",
@@ -117,10 +142,17 @@ impl EvidenceRecord {
 /// A finding with its proof.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
+    /// Which rule made it; the JSON `kind` (and `rule.name` on JSON lines).
     pub kind: FindingKind,
+    /// How bad, from the kind's rule (`no-starttls-offered` and `cleartext-credentials` have a
+    /// milder case: see [`Severity`]'s variants).
     pub severity: Severity,
+    /// The `id` of the session it is about (for a late finding: the stripped session, not the one
+    /// whose offer proved it).
     pub session: u64,
+    /// One sentence in our own words; server names and usernames in it are escaped.
     pub summary: String,
+    /// The lines or packets that prove it, in the order the rule cites them.
     pub evidence: Vec<EvidenceRecord>,
 }
 

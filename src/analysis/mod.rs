@@ -60,6 +60,8 @@ pub struct MailSessions {
 }
 
 impl MailSessions {
+    /// A handler for one run over the inputs `input_names` (in processing order: a packet's
+    /// `input` index is a position in it); `options` apply to every record.
     pub fn new(input_names: &[String], options: AnalysisOptions) -> Self {
         MailSessions {
             locator: Locator::new(input_names),
@@ -68,6 +70,7 @@ impl MailSessions {
         }
     }
 
+    /// Whether ended sessions wait in the outbox for the run to take them.
     pub fn has_ended(&self) -> bool {
         !self.outbox.is_empty()
     }
@@ -139,13 +142,17 @@ pub fn run_inputs(
 /// Everything one run found.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// Version of the layout (currently 1): a removed or renamed field changes it.
     pub schema_version: u32,
+    /// One summary per input, in reading order (order of their first packet).
     pub inputs: Vec<InputSummary>,
+    /// Every reported session, in `id` order, with late findings applied.
     pub sessions: Vec<SessionRecord>,
     /// Every finding, by session then kind.
     pub findings: Vec<Finding>,
     /// Per server: sessions, STARTTLS offered, upgraded, stripped, logins.
     pub servers: Vec<ServerProfile>,
+    /// The flow table's counters for the whole run (before filters).
     pub stats: TableStats,
 }
 

@@ -21,8 +21,12 @@ pub(crate) const MAX_PENDING_ABSENCES: usize = 1_000_000;
 /// One server's sessions, summed up.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerProfile {
+    /// The server's address and port, as its sessions' `server`.
     pub server: Endpoint,
+    /// `smtp`, `imap`, `pop3` or `unknown`: the protocol of the first session counted.
     pub protocol: &'static str,
+    /// Sessions to it that the `--server` and `--protocol` filters kept (counted before
+    /// `--min-severity`).
     pub sessions: u64,
     /// Sessions where a capability list crossed in cleartext.
     pub capability_lists: u64,
@@ -30,7 +34,9 @@ pub struct ServerProfile {
     pub offered_starttls: u64,
     /// Sessions that upgraded with STARTTLS (TLS handshake seen).
     pub upgraded: u64,
+    /// Sessions in TLS from their first byte (`implicit_tls`).
     pub implicit_tls: u64,
+    /// Sessions with `starttls-stripped`, late findings included.
     pub stripped: u64,
     /// Sessions where a password or token crossed in cleartext.
     pub cleartext_logins: u64,
@@ -48,16 +54,22 @@ pub struct ServerProfile {
 /// A finding made after its session was reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct LateFinding {
+    /// The finding (`kind` `starttls-stripped`); its `session` is the stripped session, not the one
+    /// whose offer proved it (that one is named in `summary` and the second evidence).
     #[serde(flatten)]
     pub finding: Finding,
     /// The finding of the same session it supersedes.
     pub replaces: Option<FindingKind>,
+    /// The stripped session's client (for the ECS `source` of the late line).
     #[serde(skip)]
     pub client: Endpoint,
+    /// The stripped session's server.
     #[serde(skip)]
     pub server: Endpoint,
+    /// The stripped session's protocol (`smtp`, `imap`, `pop3` or `unknown`), for `--protocol`.
     #[serde(skip)]
     pub protocol: &'static str,
+    /// The server whose profile and filter the late finding counts in (the session's `server_key`).
     #[serde(skip)]
     pub server_key: Endpoint,
     /// Severity of the finding it replaces (filters decide whether that

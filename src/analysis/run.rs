@@ -30,11 +30,16 @@ pub trait Reporter {
 
 /// What a run ends with.
 pub struct RunEnd<'a> {
+    /// One summary per input, in reading order.
     pub inputs: &'a [InputSummary],
+    /// The flow table's counters for the whole run (before filters).
     pub stats: &'a TableStats,
+    /// The profiles of the servers the filter keeps that had a reported session, ordered by
+    /// `server` as text.
     pub servers: Vec<&'a ServerProfile>,
     /// Sessions seen (before filters) and reported (after).
     pub sessions_seen: u64,
+    /// Of those, the ones the `--server` and `--protocol` filter kept (handed to the reporters).
     pub sessions_reported: u64,
 }
 
@@ -86,6 +91,7 @@ impl Collector<SessionRecord> for Run<'_> {
 }
 
 impl<'r> Run<'r> {
+    /// A run that hands what `filter` keeps to `reporters`, in their order.
     pub fn new(filter: Filter, reporters: Vec<&'r mut dyn Reporter>) -> Self {
         Run {
             profiles: ServerProfiles::default(),
@@ -98,12 +104,14 @@ impl<'r> Run<'r> {
         }
     }
 
-    /// An ended session.
     /// See [`Reporter::pause`].
     pub(crate) fn pause(&mut self) {
         self.each(|r| r.pause());
     }
 
+    /// An ended session, in the order sessions end: proves stripping across sessions, filters,
+    /// counts it in its server's profile and hands it, then any late findings it proved, to every
+    /// reporter. After a reporter's error nothing more is reported.
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
         let late = self.profiles.prove(&mut record);

@@ -120,14 +120,25 @@ pub struct CaptureRef {
 /// The report's entry for one session.
 #[derive(Clone, Debug, Serialize)]
 pub struct SessionRecord {
+    /// Unique in the run, 1-based, in the order sessions started (first packet); the `session` of
+    /// its findings.
     pub id: u64,
+    /// `smtp`, `imap` or `pop3` as the dialog showed it, else as the server's port suggests;
+    /// `unknown` for a dialog that is not mail, whatever the port.
     pub protocol: &'static str,
+    /// The side that opened the connection (see `roles_from` for how it was told).
     pub client: crate::flow::Endpoint,
+    /// The side the SYN went to (without a handshake: the mail port, or the first speaker).
     pub server: crate::flow::Endpoint,
+    /// The session was TLS from its first bytes, with no STARTTLS before (RFC 8314; any port).
     pub implicit_tls: bool,
+    /// The STARTTLS lifecycle: offered, requested, accepted, TLS established.
     pub starttls: StarttlsRecord,
+    /// The TLS hellos seen (version, SNI, cipher); `None` when neither hello was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecord>,
+    /// One per authentication attempt, in the order each was settled, at most 256
+    /// (`MAX_CREDENTIALS`): the rest are counted in `credentials_not_listed`.
     pub credentials: Vec<CredentialRecord>,
     /// Credentials that crossed past the per-session cap: counted, not
     /// listed.
@@ -136,18 +147,26 @@ pub struct SessionRecord {
     /// Finding kinds, in order; the full findings are in the report's list.
     #[serde(serialize_with = "finding_kinds")]
     pub findings: Vec<Finding>,
+    /// What the capture could not show (gaps, mid-stream pickup, one side missing, ...).
     pub observability: Vec<Observability>,
+    /// Transport facts: first and last packet, per-direction counters, how the session ended
+    /// (flattened into the record's JSON).
     #[serde(flatten)]
     pub transport: TransportRecord,
+    /// Lines ended by LF alone, over-long lines and lines the parser did not understand, per side.
     pub dialog: DialogStats,
     /// Transport anomalies (conflicting retransmissions, both versions).
     pub anomalies: Vec<AnomalyRecord>,
     /// Odd things in the dialog that make no finding by themselves.
     pub dialog_anomalies: Vec<DialogAnomalyRecord>,
+    /// The key of profiles, of the cross-session proof and of `--server` (not written; today
+    /// always equal to `server`).
     #[serde(skip)]
     pub server_key: crate::flow::Endpoint,
+    /// The capability lists the cross-session proof of stripping needs (not written).
     #[serde(skip)]
     pub stripping: StrippingFacts,
+    /// Where the session's packets are, for the evidence export (not written).
     #[serde(skip)]
     pub capture: CaptureRef,
     /// Crackable lines of its challenge-response credentials.

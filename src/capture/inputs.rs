@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// One input, in processing order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputSpec {
+    /// The path as given or found under a directory; `-` for standard input.
     pub path: PathBuf,
     /// The name used in reports and evidence.
     pub name: String,

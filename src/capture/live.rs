@@ -47,10 +47,13 @@ const STATS_EVERY: Duration = Duration::from_millis(500);
 /// What to capture and how.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
+    /// The interface to open, as libpcap names it (`eth0`, `any`).
     pub interface: String,
     /// A BPF filter expression (pcap-filter(7) syntax).
     pub filter: String,
+    /// Bytes kept of each frame (libpcap's snaplen); values above `i32::MAX` are taken as that.
     pub snaplen: u32,
+    /// Put the interface in promiscuous mode.
     pub promisc: bool,
     /// Size of the kernel ring buffer.
     pub buffer_size: u32,
@@ -76,11 +79,17 @@ pub fn default_filter(ports: &[u16]) -> String {
 /// One interface as libpcap lists it.
 #[derive(Clone, Debug)]
 pub struct InterfaceInfo {
+    /// The name libpcap opens it by.
     pub name: String,
+    /// libpcap's description of it, when it has one.
     pub description: Option<String>,
+    /// Its IP addresses (IPv4 and IPv6) as libpcap lists them.
     pub addresses: Vec<std::net::IpAddr>,
+    /// libpcap's `PCAP_IF_UP`: the interface is up.
     pub up: bool,
+    /// libpcap's `PCAP_IF_RUNNING`: the interface is operational.
     pub running: bool,
+    /// libpcap's `PCAP_IF_LOOPBACK`.
     pub loopback: bool,
 }
 
@@ -177,6 +186,7 @@ impl Stopper {
         Arc::clone(&self.flag)
     }
 
+    /// Whether the stop was asked for (by [`Self::stop`] or through [`Self::flag`]).
     pub fn is_stopped(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
@@ -251,6 +261,7 @@ impl Batch {
 /// What the capture thread sends.
 #[derive(Debug)]
 pub enum Event {
+    /// Captured packets in capture order; send the emptied batch back on [`Running::recycle`].
     Packets(Batch),
     /// Writing `--write-pcap` failed; the capture goes on without it.
     WriteFailed(String),
@@ -273,10 +284,14 @@ pub struct CaptureEnd {
 
 /// The running capture thread.
 pub struct Running {
+    /// What the capture thread sends; the channel closes when the thread ends (stopped or failed),
+    /// then [`Running::join`] tells how.
     pub events: Receiver<Event>,
     /// Send emptied batches back here to have them reused.
     pub recycle: SyncSender<Batch>,
+    /// libpcap's latest counters, refreshed at most every 500 ms (`STATS_EVERY`) while capturing.
     pub stats: Arc<SharedStats>,
+    /// Stops this capture; clone it for a signal handler.
     pub stopper: Stopper,
     thread: JoinHandle<CaptureEnd>,
 }
@@ -325,6 +340,7 @@ impl LiveCapture {
         self.link
     }
 
+    /// The options the capture was opened with.
     pub fn options(&self) -> &LiveOptions {
         &self.options
     }

@@ -40,7 +40,10 @@ pub struct LiveCounters {
 pub struct Frame<'a> {
     /// 1-based frame number within its file (what Wireshark shows).
     pub number: u64,
+    /// Capture time from the record, UTC (pcapng: the interface's resolution and offset applied; a
+    /// Simple Packet Block has none and repeats the previous frame's).
     pub ts: Timestamp,
+    /// The file's link type (pcap), or that of the frame's interface (pcapng).
     pub link: LinkType,
     /// The captured bytes (possibly fewer than `orig_len`: snaplen).
     pub data: &'a [u8],
@@ -66,10 +69,12 @@ pub enum CaptureErrorKind {
 /// A capture error, naming the file and the packet at which reading stopped.
 #[derive(Debug)]
 pub struct CaptureError {
+    /// The input's path as displayed (`<stdin>` for `-`), not escaped.
     pub file: String,
     /// The frame number that could not be read (one past the last good one);
     /// `None` when the file header itself failed.
     pub packet: Option<u64>,
+    /// Why reading stopped (or never started).
     pub kind: CaptureErrorKind,
 }
 

@@ -22,16 +22,20 @@ pub(crate) const DEFAULT_SNAPLEN: u32 = 262_144;
 /// Timestamp resolution of a pcap file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TsResolution {
+    /// Microseconds (magic `a1b2c3d4`, the default): nanoseconds past a microsecond are dropped.
     #[default]
     Micros,
+    /// Nanoseconds (magic `a1b23c4d`).
     Nanos,
 }
 
 /// Byte order of a pcap file's headers (the frames are written as given).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ByteOrder {
+    /// Little-endian headers (the default).
     #[default]
     LittleEndian,
+    /// Big-endian headers.
     BigEndian,
 }
 
@@ -42,7 +46,9 @@ pub struct PcapOptions {
     pub link: LinkType,
     /// Longest record; longer frames are cut to it.
     pub snaplen: u32,
+    /// Timestamp resolution of the records (and the magic number that says it).
     pub resolution: TsResolution,
+    /// Byte order of the file and record headers.
     pub byte_order: ByteOrder,
 }
 
@@ -57,16 +63,19 @@ impl PcapOptions {
         }
     }
 
+    /// Sets the snaplen (at least 1: the writer refuses 0).
     pub fn snaplen(mut self, snaplen: u32) -> Self {
         self.snaplen = snaplen;
         self
     }
 
+    /// Nanosecond timestamps.
     pub fn nanos(mut self) -> Self {
         self.resolution = TsResolution::Nanos;
         self
     }
 
+    /// Big-endian headers.
     pub fn big_endian(mut self) -> Self {
         self.byte_order = ByteOrder::BigEndian;
         self
@@ -164,6 +173,7 @@ impl<W: Write> PcapWriter<W> {
         Ok(())
     }
 
+    /// Flushes what was written to the underlying writer.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -48,7 +48,10 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tap {
+    /// The captures named `INSIDE` (and `--inside`): a label only, which tap is nearer the
+    /// clients is found per session.
     Inside,
+    /// The captures named `OUTSIDE` (and `--outside`).
     Outside,
 }
 

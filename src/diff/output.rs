@@ -18,9 +18,15 @@ use std::io::{self, Write};
 /// lines, one HTML page).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiffFormat {
+    /// Tables for people: what the path did per server, the changed pairs (all with
+    /// [`TableLook::all`]; at most 2000, `MAX_ROWS`) and their changes, the sessions seen at one
+    /// tap only, the servers, the inputs.
     Table,
+    /// One JSON document with every pair, indented when [`TableLook::pretty`].
     Json,
+    /// JSON lines, each with a `type` and ECS-style fields.
     Jsonl,
+    /// One HTML page.
     Html,
 }
 

@@ -31,11 +31,13 @@ use std::net::IpAddr;
 
 /// Consumer of one session's streams (a protocol analyzer).
 pub trait StreamSink {
+    /// One event of `side`'s stream, in stream order: in-order bytes, a gap, a conflict or the FIN.
     fn on_event(&mut self, side: Side, event: StreamEvent<'_>);
 }
 
 /// Creates a sink per session and receives each session when it ends.
 pub trait SessionHandler {
+    /// The analyzer each session gets.
     type Sink: StreamSink;
     /// Called before the first event of a session (roles are final).
     fn open(&mut self, info: &SessionInfo) -> Self::Sink;
@@ -50,13 +52,16 @@ pub struct PacketRef {
     pub input: u16,
     /// 1-based frame number within that file.
     pub frame: u64,
+    /// The frame's capture time, as the file stamped it (never corrected by the capture clock).
     pub ts: Timestamp,
 }
 
 /// An IP address and port. Displays as `ip:port`, IPv6 as `[addr]:port`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Endpoint {
+    /// The address, IPv4 or IPv6.
     pub ip: IpAddr,
+    /// The TCP port.
     pub port: u16,
 }
 
@@ -105,11 +110,14 @@ impl Serialize for Endpoint {
 /// map to the same key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// The lesser endpoint (by address, then port).
     pub lo: Endpoint,
+    /// The greater endpoint.
     pub hi: Endpoint,
 }
 
 impl FlowKey {
+    /// The key of the connection between `a` and `b`, given in either order.
     pub fn new(a: Endpoint, b: Endpoint) -> Self {
         if a <= b {
             FlowKey { lo: a, hi: b }
@@ -161,6 +169,8 @@ pub enum RoleBasis {
 pub enum EndReason {
     /// Both sides sent FIN and everything before was delivered.
     Fin,
+    /// A RST from either side within the sender's window (one far outside it is counted in
+    /// `ignored_rsts` and ends nothing).
     Rst,
     /// Idle for longer than the idle timeout.
     Timeout,
@@ -175,6 +185,8 @@ pub enum EndReason {
 /// Per-side counters of a session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SideStats {
+    /// Segments this side sent while the session was open, empty ACKs included (not those dropped
+    /// for a bad checksum).
     pub packets: u64,
     /// Frame bytes on the wire.
     pub wire_bytes: u64,
@@ -195,21 +207,32 @@ pub(crate) const MAX_RECORDED_CONFLICTS: usize = 16;
 pub struct SessionInfo {
     /// 1-based, in order of the session's first packet.
     pub id: u64,
+    /// The side taken as the one that opened the connection (`roles_from` says on what ground).
     pub client: Endpoint,
+    /// The side the SYN went to, or the one on a mail port, or the first speaker (`roles_from`).
     pub server: Endpoint,
+    /// How client and server were told apart.
     pub roles_from: RoleBasis,
+    /// The packet that opened the session.
     pub first_packet: PacketRef,
+    /// The session's last packet from either side, up to its end (stray packets after it excluded).
     pub last_packet: PacketRef,
+    /// The client's SYN (without ACK) was captured.
     pub syn_seen: bool,
+    /// The server's SYN-ACK was captured.
     pub syn_ack_seen: bool,
     /// Payload bytes of the session crossed before the capture began
     /// (neither SYN nor SYN-ACK seen).
     pub mid_stream: bool,
+    /// Per-side counters (`client`: what the client sent).
     pub sides: PerSide<SideStats>,
+    /// What ended the session.
     pub end: EndReason,
     /// Conflicting retransmissions, by the side that sent them (the first
     /// [`MAX_RECORDED_CONFLICTS`]; all are counted in the side's stats).
     pub conflicts: Vec<(Side, Conflict)>,
+    /// Segments of the session with a wrong IPv4 or TCP checksum that were kept (with
+    /// `drop_bad_checksums` they never reach the session and this stays 0).
     pub checksum_errors: u64,
     /// Sequence number of stream offset 0 per side, when known (to find
     /// bytes of the stream in the packets again).
@@ -248,10 +271,16 @@ pub struct OffClock {
 /// final ids), then the order of making (`seq`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CloseKey {
+    /// Index of the input whose packet (or clock tick) was being processed when the close was
+    /// made; `u16::MAX` at the end of the input.
     pub input: u16,
+    /// That packet's 1-based frame number (a tick carries the next frame's); `u64::MAX` at the end.
     pub frame: u64,
+    /// What made the close.
     pub phase: ClosePhase,
+    /// For an idle timeout, the deadline that expired; otherwise zero.
     pub deadline: Timestamp,
+    /// 0-based order of the closes made at that packet, in the order the table made them.
     pub seq: u32,
 }
 

@@ -93,9 +93,11 @@ pub struct Conflict {
     pub len: u64,
     /// The version the stream kept (first seen).
     pub kept: PacketRef,
+    /// The kept version's bytes of the range, at most `CONFLICT_EXCERPT` (256).
     pub kept_bytes: Vec<u8>,
     /// The later, different version (ignored by the stream).
     pub ignored: PacketRef,
+    /// The ignored version's bytes of the range, at most `CONFLICT_EXCERPT` (256).
     pub ignored_bytes: Vec<u8>,
 }
 
@@ -104,8 +106,12 @@ pub struct Conflict {
 pub enum StreamEvent<'a> {
     /// In-order bytes starting at `offset`.
     Data {
+        /// Stream offset of `bytes[0]`, 0-based from the byte after the SYN (mid-stream: from
+        /// where the capture picked the stream up), gap bytes included.
         offset: u64,
+        /// Bytes not delivered before (a retransmitted part of the segment is left out).
         bytes: &'a [u8],
+        /// The packet that carried them.
         packet: PacketRef,
         /// The acknowledgement number of the segment that carried the
         /// bytes (raw), when it had one: it tells what the sender had
@@ -114,14 +120,22 @@ pub enum StreamEvent<'a> {
     },
     /// `len` bytes at `offset` will never be seen.
     Gap {
+        /// Stream offset of the first byte never seen.
         offset: u64,
+        /// How many bytes are missing (at least 1).
         len: u64,
+        /// Why they will never be seen.
         reason: GapReason,
     },
     /// A retransmission disagreed with what the stream holds.
     Conflict(&'a Conflict),
     /// The FIN was reached: every byte before it was delivered or a gap.
-    Fin { offset: u64, packet: PacketRef },
+    Fin {
+        /// Stream offset of the FIN: the stream's length.
+        offset: u64,
+        /// The packet that carried the FIN.
+        packet: PacketRef,
+    },
 }
 
 /// Counters for one direction, all reported.
@@ -137,8 +151,12 @@ pub struct DirectionStats {
     pub unverified_retransmitted_bytes: u64,
     /// Segments that arrived ahead of a hole.
     pub out_of_order_segments: u64,
+    /// Holes declared gaps, whatever their [`GapReason`].
     pub gaps: u64,
+    /// Bytes those gaps cover.
     pub gap_bytes: u64,
+    /// Retransmissions whose bytes differed from what the stream holds (every one counted; a
+    /// session records only the first 16, `MAX_RECORDED_CONFLICTS`).
     pub conflicts: u64,
     /// Times the out-of-order buffer limit forced a gap.
     pub buffer_limit_hits: u64,
@@ -157,7 +175,9 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Bytes that followed `payload` on the wire but were not captured.
     pub missing: u32,
+    /// The segment had the FIN flag.
     pub fin: bool,
+    /// Where it was captured.
     pub packet: PacketRef,
     /// The segment's acknowledgement number, when the ACK flag was set.
     pub ack: Option<u32>,

@@ -25,10 +25,12 @@ impl PortSet {
     /// IMAP (143, 993).
     pub const MAIL_PORTS: [u16; 8] = [25, 465, 587, 2525, 110, 995, 143, 993];
 
+    /// No port.
     pub fn empty() -> Self {
         PortSet(Box::new([0; 1024]))
     }
 
+    /// The [`Self::MAIL_PORTS`] (the default of [`FlowConfig::ports`]).
     pub fn mail() -> Self {
         let mut set = Self::empty();
         for p in Self::MAIL_PORTS {
@@ -37,6 +39,7 @@ impl PortSet {
         set
     }
 
+    /// Adds `port`.
     pub fn insert(&mut self, port: u16) {
         if let Some(word) = self.0.get_mut(usize::from(port >> 6)) {
             *word |= 1 << (port & 63);
@@ -53,6 +56,8 @@ impl PortSet {
 /// Flow-table settings.
 #[derive(Clone)]
 pub struct FlowConfig {
+    /// Ports followed: a segment with neither port in the set is skipped (`not_mail_segments`);
+    /// without a handshake, the side on one of them is taken as the server.
     pub ports: PortSet,
     /// A session idle this long (capture time) ends with `timeout`.
     pub idle_timeout_secs: i64,
@@ -62,6 +67,7 @@ pub struct FlowConfig {
     pub closed_linger_secs: i64,
     /// Most concurrent flows; past it the least recently active is evicted.
     pub max_flows: usize,
+    /// Out-of-order limits of each direction of each flow.
     pub reassembly: ReassemblyLimits,
     /// Most bytes all flows together may hold for reassembly (out of order,
     /// or waiting for the peer); past it the flows that have held bytes
@@ -91,12 +97,16 @@ impl Default for FlowConfig {
 pub struct TableStats {
     /// Segments on mail ports handed to sessions.
     pub segments: u64,
+    /// Sessions the table opened (before filters; a reused four-tuple opens another).
     pub sessions: u64,
+    /// Sessions ended by `idle_timeout_secs` of silence (capture time).
     pub timed_out: u64,
+    /// Open sessions ended to make room under `max_flows` (the least recently active first).
     pub evicted: u64,
     /// Ended sessions forgotten before their linger time was up, to make
     /// room (a stray packet of theirs later opens a new, one-sided one).
     pub evicted_closed: u64,
+    /// Open sessions ended by a new connection (a SYN with another ISN) on their four-tuple.
     pub port_reused: u64,
     /// Most flows alive at once.
     pub peak_flows: u64,
@@ -141,6 +151,7 @@ pub struct FlowTable<H: SessionHandler> {
     /// Sessions still to end at the end of the input (see `finish_step`).
     finishing: Option<Vec<(u64, u32)>>,
     handler: H,
+    /// The table's counters so far.
     pub stats: TableStats,
 }
 
@@ -169,6 +180,7 @@ impl<H: SessionHandler> FlowTable<H> {
         &self.config
     }
 
+    /// The session handler (ended sessions may wait in it).
     pub fn handler(&self) -> &H {
         &self.handler
     }

@@ -19,8 +19,11 @@ pub const EVIDENCE_BYTES: usize = 256;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    /// SMTP, submission included (ports 25, 465, 587, 2525 when the dialog does not tell).
     Smtp,
+    /// IMAP (ports 143, 993 when the dialog does not tell).
     Imap,
+    /// POP3 (ports 110, 995 when the dialog does not tell).
     Pop3,
 }
 
@@ -196,8 +199,13 @@ pub(crate) fn tls_version_name(v: u16) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The server's final reply accepted it (SMTP 235, IMAP tagged OK, POP3 `+OK`).
     Success,
+    /// Any other final reply (SMTP not 235, IMAP NO or BAD, POP3 `-ERR`), or the client cancelled
+    /// the exchange.
     Failure,
+    /// No final reply was matched to it: the capture ended first, the client began another
+    /// exchange, or its command left a full pipeline queue.
     Unknown,
 }
 

@@ -87,7 +87,10 @@ impl Reporter for EvidencePlan {
 /// What the export wrote.
 #[derive(Debug, Default)]
 pub struct EvidenceSummary {
+    /// The pcap files written, sorted by path.
     pub files: Vec<PathBuf>,
+    /// Frames written, once per file they went to (in a directory a session's frames go to
+    /// each of its finding kinds' files).
     pub packets: u64,
     /// Packets whose secret bytes were masked.
     pub masked_packets: u64,
@@ -101,9 +104,19 @@ pub struct EvidenceSummary {
 #[derive(Debug)]
 pub enum EvidenceTarget {
     /// One pcap, created already.
-    File { path: PathBuf, file: Option<File> },
+    File {
+        /// The path as given.
+        path: PathBuf,
+        /// The file [`Self::prepare`] created; taken (`None`) when the first frame is written.
+        file: Option<File>,
+    },
     /// One pcap per session and finding kind, in this directory.
-    Dir { dir: OutputDir, if_exists: IfExists },
+    Dir {
+        /// The directory, opened (created 0700 when missing).
+        dir: OutputDir,
+        /// What to do when a session's file name is taken in it.
+        if_exists: IfExists,
+    },
 }
 
 impl EvidenceTarget {

@@ -48,6 +48,7 @@ pub struct TableReport<W: Write> {
 const MAX_CANDIDATES: usize = 100_000;
 
 impl<W: Write> TableReport<W> {
+    /// A table report that writes to `out` when the run finishes.
     pub fn new(out: W, options: TableOptions) -> Self {
         TableReport {
             out,
