@@ -69,9 +69,6 @@ pub struct LateFinding {
     /// The stripped session's protocol (`smtp`, `imap`, `pop3` or `unknown`), for `--protocol`.
     #[serde(skip)]
     pub protocol: &'static str,
-    /// The server whose profile and filter the late finding counts in (the session's `server_key`).
-    #[serde(skip)]
-    pub server_key: Endpoint,
     /// Severity of the finding it replaces (filters decide whether that
     /// one was reported).
     #[serde(skip)]
@@ -114,7 +111,7 @@ impl ServerProfiles {
     /// from an earlier offer (in place), or the stripping of earlier
     /// sessions from its offer (returned as late findings).
     pub(crate) fn prove(&mut self, record: &mut SessionRecord) -> Vec<LateFinding> {
-        let state = self.servers.entry(record.server_key).or_default();
+        let state = self.servers.entry(record.server).or_default();
         let mut late = Vec::new();
         if let Some(absence) = record.stripping.unproven_absence.clone() {
             if let Some((offered_in, offer)) = &state.offer {
@@ -170,7 +167,6 @@ impl ServerProfiles {
                     client: absence.client,
                     server: absence.server,
                     protocol: absence.protocol,
-                    server_key: record.server_key,
                 });
             }
         }
@@ -180,7 +176,7 @@ impl ServerProfiles {
     /// Counts a reported session (after filters) in its server's profile.
     pub(crate) fn count(&mut self, record: &SessionRecord) {
         count(
-            &mut self.servers.entry(record.server_key).or_default().profile,
+            &mut self.servers.entry(record.server).or_default().profile,
             record,
         );
     }
@@ -188,7 +184,7 @@ impl ServerProfiles {
     /// Counts a reported late finding; `replaced_counted` when the finding
     /// it replaces had been reported (and so counted) with its session.
     pub(crate) fn count_late(&mut self, late: &LateFinding, replaced_counted: bool) {
-        let p = &mut self.servers.entry(late.server_key).or_default().profile;
+        let p = &mut self.servers.entry(late.server).or_default().profile;
         p.stripped += 1;
         if replaced_counted {
             dec(&mut p.findings, FindingKind::NoStarttlsOffered);

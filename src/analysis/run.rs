@@ -115,7 +115,7 @@ impl<'r> Run<'r> {
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
         let late = self.profiles.prove(&mut record);
-        if self.filter.keeps_server(record.server_key, record.protocol) {
+        if self.filter.keeps_server(record.server, record.protocol) {
             record.findings.retain(|f| self.filter.keeps_finding(f));
             self.note(record.findings.iter());
             self.profiles.count(&record);
@@ -123,7 +123,7 @@ impl<'r> Run<'r> {
             self.each(|r| r.session(&record));
         }
         for l in late {
-            if self.filter.keeps_server(l.server_key, l.protocol)
+            if self.filter.keeps_server(l.server, l.protocol)
                 && self.filter.keeps_finding(&l.finding)
             {
                 let replaced_counted = l

@@ -159,10 +159,6 @@ pub struct SessionRecord {
     pub anomalies: Vec<AnomalyRecord>,
     /// Odd things in the dialog that make no finding by themselves.
     pub dialog_anomalies: Vec<DialogAnomalyRecord>,
-    /// The key of profiles, of the cross-session proof and of `--server` (not written; today
-    /// always equal to `server`).
-    #[serde(skip)]
-    pub server_key: crate::flow::Endpoint,
     /// The capability lists the cross-session proof of stripping needs (not written).
     #[serde(skip)]
     pub stripping: StrippingFacts,
@@ -239,7 +235,6 @@ impl SessionRecord {
                     evidence: evidence(&a.evidence),
                 })
                 .collect(),
-            server_key: info.server,
             stripping: StrippingFacts::build(facts, starttls, evidence),
             capture: CaptureRef {
                 client: info.client,
