@@ -50,7 +50,7 @@ impl IfExists {
 }
 
 /// Creates the file `path` (see the module's rules).
-pub(crate) fn create(path: &Path, if_exists: IfExists) -> io::Result<File> {
+pub fn create(path: &Path, if_exists: IfExists) -> io::Result<File> {
     let (parent, name) = split(path)?;
     let dir = rustix::fs::openat(
         CWD,
@@ -119,7 +119,7 @@ impl OutputDir {
     }
 
     /// The directory's path as given; files are created through its open descriptor, not this path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 

@@ -4,7 +4,7 @@
 use super::Format;
 use crate::cli::{EXIT_INPUT_ERROR, FailOn, FlowArgs, exit_status, report_write_failed};
 use clap::Args;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use stripwatch::capture::{InputSpec, resolve_inputs};
@@ -56,6 +56,15 @@ pub(crate) struct DiffArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Write the report to FILE instead of standard output (created new,
+    /// readable by its owner only: with --show-secrets it holds secrets).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace an --output file that already exists.
+    #[arg(long)]
+    pub force: bool,
+
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -92,6 +101,13 @@ pub(crate) fn run(args: &DiffArgs) -> ExitCode {
         eprintln!("stripwatch: only one tap can be read from standard input");
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    // The output is created before the run: a name already taken fails
+    // now, not after the analysis.
+    let if_exists = stripwatch::output_file::IfExists::from_force(args.force);
+    let (mut out, terminal) = match crate::cli::report_output(args.output.as_deref(), if_exists) {
+        Ok(out) => out,
+        Err(code) => return code,
+    };
     let options = DiffOptions {
         show_secrets: args.show_secrets,
         window_secs: if args.window.is_finite() {
@@ -108,11 +124,9 @@ pub(crate) fn run(args: &DiffArgs) -> ExitCode {
     }
     let look = TableLook {
         all: args.all,
-        palette: crate::cli::palette(),
-        pretty: std::io::stdout().is_terminal(),
+        palette: crate::cli::palette().filter(|_| terminal),
+        pretty: terminal,
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = inside_failed || outside_failed || !report.inputs_complete();
     if let Err(e) =
         write_report(&report, diff_format(args.format), look, &mut out).and_then(|()| out.flush())

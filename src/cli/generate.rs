@@ -119,9 +119,10 @@ fn write_pages(
     pages: &[(String, Vec<u8>)],
     if_exists: IfExists,
 ) -> std::io::Result<()> {
-    let dir = OutputDir::open(dir)?;
+    let base = dir;
+    let dir = OutputDir::open(base)?;
     for (name, roff) in pages {
-        let path = dir.path().join(name);
+        let path = base.join(name);
         let shown = stripwatch::text::escape(path.as_os_str().as_encoded_bytes());
         let mut file = dir.create(name, if_exists)?;
         file.write_all(roff)

@@ -192,6 +192,11 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub write_evidence: Option<PathBuf>,
 
+    /// Write the report to FILE instead of standard output (created new,
+    /// readable by its owner only: with --show-secrets it holds secrets).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// Replace output files that already exist (by default an existing
     /// file is an error).
     #[arg(long)]
@@ -364,6 +369,29 @@ pub(crate) fn create_output<T, E: std::fmt::Display>(
     }
 }
 
+/// Where the report goes: `--output FILE` (created like every output file:
+/// new, 0600, never through a link; replaced only with --force), or
+/// standard output. Also says whether that is a terminal (colour, indented
+/// JSON).
+pub(crate) fn report_output(
+    path: Option<&std::path::Path>,
+    if_exists: IfExists,
+) -> Result<(Box<dyn Write>, bool), ExitCode> {
+    let file = create_output("--output", path, |p| {
+        stripwatch::output_file::create(p, if_exists)
+    })?;
+    Ok(match file {
+        Some(file) => (Box::new(std::io::BufWriter::new(file)), false),
+        None => {
+            let terminal = std::io::stdout().is_terminal();
+            (
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                terminal,
+            )
+        }
+    })
+}
+
 /// An error on standard error, escaped like every output (paths and
 /// messages may carry any bytes).
 pub(crate) fn error(text: &str) {
@@ -411,17 +439,19 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     let options = AnalysisOptions {
         show_secrets: args.show_secrets,
     };
-    let stdout = std::io::stdout();
-    let out = std::io::BufWriter::new(stdout.lock());
+    let (out, terminal) = match report_output(args.output.as_deref(), if_exists) {
+        Ok(out) => out,
+        Err(code) => return code,
+    };
     let mut main_reporter: Box<dyn Reporter> = match args.format {
         Format::Table => Box::new(TableReport::new(
             out,
             TableOptions {
                 all: args.all,
-                palette: palette(),
+                palette: palette().filter(|_| terminal),
             },
         )),
-        Format::Json => Box::new(JsonDocument::new(out, std::io::stdout().is_terminal())),
+        Format::Json => Box::new(JsonDocument::new(out, terminal)),
         // Standard input may be a live pipe (`tcpdump -w - | ...`): every
         // line goes out at once. Files are read fast: lines go out in
         // batches, milliseconds apart.

@@ -317,3 +317,74 @@ fn links_planted_by_another_user_are_not_followed() {
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--output FILE` (analyze and diff, every format): the bytes standard
+/// output would have had, in a new 0600 file (with --show-secrets the
+/// report holds secrets); an existing file or a planted link is refused
+/// before the run (status 2, named), --force replaces it.
+#[test]
+fn the_report_goes_to_an_output_file_like_every_output() {
+    let dir = scratch("report-output");
+    let auth = auth();
+    let diff_pair = [
+        sample("diff/smtp-asa-nat.inside.pcap"),
+        sample("diff/smtp-asa-nat.outside.pcap"),
+    ];
+    for format in ["table", "json", "jsonl", "html"] {
+        for command in ["analyze", "diff"] {
+            let inputs: Vec<&str> = match command {
+                "analyze" => vec![&auth],
+                _ => diff_pair.iter().map(String::as_str).collect(),
+            };
+            let file = dir.join(format!("{command}.{format}"));
+            let run = |extra: &[&str]| {
+                let out = Command::new(BIN)
+                    .arg(command)
+                    .args(["--quiet", "--format", format, "--fail-on", "never"])
+                    .args(extra)
+                    .args(&inputs)
+                    .output()
+                    .unwrap();
+                (out.status.code().unwrap(), out.stdout, out.stderr)
+            };
+            let (code, to_stdout, _) = run(&[]);
+            assert_eq!(code, 0, "{command} {format}");
+            let (code, stdout, stderr) = run(&["--output", p(&file)]);
+            assert_eq!(
+                code,
+                0,
+                "{command} {format}: {}",
+                String::from_utf8_lossy(&stderr)
+            );
+            assert!(stdout.is_empty(), "{command} {format}: nothing on stdout");
+            assert_eq!(
+                std::fs::read(&file).unwrap(),
+                to_stdout,
+                "{command} {format}"
+            );
+            assert_eq!(mode(&file), 0o600, "{command} {format}");
+            // Taken: refused before the run, named; --force replaces it.
+            std::fs::write(&file, b"precious").unwrap();
+            let (code, _, stderr) = run(&["-o", p(&file)]);
+            let stderr = String::from_utf8_lossy(&stderr);
+            assert_eq!(code, 2, "{command} {format}: {stderr}");
+            assert!(
+                stderr.contains(p(&file)) && stderr.contains("already exists"),
+                "{stderr}"
+            );
+            assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+            let (code, _, _) = run(&["-o", p(&file), "--force"]);
+            assert_eq!(code, 0);
+            assert_eq!(std::fs::read(&file).unwrap(), to_stdout);
+            // A link planted where the report goes is never followed.
+            let target = dir.join(format!("{command}.{format}.target"));
+            std::fs::write(&target, b"precious").unwrap();
+            let link = dir.join(format!("{command}.{format}.link"));
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let (code, _, _) = run(&["-o", p(&link)]);
+            assert_eq!(code, 2, "{command} {format}: a link is refused");
+            assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
