@@ -233,15 +233,25 @@ fn client_after(info: &SessionInfo, line: &Evidence) -> Option<crate::flow::Pack
     info.client_last_packet.filter(|p| *p > line.packet)
 }
 
-/// The masked word on a capability line, for the summary.
+/// The masked or mangled word on a capability line, for the summary.
 fn masked_word(line: &[u8], protocol: Option<Protocol>) -> &[u8] {
-    let keyword_len = match protocol {
-        Some(Protocol::Pop3) => 4,
-        _ => 8,
+    let keyword = match protocol {
+        Some(Protocol::Pop3) => "STLS",
+        _ => "STARTTLS",
     };
     line.split(|b| matches!(b, b' ' | b'-' | b'[' | b']' | b'(' | b')'))
-        .find(|w| crate::proto::words::is_masked_token(w, keyword_len, &["STARTTLS", "STLS"]))
+        .find(|w| crate::proto::words::is_stripped_token(w, keyword, &["STARTTLS", "STLS"]))
         .unwrap_or(line)
+}
+
+/// A word a middlebox mangled (one edit from the keyword) rather than
+/// masked with one repeated character.
+fn is_mangled(word: &[u8], protocol: Option<Protocol>) -> bool {
+    let keyword = match protocol {
+        Some(Protocol::Pop3) => "STLS",
+        _ => "STARTTLS",
+    };
+    crate::proto::words::is_mangled_token(word, keyword, &["STARTTLS", "STLS"])
 }
 
 /// More than half of the greeting text's characters are `*` (the ASA's

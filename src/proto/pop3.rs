@@ -11,7 +11,7 @@ use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, St
 use super::lines::Line;
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
-use super::words::{is, is_masked_token, is_overwritten_command, split_word, trim};
+use super::words::{is, is_overwritten_command, is_stripped_token, split_word, trim};
 use crate::flow::Side;
 
 /// Real CAPA tags of the length of STLS (never masks).
@@ -364,7 +364,10 @@ fn read_capability(list: &mut CapabilityList, line: &[u8], evidence: &Evidence) 
                 list.auth_mechanisms.push(name);
             }
         }
-    } else if params.is_empty() && is_masked_token(tag, 4, KNOWN_4) && list.masked_token.is_none() {
+    } else if params.is_empty()
+        && is_stripped_token(tag, "STLS", KNOWN_4)
+        && list.masked_token.is_none()
+    {
         list.masked_token = Some(evidence.clone());
     }
 }

@@ -10,7 +10,7 @@ use super::facts::{CapabilityList, DialogAnomalyKind, Evidence, Outcome, Starttl
 use super::lines::Line;
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
-use super::words::{is, is_masked_token, is_overwritten_command, parse_u64, split_word, trim};
+use super::words::{is, is_overwritten_command, is_stripped_token, parse_u64, split_word, trim};
 use crate::flow::Side;
 
 /// EHLO keywords of the length of STARTTLS that are real (never masks).
@@ -376,7 +376,7 @@ fn read_keyword(reply: &mut Reply, text: &[u8], evidence: &Evidence) {
                 reply.auth.push(name);
             }
         }
-    } else if is_masked_token(keyword, 8, KNOWN_8)
+    } else if is_stripped_token(keyword, "STARTTLS", KNOWN_8)
         && !is(keyword, ASA_CHUNKING_MASK)
         && reply.masked.is_none()
     {

@@ -56,6 +56,49 @@ pub(crate) fn is_masked_token(token: &[u8], len: usize, known: &[&str]) -> bool 
     most * 4 >= len * 3
 }
 
+/// A capability word a middlebox mangled from `keyword`: not the keyword,
+/// not one of the protocol's `known` words, letters and digits only, and
+/// one edit away from it (a character replaced, dropped, added, or two
+/// swapped: `STARTTLX`, `S7ARTTLS`, `STARTTL`, `XTARTTLS`, `STLX`). No
+/// registered SMTP, IMAP or POP3 capability is that close to STARTTLS or
+/// STLS.
+pub(crate) fn is_mangled_token(token: &[u8], keyword: &str, known: &[&str]) -> bool {
+    if is(token, keyword)
+        || known.iter().any(|k| is(token, k))
+        || !token.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let upper: Vec<u8> = token.iter().map(u8::to_ascii_uppercase).collect();
+    one_edit_apart(&upper, keyword.as_bytes())
+}
+
+/// A token that stands where `keyword` was: masked ([`is_masked_token`])
+/// or mangled ([`is_mangled_token`]).
+pub(crate) fn is_stripped_token(token: &[u8], keyword: &str, known: &[&str]) -> bool {
+    is_masked_token(token, keyword.len(), known) || is_mangled_token(token, keyword, known)
+}
+
+/// `a` and `b` differ by exactly one edit: a replaced, dropped or added
+/// byte, or two adjacent bytes swapped.
+fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    match long.len() - short.len() {
+        // Replaced, or swapped with the next one.
+        0 => {
+            let rest = |skip: usize| short.get(prefix + skip..) == long.get(prefix + skip..);
+            let swapped = short.get(prefix) == long.get(prefix + 1)
+                && short.get(prefix + 1) == long.get(prefix)
+                && rest(2);
+            prefix < short.len() && (rest(1) || swapped)
+        }
+        // Dropped from the longer one.
+        1 => short.get(prefix..) == long.get(prefix + 1..),
+        _ => false,
+    }
+}
+
 /// A client command line made of one repeated character, of `len`
 /// characters (a middlebox overwrote the command: `XXXXXXXX`, `********`).
 pub(crate) fn is_overwritten_command(word: &[u8], len: usize) -> bool {
@@ -83,6 +126,51 @@ pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One edit from STARTTLS or STLS is mangled; the keywords themselves,
+    /// real capabilities and words two edits away are not.
+    #[test]
+    fn mangled() {
+        #[rustfmt::skip]
+        let cases: &[(&[u8], &str, bool)] = &[
+            (b"STARTTLX", "STARTTLS", true),   // replaced
+            (b"S7ARTTLS", "STARTTLS", true),
+            (b"XTARTTLS", "STARTTLS", true),
+            (b"starttlz", "STARTTLS", true),
+            (b"STARTTL", "STARTTLS", true),    // dropped
+            (b"TARTTLS", "STARTTLS", true),
+            (b"STARTTTLS", "STARTTLS", true),  // added
+            (b"STRATTLS", "STARTTLS", true),   // swapped
+            (b"STLX", "STLS", true),
+            (b"SLTS", "STLS", true),
+            (b"STL", "STLS", true),
+            (b"STARTTLS", "STARTTLS", false),  // the keyword itself
+            (b"starttls", "STARTTLS", false),
+            (b"STLS", "STLS", false),
+            (b"STARTXXX", "STARTTLS", false),  // three edits
+            (b"STARTTLS=1", "STARTTLS", false),
+            (b"SMTPUTF8", "STARTTLS", false),
+            (b"CHUNKING", "STARTTLS", false),
+            (b"8BITMIME", "STARTTLS", false),
+            (b"SASL", "STLS", false),
+            (b"USER", "STLS", false),
+            (b"UIDL", "STLS", false),
+            (b"TOP", "STLS", false),
+            (b"IDLE", "STLS", false),
+            (b"STAT", "STLS", false),
+            (b"", "STLS", false),
+            (b"ST", "STLS", false),
+        ];
+        for (token, keyword, want) in cases {
+            let got = is_mangled_token(token, keyword, &["USER", "UIDL", "SASL", "IDLE"]);
+            assert_eq!(
+                got,
+                *want,
+                "{} for {keyword}",
+                String::from_utf8_lossy(token)
+            );
+        }
+    }
 
     #[test]
     fn masked() {

@@ -5,7 +5,7 @@
 
 use super::{
     Finding, FindingKind, RuleInput, Severity, banner_masked, client_after, is_asa_mask,
-    masked_word, shown_bytes,
+    is_mangled, masked_word, shown_bytes,
 };
 use crate::flow::{EndReason, Side};
 use crate::proto::{Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer};
@@ -100,8 +100,11 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
     let Some(line) = f.capabilities.iter().find_map(|c| c.masked_token.as_ref()) else {
         return;
     };
+    let word = masked_word(&line.bytes, input.protocol);
     let who = if input.protocol == Some(Protocol::Smtp) && is_asa_mask(&line.bytes) {
         "the signature of a Cisco ASA inspect esmtp policy without allow-tls"
+    } else if is_mangled(word, input.protocol) {
+        "a word one edit from it, mangled by a middlebox"
     } else {
         "a same-length mask left by a middlebox"
     };
@@ -112,7 +115,7 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
             "the capability list from {} reached this capture with {} replaced by `{}`, {who}",
             input.server(),
             input.keyword(),
-            text::escape(masked_word(&line.bytes, input.protocol)),
+            text::escape(word),
         ),
         &[line],
     ));

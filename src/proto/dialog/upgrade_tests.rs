@@ -51,3 +51,33 @@ fn each_dialog_ends_in_its_upgrade_state() {
         check(name, script, *want);
     }
 }
+
+/// A capability word one edit from the protocol's STARTTLS word is a
+/// stripped offer in each protocol (recorded as the masked token that
+/// proves it); the real word, and real capabilities, are not.
+#[test]
+fn mangled_offers_are_recorded_as_stripped_in_each_protocol() {
+    #[rustfmt::skip]
+    let rows: &[(&str, &Script<'_>, Option<&str>)] = &[
+        ("SMTP STARTTLX", &[(S, SMTP_G), (C, EHLO), (S, b"250-mx\r\n250-STARTTLX\r\n250 SIZE 100\r\n")], Some("250-STARTTLX")),
+        ("SMTP S7ARTTLS", &[(S, SMTP_G), (C, EHLO), (S, b"250-mx\r\n250 S7ARTTLS\r\n")], Some("250 S7ARTTLS")),
+        ("SMTP STARTTLS", &[(S, SMTP_G), (C, EHLO), (S, CAPS)], None),
+        ("SMTP real keywords", &[(S, SMTP_G), (C, EHLO), (S, b"250-mx\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 8BITMIME\r\n")], None),
+        ("IMAP XTARTTLS", &[(S, b"* OK [CAPABILITY IMAP4rev1 XTARTTLS AUTH=PLAIN] hi\r\n")], Some("* OK [CAPABILITY IMAP4rev1 XTARTTLS AUTH=PLAIN] hi")),
+        ("IMAP STARTTLS", &[(S, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")], None),
+        ("POP3 STLX", &[(S, b"+OK hi\r\n"), (C, b"CAPA\r\n"), (S, b"+OK\r\nUSER\r\nSTLX\r\n.\r\n")], Some("STLX")),
+        ("POP3 STLS", &[(S, b"+OK hi\r\n"), (C, b"CAPA\r\n"), (S, b"+OK\r\nUSER\r\nSTLS\r\n.\r\n")], None),
+    ];
+    for (name, script, want) in rows {
+        let facts = run_with(script, Feed::default());
+        let masked = facts
+            .capabilities
+            .iter()
+            .find_map(|c| c.masked_token.as_ref())
+            .map(|e| String::from_utf8_lossy(&e.bytes).into_owned());
+        assert_eq!(masked.as_deref(), *want, "{name}");
+        if want.is_some() {
+            assert_eq!(facts.starttls_offered(), Some(false), "{name}");
+        }
+    }
+}

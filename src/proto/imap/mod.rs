@@ -19,7 +19,7 @@ use super::facts::{
 use super::lines::{Line, LineEnding};
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
-use super::words::{is, is_masked_token, is_overwritten_command, split_word, trim};
+use super::words::{is, is_overwritten_command, is_stripped_token, split_word, trim};
 use crate::flow::Side;
 use syntax::{Arg, LiteralMarker, astrings, literal_at_end, response_code, tokens};
 
@@ -645,7 +645,7 @@ impl ImapDialog {
                 {
                     caps.auth_mechanisms.push(name);
                 }
-            } else if caps.masked_token.is_none() && is_masked_token(token, 8, KNOWN_8) {
+            } else if caps.masked_token.is_none() && is_stripped_token(token, "STARTTLS", KNOWN_8) {
                 caps.masked_token = Some(evidence.clone());
             }
         }

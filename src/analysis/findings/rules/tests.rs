@@ -165,6 +165,21 @@ const ROWS: &[Row] = &[
         )],
     ),
     (
+        "a capability word mangled one edit from STARTTLS",
+        || {
+            Case::smtp(DialogFacts {
+                capabilities: vec![capabilities(4, b"250-STARTTLX", false, true)],
+                ..DialogFacts::default()
+            })
+        },
+        &[(
+            K::StarttlsStripped,
+            S::High,
+            "the capability list from 203.0.113.10:25 reached this capture with STARTTLS replaced by `STARTTLX`, a word one edit from it, mangled by a middlebox",
+            &[4],
+        )],
+    ),
+    (
         "a same-length mask of STLS",
         || Case {
             protocol: Protocol::Pop3,
