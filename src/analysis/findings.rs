@@ -234,11 +234,7 @@ fn client_after(info: &SessionInfo, line: &Evidence) -> Option<crate::flow::Pack
 }
 
 /// The masked or mangled word on a capability line, for the summary.
-fn masked_word(line: &[u8], protocol: Option<Protocol>) -> &[u8] {
-    let keyword = match protocol {
-        Some(Protocol::Pop3) => "STLS",
-        _ => "STARTTLS",
-    };
+fn masked_word<'a>(line: &'a [u8], keyword: &str) -> &'a [u8] {
     line.split(|b| matches!(b, b' ' | b'-' | b'[' | b']' | b'(' | b')'))
         .find(|w| crate::proto::words::is_stripped_token(w, keyword, &["STARTTLS", "STLS"]))
         .unwrap_or(line)
@@ -246,11 +242,7 @@ fn masked_word(line: &[u8], protocol: Option<Protocol>) -> &[u8] {
 
 /// A word a middlebox mangled (one edit from the keyword) rather than
 /// masked with one repeated character.
-fn is_mangled(word: &[u8], protocol: Option<Protocol>) -> bool {
-    let keyword = match protocol {
-        Some(Protocol::Pop3) => "STLS",
-        _ => "STARTTLS",
-    };
+fn is_mangled(word: &[u8], keyword: &str) -> bool {
     crate::proto::words::is_mangled_token(word, keyword, &["STARTTLS", "STLS"])
 }
 

@@ -117,7 +117,7 @@ impl ServerProfiles {
             if let Some((offered_in, offer)) = &state.offer {
                 let finding = stripped_finding(
                     record.id,
-                    &record.server.to_string(),
+                    &record.server,
                     record.protocol,
                     *offered_in,
                     absence,
@@ -153,7 +153,7 @@ impl ServerProfiles {
                 self.pending -= 1;
                 let finding = stripped_finding(
                     absence.session,
-                    &absence.server.to_string(),
+                    &absence.server,
                     absence.protocol,
                     record.id,
                     absence.evidence,
@@ -295,7 +295,7 @@ fn dec(map: &mut BTreeMap<FindingKind, u64>, kind: FindingKind) {
 
 fn stripped_finding(
     session: u64,
-    server: &str,
+    server: &Endpoint,
     protocol: &str,
     offered_in: u64,
     absence: EvidenceRecord,

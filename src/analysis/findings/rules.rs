@@ -100,10 +100,10 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
     let Some(line) = f.capabilities.iter().find_map(|c| c.masked_token.as_ref()) else {
         return;
     };
-    let word = masked_word(&line.bytes, input.protocol);
+    let word = masked_word(&line.bytes, input.keyword());
     let who = if input.protocol == Some(Protocol::Smtp) && is_asa_mask(&line.bytes) {
         "the signature of a Cisco ASA inspect esmtp policy without allow-tls"
-    } else if is_mangled(word, input.protocol) {
+    } else if is_mangled(word, input.keyword()) {
         "a word one edit from it, mangled by a middlebox"
     } else {
         "a same-length mask left by a middlebox"

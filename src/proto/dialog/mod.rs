@@ -374,9 +374,14 @@ impl MailDialog {
         }
     }
 
+    /// Which sides are inside a dot-terminated body.
+    fn in_body(&self) -> PerSide<bool> {
+        PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body())
+    }
+
     /// Runs `f` on the protocol machine with a fresh context.
     fn with_machine(&mut self, f: impl FnOnce(&mut dyn LineMachine, &mut Ctx<'_>)) {
-        let in_body = PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body());
+        let in_body = self.in_body();
         if let Some(m) = self.machine.get() {
             let mut ctx = Ctx {
                 facts: &mut self.facts,
@@ -547,7 +552,7 @@ impl MailDialog {
     /// Feeds lines until one of them changes a mode.
     fn lines(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
-        let in_body = PerSide::new(self.dirs.client.in_body(), self.dirs.server.in_body());
+        let in_body = self.in_body();
         // The first client line after an upgrade that did not happen is its
         // evidence (whatever the segmentation).
         let note = side == Side::Client && self.upgrade == UpgradeState::NotEstablished;
