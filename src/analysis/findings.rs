@@ -109,6 +109,57 @@ impl fmt::Display for FindingKind {
     }
 }
 
+/// What proves a finding that rests on more than the session's own bytes:
+/// every `starttls-stripped` has one, and so has any finding a policy
+/// demanded. Its JSON name is part of the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// The word stood in the list, masked with one repeated character (the Cisco ASA's
+    /// `XXXXXXXA`).
+    MaskedToken,
+    /// The word stood in the list, one edit away from the keyword (`STARTTLX`, `STLX`).
+    MangledToken,
+    /// Another session to the same server in this run offered it.
+    SameRun,
+    /// The server offered it in sessions this sensor saw before (`--history`).
+    History,
+    /// Another sensor saw the server offer it (`--history` shared by sensors).
+    OtherSensor,
+    /// The policy (`--policy`) says the server must.
+    Policy,
+}
+
+impl Proof {
+    /// The kebab-case name, as written in `proof`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proof::MaskedToken => "masked-token",
+            Proof::MangledToken => "mangled-token",
+            Proof::SameRun => "same-run",
+            Proof::History => "history",
+            Proof::OtherSensor => "other-sensor",
+            Proof::Policy => "policy",
+        }
+    }
+
+    /// Every proof, in order.
+    pub(crate) const ALL: [Proof; 6] = [
+        Proof::MaskedToken,
+        Proof::MangledToken,
+        Proof::SameRun,
+        Proof::History,
+        Proof::OtherSensor,
+        Proof::Policy,
+    ];
+}
+
+impl fmt::Display for Proof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One piece of evidence as reported: where, when, and the bytes (escaped,
 /// secrets masked unless revealed).
 #[derive(Clone, Debug, Serialize)]
@@ -152,8 +203,45 @@ pub struct Finding {
     pub session: u64,
     /// One sentence in our own words; server names and usernames in it are escaped.
     pub summary: String,
+    /// What proves it beyond the session's own bytes (every `starttls-stripped` has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
+    /// The server's history behind a `history` or `other-sensor` proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Box<crate::analysis::history::HistoryProof>>,
+    /// The name of the policy rule behind a `policy` proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// The lines or packets that prove it, in the order the rule cites them.
     pub evidence: Vec<EvidenceRecord>,
+}
+
+impl Finding {
+    /// A finding of `kind` about `session`, proven by its evidence alone.
+    pub(crate) fn new(
+        kind: FindingKind,
+        severity: Severity,
+        session: u64,
+        summary: String,
+        evidence: Vec<EvidenceRecord>,
+    ) -> Self {
+        Finding {
+            kind,
+            severity,
+            session,
+            summary,
+            proof: None,
+            history: None,
+            policy: None,
+            evidence,
+        }
+    }
+
+    /// The same finding with its proof named.
+    pub(crate) fn proven_by(mut self, proof: Proof) -> Self {
+        self.proof = Some(proof);
+        self
+    }
 }
 
 /// What the rules need besides the facts.
@@ -180,13 +268,13 @@ impl<'a> RuleInput<'a> {
         summary: String,
         evidence: &[&Evidence],
     ) -> Finding {
-        Finding {
+        Finding::new(
             kind,
             severity,
-            session: self.info.id,
+            self.info.id,
             summary,
-            evidence: self.evidence(evidence),
-        }
+            self.evidence(evidence),
+        )
     }
 
     fn keyword(&self) -> &'static str {

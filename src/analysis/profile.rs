@@ -8,7 +8,8 @@
 //! upgraded on the spot when an offer was seen before, or later, as a late
 //! finding, when the offer comes after it.
 
-use super::findings::{EvidenceRecord, Finding, FindingKind, Severity};
+use super::findings::{EvidenceRecord, Finding, FindingKind, Proof, Severity};
+use super::history::MissingOffer;
 use super::session::SessionRecord;
 use crate::flow::Endpoint;
 use serde::Serialize;
@@ -46,6 +47,8 @@ pub struct ServerProfile {
     pub findings: BTreeMap<FindingKind, u64>,
     /// Stripped sessions whose list showed the Cisco ASA's `XXXXXXXA`.
     pub asa_masked: u64,
+    /// Stripped sessions by what proves it (`masked-token`, `history`, ...).
+    pub stripped_by: BTreeMap<Proof, u64>,
     /// Cleartext credentials by mechanism, in the sessions of each kind of
     /// STARTTLS failure (stripped, refused, tampered, not used, ...).
     pub logins_after: BTreeMap<FindingKind, BTreeMap<String, u64>>,
@@ -80,6 +83,8 @@ pub struct LateFinding {
 
 struct Absence {
     session: u64,
+    /// First and last seen.
+    seen: (crate::time::Timestamp, crate::time::Timestamp),
     evidence: EvidenceRecord,
     protocol: &'static str,
     client: Endpoint,
@@ -132,6 +137,7 @@ impl ServerProfiles {
                 self.pending += 1;
                 state.absences.push(Absence {
                     session: record.id,
+                    seen: (record.transport.first_seen, record.transport.last_seen),
                     evidence: absence,
                     protocol: record.protocol,
                     client: record.client,
@@ -173,6 +179,50 @@ impl ServerProfiles {
         late
     }
 
+    /// Whether a session to `server` offered STARTTLS in this run.
+    pub(crate) fn has_offer(&self, server: Endpoint) -> bool {
+        self.servers.get(&server).is_some_and(|s| s.offer.is_some())
+    }
+
+    /// Proves the absences still waiting with `prove` (the history, at the end of the run), as
+    /// late findings.
+    pub(crate) fn prove_pending(
+        &mut self,
+        prove: impl Fn(MissingOffer<'_>) -> Option<Finding>,
+    ) -> Vec<LateFinding> {
+        let mut late = Vec::new();
+        for state in self.servers.values_mut() {
+            let mut kept = Vec::new();
+            for absence in std::mem::take(&mut state.absences) {
+                let missing = MissingOffer {
+                    session: absence.session,
+                    server: absence.server,
+                    protocol: absence.protocol,
+                    seen: absence.seen,
+                    absence: absence.evidence.clone(),
+                };
+                match prove(missing) {
+                    Some(finding) => {
+                        self.pending -= 1;
+                        late.push(LateFinding {
+                            finding,
+                            replaces: Some(FindingKind::NoStarttlsOffered),
+                            replaced_severity: absence.replaced,
+                            logins: absence.logins,
+                            client: absence.client,
+                            server: absence.server,
+                            protocol: absence.protocol,
+                        });
+                    }
+                    None => kept.push(absence),
+                }
+            }
+            state.absences = kept;
+        }
+        late.sort_by_key(|l| l.finding.session);
+        late
+    }
+
     /// Counts a reported session (after filters) in its server's profile.
     pub(crate) fn count(&mut self, record: &SessionRecord) {
         count(
@@ -186,6 +236,9 @@ impl ServerProfiles {
     pub(crate) fn count_late(&mut self, late: &LateFinding, replaced_counted: bool) {
         let p = &mut self.servers.entry(late.server).or_default().profile;
         p.stripped += 1;
+        if let Some(proof) = late.finding.proof {
+            *p.stripped_by.entry(proof).or_default() += 1;
+        }
         if replaced_counted {
             dec(&mut p.findings, FindingKind::NoStarttlsOffered);
         }
@@ -250,6 +303,14 @@ fn count(p: &mut ServerProfile, r: &SessionRecord) {
         .iter()
         .any(|f| f.kind == FindingKind::StarttlsStripped && f.summary.contains("Cisco ASA"));
     p.asa_masked += u64::from(asa);
+    if let Some(proof) = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::StarttlsStripped)
+        .and_then(|f| f.proof)
+    {
+        *p.stripped_by.entry(proof).or_default() += 1;
+    }
     let logins = cleartext_mechanisms(r);
     if !logins.is_empty() {
         for k in kinds.iter().filter(|k| is_downgrade(**k)) {
@@ -306,14 +367,15 @@ fn stripped_finding(
     } else {
         "STARTTLS"
     };
-    Finding {
-        kind: FindingKind::StarttlsStripped,
-        severity: FindingKind::StarttlsStripped.rule().severity,
+    Finding::new(
+        FindingKind::StarttlsStripped,
+        FindingKind::StarttlsStripped.rule().severity,
         session,
-        summary: format!(
+        format!(
             "the capability list from {server} reached this capture without {keyword}, \
              but session {offered_in} to the same server offered it: it was removed on the path"
         ),
-        evidence: vec![absence, offer],
-    }
+        vec![absence, offer],
+    )
+    .proven_by(Proof::SameRun)
 }

@@ -3,6 +3,7 @@
 //! every session and finding as soon as it is known.
 
 use super::findings::{Finding, Severity};
+use super::history::{History, HistoryError, Observation, ObservationKey, Observations};
 use super::profile::{LateFinding, ServerProfile, ServerProfiles};
 use super::session::SessionRecord;
 use crate::flow::{Endpoint, TableStats};
@@ -41,6 +42,11 @@ pub struct RunEnd<'a> {
     pub sessions_seen: u64,
     /// Of those, the ones the `--server` and `--protocol` filter kept (handed to the reporters).
     pub sessions_reported: u64,
+    /// What the sessions showed of their servers (before `--min-severity`, after the server and
+    /// protocol filter), in key order: the `server_observation` lines.
+    pub observations: Vec<(&'a ObservationKey, &'a Observation)>,
+    /// The sensor that made the observations (`--sensor`), when the run has one.
+    pub sensor: Option<&'a str>,
 }
 
 /// Which sessions and findings are reported.
@@ -71,6 +77,8 @@ impl Filter {
 /// The state of a run between its first and last session.
 pub struct Run<'r> {
     profiles: ServerProfiles,
+    observations: Observations,
+    history: Option<History>,
     reporters: Vec<&'r mut dyn Reporter>,
     filter: Filter,
     worst: Option<Severity>,
@@ -95,6 +103,8 @@ impl<'r> Run<'r> {
     pub fn new(filter: Filter, reporters: Vec<&'r mut dyn Reporter>) -> Self {
         Run {
             profiles: ServerProfiles::default(),
+            observations: Observations::new(),
+            history: None,
             reporters,
             filter,
             worst: None,
@@ -102,6 +112,27 @@ impl<'r> Run<'r> {
             reported: 0,
             error: None,
         }
+    }
+
+    /// The same run with a sensor's history: its sessions are proven against the offers it holds
+    /// and tallied for it (see [`Run::end_history`]).
+    pub fn with_history(mut self, history: History) -> Self {
+        self.history = Some(history);
+        self
+    }
+
+    /// Ends the history's part of the run, before [`Run::finish`]: reads the store's offers again
+    /// (other sensors may have written since the run began) to prove the absences still waiting,
+    /// reported as late findings, then adds the run's observations to the store.
+    pub fn end_history(&mut self) -> Result<(), HistoryError> {
+        let Some(history) = self.history.as_mut().filter(|h| h.has_store()) else {
+            return Ok(());
+        };
+        history.reload()?;
+        let late = self.profiles.prove_pending(|m| history.finding(m));
+        history.commit(&self.observations)?;
+        self.report_late(late);
+        Ok(())
     }
 
     /// See [`Reporter::pause`].
@@ -114,7 +145,15 @@ impl<'r> Run<'r> {
     /// reporter. After a reporter's error nothing more is reported.
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
+        // A same-run offer seen before proves it best (the bytes are in the capture); else the
+        // history; else a later session of the run may.
+        if let Some(history) = &self.history {
+            if !self.profiles.has_offer(record.server) {
+                history.prove(&mut record);
+            }
+        }
         let late = self.profiles.prove(&mut record);
+        self.observations.observe(&record);
         if self.filter.keeps_server(record.server, record.protocol) {
             record.findings.retain(|f| self.filter.keeps_finding(f));
             self.note(record.findings.iter());
@@ -122,6 +161,11 @@ impl<'r> Run<'r> {
             self.reported += 1;
             self.each(|r| r.session(&record));
         }
+        self.report_late(late);
+    }
+
+    /// Filters, counts and hands late findings to every reporter.
+    fn report_late(&mut self, late: Vec<LateFinding>) {
         for l in late {
             if self.filter.keeps_server(l.server, l.protocol)
                 && self.filter.keeps_finding(&l.finding)
@@ -167,6 +211,13 @@ impl<'r> Run<'r> {
                 .collect(),
             sessions_seen: self.seen,
             sessions_reported: self.reported,
+            observations: self
+                .observations
+                .sorted()
+                .into_iter()
+                .filter(|(k, _)| self.filter.keeps_server(k.server, &k.protocol))
+                .collect(),
+            sensor: self.history.as_ref().map(History::sensor),
         };
         for r in self.reporters.iter_mut() {
             if self.error.is_none() {

@@ -104,6 +104,28 @@ pub struct StrippingFacts {
     pub unproven_absence: Option<EvidenceRecord>,
 }
 
+/// What the server said in cleartext, for its history (not written with
+/// the session: the `server_observation` lines carry it).
+#[derive(Clone, Debug, Default)]
+pub struct ServerSaid {
+    /// The greeting line, escaped.
+    pub banner: Option<String>,
+    /// The decisive capability list's items, escaped, in the order sent.
+    pub capabilities: Vec<String>,
+}
+
+impl ServerSaid {
+    fn build(facts: &DialogFacts) -> Self {
+        ServerSaid {
+            banner: facts.greeting.as_ref().map(|g| text::escape(&g.bytes)),
+            capabilities: facts
+                .decisive_capabilities()
+                .map(|c| c.items.iter().map(|i| text::escape(i)).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Where a session's packets are, to write them out again (evidence
 /// export): its four-tuple, first and last packet, where each side's
 /// stream starts in sequence space, and which stream bytes are secret.
@@ -165,6 +187,9 @@ pub struct SessionRecord {
     /// Where the session's packets are, for the evidence export (not written).
     #[serde(skip)]
     pub capture: CaptureRef,
+    /// What the server said in cleartext, for its history (not written).
+    #[serde(skip)]
+    pub server_said: ServerSaid,
     /// Crackable lines of its challenge-response credentials.
     #[serde(skip)]
     pub hashes: Vec<super::hashes::HashLine>,
@@ -236,6 +261,7 @@ impl SessionRecord {
                 })
                 .collect(),
             stripping: StrippingFacts::build(facts, starttls, evidence),
+            server_said: ServerSaid::build(facts),
             capture: CaptureRef {
                 client: info.client,
                 server: info.server,

@@ -2,6 +2,7 @@
 
 mod diff;
 mod generate;
+mod history;
 #[cfg(feature = "live")]
 mod live;
 
@@ -80,6 +81,11 @@ pub(crate) enum Command {
     #[cfg(feature = "live")]
     #[command(after_help = EXIT_STATUS_HELP)]
     Live(live::LiveArgs),
+    /// Print, per server, what a history (`analyze --history`) holds: when
+    /// STARTTLS stopped or started being offered and to which sensors,
+    /// banner, capability and certificate changes, and what sensors saw
+    /// differently at the same time.
+    History(history::HistoryArgs),
     /// Print the completion script for a shell (bash, zsh, fish,
     /// powershell) on standard output.
     Completions(generate::CompletionsArgs),
@@ -209,6 +215,9 @@ pub(crate) struct AnalyzeArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
 
+    #[command(flatten)]
+    pub history: HistoryOptions,
+
     /// No progress or notes on standard error (errors still go there).
     #[arg(long, short)]
     pub quiet: bool,
@@ -265,6 +274,39 @@ impl FlowArgs {
             drop_bad_checksums: self.verify_checksums,
             ..FlowConfig::default()
         }
+    }
+}
+
+/// The servers' history (analyze, live).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct HistoryOptions {
+    /// Keep what each server showed (STARTTLS offered or not, banner,
+    /// capabilities, TLS, certificate) in PATH, an SQLite file created
+    /// readable by its owner only, or in PostgreSQL (postgres://...) shared by
+    /// sensors; a session without STARTTLS to a server that offered it before,
+    /// or to another sensor at the same time, is proven stripped.
+    #[arg(long = "history", value_name = "PATH|URL")]
+    pub location: Option<String>,
+
+    /// This vantage point's name in the history and in the
+    /// server_observation lines (default: the host's name).
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
+}
+
+impl HistoryOptions {
+    /// The history of the run; an error is said on standard error.
+    pub(crate) fn open(&self) -> Result<stripwatch::analysis::history::History, ExitCode> {
+        let sensor = self
+            .sensor
+            .clone()
+            .unwrap_or_else(stripwatch::analysis::history::default_sensor);
+        stripwatch::analysis::history::History::open(self.location.as_deref(), sensor).map_err(
+            |e| {
+                error(&e.to_string());
+                ExitCode::from(EXIT_INPUT_ERROR)
+            },
+        )
     }
 }
 
@@ -327,6 +369,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         #[cfg(feature = "live")]
         Command::Live(args) => live::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
     }
@@ -420,6 +463,12 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
+    // The history is opened first: a corrupt or newer one stops the run
+    // before any output exists.
+    let history = match args.history.open() {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
     // Outputs are created before the run: a name already taken fails now,
     // not after the analysis.
     let if_exists = IfExists::from_force(args.force);
@@ -467,7 +516,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     if let Some(h) = hashes.as_mut() {
         reporters.push(h);
     }
-    let mut run = Run::new(args.filter(), reporters);
+    let mut run = Run::new(args.filter(), reporters).with_history(history);
     let progress = Progress::new(args, &inputs);
     let threads = args
         .threads
@@ -488,6 +537,10 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     let mut failed = !resolved.failed.is_empty() || !summaries.iter().all(|i| i.complete());
+    if let Err(e) = run.end_history() {
+        crate::cli::error(&e.to_string());
+        failed = true;
+    }
     let (worst, error) = run.finish(&summaries, &stats);
     if let Some(e) = error.filter(report_write_failed) {
         eprintln!("stripwatch: writing the report: {e}");

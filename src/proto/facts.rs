@@ -44,6 +44,13 @@ impl Protocol {
         matches!(port, 465 | 993 | 995)
     }
 
+    /// The protocol named `name` (as [`Self::name`] writes it).
+    pub(crate) fn from_name(name: &str) -> Option<Protocol> {
+        [Protocol::Smtp, Protocol::Imap, Protocol::Pop3]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Protocol::Smtp => "smtp",
@@ -148,6 +155,25 @@ pub(crate) struct CapabilityList {
     pub login_disabled: bool,
     /// An SMTP 5xx reply to EHLO: counts as a list without STARTTLS.
     pub refused: bool,
+    /// The capabilities as they crossed (SMTP and POP3: each keyword line;
+    /// IMAP: each token), for the server's history: at most
+    /// [`MAX_CAPABILITY_ITEMS`] of at most [`MAX_CAPABILITY_ITEM_BYTES`].
+    pub items: Vec<Vec<u8>>,
+}
+
+/// Capability items kept per list (RFC 5321, 3501 and 2449 set no limit;
+/// real servers send under 20).
+pub(crate) const MAX_CAPABILITY_ITEMS: usize = 64;
+/// Bytes kept of one capability item (an EHLO line is at most 512 octets,
+/// RFC 5321 4.5.3.1.5; the start says what it is).
+pub(crate) const MAX_CAPABILITY_ITEM_BYTES: usize = 64;
+
+/// Adds one capability item to `items`, within the limits.
+pub(crate) fn note_capability_item(items: &mut Vec<Vec<u8>>, item: &[u8]) {
+    if items.len() < MAX_CAPABILITY_ITEMS && !item.is_empty() {
+        let kept = item.get(..MAX_CAPABILITY_ITEM_BYTES).unwrap_or(item);
+        items.push(kept.to_vec());
+    }
 }
 
 /// The server's answer to STARTTLS/STLS.

@@ -7,7 +7,9 @@
 //! so a listing line can never pass for a capability.
 
 use super::dialog::{Ctx, LineMachine};
-use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
+use super::facts::{
+    CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer, note_capability_item,
+};
 use super::lines::Line;
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
@@ -281,6 +283,7 @@ impl Pop3Dialog {
                         auth_mechanisms: Vec::new(),
                         login_disabled: false,
                         refused: false,
+                        items: Vec::new(),
                     },
                 });
             }
@@ -354,6 +357,7 @@ fn secret_part(verb: &[u8], line: &[u8], evidence: Evidence) -> Evidence {
 
 /// One CAPA line (RFC 2449 5): `STLS`, `SASL PLAIN LOGIN`, `USER`, ...
 fn read_capability(list: &mut CapabilityList, line: &[u8], evidence: &Evidence) {
+    note_capability_item(&mut list.items, line);
     let (tag, params) = split_word(line);
     if is(tag, "STLS") {
         list.starttls = true;

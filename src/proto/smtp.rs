@@ -6,7 +6,9 @@
 //! are skipped by the driver without being buffered.
 
 use super::dialog::{Ctx, LineMachine, Literal};
-use super::facts::{CapabilityList, DialogAnomalyKind, Evidence, Outcome, StarttlsAnswer};
+use super::facts::{
+    CapabilityList, DialogAnomalyKind, Evidence, Outcome, StarttlsAnswer, note_capability_item,
+};
 use super::lines::Line;
 use super::pending::PendingCommands;
 use super::sasl::SaslExchange;
@@ -53,6 +55,8 @@ struct Reply {
     starttls: bool,
     masked: Option<Evidence>,
     auth: Vec<String>,
+    /// The keyword lines, for the server's history.
+    items: Vec<Vec<u8>>,
     lines: u32,
 }
 
@@ -204,6 +208,7 @@ impl SmtpDialog {
             starttls: false,
             masked: None,
             auth: Vec::new(),
+            items: Vec::new(),
             lines: 0,
         });
         reply.lines += 1;
@@ -339,6 +344,7 @@ impl SmtpDialog {
                 auth_mechanisms: reply.auth,
                 login_disabled: false,
                 refused: false,
+                items: reply.items,
             });
         } else if reply.code >= 500 {
             self.ehlo_refused = Some(reply.first.clone());
@@ -349,6 +355,7 @@ impl SmtpDialog {
                 auth_mechanisms: Vec::new(),
                 login_disabled: false,
                 refused: true,
+                items: Vec::new(),
             });
         }
     }
@@ -356,6 +363,7 @@ impl SmtpDialog {
 
 /// Reads one EHLO keyword line into the reply's capability facts.
 fn read_keyword(reply: &mut Reply, text: &[u8], evidence: &Evidence) {
+    note_capability_item(&mut reply.items, text);
     let (keyword, params) = split_word(text);
     if is(keyword, "STARTTLS") {
         reply.starttls = true;

@@ -8,6 +8,7 @@
 //! Lines are serialized straight from the records (no intermediate JSON
 //! tree): a capture with a million sessions writes a million lines.
 
+use crate::analysis::history::{Observation, StarttlsSeen};
 use crate::analysis::{
     Finding, LateFinding, Reporter, RunEnd, SCHEMA_VERSION, ServerProfile, SessionRecord, Severity,
 };
@@ -180,6 +181,32 @@ struct ServerLine<'a> {
     server: &'a ServerProfile,
 }
 
+/// ECS `observer`: the sensor.
+#[derive(Serialize)]
+struct Observer<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct ObservationLine<'a> {
+    #[serde(rename = "type")]
+    line: &'static str,
+    event: MetricEvent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observer: Option<Observer<'a>>,
+    destination: EcsEndpoint,
+    network: Network<'a>,
+    /// The server as text, like the session lines' `server`.
+    server: String,
+    starttls: StarttlsSeen,
+    banner_sha256: &'a str,
+    capabilities_sha256: &'a str,
+    tls_version: &'a str,
+    certificate_sha256: &'a str,
+    #[serde(flatten)]
+    tally: &'a Observation,
+}
+
 #[derive(Serialize)]
 struct SummaryLine<'a> {
     #[serde(rename = "type")]
@@ -279,6 +306,25 @@ impl<W: Write> Reporter for JsonLines<W> {
                 event: MetricEvent::new("stripwatch.server"),
                 destination: endpoint(&server.server),
                 server,
+            })?;
+        }
+        for (key, tally) in &end.observations {
+            self.line(&ObservationLine {
+                line: "server_observation",
+                event: MetricEvent::new("stripwatch.server_observation"),
+                observer: end.sensor.map(|name| Observer { name }),
+                destination: endpoint(&key.server),
+                network: Network {
+                    transport: "tcp",
+                    protocol: &key.protocol,
+                },
+                server: key.server.to_string(),
+                starttls: key.starttls,
+                banner_sha256: &key.banner_sha256,
+                capabilities_sha256: &key.capabilities_sha256,
+                tls_version: &key.tls_version,
+                certificate_sha256: &key.certificate_sha256,
+                tally,
             })?;
         }
         self.line(&SummaryLine {

@@ -13,6 +13,7 @@ pub(crate) mod lines;
 mod palette;
 pub(crate) mod summary;
 pub(crate) mod table;
+pub(crate) mod timeline;
 
 pub use evidence::EvidencePlan;
 pub use hashes::HashExport;
@@ -22,3 +23,4 @@ pub use jsonl::JsonLines;
 pub use lines::LineReport;
 pub use palette::{Hue, Palette};
 pub use table::{TableOptions, TableReport};
+pub use timeline::{write_timeline_json, write_timeline_table};

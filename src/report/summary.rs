@@ -1,7 +1,7 @@
 //! The verdict summary: one sentence per server and kind of finding, in
 //! words an analyst can paste into a ticket.
 
-use crate::analysis::{FindingKind, ServerProfile, Severity};
+use crate::analysis::{FindingKind, Proof, ServerProfile, Severity};
 use crate::flow::Endpoint;
 use std::collections::BTreeMap;
 
@@ -117,7 +117,8 @@ impl<'a> Words<'a> {
         }
     }
 
-    /// Stripping, told apart: the ASA's mask, and plain removal.
+    /// Stripping, told apart by its proof: the ASA's mask, another mask, a
+    /// mangled word, another session, the history, another sensor, a policy.
     fn stripped(&self, n: u64) -> String {
         let (s, kw, sessions) = (self.s, self.kw, self.sessions);
         let asa = self.p.asa_masked.min(n);
@@ -128,13 +129,47 @@ impl<'a> Words<'a> {
                 self.of(asa)
             ));
         }
-        if n > asa {
+        let mut told = asa;
+        for proof in Proof::ALL {
+            let mut count = self.p.stripped_by.get(&proof).copied().unwrap_or(0);
+            if proof == Proof::MaskedToken {
+                count = count.saturating_sub(asa);
+            }
+            let count = count.min(n.saturating_sub(told));
+            if count > 0 {
+                told += count;
+                parts.push(format!(
+                    "{} {sessions} to {s} had {kw} {}",
+                    self.of(count),
+                    proof_words(proof)
+                ));
+            }
+        }
+        if n > told {
             parts.push(format!(
                 "{} {sessions} to {s} had {kw} stripped from the server's capabilities on the path",
-                self.of(n - asa)
+                self.of(n - told)
             ));
         }
         parts.join("; ")
+    }
+}
+
+/// How a stripping was done and what proves it, after "had STARTTLS".
+fn proof_words(proof: Proof) -> &'static str {
+    match proof {
+        Proof::MaskedToken => "replaced by a same-length mask on the path",
+        Proof::MangledToken => "mangled on the path into a word one edit from it",
+        Proof::SameRun => {
+            "stripped from the server's capabilities on the path (another session in the capture offered it)"
+        }
+        Proof::History => {
+            "stripped on the path (the server offered it in earlier sessions: history)"
+        }
+        Proof::OtherSensor => {
+            "stripped on the path to this sensor (another sensor saw it offered at the same time)"
+        }
+        Proof::Policy => "missing although the policy requires the server to offer it",
     }
 }
 

@@ -4,7 +4,7 @@
 //! of kinds are tested against [`RULES`].
 
 use super::{
-    Finding, FindingKind, RuleInput, Severity, banner_masked, client_after, is_asa_mask,
+    Finding, FindingKind, Proof, RuleInput, Severity, banner_masked, client_after, is_asa_mask,
     is_mangled, masked_word, shown_bytes,
 };
 use crate::flow::{EndReason, Side};
@@ -101,14 +101,20 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
         return;
     };
     let word = masked_word(&line.bytes, input.keyword());
-    let who = if input.protocol == Some(Protocol::Smtp) && is_asa_mask(&line.bytes) {
-        "the signature of a Cisco ASA inspect esmtp policy without allow-tls"
+    let (who, proof) = if input.protocol == Some(Protocol::Smtp) && is_asa_mask(&line.bytes) {
+        (
+            "the signature of a Cisco ASA inspect esmtp policy without allow-tls",
+            Proof::MaskedToken,
+        )
     } else if is_mangled(word, input.keyword()) {
-        "a word one edit from it, mangled by a middlebox"
+        (
+            "a word one edit from it, mangled by a middlebox",
+            Proof::MangledToken,
+        )
     } else {
-        "a same-length mask left by a middlebox"
+        ("a same-length mask left by a middlebox", Proof::MaskedToken)
     };
-    out.push(rule.finding(
+    let finding = rule.finding(
         input,
         rule.severity,
         format!(
@@ -118,7 +124,8 @@ fn starttls_stripped(rule: &Rule, input: &RuleInput<'_>, out: &mut Vec<Finding>)
             text::escape(word),
         ),
         &[line],
-    ));
+    );
+    out.push(finding.proven_by(proof));
 }
 
 static BANNER_MASKED: Rule = Rule {

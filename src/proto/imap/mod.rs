@@ -15,6 +15,7 @@ mod syntax;
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{
     CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind, StarttlsAnswer,
+    note_capability_item,
 };
 use super::lines::{Line, LineEnding};
 use super::pending::PendingCommands;
@@ -628,8 +629,10 @@ impl ImapDialog {
             auth_mechanisms: Vec::new(),
             login_disabled: false,
             refused: false,
+            items: Vec::new(),
         };
         for token in tokens(list) {
+            note_capability_item(&mut caps.items, token);
             if is(token, "STARTTLS") {
                 caps.starttls = true;
             } else if is(token, "LOGINDISABLED") {

@@ -1,0 +1,361 @@
+//! A session as an observation of its server, and a run's tallies of them.
+
+use super::super::findings::{FindingKind, Proof};
+use super::super::session::SessionRecord;
+use crate::flow::Endpoint;
+use crate::time::Timestamp;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Distinct observations of one server kept per run: a server whose banner
+/// changes with every session (a hostile one, or a date in it that the
+/// shape did not catch) must not grow the run without bound. Past it, the
+/// banner, capabilities and certificate are left out of the key.
+pub(crate) const MAX_VARIANTS_PER_SERVER: u32 = 32;
+/// Distinct observations kept per run (all servers); past it, sessions are
+/// counted in `dropped`.
+pub(crate) const MAX_OBSERVATIONS: usize = 200_000;
+
+/// What a session showed of STARTTLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StarttlsSeen {
+    /// A cleartext capability list offered it.
+    Offered,
+    /// A masked word stood in its place (`XXXXXXXA`).
+    Masked,
+    /// A word one edit from it stood in its place (`STARTTLX`).
+    Mangled,
+    /// Capability lists crossed without it.
+    Absent,
+    /// No capability list crossed in cleartext.
+    NotSeen,
+    /// TLS from the first byte.
+    ImplicitTls,
+}
+
+impl StarttlsSeen {
+    /// Every value, in order.
+    pub(crate) const ALL: [StarttlsSeen; 6] = [
+        StarttlsSeen::Offered,
+        StarttlsSeen::Masked,
+        StarttlsSeen::Mangled,
+        StarttlsSeen::Absent,
+        StarttlsSeen::NotSeen,
+        StarttlsSeen::ImplicitTls,
+    ];
+
+    /// The name written in JSON and in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            StarttlsSeen::Offered => "offered",
+            StarttlsSeen::Masked => "masked",
+            StarttlsSeen::Mangled => "mangled",
+            StarttlsSeen::Absent => "absent",
+            StarttlsSeen::NotSeen => "not-seen",
+            StarttlsSeen::ImplicitTls => "implicit-tls",
+        }
+    }
+
+    /// The value named `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The server did not offer STARTTLS where the capture could show it.
+    pub(crate) fn is_missing(self) -> bool {
+        matches!(
+            self,
+            StarttlsSeen::Masked | StarttlsSeen::Mangled | StarttlsSeen::Absent
+        )
+    }
+}
+
+impl fmt::Display for StarttlsSeen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What identifies an observation: the server and what its session showed
+/// (texts by the SHA-256 of their shape; empty when not seen).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ObservationKey {
+    /// The server's address and port.
+    pub server: Endpoint,
+    /// `smtp`, `imap` or `pop3`.
+    pub protocol: String,
+    /// What the session showed of STARTTLS.
+    pub starttls: StarttlsSeen,
+    /// SHA-256 (hex) of the greeting's shape: digits, day and month names and
+    /// APOP timestamps left out, so a date in it is not a change.
+    pub banner_sha256: String,
+    /// SHA-256 (hex) of the capability items, upper-cased and sorted.
+    pub capabilities_sha256: String,
+    /// The TLS version the server chose (`TLS 1.2`), when a handshake was seen.
+    pub tls_version: String,
+    /// SHA-256 (hex) of the server's leaf certificate (TLS 1.2 and older).
+    pub certificate_sha256: String,
+}
+
+/// The sessions of one observation, and the last texts seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    /// Sessions counted.
+    pub sessions: u64,
+    /// The first one's first packet.
+    #[serde(serialize_with = "crate::analysis::record::rfc3339")]
+    pub first_seen: Timestamp,
+    /// The last one's last packet.
+    #[serde(serialize_with = "crate::analysis::record::rfc3339")]
+    pub last_seen: Timestamp,
+    /// The last greeting, escaped.
+    pub banner: String,
+    /// The last capability items, escaped, in the order sent, separated by `, `.
+    pub capabilities: String,
+    /// The last certificate's subject, escaped.
+    pub certificate_subject: String,
+    /// The last certificate's issuer, escaped.
+    pub certificate_issuer: String,
+}
+
+impl Observation {
+    /// Adds `other` (a later or earlier tally of the same key).
+    pub(crate) fn add(&mut self, other: Observation) {
+        self.sessions = self.sessions.saturating_add(other.sessions);
+        self.first_seen = self.first_seen.min(other.first_seen);
+        if other.last_seen >= self.last_seen {
+            self.last_seen = other.last_seen;
+            self.banner = other.banner;
+            self.capabilities = other.capabilities;
+            self.certificate_subject = other.certificate_subject;
+            self.certificate_issuer = other.certificate_issuer;
+        }
+    }
+}
+
+/// The observation a session makes, or `None` when it is not a mail
+/// session.
+pub(crate) fn observation_key(r: &SessionRecord) -> Option<(ObservationKey, Observation)> {
+    if r.protocol == "unknown" {
+        return None;
+    }
+    let stripped_by = |proof| {
+        r.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::StarttlsStripped && f.proof == Some(proof))
+    };
+    let starttls = if r.implicit_tls {
+        StarttlsSeen::ImplicitTls
+    } else {
+        match r.starttls.offered {
+            Some(true) => StarttlsSeen::Offered,
+            Some(false) if stripped_by(Proof::MangledToken) => StarttlsSeen::Mangled,
+            Some(false) if stripped_by(Proof::MaskedToken) => StarttlsSeen::Masked,
+            Some(false) => StarttlsSeen::Absent,
+            None => StarttlsSeen::NotSeen,
+        }
+    };
+    let said = &r.server_said;
+    let banner = said.banner.clone().unwrap_or_default();
+    let certificate = certificate_of(r);
+    let key = ObservationKey {
+        server: r.server,
+        protocol: r.protocol.to_string(),
+        starttls,
+        banner_sha256: said
+            .banner
+            .as_deref()
+            .map(|b| sha256_hex(banner_shape(b).as_bytes()))
+            .unwrap_or_default(),
+        capabilities_sha256: if said.capabilities.is_empty() {
+            String::new()
+        } else {
+            sha256_hex(capability_set(&said.capabilities).as_bytes())
+        },
+        tls_version: r
+            .tls
+            .as_ref()
+            .and_then(|t| t.server_hello.as_ref())
+            .map(|h| h.version.clone())
+            .unwrap_or_default(),
+        certificate_sha256: certificate.map(|c| c.0.to_string()).unwrap_or_default(),
+    };
+    let tally = Observation {
+        sessions: 1,
+        first_seen: r.transport.first_seen,
+        last_seen: r.transport.last_seen,
+        banner,
+        capabilities: said.capabilities.join(", "),
+        certificate_subject: certificate.map(|c| c.1.to_string()).unwrap_or_default(),
+        certificate_issuer: certificate.map(|c| c.2.to_string()).unwrap_or_default(),
+    };
+    Some((key, tally))
+}
+
+/// The server's leaf certificate: SHA-256, subject, issuer.
+fn certificate_of(_r: &SessionRecord) -> Option<(&str, &str, &str)> {
+    None
+}
+
+/// The greeting without what changes from session to session: runs of
+/// digits (times, dates, PIDs), day and month names, and `<...>` tokens
+/// (POP3's APOP timestamp, RFC 1939 7).
+pub(crate) fn banner_shape(banner: &str) -> String {
+    const NAMES: [&str; 19] = [
+        "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let mut out = String::with_capacity(banner.len());
+    let mut word = String::new();
+    let mut in_angle = false;
+    let flush = |word: &mut String, out: &mut String| {
+        if !NAMES.contains(&word.to_ascii_uppercase().as_str()) {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in banner.chars() {
+        if in_angle {
+            in_angle = c != '>';
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        if c == '<' {
+            in_angle = true;
+            out.push_str("<>");
+        } else if c.is_ascii_digit() {
+            if !out.ends_with('0') {
+                out.push('0');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The capability items as a set: upper-cased, sorted, one per line.
+fn capability_set(items: &[String]) -> String {
+    let mut set: Vec<String> = items.iter().map(|i| i.to_ascii_uppercase()).collect();
+    set.sort();
+    set.dedup();
+    set.join("\n")
+}
+
+/// Lower-case hex of the SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A run's observations, tallied by key.
+pub(crate) struct Observations {
+    tallies: HashMap<ObservationKey, Observation>,
+    variants: HashMap<(Endpoint, String), u32>,
+    /// Sessions not tallied because of [`MAX_OBSERVATIONS`].
+    pub(crate) dropped: u64,
+}
+
+impl Observations {
+    pub(crate) fn new() -> Self {
+        Observations {
+            tallies: HashMap::new(),
+            variants: HashMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Tallies the session's observation.
+    pub(crate) fn observe(&mut self, record: &SessionRecord) {
+        let Some((mut key, tally)) = observation_key(record) else {
+            return;
+        };
+        if let Some(t) = self.tallies.get_mut(&key) {
+            t.add(tally);
+            return;
+        }
+        let variants = self
+            .variants
+            .entry((key.server, key.protocol.clone()))
+            .or_default();
+        if *variants >= MAX_VARIANTS_PER_SERVER {
+            key.banner_sha256.clear();
+            key.capabilities_sha256.clear();
+            key.certificate_sha256.clear();
+        }
+        if let Some(t) = self.tallies.get_mut(&key) {
+            t.add(tally);
+        } else if self.tallies.len() < MAX_OBSERVATIONS {
+            *variants += 1;
+            self.tallies.insert(key, tally);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The tallies in key order.
+    pub(crate) fn sorted(&self) -> Vec<(&ObservationKey, &Observation)> {
+        let mut out: Vec<_> = self.tallies.iter().collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_banner_shape_leaves_out_what_changes_per_session() {
+        let a =
+            "mail.example.com Microsoft ESMTP MAIL Service ready at Thu, 5 Dec 2026 10:00:01 +0100";
+        let b =
+            "mail.example.com Microsoft ESMTP MAIL Service ready at Fri, 6 Dec 2026 11:22:33 +0100";
+        assert_eq!(banner_shape(a), banner_shape(b));
+        assert_eq!(
+            banner_shape("+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>"),
+            banner_shape("+OK POP3 ready <2001.1@dbc.mtview.ca.us>")
+        );
+        assert_ne!(
+            banner_shape("220 mail.example.com ESMTP Postfix"),
+            banner_shape("220 **************************")
+        );
+        assert_ne!(
+            banner_shape("220 mx1.example.com ESMTP"),
+            banner_shape("220 mx2.example.org ESMTP")
+        );
+    }
+
+    #[test]
+    fn capability_sets_ignore_order_and_case() {
+        let a = vec![
+            "PIPELINING".to_string(),
+            "STARTTLS".into(),
+            "SIZE 1000".into(),
+        ];
+        let b = vec![
+            "size 1000".to_string(),
+            "STARTTLS".into(),
+            "PIPELINING".into(),
+        ];
+        assert_eq!(capability_set(&a), capability_set(&b));
+        assert_ne!(capability_set(&a), capability_set(&a[..2]));
+    }
+
+    #[test]
+    fn starttls_names_round_trip() {
+        for s in StarttlsSeen::ALL {
+            assert_eq!(StarttlsSeen::from_name(s.name()), Some(s));
+        }
+    }
+}
