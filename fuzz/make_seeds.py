@@ -274,6 +274,28 @@ def main():
     sslv2 = b"\x80\x2e\x01\x03\x01\x00\x15\x00\x00\x00\x10" + bytes.fromhex("0000040000050000ff0100000a") + b"\x00\x09" * 4 + b"\x11" * 16
     write("tls", "sslv2", bytes([0, len(sslv2)]) + sslv2)
     write("tls", "gap", bytes([0, 3]) + b"\x16\x03\x01" + bytes([3, 9]))
+    # tls: a TLS 1.2 server flight (ServerHello, Certificate with the test
+    # leaf and its CA, ServerHelloDone) in 300-byte records, fed in 7-byte
+    # chunks then one long one: the certificate path.
+    def der(name):
+        with open(os.path.join(HERE, "..", "tests", "data", "certificate", name), "rb") as f:
+            return f.read()
+
+    def u24(data):
+        return struct.pack(">I", len(data))[1:] + data
+
+    def handshake(kind, body):
+        return bytes([kind]) + u24(body)
+
+    server_hello = handshake(2, b"\x03\x03" + bytes(range(32)) + b"\x00\xc0\x2f\x00")
+    certificate = handshake(11, u24(u24(der("leaf.der")) + u24(der("ca.der"))))
+    flight = server_hello + certificate + handshake(14, b"")
+    stream = b"".join(b"\x16\x03\x03" + struct.pack(">H", len(flight[i:i + 300])) + flight[i:i + 300]
+                      for i in range(0, len(flight), 300))
+    head, rest = stream[:70], stream[70:]
+    write("tls", "certificate", b"".join(bytes([0, len(head[i:i + 7])]) + head[i:i + 7]
+                                         for i in range(0, len(head), 7))
+          + b"\x80" + struct.pack("<H", len(rest)) + rest)
 
     # reassembly: setup byte, ISN, then ops (see fuzz/harness/reassembly.rs).
     def seg(op, delta, length, salt=0, fin=False, ack=None):

@@ -9,8 +9,8 @@ use super::record::{
 use crate::flow::{EndReason, PerSide, SessionInfo, Side};
 use crate::proto::secrecy::SecretSpans;
 use crate::proto::{
-    DialogFacts, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer, TlsHello,
-    tls_version_name,
+    DialogFacts, Evidence, Outcome, Protocol, SecretKind, ServerCertificate, StarttlsAnswer,
+    TlsHello, tls_version_name,
 };
 use crate::text;
 use serde::{Serialize, Serializer};
@@ -59,6 +59,42 @@ pub struct TlsRecord {
     pub client_hello: Option<HelloRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_hello: Option<HelloRecord>,
+    /// The server's leaf certificate, when the handshake showed it (TLS 1.2
+    /// or older).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_certificate: Option<CertificateRecord>,
+}
+
+/// The server's leaf certificate as reported: names escaped, the
+/// fingerprint in lowercase hex.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct CertificateRecord {
+    /// x509-parser's rendering (`C=DE, O=Example, CN=host`); null when the
+    /// DER could not be parsed.
+    pub subject: Option<String>,
+    /// Same form as `subject`.
+    pub issuer: Option<String>,
+    /// notAfter (RFC 3339), when parsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// SHA-256 of the leaf's DER, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+impl CertificateRecord {
+    fn build(certificate: &ServerCertificate) -> Self {
+        let name = |n: &Option<String>| n.as_deref().map(|n| text::escape(n.as_bytes()));
+        CertificateRecord {
+            subject: name(&certificate.subject),
+            issuer: name(&certificate.issuer),
+            not_after: certificate.not_after.map(|t| t.to_string()),
+            sha256: certificate
+                .sha256
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
 }
 
 /// A credential as reported: the username shown, the secret masked unless
@@ -314,6 +350,10 @@ impl TlsRecord {
         (facts.client_hello.is_some() || facts.server_hello.is_some()).then(|| TlsRecord {
             client_hello: hello(&facts.client_hello),
             server_hello: hello(&facts.server_hello),
+            server_certificate: facts
+                .server_certificate
+                .as_ref()
+                .map(|(_, c)| CertificateRecord::build(c)),
         })
     }
 }

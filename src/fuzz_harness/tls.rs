@@ -1,12 +1,17 @@
 //! The TLS record reader fed arbitrary chunks and gaps; the sniffer on
-//! every prefix.
+//! every prefix. A ServerHello of TLS 1.2 or older sends it on to the
+//! server's Certificate, parsed by x509-parser (the seed `certificate` is a
+//! whole flight with a real chain).
 //!
 //! Input: events, each a byte `op`: `op % 4` is 0-2 for a chunk (one-byte
 //! length, or two bytes when bit 7 is set) and 3 for a gap (one-byte length
 //! + 1, or four bytes when bit 7 is set).
 
 use super::input::Input;
-use crate::proto::tls::{HelloState, MAX_SNI_BYTES, ReaderState, TlsEvent, TlsReader, sniff};
+use crate::proto::tls::{
+    CertificateState, HelloState, MAX_CERTIFICATE_BYTES, MAX_HELLO_BYTES, MAX_SNI_BYTES,
+    ReaderState, TlsEvent, TlsReader, sniff,
+};
 
 /// The TLS fuzz target.
 pub(crate) fn tls(data: &[u8]) {
@@ -16,6 +21,7 @@ pub(crate) fn tls(data: &[u8]) {
     let mut fed = 0u64;
     let mut gaps = 0u64;
     let (mut client_hellos, mut server_hellos, mut not_tls) = (0, 0, 0);
+    let mut certificates = 0;
     let mut events = Vec::new();
     while !input.is_empty() {
         let op = input.u8();
@@ -45,6 +51,10 @@ pub(crate) fn tls(data: &[u8]) {
             events.clear();
             reader.feed(chunk, &mut events);
             fed += chunk.len() as u64;
+            assert!(
+                reader.buffered() <= MAX_HELLO_BYTES.max(MAX_CERTIFICATE_BYTES),
+                "handshake bytes bounded"
+            );
             for event in &events {
                 match event {
                     TlsEvent::ClientHello(h) | TlsEvent::ServerHello(h) => {
@@ -57,6 +67,15 @@ pub(crate) fn tls(data: &[u8]) {
                             assert!(sni.len() <= MAX_SNI_BYTES, "SNI cut");
                         }
                         let _ = h.version();
+                    }
+                    TlsEvent::ServerCertificate(c) => {
+                        certificates += 1;
+                        assert_eq!(server_hellos, 1, "the certificate follows the ServerHello");
+                        assert_eq!(
+                            c.subject.is_some(),
+                            c.issuer.is_some(),
+                            "both names or none"
+                        );
                     }
                     TlsEvent::NotTls => not_tls += 1,
                 }
@@ -75,6 +94,14 @@ pub(crate) fn tls(data: &[u8]) {
     );
     if client_hellos + server_hellos == 1 {
         assert_eq!(reader.hello_state(), HelloState::Seen);
+    }
+    assert!(certificates <= 1, "one certificate");
+    if certificates == 1 {
+        assert_eq!(reader.certificate_state(), CertificateState::Seen);
+        assert!(!reader.collecting());
+    }
+    if client_hellos == 1 {
+        assert_eq!(reader.certificate_state(), CertificateState::NotExpected);
     }
     if not_tls == 1 {
         assert_eq!(reader.state(), ReaderState::NotTls);

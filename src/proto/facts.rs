@@ -207,6 +207,21 @@ impl TlsHello {
     }
 }
 
+/// The server's leaf certificate, as a TLS 1.2 (or older) handshake shows
+/// it. The names are x509-parser's rendering (attributes in DER order,
+/// `C=DE, O=Example, CN=host`), unescaped: whoever outputs them escapes
+/// them. They and the expiry are `None` when x509-parser rejected the DER;
+/// the fingerprint is always there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ServerCertificate {
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    /// notAfter, when it is a year 0000 to 9999.
+    pub not_after: Option<crate::time::Timestamp>,
+    /// SHA-256 of the leaf's DER as it crossed.
+    pub sha256: [u8; 32],
+}
+
 /// A TLS version as text ("TLS 1.2").
 pub(crate) fn tls_version_name(v: u16) -> String {
     match v {
@@ -408,6 +423,9 @@ pub(crate) struct DialogFacts {
     pub upgrade: UpgradeState,
     pub client_hello: Option<(Evidence, TlsHello)>,
     pub server_hello: Option<(Evidence, TlsHello)>,
+    /// The server's leaf certificate (TLS 1.2 or older), with the packet
+    /// that completed its Certificate message.
+    pub server_certificate: Option<(Evidence, ServerCertificate)>,
     pub credentials: Vec<Credential>,
     /// Credentials past [`MAX_CREDENTIALS`]: counted, not listed (their
     /// bytes are masked all the same).

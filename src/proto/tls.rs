@@ -2,8 +2,10 @@
 //!
 //! Used after an accepted STARTTLS/STLS and from the first byte on the
 //! implicit-TLS ports (465/993/995). It records what the handshake shows in
-//! clear: the ClientHello (version, supported_versions, SNI) and the
-//! ServerHello (version, supported_versions, chosen cipher suite).
+//! clear: the ClientHello (version, supported_versions, SNI), the
+//! ServerHello (version, supported_versions, chosen cipher suite) and, in a
+//! handshake of TLS 1.2 or older (where it crosses in clear), the server's
+//! leaf certificate: its subject, issuer, expiry and SHA-256 fingerprint.
 //!
 //! The record layer and the handshake framing are read by hand, incrementally:
 //! bytes may arrive one at a time, a record or a handshake message may span
@@ -17,9 +19,17 @@
 //!
 //! Memory is bounded whatever the peer sends: a 5-byte header buffer, and at
 //! most [`MAX_HELLO_BYTES`] of handshake bytes until the direction's hello
-//! was parsed or given up on. After that, records are skipped by length.
+//! was parsed or given up on, then (after a ServerHello of TLS 1.2 or older)
+//! at most [`MAX_CERTIFICATE_BYTES`] until the Certificate message was
+//! parsed or given up on. After that, records are skipped by length.
+//!
+//! The certificate itself is parsed by x509-parser. A Certificate message
+//! whose framing is broken (lengths that do not add up, an empty list)
+//! reports nothing; a leaf whose DER x509-parser rejects is still reported
+//! by its fingerprint, with no subject, issuer or expiry: the fingerprint is
+//! what two sensors compare, and a parser's limits must not hide it.
 
-use super::facts::TlsHello;
+use super::facts::{ServerCertificate, TlsHello};
 
 /// Largest record body a peer may send (TLS 1.2 ciphertext: 2^14 + 2048).
 pub(crate) const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
@@ -27,6 +37,12 @@ pub(crate) const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 /// Largest handshake message (header included) buffered to find the hello.
 /// A longer first message is given up on; its records are still skipped.
 pub(crate) const MAX_HELLO_BYTES: usize = 64 * 1024;
+
+/// Largest Certificate message (header included) buffered to read the
+/// server's leaf certificate. RFC 5246 section 7.4.2 lets a chain take up to
+/// 2^24 - 1 bytes; real ones take a few KiB. A longer message is given up
+/// on, nothing is reported, and its records are still skipped.
+pub(crate) const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
 
 /// SNI bytes kept (a DNS name has at most 253 characters).
 pub(crate) const MAX_SNI_BYTES: usize = 255;
@@ -38,8 +54,10 @@ const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CONTENT_HANDSHAKE: u8 = 22;
 const CONTENT_APPLICATION_DATA: u8 = 23;
 
+const HANDSHAKE_HELLO_REQUEST: u8 = 0;
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
+const HANDSHAKE_CERTIFICATE: u8 = 11;
 
 const EXT_SERVER_NAME: u16 = 0;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
@@ -152,6 +170,8 @@ pub(crate) fn cipher_name(id: u16) -> Option<&'static str> {
 pub(crate) enum TlsEvent {
     ClientHello(TlsHello),
     ServerHello(TlsHello),
+    /// The server's leaf certificate (TLS 1.2 or older), after its hello.
+    ServerCertificate(ServerCertificate),
     /// The stream stopped looking like TLS records (or never did). Reported
     /// once; see [`TlsReader::not_tls_offset`] for where.
     NotTls,
@@ -166,6 +186,22 @@ pub(crate) enum HelloState {
     Seen,
     /// Given up on: too long, malformed, not the first handshake message,
     /// encrypted traffic or a gap came first.
+    Abandoned,
+}
+
+/// How far the reader got with the server's Certificate message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CertificateState {
+    /// Not looked for: no ServerHello yet, or one of TLS 1.3 (where the
+    /// Certificate is encrypted).
+    NotExpected,
+    /// A ServerHello of TLS 1.2 or older went by: the next handshake
+    /// message should be the Certificate.
+    Waiting,
+    /// Parsed and reported.
+    Seen,
+    /// Given up on: too long, malformed, another message came first (an
+    /// anonymous suite, a resumed session), encrypted traffic or a gap.
     Abandoned,
 }
 
@@ -211,7 +247,9 @@ pub(crate) struct TlsReader {
     /// Record headers accepted so far.
     records: u64,
     hello: HelloState,
-    /// Handshake bytes buffered while looking for the hello.
+    certificate: CertificateState,
+    /// Handshake bytes buffered while looking for the hello, then the
+    /// Certificate.
     hs: Vec<u8>,
     /// A TLS 1.3 HelloRetryRequest went by (the real ServerHello follows).
     hello_retry: bool,
@@ -238,6 +276,7 @@ impl TlsReader {
             hdr_len: 0,
             records: 0,
             hello: HelloState::Waiting,
+            certificate: CertificateState::NotExpected,
             hs: Vec::new(),
             hello_retry: false,
             offset: 0,
@@ -314,10 +353,7 @@ impl TlsReader {
         if !matches!(self.stage, Stage::NotTls) {
             self.stage = Stage::Desync;
         }
-        if self.hello == HelloState::Waiting {
-            self.hello = HelloState::Abandoned;
-        }
-        self.hs = Vec::new();
+        self.stop_collecting();
     }
 
     /// This direction's hello (ClientHello or ServerHello) was reported.
@@ -329,6 +365,24 @@ impl TlsReader {
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn hello_state(&self) -> HelloState {
         self.hello
+    }
+
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn certificate_state(&self) -> CertificateState {
+        self.certificate
+    }
+
+    /// Bytes of the handshake message being collected.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn buffered(&self) -> usize {
+        self.hs.len()
+    }
+
+    /// Whether the handshake may still show something in clear: the hello,
+    /// or the server's Certificate after it. When not, the rest of the
+    /// stream is of no interest.
+    pub(crate) fn collecting(&self) -> bool {
+        self.hello == HelloState::Waiting || self.certificate == CertificateState::Waiting
     }
 
     /// A TLS 1.3 HelloRetryRequest went by in this direction.
@@ -404,10 +458,7 @@ impl TlsReader {
                 self.not_tls_at = Some(self.record_start);
                 self.stage = Stage::NotTls;
                 self.hdr_len = 0;
-                if self.hello == HelloState::Waiting {
-                    self.hello = HelloState::Abandoned;
-                }
-                self.hs = Vec::new();
+                self.stop_collecting();
                 out.push(TlsEvent::NotTls);
             }
             Sniff::Tls => self.start_record(),
@@ -450,24 +501,27 @@ impl TlsReader {
 
     /// Body bytes of a record of `content_type`.
     fn record_bytes(&mut self, content_type: u8, chunk: &[u8], out: &mut Vec<TlsEvent>) {
-        if self.hello != HelloState::Waiting {
+        if !self.collecting() {
             return;
         }
         match content_type {
             CONTENT_HANDSHAKE => self.handshake_bytes(chunk, out),
-            // Encrypted traffic before the hello: nothing more in clear.
-            // (TLS 1.3 middlebox compatibility sends a CCS right after a
-            // HelloRetryRequest; the ServerHello still follows in clear.)
-            CONTENT_CHANGE_CIPHER_SPEC if self.hello_retry => {}
+            // Encrypted traffic before the hello (or the Certificate):
+            // nothing more in clear. (TLS 1.3 middlebox compatibility sends
+            // a CCS right after a HelloRetryRequest; the ServerHello still
+            // follows in clear.)
+            CONTENT_CHANGE_CIPHER_SPEC if self.hello_retry && self.hello == HelloState::Waiting => {
+            }
             CONTENT_CHANGE_CIPHER_SPEC | CONTENT_APPLICATION_DATA => self.abandon(),
             // Alerts and heartbeats do not interrupt the handshake stream.
             _ => {}
         }
     }
 
-    /// Handshake-protocol bytes: framed into messages until the hello.
+    /// Handshake-protocol bytes: framed into messages until the hello, then
+    /// until the Certificate when one is expected.
     fn handshake_bytes(&mut self, mut data: &[u8], out: &mut Vec<TlsEvent>) {
-        while !data.is_empty() && self.hello == HelloState::Waiting {
+        while !data.is_empty() && self.collecting() {
             let want = match handshake_total(&self.hs) {
                 Some(total) => total.saturating_sub(self.hs.len()),
                 None => HANDSHAKE_HEADER_LEN.saturating_sub(self.hs.len()),
@@ -479,7 +533,12 @@ impl TlsReader {
             let Some(total) = handshake_total(&self.hs) else {
                 continue;
             };
-            if total > MAX_HELLO_BYTES {
+            let limit = if self.hello == HelloState::Waiting {
+                MAX_HELLO_BYTES
+            } else {
+                MAX_CERTIFICATE_BYTES
+            };
+            if total > limit {
                 self.abandon();
                 return;
             }
@@ -499,6 +558,25 @@ impl TlsReader {
             Some((&t, rest)) => (t, rest.get(3..).unwrap_or(&[])),
             None => return,
         };
+        if self.hello != HelloState::Waiting {
+            // After a ServerHello of TLS 1.2 or older, the Certificate, if
+            // the server sends one, comes next (RFC 5246 section 7.3); a
+            // HelloRequest may come at any time and is skipped.
+            let certificate = match msg_type {
+                HANDSHAKE_HELLO_REQUEST => return,
+                HANDSHAKE_CERTIFICATE => parse_certificate(body),
+                _ => None,
+            };
+            match certificate {
+                Some(certificate) => {
+                    self.certificate = CertificateState::Seen;
+                    self.hs = Vec::new();
+                    out.push(TlsEvent::ServerCertificate(certificate));
+                }
+                None => self.abandon(),
+            }
+            return;
+        }
         match msg_type {
             HANDSHAKE_CLIENT_HELLO => match parse_client_hello(body) {
                 Some(hello) => {
@@ -515,6 +593,9 @@ impl TlsReader {
                 }) => self.hello_retry = true,
                 Some(ServerHello { hello, .. }) => {
                     self.hello = HelloState::Seen;
+                    if certificate_in_clear(hello.version()) {
+                        self.certificate = CertificateState::Waiting;
+                    }
                     self.hs = Vec::new();
                     out.push(TlsEvent::ServerHello(hello));
                 }
@@ -525,10 +606,33 @@ impl TlsReader {
         }
     }
 
+    /// Gives up on what is being collected: the hello, else the Certificate.
     fn abandon(&mut self) {
-        self.hello = HelloState::Abandoned;
+        if self.hello == HelloState::Waiting {
+            self.hello = HelloState::Abandoned;
+        } else if self.certificate == CertificateState::Waiting {
+            self.certificate = CertificateState::Abandoned;
+        }
         self.hs = Vec::new();
     }
+
+    /// The stream stopped being read: whatever was awaited is given up on.
+    fn stop_collecting(&mut self) {
+        if self.hello == HelloState::Waiting {
+            self.hello = HelloState::Abandoned;
+        }
+        if self.certificate == CertificateState::Waiting {
+            self.certificate = CertificateState::Abandoned;
+        }
+        self.hs = Vec::new();
+    }
+}
+
+/// Does a handshake of this version send the server's Certificate in
+/// clear? SSL 3.0 to TLS 1.2 do; TLS 1.3 (and its drafts, 0x7fxx) encrypts
+/// it.
+fn certificate_in_clear(version: u16) -> bool {
+    (0x0300..=0x0303).contains(&version)
 }
 
 /// Total length (header included) of the handshake message starting `hs`.
@@ -590,6 +694,14 @@ impl<'a> Cursor<'a> {
     fn vec16(&mut self) -> Option<&'a [u8]> {
         let n = self.u16()?;
         self.take(usize::from(n))
+    }
+
+    /// A vector with a three-byte length.
+    fn vec24(&mut self) -> Option<&'a [u8]> {
+        let (&[a, b, c], rest) = self.rest.split_first_chunk::<3>()?;
+        self.rest = rest;
+        let n = u32::from_be_bytes([0, a, b, c]);
+        self.take(usize::try_from(n).ok()?)
     }
 
     fn is_empty(&self) -> bool {
@@ -725,6 +837,108 @@ fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
         hello,
         retry_request: random == HELLO_RETRY_RANDOM,
     })
+}
+
+/// Parses a Certificate body (after the 4-byte handshake header, TLS 1.2
+/// and older: RFC 5246 section 7.4.2): a list of DER certificates, each
+/// with a three-byte length, the server's own first. The list must fill the
+/// message and the leaf's entry must fit in it; the entries after the leaf
+/// are not looked at.
+fn parse_certificate(body: &[u8]) -> Option<ServerCertificate> {
+    let mut cur = Cursor::new(body);
+    let list = cur.vec24()?;
+    if !cur.is_empty() {
+        return None;
+    }
+    let leaf = Cursor::new(list).vec24()?;
+    if leaf.is_empty() {
+        return None;
+    }
+    Some(leaf_certificate(leaf))
+}
+
+/// What a leaf certificate's DER says: its fingerprint always, its names
+/// and expiry when x509-parser reads it (see the module's documentation).
+fn leaf_certificate(der: &[u8]) -> ServerCertificate {
+    use sha2::Digest as _;
+    let sha256 = sha2::Sha256::digest(der).into();
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => {
+            let not_after = crate::time::Timestamp::new(cert.validity().not_after.timestamp(), 0);
+            ServerCertificate {
+                subject: Some(rfc4514(cert.subject())),
+                issuer: Some(rfc4514(cert.issuer())),
+                not_after: not_after.in_rfc3339_range().then_some(not_after),
+                sha256,
+            }
+        }
+        Err(_) => ServerCertificate {
+            sha256,
+            ..ServerCertificate::default()
+        },
+    }
+}
+
+/// A distinguished name as RFC 4514 writes it, which is how `openssl x509
+/// -nameopt RFC2253` prints it: the last RDN first, `,` between RDNs and
+/// `+` inside one, attribute types by their short name (else the dotted
+/// OID), in string values `,+"\\<>;`, NUL, a leading `#` or space and a
+/// trailing space escaped by a backslash (section 2.4), so that no value
+/// can pass for another attribute. A value that is not a string x509-parser
+/// reads (NumericString, PrintableString, UTF8String, IA5String) is written
+/// `#` and the hex of its content bytes. Control characters are left as
+/// they are: outputs escape them.
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let mut out = String::new();
+    for (i, rdn) in name
+        .iter_rdn()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            match x509_parser::objects::oid2abbrev(attr.attr_type(), registry) {
+                Ok(abbrev) => out.push_str(abbrev),
+                Err(_) => out.push_str(&attr.attr_type().to_id_string()),
+            }
+            out.push('=');
+            match attr.as_str() {
+                Ok(value) => escape_rfc4514_value(value, &mut out),
+                Err(_) => {
+                    out.push('#');
+                    for b in attr.as_slice() {
+                        out.push_str(&format!("{b:02x}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A string attribute value with RFC 4514 section 2.4's escapes.
+fn escape_rfc4514_value(value: &str, out: &mut String) {
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            _ => out.push(c),
+        }
+    }
 }
 
 /// Parses an SSLv2-compatible ClientHello body (after the 2-byte length):

@@ -843,6 +843,286 @@ fn huge_gap_and_offsets_saturate() {
     assert_eq!(reader.gap_bytes(), u64::MAX);
 }
 
+// ---- the server's certificate (TLS 1.2 and older) ---------------------
+
+/// A leaf certificate and the CA that signed it, made once with OpenSSL
+/// (tests/data/certificate/README.md says how and what OpenSSL reads in
+/// them).
+const LEAF_DER: &[u8] = include_bytes!("../../tests/data/certificate/leaf.der");
+const CA_DER: &[u8] = include_bytes!("../../tests/data/certificate/ca.der");
+
+/// `openssl x509 -fingerprint -sha256` of the leaf.
+const LEAF_SHA256: &str = "1a3aec1b81e1f1bd05ef91a93a0d46218b87294b1f158173da127ac09cbb9fbd";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn with_len24(data: &[u8]) -> Vec<u8> {
+    let mut v = (data.len() as u32).to_be_bytes()[1..].to_vec();
+    v.extend_from_slice(data);
+    v
+}
+
+/// A Certificate handshake message carrying `chain`, leaf first.
+fn certificate_message(chain: &[&[u8]]) -> Vec<u8> {
+    let list: Vec<u8> = chain.iter().flat_map(|c| with_len24(c)).collect();
+    handshake(11, &with_len24(&list))
+}
+
+/// A TLS 1.2 server flight: ServerHello, Certificate, ServerKeyExchange,
+/// ServerHelloDone, in records of at most `max` bytes.
+fn tls12_server_flight(certificate: &[u8], max: usize) -> Vec<u8> {
+    let flight = [
+        tls12_server_hello(0xc02b),
+        certificate.to_vec(),
+        handshake(12, &[0x03, 0x00, 0x17, 0x41, 4]),
+        handshake(14, &[]),
+    ]
+    .concat();
+    records(22, 0x0303, &flight, max)
+}
+
+fn expected_leaf() -> ServerCertificate {
+    let mut sha256 = [0; 32];
+    for (i, b) in sha256.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&LEAF_SHA256[2 * i..2 * i + 2], 16).unwrap();
+    }
+    ServerCertificate {
+        // As `openssl x509 -nameopt RFC2253` prints them.
+        subject: Some(r"CN=mail.example.net,O=Example Mail\, Inc.,ST=Berlin,C=DE".into()),
+        issuer: Some("CN=Stripwatch Test Root,O=Stripwatch Test CA,C=DE".into()),
+        // OpenSSL: notAfter=Dec  2 01:14:22 2036 GMT
+        not_after: Some(crate::time::Timestamp::new(2_111_793_262, 0)),
+        sha256,
+    }
+}
+
+fn feed_chunks(stream: &[u8], size: usize) -> (TlsReader, Vec<TlsEvent>) {
+    let mut reader = TlsReader::new();
+    let mut out = Vec::new();
+    for chunk in stream.chunks(size) {
+        reader.feed(chunk, &mut out);
+    }
+    (reader, out)
+}
+
+#[test]
+fn leaf_certificate_of_a_tls12_flight_however_it_is_cut() {
+    let expected = expected_leaf();
+    assert_eq!(
+        expected.not_after.unwrap().to_string(),
+        "2036-12-02T01:14:22.000000Z"
+    );
+    let message = certificate_message(&[LEAF_DER, CA_DER]);
+    // One record, and records of 200 bytes: the message spans six.
+    for max in [16384, 200] {
+        let stream = tls12_server_flight(&message, max);
+        for (how, (reader, out)) in [
+            ("whole", feed_all(&stream)),
+            ("byte by byte", feed_bytewise(&stream)),
+            ("7-byte chunks", feed_chunks(&stream, 7)),
+        ] {
+            let [
+                TlsEvent::ServerHello(hello),
+                TlsEvent::ServerCertificate(cert),
+            ] = out.as_slice()
+            else {
+                panic!("{how}, records of {max}: {out:?}");
+            };
+            assert_eq!(hello.cipher, Some(0xc02b));
+            assert_eq!(cert, &expected, "{how}, records of {max}");
+            assert_eq!(hex(&cert.sha256), LEAF_SHA256);
+            assert_eq!(reader.certificate_state(), CertificateState::Seen);
+            assert!(!reader.collecting());
+            assert_eq!(reader.buffered(), 0, "nothing kept after it");
+            assert_eq!(reader.state(), ReaderState::Reading);
+        }
+    }
+}
+
+#[test]
+fn leaf_alone_and_ssl3_and_tls10_flights() {
+    for version in [0x0300, 0x0301, 0x0302] {
+        let hello = handshake(2, &server_hello_body(version, [7; 32], 0x002f, &[]));
+        let stream = records(
+            22,
+            version,
+            &[hello, certificate_message(&[LEAF_DER])].concat(),
+            16384,
+        );
+        let (_, out) = feed_bytewise(&stream);
+        assert_eq!(
+            out.get(1),
+            Some(&TlsEvent::ServerCertificate(expected_leaf())),
+            "version {version:#06x}"
+        );
+    }
+}
+
+#[test]
+fn tls13_server_hello_gives_no_certificate() {
+    // The Certificate of TLS 1.3 is encrypted; even one in a cleartext
+    // handshake record after the ServerHello is not looked at.
+    let flight = [
+        tls13_server_hello([3; 32], 0x1301),
+        certificate_message(&[LEAF_DER]),
+    ]
+    .concat();
+    let stream = records(22, 0x0303, &flight, 16384);
+    let (reader, out) = feed_all(&stream);
+    assert!(matches!(out.as_slice(), [TlsEvent::ServerHello(h)] if h.version() == 0x0304));
+    assert_eq!(reader.certificate_state(), CertificateState::NotExpected);
+    assert!(!reader.collecting());
+    // Neither after a ClientHello (a client never sends its own here).
+    let (reader, _) = feed_all(&record(22, 0x0301, &tls12_client_hello(b"a")));
+    assert_eq!(reader.certificate_state(), CertificateState::NotExpected);
+}
+
+#[test]
+fn oversized_chain_is_abandoned_without_growth() {
+    // A Certificate message one byte over the limit: given up on at its
+    // header, never buffered, and the records after it still read.
+    let body_len = MAX_CERTIFICATE_BYTES - HANDSHAKE_HEADER_LEN + 1;
+    let mut message = vec![11];
+    message.extend_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+    message.extend(std::iter::repeat_n(0x30, body_len));
+    let mut stream = records(22, 0x0303, &tls12_server_hello(0xc02f), 16384);
+    stream.extend(records(22, 0x0303, &message, 16384));
+    stream.extend(record(20, 0x0303, &[1]));
+    let mut reader = TlsReader::new();
+    let mut out = Vec::new();
+    let mut most = 0;
+    for chunk in stream.chunks(7) {
+        reader.feed(chunk, &mut out);
+        most = most.max(reader.buffered());
+    }
+    assert!(most <= 200, "the ServerHello at most, then nothing: {most}");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(reader.certificate_state(), CertificateState::Abandoned);
+    assert_eq!(reader.state(), ReaderState::Reading);
+    assert_eq!(reader.records(), 1 + 5 + 1);
+
+    // A message of exactly the limit is read (the leaf, then padding
+    // certificates up to the size).
+    let fixed = certificate_message(&[LEAF_DER]).len() + 3;
+    let filler = vec![0x30; MAX_CERTIFICATE_BYTES - fixed];
+    let message = certificate_message(&[LEAF_DER, &filler]);
+    assert_eq!(message.len(), MAX_CERTIFICATE_BYTES);
+    let (_, out) = feed_all(&tls12_server_flight(&message, 16384));
+    assert_eq!(
+        out.get(1),
+        Some(&TlsEvent::ServerCertificate(expected_leaf()))
+    );
+}
+
+#[test]
+fn truncated_or_broken_certificate_gives_nothing() {
+    let message = certificate_message(&[LEAF_DER, CA_DER]);
+    let stream = tls12_server_flight(&message, 16384);
+    // The capture ends inside the Certificate: still waiting, no event.
+    let cut = stream.len() - 300;
+    let (reader, out) = feed_bytewise(&stream[..cut]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(reader.certificate_state(), CertificateState::Waiting);
+    // A gap there gives it up.
+    let mut reader = reader;
+    reader.gap(10);
+    assert_eq!(reader.certificate_state(), CertificateState::Abandoned);
+    assert_eq!(reader.buffered(), 0);
+
+    // Framing that does not add up: the list longer than the message, the
+    // leaf longer than the list, a list shorter than the message, an
+    // empty list, an empty leaf.
+    let list = with_len24(LEAF_DER);
+    let mut long_list = with_len24(&list);
+    long_list[2] += 1;
+    let mut long_leaf = list.clone();
+    long_leaf[2] += 1;
+    let broken = [
+        long_list,
+        with_len24(&long_leaf),
+        [with_len24(&list), vec![0]].concat(),
+        with_len24(&[]),
+        with_len24(&with_len24(&[])),
+    ];
+    for body in broken {
+        let (reader, out) = feed_all(&tls12_server_flight(&handshake(11, &body), 16384));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(reader.certificate_state(), CertificateState::Abandoned);
+    }
+}
+
+#[test]
+fn certificate_must_come_next_in_clear() {
+    // An anonymous suite: ServerKeyExchange first. A resumed session: the
+    // ChangeCipherSpec first. Application data. All give it up.
+    let hello = records(22, 0x0303, &tls12_server_hello(0xc02f), 16384);
+    let after = [
+        records(22, 0x0303, &handshake(12, &[1, 2, 3]), 16384),
+        record(20, 0x0303, &[1]),
+        record(23, 0x0303, &[9; 40]),
+    ];
+    for tail in after {
+        let stream = [
+            hello.clone(),
+            tail,
+            record(22, 0x0303, &certificate_message(&[LEAF_DER])),
+        ]
+        .concat();
+        let (reader, out) = feed_all(&stream);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(reader.certificate_state(), CertificateState::Abandoned);
+    }
+    // A HelloRequest and an alert in between change nothing.
+    let stream = [
+        hello,
+        record(22, 0x0303, &handshake(0, &[])),
+        record(21, 0x0303, &[1, 0]),
+        record(22, 0x0303, &certificate_message(&[LEAF_DER])),
+    ]
+    .concat();
+    let (_, out) = feed_bytewise(&stream);
+    assert_eq!(
+        out.get(1),
+        Some(&TlsEvent::ServerCertificate(expected_leaf()))
+    );
+}
+
+#[test]
+fn unparsable_leaf_is_reported_by_its_fingerprint_alone() {
+    // A leaf x509-parser rejects (the real one cut short, then garbage):
+    // its fingerprint, no names.
+    for leaf in [&LEAF_DER[..100], b"not a certificate".as_slice()] {
+        let (_, out) = feed_all(&tls12_server_flight(&certificate_message(&[leaf]), 16384));
+        let Some(TlsEvent::ServerCertificate(cert)) = out.get(1) else {
+            panic!("{out:?}");
+        };
+        use sha2::Digest as _;
+        assert_eq!(cert.sha256, <[u8; 32]>::from(sha2::Sha256::digest(leaf)));
+        assert_eq!(
+            (&cert.subject, &cert.issuer, cert.not_after),
+            (&None, &None, None)
+        );
+    }
+}
+
+#[test]
+fn rfc4514_value_escapes() {
+    let escaped = |v: &str| {
+        let mut out = String::new();
+        escape_rfc4514_value(v, &mut out);
+        out
+    };
+    // A value cannot pass for another attribute or RDN.
+    assert_eq!(escaped("x, CN=bank.example"), r"x\, CN=bank.example");
+    assert_eq!(escaped("a+b;c<d>e\"f\\"), r#"a\+b\;c\<d\>e\"f\\"#);
+    assert_eq!(escaped("#1 "), r"\#1\ ");
+    assert_eq!(escaped(" x#"), r"\ x#");
+    assert_eq!(escaped("a\0b"), r"a\00b");
+    assert_eq!(escaped("mail.example.net"), "mail.example.net");
+}
+
 // ---- real captures (read in place when present) ----------------------
 
 type Ports = (u16, u16);
@@ -919,6 +1199,10 @@ struct Case {
     /// ServerHello version in effect.
     server_version: u16,
     cipher: u16,
+    /// The leaf certificate's SHA-256 (`openssl x509 -fingerprint
+    /// -sha256` of what `tshark -e tls.handshake.certificate` shows), for
+    /// TLS 1.2 and older when the capture holds the Certificate.
+    certificate: Option<&'static str>,
 }
 
 #[test]
@@ -931,17 +1215,25 @@ fn real_captures() {
         client_version,
         server_version,
         cipher,
+        certificate: None,
+    };
+    let with = |certificate, c: Case| Case {
+        certificate: Some(certificate),
+        ..c
     };
     let imaps = "ndpi/pcap/imaps.pcap";
     let smtp_starttls = "ndpi/pcap/smtp-starttls.pcap";
     let cases = [
         // Implicit TLS.
-        case(
-            imaps,
-            (50506, 993),
-            Some("mail.ntop.org"),
-            (0x0303, 0x0303),
-            0xc030,
+        with(
+            "cb9ac49961c4ac0f1c1a610be90d69f6e3eb167344660846c7b320276e22b293",
+            case(
+                imaps,
+                (50506, 993),
+                Some("mail.ntop.org"),
+                (0x0303, 0x0303),
+                0xc030,
+            ),
         ),
         case(
             imaps,
@@ -958,20 +1250,29 @@ fn real_captures() {
             0xc028,
         ),
         // STARTTLS / STLS.
-        case(smtp_starttls, (57406, 25), None, (0x0301, 0x0301), 0x0005),
-        case(
-            smtp_starttls,
-            (7562, 25),
-            Some("dovecot.weberlab.de"),
-            (0x0303, 0x0303),
-            0xc02f,
+        with(
+            "4f0a1ac1c6e873c8805fe2fc56c7aac77025f1dcbbbf907e768f1ec88c3485db",
+            case(smtp_starttls, (57406, 25), None, (0x0301, 0x0301), 0x0005),
         ),
-        case(
-            "ndpi/pcap/pop3_stls.pcap",
-            (50583, 110),
-            Some("pop.lavabit.com"),
-            (0x0301, 0x0301),
-            0x0005,
+        with(
+            "f1fe9ce4b1564275b5ff0de318cf4c570ce2da99df5a8412564ac29c6cf21381",
+            case(
+                smtp_starttls,
+                (7562, 25),
+                Some("dovecot.weberlab.de"),
+                (0x0303, 0x0303),
+                0xc02f,
+            ),
+        ),
+        with(
+            "cc002cec2face552f7e74e0857da764f8a171ddd99970a27c55c75c7d0fa38f7",
+            case(
+                "ndpi/pcap/pop3_stls.pcap",
+                (50583, 110),
+                Some("pop.lavabit.com"),
+                (0x0301, 0x0301),
+                0x0005,
+            ),
         ),
         case(
             "suricata-verify/smtp-startssl/input.pcap",
@@ -980,12 +1281,15 @@ fn real_captures() {
             (0x0304, 0x0304),
             0x1302,
         ),
-        case(
-            "zeek/tls/pop3-starttls.pcap",
-            (54775, 110),
-            None,
-            (0x0303, 0x0303),
-            0x009f,
+        with(
+            "5f262710f31214ecdb6ffbfe4b45a8d1c7042e7c87c3eae9bc317035dafeb7ac",
+            case(
+                "zeek/tls/pop3-starttls.pcap",
+                (54775, 110),
+                None,
+                (0x0303, 0x0303),
+                0x009f,
+            ),
         ),
     ];
     for c in cases {
@@ -1002,10 +1306,18 @@ fn real_captures() {
         };
         assert_eq!(ch.sni.as_deref(), c.sni, "{what}");
         assert_eq!(ch.version(), c.client_version, "{what}");
-        let [TlsEvent::ServerHello(sh)] = down.as_slice() else {
+        let (TlsEvent::ServerHello(sh), certificate) = (&down[0], &down[1..]) else {
             panic!("{what}: {down:?}");
         };
         assert_eq!(sh.version(), c.server_version, "{what}");
         assert_eq!(sh.cipher, Some(c.cipher), "{what}");
+        match (certificate, c.certificate) {
+            ([], None) => {}
+            ([TlsEvent::ServerCertificate(cert)], Some(sha256)) => {
+                assert_eq!(hex(&cert.sha256), sha256, "{what}");
+                assert!(cert.subject.is_some() && cert.issuer.is_some(), "{what}");
+            }
+            _ => panic!("{what}: {down:?}"),
+        }
     }
 }

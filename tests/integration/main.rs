@@ -27,6 +27,7 @@
 //! ```
 
 mod adversarial;
+mod certificates;
 mod diff;
 mod follow_tshark;
 mod fuzz_regressions;

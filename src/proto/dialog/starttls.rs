@@ -122,6 +122,7 @@ impl MailDialog {
 
     pub(super) fn on_tls(&mut self, side: Side, event: TlsEvent, packet: PacketRef) {
         let first = self.dirs[side].tls_first.unwrap_or(packet);
+        let both_before = self.facts.client_hello.is_some() && self.facts.server_hello.is_some();
         match event {
             TlsEvent::ClientHello(hello) => {
                 let text = describe_hello("ClientHello", &hello);
@@ -135,6 +136,19 @@ impl MailDialog {
                     .server_hello
                     .get_or_insert((Evidence::new(side, first, text.as_bytes()), hello));
             }
+            TlsEvent::ServerCertificate(certificate) => {
+                let text = describe_certificate(&certificate);
+                self.facts
+                    .server_certificate
+                    .get_or_insert((Evidence::new(side, packet, text.as_bytes()), certificate));
+            }
+            // Past both hellos, only the search for the server's
+            // certificate was still reading: it ends, as a search, without
+            // an anomaly (the stream was not looked at there before).
+            TlsEvent::NotTls if both_before => {
+                self.dirs[side].mode = Mode::Ignore;
+                return;
+            }
             TlsEvent::NotTls => {
                 let evidence = Evidence::new(side, packet, b"");
                 self.facts
@@ -144,13 +158,16 @@ impl MailDialog {
             }
         }
         if self.facts.client_hello.is_some() && self.facts.server_hello.is_some() {
-            // Both hellos seen: the rest is encrypted and of no interest.
+            // Both hellos seen: the rest is encrypted and of no interest,
+            // but for the server's certificate of TLS 1.2 or older.
             for (_, dir) in self.dirs.iter_mut() {
-                if matches!(dir.mode, Mode::Tls(_)) {
+                if matches!(&dir.mode, Mode::Tls(reader) if !reader.collecting()) {
                     dir.mode = Mode::Ignore;
                 }
             }
-            self.upgrade_event(UpgradeEvent::HellosSeen, Some(first));
+            if !both_before {
+                self.upgrade_event(UpgradeEvent::HellosSeen, Some(first));
+            }
         }
     }
 
@@ -212,6 +229,22 @@ pub(super) fn mask_client_line(protocol: Option<Protocol>, evidence: Evidence) -
 fn trim_crlf(bytes: &[u8]) -> &[u8] {
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+/// The evidence text of a server certificate: its names (unescaped, as
+/// every evidence's bytes) and fingerprint.
+fn describe_certificate(certificate: &super::super::facts::ServerCertificate) -> String {
+    let name = |n: &Option<String>| n.clone().unwrap_or_else(|| "?".to_string());
+    let mut text = format!(
+        "TLS Certificate (subject {}, issuer {}, SHA-256 ",
+        name(&certificate.subject),
+        name(&certificate.issuer)
+    );
+    for b in certificate.sha256 {
+        text.push_str(&format!("{b:02x}"));
+    }
+    text.push(')');
+    text
 }
 
 fn describe_hello(kind: &str, hello: &super::super::facts::TlsHello) -> String {
