@@ -196,50 +196,33 @@ pub(crate) fn observation_key(r: &SessionRecord) -> Option<(ObservationKey, Obse
 }
 
 /// The server's leaf certificate: SHA-256, subject, issuer.
-fn certificate_of(_r: &SessionRecord) -> Option<(&str, &str, &str)> {
-    None
+fn certificate_of(r: &SessionRecord) -> Option<(&str, &str, &str)> {
+    let c = r.tls.as_ref()?.server_certificate.as_ref()?;
+    Some((
+        &c.sha256,
+        c.subject.as_deref().unwrap_or_default(),
+        c.issuer.as_deref().unwrap_or_default(),
+    ))
 }
 
-/// The greeting without what changes from session to session: runs of
-/// digits (times, dates, PIDs), day and month names, and `<...>` tokens
-/// (POP3's APOP timestamp, RFC 1939 7).
+/// The greeting without what changes from session to session: words with
+/// a digit (times, dates, queue and session IDs, numbered host names), day
+/// and month names, and `<...>` tokens (POP3's APOP timestamp, RFC 1939 7).
 pub(crate) fn banner_shape(banner: &str) -> String {
     const NAMES: [&str; 19] = [
         "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
         "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
     ];
-    let mut out = String::with_capacity(banner.len());
-    let mut word = String::new();
-    let mut in_angle = false;
-    let flush = |word: &mut String, out: &mut String| {
-        if !NAMES.contains(&word.to_ascii_uppercase().as_str()) {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for c in banner.chars() {
-        if in_angle {
-            in_angle = c != '>';
-            continue;
-        }
-        if c.is_ascii_alphabetic() {
-            word.push(c);
-            continue;
-        }
-        flush(&mut word, &mut out);
-        if c == '<' {
-            in_angle = true;
-            out.push_str("<>");
-        } else if c.is_ascii_digit() {
-            if !out.ends_with('0') {
-                out.push('0');
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
+    banner
+        .split_ascii_whitespace()
+        .filter(|w| !w.bytes().any(|b| b.is_ascii_digit()))
+        .filter(|w| !(w.starts_with('<') && w.ends_with('>')))
+        .filter(|w| {
+            let letters = w.trim_matches(|c: char| !c.is_ascii_alphabetic());
+            !NAMES.contains(&letters.to_ascii_uppercase().as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The capability items as a set: upper-cased, sorted, one per line.
@@ -330,9 +313,13 @@ mod tests {
             banner_shape("220 mail.example.com ESMTP Postfix"),
             banner_shape("220 **************************")
         );
+        assert_eq!(
+            banner_shape("220 mx.google.com ESMTP s4si9696358qcc.63 - gsmtp"),
+            banner_shape("220 mx.google.com ESMTP a17si1234567qkb.12 - gsmtp")
+        );
         assert_ne!(
-            banner_shape("220 mx1.example.com ESMTP"),
-            banner_shape("220 mx2.example.org ESMTP")
+            banner_shape("220 mx.example.com ESMTP Postfix"),
+            banner_shape("220 mx.example.com ESMTP Exim")
         );
     }
 
