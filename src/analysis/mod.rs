@@ -9,12 +9,14 @@
 pub(crate) mod findings;
 pub(crate) mod hashes;
 pub mod history;
+pub(crate) mod policy;
 pub(crate) mod profile;
 pub(crate) mod record;
 pub(crate) mod run;
 pub(crate) mod session;
 
 pub use findings::{Finding, FindingKind, Proof, Severity};
+pub use policy::{Policy, PolicyError};
 pub use profile::{LateFinding, ServerProfile};
 pub use run::{Filter, Reporter, Run, RunEnd};
 pub use session::SessionRecord;

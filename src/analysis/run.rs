@@ -4,6 +4,7 @@
 
 use super::findings::{Finding, Severity};
 use super::history::{History, HistoryError, Observation, ObservationKey, Observations};
+use super::policy::Policy;
 use super::profile::{LateFinding, ServerProfile, ServerProfiles};
 use super::session::SessionRecord;
 use crate::flow::{Endpoint, TableStats};
@@ -79,6 +80,7 @@ pub struct Run<'r> {
     profiles: ServerProfiles,
     observations: Observations,
     history: Option<History>,
+    policy: Option<Policy>,
     reporters: Vec<&'r mut dyn Reporter>,
     filter: Filter,
     worst: Option<Severity>,
@@ -105,6 +107,7 @@ impl<'r> Run<'r> {
             profiles: ServerProfiles::default(),
             observations: Observations::new(),
             history: None,
+            policy: None,
             reporters,
             filter,
             worst: None,
@@ -118,6 +121,13 @@ impl<'r> Run<'r> {
     /// and tallied for it (see [`Run::end_history`]).
     pub fn with_history(mut self, history: History) -> Self {
         self.history = Some(history);
+        self
+    }
+
+    /// The same run with a policy: a session that breaks a rule gets the finding it deserves,
+    /// the policy as its proof.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
         self
     }
 
@@ -146,11 +156,13 @@ impl<'r> Run<'r> {
     pub fn session(&mut self, mut record: SessionRecord) {
         self.seen += 1;
         // A same-run offer seen before proves it best (the bytes are in the capture); else the
-        // history; else a later session of the run may.
-        if let Some(history) = &self.history {
-            if !self.profiles.has_offer(record.server) {
-                history.prove(&mut record);
-            }
+        // history; else the policy; else a later session of the run may.
+        let offer_in_run = self.profiles.has_offer(record.server);
+        if let Some(history) = self.history.as_ref().filter(|_| !offer_in_run) {
+            history.prove(&mut record);
+        }
+        if let Some(policy) = &self.policy {
+            policy.apply(&mut record, offer_in_run);
         }
         let late = self.profiles.prove(&mut record);
         self.observations.observe(&record);

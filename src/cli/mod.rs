@@ -218,6 +218,12 @@ pub(crate) struct AnalyzeArgs {
     #[command(flatten)]
     pub history: HistoryOptions,
 
+    /// Rules for given servers (TOML; see policy.example.toml): must offer
+    /// STARTTLS, must not receive credentials in cleartext, implicit TLS
+    /// only. A session breaking one gets its finding, the policy as proof.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
     /// No progress or notes on standard error (errors still go there).
     #[arg(long, short)]
     pub quiet: bool,
@@ -469,6 +475,18 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         Ok(h) => h,
         Err(code) => return code,
     };
+    let policy = match args
+        .policy
+        .as_deref()
+        .map(stripwatch::analysis::Policy::load)
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            error(&e.to_string());
+            return ExitCode::from(EXIT_INPUT_ERROR);
+        }
+    };
     // Outputs are created before the run: a name already taken fails now,
     // not after the analysis.
     let if_exists = IfExists::from_force(args.force);
@@ -517,6 +535,9 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         reporters.push(h);
     }
     let mut run = Run::new(args.filter(), reporters).with_history(history);
+    if let Some(policy) = policy {
+        run = run.with_policy(policy);
+    }
     let progress = Progress::new(args, &inputs);
     let threads = args
         .threads

@@ -15,6 +15,7 @@ mod filters;
 mod formats;
 mod hashes;
 mod inputs;
+mod policy;
 mod secret_classes;
 mod secrets;
 pub mod support;
