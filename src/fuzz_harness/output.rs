@@ -46,7 +46,14 @@ pub(crate) struct Rendered {
 }
 
 /// JSON line types, in the order their lines may come.
-const JSONL_TYPES: [&str; 5] = ["session", "finding", "input", "server", "summary"];
+const JSONL_TYPES: [&str; 6] = [
+    "session",
+    "finding",
+    "input",
+    "server",
+    "summary",
+    "server_observation",
+];
 
 /// Checks every rendering of a run: printable text only, the JSON parses
 /// and agrees with the report, each JSON line is one object of a known

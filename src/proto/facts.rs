@@ -166,7 +166,7 @@ pub(crate) struct CapabilityList {
 pub(crate) const MAX_CAPABILITY_ITEMS: usize = 64;
 /// Bytes kept of one capability item (an EHLO line is at most 512 octets,
 /// RFC 5321 4.5.3.1.5; the start says what it is).
-pub(crate) const MAX_CAPABILITY_ITEM_BYTES: usize = 64;
+pub(crate) const MAX_CAPABILITY_ITEM_BYTES: usize = 128;
 
 /// Adds one capability item to `items`, within the limits.
 pub(crate) fn note_capability_item(items: &mut Vec<Vec<u8>>, item: &[u8]) {

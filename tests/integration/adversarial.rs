@@ -692,7 +692,15 @@ fn hostile_bytes_in_usernames_and_banners_stay_escaped() {
                         .unwrap_or_else(|e| panic!("{e}: a forged line? {line}"));
                     let kind = v["type"].as_str().unwrap();
                     assert!(
-                        ["session", "finding", "input", "server", "summary"].contains(&kind),
+                        [
+                            "session",
+                            "finding",
+                            "input",
+                            "server",
+                            "summary",
+                            "server_observation"
+                        ]
+                        .contains(&kind),
                         "{line}"
                     );
                     assert!(v.get("forged").is_none(), "forged line: {line}");

@@ -31,7 +31,7 @@ fn commands() -> Vec<&'static str> {
     if cfg!(feature = "live") {
         commands.push("live");
     }
-    commands.extend(["completions", "man"]);
+    commands.extend(["history", "completions", "man"]);
     commands
 }
 

@@ -27,7 +27,10 @@ fn blocks(text: &str, lang: &str) -> Vec<String> {
 fn real_lines(samples: &[&str]) -> Vec<Value> {
     let mut out = Vec::new();
     for sample in samples {
-        let run = analyze_in(repo(), &["--format", "jsonl", sample]);
+        let run = analyze_in(
+            repo(),
+            &["--format", "jsonl", "--sensor", "dmz-tap", sample],
+        );
         assert!(matches!(run.code, 0..=2), "{}", run.stderr);
         out.extend(parse_lines(&run.stdout));
     }
@@ -35,21 +38,25 @@ fn real_lines(samples: &[&str]) -> Vec<Value> {
 }
 
 #[test]
-fn readme_table_is_real_output() {
+fn readme_tables_are_real_output() {
     let readme = read("README.md");
-    let block = blocks(&readme, "")
+    let examples: Vec<String> = blocks(&readme, "")
         .into_iter()
-        .find(|b| b.starts_with("$ stripwatch analyze "))
-        .expect("the table example");
-    let (command, table) = block.split_once('\n').unwrap();
-    let args: Vec<&str> = command
-        .strip_prefix("$ stripwatch analyze ")
-        .unwrap()
-        .split(' ')
+        .filter(|b| b.starts_with("$ stripwatch analyze "))
         .collect();
-    let run = analyze_in(repo(), &args);
-    assert_eq!(run.code, 1);
-    assert_eq!(run.stdout.trim_end(), table.trim_end());
+    // The policy example, then the table of four samples.
+    assert_eq!(examples.len(), 2);
+    for block in examples {
+        let (command, table) = block.split_once('\n').unwrap();
+        let args: Vec<&str> = command
+            .strip_prefix("$ stripwatch analyze ")
+            .unwrap()
+            .split(' ')
+            .collect();
+        let run = analyze_in(repo(), &args);
+        assert_eq!(run.code, 1, "{command}");
+        assert_eq!(run.stdout.trim_end(), table.trim_end(), "{command}");
+    }
 }
 
 #[test]
@@ -72,7 +79,7 @@ fn json_examples_are_real_lines() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8, "2 examples in README.md, 6 in docs/jsonl.md");
+    assert_eq!(checked, 9, "2 examples in README.md, 7 in docs/jsonl.md");
 }
 
 #[test]

@@ -160,7 +160,14 @@ fn hostile_bytes_are_escaped_in_json_lines() {
     assert_eq!(
         types,
         [
-            "session", "finding", "finding", "finding", "input", "server", "summary"
+            "session",
+            "finding",
+            "finding",
+            "finding",
+            "input",
+            "server",
+            "server_observation",
+            "summary"
         ]
     );
     for line in &lines {

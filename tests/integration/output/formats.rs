@@ -91,12 +91,12 @@ fn table_names_the_failure_of_each_kind_of_sample() {
         "the one session to 203.0.113.10:25 had STARTTLS replaced by XXXXXXXA, the signature \
          of a Cisco ASA inspect esmtp policy.",
         "1 of 2 sessions to 203.0.113.11:25 had STARTTLS stripped from the server's \
-         capabilities on the path.",
+         capabilities on the path (another session in the capture offered it).",
         "in the one session to 203.0.113.15:25 the client's STARTTLS arrived overwritten \
          (XXXXXXXX) and was refused: a middlebox rewrote the command.",
         "203.0.113.16:25 accepted STARTTLS in all 3 sessions but no TLS handshake followed.",
-        "the one session to 203.0.113.30:110 had STLS stripped from the server's capabilities \
-         on the path; 1 then sent USER/PASS in cleartext.",
+        "the one session to 203.0.113.30:110 had STLS replaced by a same-length mask on the \
+         path; 1 then sent USER/PASS in cleartext.",
         "203.0.113.24:143 pre-authenticated 1 of 2 cleartext sessions (IMAP PREAUTH): \
          STARTTLS was impossible.",
         "203.0.113.3:995 spoke cleartext POP3 on an implicit-TLS port in the one session.",
@@ -301,8 +301,42 @@ fn jsonl_every_line_has_a_type_and_ecs_fields() {
     let types: BTreeSet<&str> = lines.iter().map(|l| s(l, "type")).collect();
     assert_eq!(
         types,
-        BTreeSet::from(["session", "finding", "input", "server", "summary"])
+        BTreeSet::from([
+            "session",
+            "finding",
+            "input",
+            "server",
+            "server_observation",
+            "summary"
+        ])
     );
+    // Every mail session is one observation of its server, by this sensor.
+    let observations = of_type(&lines, "server_observation");
+    let observed: u64 = observations
+        .iter()
+        .map(|o| o["sessions"].as_u64().unwrap())
+        .sum();
+    let mail = of_type(&lines, "session")
+        .iter()
+        .filter(|s| s["protocol"] != "unknown")
+        .count();
+    assert_eq!(observed, mail as u64);
+    for o in &observations {
+        assert!(
+            o["observer"]["name"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty()),
+            "{o}"
+        );
+        assert_eq!(
+            o["server"],
+            format!(
+                "{}:{}",
+                s(&o["destination"], "ip"),
+                o["destination"]["port"]
+            )
+        );
+    }
     let summary = of_type(&lines, "summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(
