@@ -742,7 +742,10 @@ fn session_details(s: &SessionRecord) -> Markup {
                 }
                 @for f in &s.findings {
                     div.finding {
-                        p { (severity_badge(f.severity)) " " code { (f.kind) } " " (f.summary) }
+                        p {
+                            (severity_badge(f.severity)) " " code { (f.kind) } " " (f.summary)
+                            @if let Some(proof) = f.proof { " " span.proof { "proof: " (proof) } }
+                        }
                     }
                 }
                 @if total_lines > 0 {
