@@ -24,7 +24,7 @@ generated sessions (`bench_loops difftaps`: the same SMTP sessions at both
 taps, a fifth of them behind a NAT, a tenth through a proxy, a tenth at
 one tap only; 100 sessions a second); --quick uses 2,000, 0 leaves it out.
 """
-import argparse, os, shutil, statistics, subprocess, sys, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = os.path.join(ROOT, '..', 'shared', 'bench', 'gen_pcap.py')
@@ -110,6 +110,14 @@ def main():
                     (f'stripwatch-{os.cpu_count()}', [*analyze, path])]
         if shutil.which('tshark') and not args.no_tshark:
             commands.append(('tshark -z credentials', ['tshark', '-r', path, '-q', '-z', 'credentials']))
+        # --history (issue 15): the run reads a fresh SQLite history, proves
+        # against it and writes its observations (goal: under 10% more than
+        # the same run without).
+        history_db = os.path.join(tempfile.gettempdir(), f'stripwatch-bench-{os.getpid()}.db')
+        for threads, label in (('1', 'history-1'), (str(os.cpu_count()), f'history-{os.cpu_count()}')):
+            commands.append((label, ['sh', '-c', 'rm -f "$1"; shift; exec "$@"', 'sh', history_db,
+                                     *analyze, '--threads', threads, '--history', history_db,
+                                     '--sensor', 'bench', path]))
         for extra in args.extra:
             label, _, extra_args = extra.partition('=')
             commands.append((label, [*analyze, *extra_args.split(), path]))
