@@ -48,6 +48,9 @@ pub struct HistoryProof {
     pub last_seen: Timestamp,
 }
 
+/// Longest sensor name (`--sensor`).
+pub(crate) const MAX_SENSOR_NAME: usize = 64;
+
 /// Offers of STARTTLS one sensor saw from one server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SensorOffers {
@@ -130,6 +133,10 @@ impl History {
     /// The history at `location` (none: observations are only reported, for `server_observation`
     /// lines), for the sensor `sensor`; the offers it holds are read now.
     pub fn open(location: Option<&str>, sensor: String) -> Result<History, HistoryError> {
+        // The name is written in every output: printable, short, no backslash.
+        if sensor.is_empty() || sensor.len() > MAX_SENSOR_NAME || text::escape(sensor.as_bytes()) != sensor {
+            return Err(HistoryError::sensor(&sensor));
+        }
         let mut store = location.map(|l| Store::open(l, true)).transpose()?;
         let index = match &mut store {
             Some(store) => OfferIndex::new(store.offers()?),

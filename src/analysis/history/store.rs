@@ -101,6 +101,16 @@ impl fmt::Display for HistoryError {
 impl std::error::Error for HistoryError {}
 
 impl HistoryError {
+    pub(crate) fn sensor(name: &str) -> Self {
+        HistoryError {
+            message: format!(
+                "sensor name `{}`: it must be 1 to {} printable characters, without backslash",
+                crate::text::escape(name.as_bytes()),
+                super::MAX_SENSOR_NAME
+            ),
+        }
+    }
+
     fn new(location: &str, what: impl fmt::Display) -> Self {
         HistoryError {
             message: format!("history {location}: {what}"),
@@ -225,7 +235,7 @@ impl Store {
             .map(|(ip, port, protocol, sensor, sessions, first, last)| {
                 let server = self.endpoint(&ip, port)?;
                 let offers = SensorOffers {
-                    sensor,
+                    sensor: crate::text::printable(&sensor).into_owned(),
                     sessions: u64::try_from(sessions).unwrap_or(0),
                     first_seen: first,
                     last_seen: last,
@@ -304,6 +314,22 @@ impl Store {
 
     fn stored_row(&self, r: RawRow) -> Result<StoredRow, HistoryError> {
         let server = self.endpoint(&r.server, r.port)?;
+        // What the store holds was escaped when written, but another writer
+        // may not have been stripwatch: nothing leaves unescaped.
+        let safe = |t: String| crate::text::printable(&t).into_owned();
+        let r = RawRow {
+            sensor: safe(r.sensor),
+            protocol: safe(r.protocol),
+            banner_sha256: safe(r.banner_sha256),
+            capabilities_sha256: safe(r.capabilities_sha256),
+            tls_version: safe(r.tls_version),
+            certificate_sha256: safe(r.certificate_sha256),
+            banner: safe(r.banner),
+            capabilities: safe(r.capabilities),
+            certificate_subject: safe(r.certificate_subject),
+            certificate_issuer: safe(r.certificate_issuer),
+            ..r
+        };
         let starttls = StarttlsSeen::from_name(&r.starttls).ok_or_else(|| {
             self.error(format!(
                 "a row has an unknown STARTTLS value {:?}",
