@@ -290,7 +290,14 @@ fn outside() -> Sample {
 }
 
 fn inside_cert() -> Sample {
-    let mut c = conv(INTERCEPTED_CLIENT, 52200, 0, 0, WEEK2_START + INTERCEPTED_AT, 0);
+    let mut c = conv(
+        INTERCEPTED_CLIENT,
+        52200,
+        0,
+        0,
+        WEEK2_START + INTERCEPTED_AT,
+        0,
+    );
     smtp_upgraded(&mut c, &[INTERCEPT_DER], 900);
     Sample::new(
         "history/inside-cert.pcap",
