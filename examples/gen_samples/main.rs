@@ -24,6 +24,7 @@ pub mod findings_imap;
 pub mod findings_pop3;
 pub mod findings_smtp;
 pub mod formats;
+pub mod history;
 pub mod mechanisms;
 pub mod packet;
 pub mod sample;
@@ -47,6 +48,7 @@ pub fn all() -> Vec<Sample> {
     out.extend(diff_pairs::samples());
     out.extend(wild_quirks::samples());
     out.extend(wild_sasl::samples());
+    out.extend(history::samples());
     out
 }
 
@@ -168,7 +170,10 @@ fn readme(samples: &[Sample]) -> String {
          token in them is fake (`pw-...`, `tok-...`). `diff/` holds pairs of captures of the \
          same sessions at two taps, one on each side of a middlebox that rewrites packets in \
          place, for `stripwatch diff` (`NAME.inside.pcap`: clients to middlebox; \
-         `NAME.outside.pcap`: middlebox to servers; `tests/integration/diff.rs` asserts every change).\n\n\
+         `NAME.outside.pcap`: middlebox to servers; `tests/integration/diff.rs` asserts every change). \
+         `history/` holds the same three servers seen in two weeks and from two taps, \
+         dated 2026-11, for `analyze --history` and `stripwatch history` \
+         (`tests/integration/history.rs`).\n\n\
          | File | Format, framing | Packets | Contents |\n\
          | --- | --- | --- | --- |\n",
     );

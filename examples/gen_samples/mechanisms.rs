@@ -76,6 +76,9 @@ pub const SECRETS: &[&str] = &[
     POP3_APOP.secret,
     POP3_PLAIN.secret,
     POP3_USER_PASS_FAIL.secret,
+    super::history::SMTP_ACCOUNT.secret,
+    super::history::IMAP_ACCOUNT.secret,
+    super::history::POP3_ACCOUNT.secret,
 ];
 
 /// The LOGIN mechanism's prompts, `Username:` and `Password:`.

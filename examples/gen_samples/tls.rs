@@ -142,3 +142,68 @@ pub fn session(c: &mut Conversation, server_name: &str, seed: u64, exchanges: us
         c.sends(Dir::Server, &application_data(60 + 23 * i, &mut noise));
     }
 }
+
+/// A TLS 1.2 ServerHello (ECDHE-ECDSA-AES128-GCM-SHA256, no extensions),
+/// the server's Certificate (`chain`, leaf first, real DER), a
+/// ServerKeyExchange with a P-256 point of noise and ServerHelloDone, in
+/// one record: the certificate is in clear (RFC 5246 7.4.2).
+pub fn tls12_server_flight(chain: &[&[u8]], noise: &mut Noise) -> Vec<u8> {
+    let mut hello = vec![3, 3];
+    hello.extend(noise.bytes(32));
+    hello.push(32);
+    hello.extend(noise.bytes(32));
+    hello.extend_from_slice(&[0xc0, 0x2b, 0]);
+    let mut list = Vec::new();
+    for der in chain {
+        list.extend_from_slice(&u24be(der.len()));
+        list.extend_from_slice(der);
+    }
+    let mut certificate = u24be(list.len()).to_vec();
+    certificate.extend(list);
+    // named_curve secp256r1, a 65-byte point, then an ECDSA signature.
+    let mut key_exchange = vec![3, 0x00, 0x17, 65, 4];
+    key_exchange.extend(noise.bytes(64));
+    key_exchange.extend_from_slice(&[0x04, 0x03, 0, 71]);
+    key_exchange.extend(noise.bytes(71));
+    let flight = [
+        handshake(2, &hello),
+        handshake(11, &certificate),
+        handshake(12, &key_exchange),
+        handshake(14, &[]),
+    ]
+    .concat();
+    record(0x16, [3, 3], &flight)
+}
+
+/// The TLS 1.2 client's ClientKeyExchange, change_cipher_spec and
+/// encrypted Finished.
+pub fn tls12_client_finish(noise: &mut Noise) -> Vec<u8> {
+    let mut point = vec![65, 4];
+    point.extend(noise.bytes(64));
+    let mut out = record(0x16, [3, 3], &handshake(16, &point));
+    out.extend(change_cipher_spec());
+    out.extend(record(0x16, [3, 3], &noise.bytes(40)));
+    out
+}
+
+/// A TLS 1.2 handshake after STARTTLS in which the server shows `chain`,
+/// then `exchanges` encrypted request/response pairs.
+pub fn tls12_session(
+    c: &mut Conversation,
+    server_name: &str,
+    chain: &[&[u8]],
+    seed: u64,
+    exchanges: usize,
+) {
+    let mut noise = Noise::new(seed);
+    c.client_sends(client_hello(server_name, &mut noise));
+    c.server_sends(tls12_server_flight(chain, &mut noise));
+    c.client_sends(tls12_client_finish(&mut noise));
+    let mut server_finish = change_cipher_spec();
+    server_finish.extend(record(0x16, [3, 3], &noise.bytes(40)));
+    c.server_sends(server_finish);
+    for i in 0..exchanges {
+        c.sends(Dir::Client, &application_data(40 + 17 * i, &mut noise));
+        c.sends(Dir::Server, &application_data(60 + 23 * i, &mut noise));
+    }
+}

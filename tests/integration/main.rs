@@ -31,6 +31,7 @@ mod certificates;
 mod diff;
 mod follow_tshark;
 mod fuzz_regressions;
+mod history;
 mod html;
 mod lab;
 mod live;

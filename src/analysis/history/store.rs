@@ -145,8 +145,9 @@ impl Store {
     pub fn open(location: &str, create: bool) -> Result<Store, HistoryError> {
         let shown = shown_location(location);
         let backend = if is_postgres_url(location) {
-            let client = postgres::Client::connect(location, postgres::NoTls)
-                .map_err(|e| HistoryError::new(&shown, format!("cannot connect: {e}")))?;
+            let client = postgres::Client::connect(location, postgres::NoTls).map_err(|e| {
+                HistoryError::new(&shown, format!("cannot connect: {}", postgres_error(&e)))
+            })?;
             Backend::Postgres(Box::new(client))
         } else {
             Backend::Sqlite(open_sqlite(Path::new(location), create, &shown)?)
@@ -188,21 +189,24 @@ impl Store {
                 tx.commit().map_err(|e| fail(&e))
             }
             Backend::Postgres(client) => {
-                let mut tx = client.transaction().map_err(|e| fail(&e))?;
+                let mut tx = client
+                    .transaction()
+                    .map_err(|e| fail(&postgres_error(&e)))?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-                    .map_err(|e| fail(&e))?;
-                let version = postgres_version(&mut tx).map_err(|e| fail(&e))?;
+                    .map_err(|e| fail(&postgres_error(&e)))?;
+                let version = postgres_version(&mut tx).map_err(|e| fail(&postgres_error(&e)))?;
                 let version = check_version(version, &shown)?;
                 for (n, sql) in pending(version, target) {
-                    tx.batch_execute(sql).map_err(|e| fail(&e))?;
+                    tx.batch_execute(sql)
+                        .map_err(|e| fail(&postgres_error(&e)))?;
                     tx.execute(
                         "INSERT INTO stripwatch_meta (name, value) VALUES ('schema_version', $1)
                          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                         &[&n.to_string()],
                     )
-                    .map_err(|e| fail(&e))?;
+                    .map_err(|e| fail(&postgres_error(&e)))?;
                 }
-                tx.commit().map_err(|e| fail(&e))
+                tx.commit().map_err(|e| fail(&postgres_error(&e)))
             }
         }
     }
@@ -216,7 +220,7 @@ impl Store {
             }
             Backend::Postgres(client) => client
                 .query(OFFERS, &[])
-                .map_err(|e| HistoryError::new(&self.shown, e))?
+                .map_err(|e| HistoryError::new(&self.shown, postgres_error(&e)))?
                 .iter()
                 .map(|r| {
                     (
@@ -253,7 +257,7 @@ impl Store {
             }
             Backend::Postgres(client) => client
                 .query(ROWS, &[])
-                .map_err(|e| HistoryError::new(&self.shown, e))?
+                .map_err(|e| HistoryError::new(&self.shown, postgres_error(&e)))?
                 .iter()
                 .map(RawRow::from_postgres)
                 .collect(),
@@ -290,13 +294,15 @@ impl Store {
                     .replace("{min}", "LEAST")
                     .replace("{max}", "GREATEST")
                     .replace('?', "$");
-                let mut tx = client.transaction().map_err(|e| fail(&e))?;
-                let stmt = tx.prepare(&sql).map_err(|e| fail(&e))?;
+                let mut tx = client
+                    .transaction()
+                    .map_err(|e| fail(&postgres_error(&e)))?;
+                let stmt = tx.prepare(&sql).map_err(|e| fail(&postgres_error(&e)))?;
                 for v in &values {
                     tx.execute(&stmt, &v.params_postgres())
-                        .map_err(|e| fail(&e))?;
+                        .map_err(|e| fail(&postgres_error(&e)))?;
                 }
-                tx.commit().map_err(|e| fail(&e))
+                tx.commit().map_err(|e| fail(&postgres_error(&e)))
             }
         }
     }
@@ -591,6 +597,15 @@ fn postgres_version(tx: &mut postgres::Transaction<'_>) -> Result<Option<i64>, p
         )?
         .get(0);
     Ok(Some(value.parse().unwrap_or(i64::MAX)))
+}
+
+/// PostgreSQL's error in words: the server's message and SQLSTATE when it
+/// answered (the error's own text is only "db error"), else what failed.
+fn postgres_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 /// SQLite's error in words, naming the usual causes.
