@@ -3,7 +3,7 @@
 tests and the number of plain `pub` items in src/.
 
     python3 scripts/code_shape.py            # top 10 and the count
-    python3 scripts/code_shape.py --max-fn 120 --max-pub 250   # exit 1 past them
+    python3 scripts/code_shape.py --max-fn 120 --max-pub 270   # exit 1 past them
 
 A function's length is from its `fn` line to its closing brace. Test code is
 left out: files named *tests.rs or test_support.rs, and `#[cfg(test)]`

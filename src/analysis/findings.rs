@@ -132,7 +132,7 @@ pub enum Proof {
 
 impl Proof {
     /// The kebab-case name, as written in `proof`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Proof::MaskedToken => "masked-token",
             Proof::MangledToken => "mangled-token",
@@ -208,7 +208,7 @@ pub struct Finding {
     pub proof: Option<Proof>,
     /// The server's history behind a `history` or `other-sensor` proof.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<Box<crate::analysis::history::HistoryProof>>,
+    pub(crate) history: Option<Box<crate::analysis::history::HistoryProof>>,
     /// The name of the policy rule behind a `policy` proof.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,

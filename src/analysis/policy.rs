@@ -102,7 +102,7 @@ impl Policy {
     }
 
     /// The policy in `text` (TOML).
-    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+    pub(crate) fn parse(text: &str) -> Result<Policy, PolicyError> {
         let file: PolicyFile =
             toml::from_str(text).map_err(|e| PolicyError(e.to_string().trim_end().to_string()))?;
         let rules = file
@@ -124,7 +124,8 @@ impl Policy {
     }
 
     /// Whether the policy has no rule.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 }

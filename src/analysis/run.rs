@@ -45,9 +45,9 @@ pub struct RunEnd<'a> {
     pub sessions_reported: u64,
     /// What the sessions showed of their servers (before `--min-severity`, after the server and
     /// protocol filter), in key order: the `server_observation` lines.
-    pub observations: Vec<(&'a ObservationKey, &'a Observation)>,
+    pub(crate) observations: Vec<(&'a ObservationKey, &'a Observation)>,
     /// The sensor that made the observations (`--sensor`), when the run has one.
-    pub sensor: Option<&'a str>,
+    pub(crate) sensor: Option<&'a str>,
 }
 
 /// Which sessions and findings are reported.
@@ -124,8 +124,8 @@ impl<'r> Run<'r> {
         self
     }
 
-    /// The same run with a policy: a session that breaks a rule gets the finding it deserves,
-    /// the policy as its proof.
+    /// The same run with a policy (see `policy.example.toml`): a session that breaks a rule gets
+    /// the finding it deserves, the policy as its proof.
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
         self

@@ -143,7 +143,7 @@ pub struct StrippingFacts {
 /// What the server said in cleartext, for its history (not written with
 /// the session: the `server_observation` lines carry it).
 #[derive(Clone, Debug, Default)]
-pub struct ServerSaid {
+pub(crate) struct ServerSaid {
     /// The greeting line, escaped.
     pub banner: Option<String>,
     /// The decisive capability list's items, escaped, in the order sent.
@@ -225,7 +225,7 @@ pub struct SessionRecord {
     pub capture: CaptureRef,
     /// What the server said in cleartext, for its history (not written).
     #[serde(skip)]
-    pub server_said: ServerSaid,
+    pub(crate) server_said: ServerSaid,
     /// Crackable lines of its challenge-response credentials.
     #[serde(skip)]
     pub hashes: Vec<super::hashes::HashLine>,

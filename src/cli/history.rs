@@ -6,9 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use stripwatch::analysis::history::Store;
 use stripwatch::output_file::IfExists;
-use stripwatch::report::{write_timeline_json, write_timeline_table};
 
 /// Output formats of `history`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -44,25 +42,13 @@ pub(crate) struct HistoryArgs {
 /// Prints the timeline; 2 when the history cannot be read or the output written.
 pub(crate) fn run(args: &HistoryArgs) -> ExitCode {
     let if_exists = IfExists::from_force(args.force);
-    let mut store = match Store::open(&args.location, false) {
-        Ok(store) => store,
-        Err(e) => {
-            error(&e.to_string());
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
-    };
-    let mut timeline = match store.timeline() {
+    let timeline = match stripwatch::analysis::history::timeline(&args.location, args.server) {
         Ok(t) => t,
         Err(e) => {
             error(&e.to_string());
             return ExitCode::from(EXIT_INPUT_ERROR);
         }
     };
-    if let Some((ip, port)) = args.server {
-        timeline
-            .servers
-            .retain(|s| s.server.ip == ip && port.is_none_or(|p| p == s.server.port));
-    }
     let file = match create_output("--output", args.output.as_deref(), |p| {
         stripwatch::output_file::create(p, if_exists)
     }) {
@@ -75,8 +61,8 @@ pub(crate) fn run(args: &HistoryArgs) -> ExitCode {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let written = match args.format {
-        HistoryFormat::Table => write_timeline_table(&timeline, &mut out),
-        HistoryFormat::Json => write_timeline_json(&timeline, &mut out, terminal),
+        HistoryFormat::Table => timeline.write_table(&mut out),
+        HistoryFormat::Json => timeline.write_json(&mut out, terminal),
     }
     .and_then(|()| out.flush());
     match written {

@@ -303,16 +303,11 @@ pub(crate) struct HistoryOptions {
 impl HistoryOptions {
     /// The history of the run; an error is said on standard error.
     pub(crate) fn open(&self) -> Result<stripwatch::analysis::history::History, ExitCode> {
-        let sensor = self
-            .sensor
-            .clone()
-            .unwrap_or_else(stripwatch::analysis::history::default_sensor);
-        stripwatch::analysis::history::History::open(self.location.as_deref(), sensor).map_err(
-            |e| {
+        stripwatch::analysis::history::History::open(self.location.as_deref(), self.sensor.clone())
+            .map_err(|e| {
                 error(&e.to_string());
                 ExitCode::from(EXIT_INPUT_ERROR)
-            },
-        )
+            })
     }
 }
 
@@ -469,23 +464,11 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_ERROR);
     }
-    // The history is opened first: a corrupt or newer one stops the run
-    // before any output exists.
-    let history = match args.history.open() {
-        Ok(h) => h,
+    // The history and the policy are read first: a corrupt history or a
+    // broken policy stops the run before any output exists.
+    let (history, policy) = match open_proofs(args) {
+        Ok(proofs) => proofs,
         Err(code) => return code,
-    };
-    let policy = match args
-        .policy
-        .as_deref()
-        .map(stripwatch::analysis::Policy::load)
-    {
-        None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            error(&e.to_string());
-            return ExitCode::from(EXIT_INPUT_ERROR);
-        }
     };
     // Outputs are created before the run: a name already taken fails now,
     // not after the analysis.
@@ -580,6 +563,33 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         failed |= report_write_failed(&e);
     }
     exit_status(failed, worst, args.fail_on)
+}
+
+/// The history (`--history`, `--sensor`) and the policy (`--policy`) of a
+/// run; an error is said on standard error.
+fn open_proofs(
+    args: &AnalyzeArgs,
+) -> Result<
+    (
+        stripwatch::analysis::history::History,
+        Option<stripwatch::analysis::Policy>,
+    ),
+    ExitCode,
+> {
+    let history = args.history.open()?;
+    let policy = match args
+        .policy
+        .as_deref()
+        .map(stripwatch::analysis::Policy::load)
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            error(&e.to_string());
+            return Err(ExitCode::from(EXIT_INPUT_ERROR));
+        }
+    };
+    Ok((history, policy))
 }
 
 /// The second pass of `--write-evidence`; false when it failed (said on

@@ -23,4 +23,3 @@ pub use jsonl::JsonLines;
 pub use lines::LineReport;
 pub use palette::{Hue, Palette};
 pub use table::{TableOptions, TableReport};
-pub use timeline::{write_timeline_json, write_timeline_table};

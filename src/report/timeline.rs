@@ -2,13 +2,14 @@
 //! document or an HTML page. Every text in it was escaped when it was
 //! stored.
 
-use crate::analysis::history::{EventKind, Timeline};
+use crate::analysis::history::Timeline;
+use crate::analysis::history::timeline::EventKind;
 use comfy_table::{Cell, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::io::{self, Write};
 
 /// Writes the timeline as tables: per server, what each sensor saw, then
 /// the changes in time order.
-pub fn write_timeline_table(timeline: &Timeline, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_table(timeline: &Timeline, out: &mut dyn Write) -> io::Result<()> {
     if timeline.servers.is_empty() {
         return writeln!(out, "The history holds no server yet.");
     }
@@ -82,11 +83,7 @@ fn change_words(kind: EventKind) -> &'static str {
 }
 
 /// Writes the timeline as one JSON document.
-pub fn write_timeline_json(
-    timeline: &Timeline,
-    out: &mut dyn Write,
-    pretty: bool,
-) -> io::Result<()> {
+pub(crate) fn write_json(timeline: &Timeline, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
     if pretty {
         serde_json::to_writer_pretty(&mut *out, timeline)?;
     } else {

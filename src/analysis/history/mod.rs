@@ -13,10 +13,10 @@ mod observe;
 pub(crate) mod store;
 pub(crate) mod timeline;
 
-pub(crate) use observe::Observations;
-pub use observe::{Observation, ObservationKey, StarttlsSeen};
-pub use store::{HistoryError, Store};
-pub use timeline::{EventKind, SensorView, ServerTimeline, Timeline, TimelineEvent};
+pub(crate) use observe::{Observation, ObservationKey, Observations, StarttlsSeen};
+pub use store::HistoryError;
+pub(crate) use store::Store;
+pub use timeline::Timeline;
 
 use super::findings::{EvidenceRecord, Finding, FindingKind, Proof};
 use super::session::SessionRecord;
@@ -35,7 +35,7 @@ pub(crate) const SAME_TIME_MICROS: i64 = 3_600 * 1_000_000;
 /// The history behind a `history` or `other-sensor` proof: the sessions in
 /// which the server offered STARTTLS before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HistoryProof {
+pub(crate) struct HistoryProof {
     /// The sensors that saw the offers, in name order.
     pub sensors: Vec<String>,
     /// Sessions with the offer.
@@ -131,10 +131,16 @@ pub struct History {
 
 impl History {
     /// The history at `location` (none: observations are only reported, for `server_observation`
-    /// lines), for the sensor `sensor`; the offers it holds are read now.
-    pub fn open(location: Option<&str>, sensor: String) -> Result<History, HistoryError> {
+    /// lines), for the sensor `sensor` (by default the host's name); the offers it holds are read
+    /// now. `location` is a `postgres://` or `postgresql://` URL, or the path of an SQLite file
+    /// (created readable by its owner only when missing; never through a symbolic link).
+    pub fn open(location: Option<&str>, sensor: Option<String>) -> Result<History, HistoryError> {
+        let sensor = sensor.unwrap_or_else(default_sensor);
         // The name is written in every output: printable, short, no backslash.
-        if sensor.is_empty() || sensor.len() > MAX_SENSOR_NAME || text::escape(sensor.as_bytes()) != sensor {
+        if sensor.is_empty()
+            || sensor.len() > MAX_SENSOR_NAME
+            || text::escape(sensor.as_bytes()) != sensor
+        {
             return Err(HistoryError::sensor(&sensor));
         }
         let mut store = location.map(|l| Store::open(l, true)).transpose()?;
@@ -150,7 +156,7 @@ impl History {
     }
 
     /// The sensor's name.
-    pub fn sensor(&self) -> &str {
+    pub(crate) fn sensor(&self) -> &str {
         &self.sensor
     }
 
@@ -287,7 +293,7 @@ pub(crate) fn from_micros(us: i64) -> Timestamp {
 }
 
 /// The sensor's name when `--sensor` is not given: the host's name.
-pub fn default_sensor() -> String {
+fn default_sensor() -> String {
     let name = rustix::system::uname();
     let name = name.nodename().to_string_lossy().into_owned();
     if name.is_empty() {
@@ -297,9 +303,18 @@ pub fn default_sensor() -> String {
     }
 }
 
-impl Store {
-    /// The history as a timeline per server.
-    pub fn timeline(&mut self) -> Result<Timeline, HistoryError> {
-        Ok(timeline::build(&self.rows()?))
+/// The timeline of the history at `location` (it must exist), per server; `server` keeps one
+/// server's (address, and port when given).
+pub fn timeline(
+    location: &str,
+    server: Option<(std::net::IpAddr, Option<u16>)>,
+) -> Result<Timeline, HistoryError> {
+    let mut store = Store::open(location, false)?;
+    let mut timeline = timeline::build(&store.rows()?);
+    if let Some((ip, port)) = server {
+        timeline
+            .servers
+            .retain(|s| s.server.ip == ip && port.is_none_or(|p| p == s.server.port));
     }
+    Ok(timeline)
 }

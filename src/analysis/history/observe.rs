@@ -21,7 +21,7 @@ pub(crate) const MAX_OBSERVATIONS: usize = 200_000;
 /// What a session showed of STARTTLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum StarttlsSeen {
+pub(crate) enum StarttlsSeen {
     /// A cleartext capability list offered it.
     Offered,
     /// A masked word stood in its place (`XXXXXXXA`).
@@ -48,7 +48,7 @@ impl StarttlsSeen {
     ];
 
     /// The name written in JSON and in the store.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StarttlsSeen::Offered => "offered",
             StarttlsSeen::Masked => "masked",
@@ -82,7 +82,7 @@ impl fmt::Display for StarttlsSeen {
 /// What identifies an observation: the server and what its session showed
 /// (texts by the SHA-256 of their shape; empty when not seen).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ObservationKey {
+pub(crate) struct ObservationKey {
     /// The server's address and port.
     pub server: Endpoint,
     /// `smtp`, `imap` or `pop3`.
@@ -102,7 +102,7 @@ pub struct ObservationKey {
 
 /// The sessions of one observation, and the last texts seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// Sessions counted.
     pub sessions: u64,
     /// The first one's first packet.

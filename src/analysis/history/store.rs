@@ -132,7 +132,7 @@ enum Backend {
 }
 
 /// An open history, its schema current.
-pub struct Store {
+pub(crate) struct Store {
     backend: Backend,
     /// The location as it may be shown (a URL's password masked).
     shown: String,
@@ -142,7 +142,7 @@ impl Store {
     /// Opens the history at `location`: a `postgres://` or `postgresql://` URL, or the path of
     /// an SQLite file (created, readable by its owner only, when `create` and it does not
     /// exist; never through a symbolic link). Migrates an older schema.
-    pub fn open(location: &str, create: bool) -> Result<Store, HistoryError> {
+    pub(crate) fn open(location: &str, create: bool) -> Result<Store, HistoryError> {
         let shown = shown_location(location);
         let backend = if is_postgres_url(location) {
             let client = postgres::Client::connect(location, postgres::NoTls).map_err(|e| {
@@ -155,11 +155,6 @@ impl Store {
         let mut store = Store { backend, shown };
         store.migrate(SCHEMA_VERSION)?;
         Ok(store)
-    }
-
-    /// Where it is, as it may be shown (a URL's password masked).
-    pub fn location(&self) -> &str {
-        &self.shown
     }
 
     fn error(&self, what: impl fmt::Display) -> HistoryError {
@@ -194,7 +189,7 @@ impl Store {
                     .map_err(|e| fail(&postgres_error(&e)))?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                     .map_err(|e| fail(&postgres_error(&e)))?;
-                let version = postgres_version(&mut tx).map_err(|e| fail(&postgres_error(&e)))?;
+                let version = postgres_version(&mut tx).map_err(|e| fail(&e))?;
                 let version = check_version(version, &shown)?;
                 for (n, sql) in pending(version, target) {
                     tx.batch_execute(sql)
@@ -577,13 +572,14 @@ fn sqlite_version(conn: &rusqlite::Connection) -> Result<Option<i64>, String> {
         .map_err(|_| format!("its schema version {value:?} is not a number"))
 }
 
-fn postgres_version(tx: &mut postgres::Transaction<'_>) -> Result<Option<i64>, postgres::Error> {
+fn postgres_version(tx: &mut postgres::Transaction<'_>) -> Result<Option<i64>, String> {
     let tables: Vec<String> = tx
         .query(
             "SELECT table_name::TEXT FROM information_schema.tables
              WHERE table_schema = current_schema()",
             &[],
-        )?
+        )
+        .map_err(|e| postgres_error(&e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -594,9 +590,13 @@ fn postgres_version(tx: &mut postgres::Transaction<'_>) -> Result<Option<i64>, p
         .query_one(
             "SELECT value FROM stripwatch_meta WHERE name = 'schema_version'",
             &[],
-        )?
+        )
+        .map_err(|e| postgres_error(&e))?
         .get(0);
-    Ok(Some(value.parse().unwrap_or(i64::MAX)))
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| format!("its schema version {value:?} is not a number"))
 }
 
 /// PostgreSQL's error in words: the server's message and SQLSTATE when it

@@ -15,12 +15,24 @@ use std::fmt;
 #[derive(Clone, Debug, Serialize)]
 pub struct Timeline {
     /// One entry per server and protocol.
-    pub servers: Vec<ServerTimeline>,
+    pub(crate) servers: Vec<ServerTimeline>,
+}
+
+impl Timeline {
+    /// Writes it as tables: per server, what each sensor saw, then the changes in time order.
+    pub fn write_table(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        crate::report::timeline::write_table(self, out)
+    }
+
+    /// Writes it as one JSON document (`pretty`: indented).
+    pub fn write_json(&self, out: &mut dyn std::io::Write, pretty: bool) -> std::io::Result<()> {
+        crate::report::timeline::write_json(self, out, pretty)
+    }
 }
 
 /// One server's history.
 #[derive(Clone, Debug, Serialize)]
-pub struct ServerTimeline {
+pub(crate) struct ServerTimeline {
     /// The server's address and port.
     #[serde(serialize_with = "as_text")]
     pub server: Endpoint,
@@ -34,7 +46,7 @@ pub struct ServerTimeline {
 
 /// What one sensor saw of one server.
 #[derive(Clone, Debug, Serialize)]
-pub struct SensorView {
+pub(crate) struct SensorView {
     /// The sensor's name.
     pub sensor: String,
     /// Sessions it saw.
@@ -53,7 +65,7 @@ pub struct SensorView {
 
 /// A change, or a disagreement between sensors.
 #[derive(Clone, Debug, Serialize)]
-pub struct TimelineEvent {
+pub(crate) struct TimelineEvent {
     /// When it was first seen.
     #[serde(serialize_with = "crate::analysis::record::rfc3339")]
     pub at: Timestamp,
@@ -68,7 +80,7 @@ pub struct TimelineEvent {
 /// The kinds of timeline events (their JSON names are part of the interface).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// A sensor saw STARTTLS offered, then no longer.
     StarttlsStopped,
     /// A sensor saw no STARTTLS, then an offer.
