@@ -13,6 +13,8 @@ use stripwatch::output_file::IfExists;
 pub(crate) enum HistoryFormat {
     Table,
     Json,
+    /// One self-contained HTML page.
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +65,7 @@ pub(crate) fn run(args: &HistoryArgs) -> ExitCode {
     let written = match args.format {
         HistoryFormat::Table => timeline.write_table(&mut out),
         HistoryFormat::Json => timeline.write_json(&mut out, terminal),
+        HistoryFormat::Html => timeline.write_html(&mut out),
     }
     .and_then(|()| out.flush());
     match written {

@@ -91,3 +91,50 @@ pub(crate) fn write_json(timeline: &Timeline, out: &mut dyn Write, pretty: bool)
     }
     writeln!(out)
 }
+
+/// Servers shown on the HTML page (the rest are counted: the JSON has them).
+pub(crate) const MAX_HTML_SERVERS: usize = 500;
+
+/// Writes the timeline as one self-contained HTML page (the report's page,
+/// style and policy).
+pub(crate) fn write_html(timeline: &Timeline, out: &mut dyn Write) -> io::Result<()> {
+    use maud::html;
+    let servers = &timeline.servers;
+    let changes: usize = servers.iter().map(|s| s.events.len()).sum();
+    let meta = html! { (servers.len()) " servers · " (changes) " changes" };
+    let body = html! {
+        @if servers.is_empty() { p { "The history holds no server yet." } }
+        @for server in servers.iter().take(MAX_HTML_SERVERS) {
+            section {
+                h2 { (server.server) " (" (server.protocol) ")" }
+                table {
+                    thead { tr { th { "sensor" } th.num { "sessions" } th { "first seen" } th { "last seen" } th { "STARTTLS" } th { "banner" } } }
+                    tbody {
+                        @for s in &server.sensors {
+                            tr {
+                                td { (s.sensor) } td.num { (s.sessions) }
+                                td { (s.first_seen) } td { (s.last_seen) }
+                                td { @for (what, n) in &s.starttls { (what) " " (n) " " } }
+                                td { code { (s.banner) } }
+                            }
+                        }
+                    }
+                }
+                @if server.events.is_empty() { p { "No change." } } @else {
+                    table {
+                        thead { tr { th { "time" } th { "change" } th { "sensors" } th { "detail" } } }
+                        tbody {
+                            @for e in &server.events {
+                                tr { td { (e.at) } td { (change_words(e.kind)) } td { (e.sensors.join(", ")) } td { (e.detail) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if servers.len() > MAX_HTML_SERVERS {
+            p.more { (servers.len() - MAX_HTML_SERVERS) " more servers in `stripwatch history --format json`." }
+        }
+    };
+    out.write_all(super::html::page("stripwatch history", meta, body).as_bytes())
+}

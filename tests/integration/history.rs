@@ -362,6 +362,21 @@ fn another_sensor_at_the_same_time_proves_the_stripped_path_and_the_certificate_
         1
     );
     assert!(table.stdout.contains(INTERCEPT_SHA256) && table.stdout.contains(LEAF_SHA256));
+
+    // The same timeline as one page: the report's policy, no script of
+    // its own beyond the page's, the same changes.
+    let page = history(&[db, "--format", "html"]);
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    let html = &page.stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("Content-Security-Policy"));
+    assert_eq!(html.matches("<script").count(), 1);
+    assert_eq!(html.matches("stripped on one path").count(), 3);
+    assert_eq!(
+        html.matches("certificate differs between sensors").count(),
+        1
+    );
+    assert!(html.contains(INTERCEPT_SHA256) && html.contains(LEAF_SHA256));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

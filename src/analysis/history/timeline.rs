@@ -24,6 +24,12 @@ impl Timeline {
         crate::report::timeline::write_table(self, out)
     }
 
+    /// Writes it as one self-contained HTML page (inline style, no script it did not bring, no
+    /// request to any host).
+    pub fn write_html(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        crate::report::timeline::write_html(self, out)
+    }
+
     /// Writes it as one JSON document (`pretty`: indented).
     pub fn write_json(&self, out: &mut dyn std::io::Write, pretty: bool) -> std::io::Result<()> {
         crate::report::timeline::write_json(self, out, pretty)
