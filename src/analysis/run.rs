@@ -133,16 +133,18 @@ impl<'r> Run<'r> {
 
     /// Ends the history's part of the run, before [`Run::finish`]: reads the store's offers again
     /// (other sensors may have written since the run began) to prove the absences still waiting,
-    /// reported as late findings, then adds the run's observations to the store.
-    pub fn end_history(&mut self) -> Result<(), HistoryError> {
+    /// reported as late findings, then adds the run's observations to the store. Returns false
+    /// when the sensor had added the very same observations before (the same capture analysed
+    /// again): they are not counted twice.
+    pub fn end_history(&mut self) -> Result<bool, HistoryError> {
         let Some(history) = self.history.as_mut().filter(|h| h.has_store()) else {
-            return Ok(());
+            return Ok(true);
         };
         history.reload()?;
         let late = self.profiles.prove_pending(|m| history.finding(m));
-        history.commit(&self.observations)?;
+        let added = history.commit(&self.observations)?;
         self.report_late(late);
-        Ok(())
+        Ok(added)
     }
 
     /// See [`Reporter::pause`].

@@ -541,9 +541,17 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     let mut failed = !resolved.failed.is_empty() || !summaries.iter().all(|i| i.complete());
-    if let Err(e) = run.end_history() {
-        crate::cli::error(&e.to_string());
-        failed = true;
+    match run.end_history() {
+        Ok(true) => {}
+        Ok(false) => note(
+            args,
+            "history: this sensor added these very observations before (the same capture \
+             analysed again): they are not counted twice",
+        ),
+        Err(e) => {
+            crate::cli::error(&e.to_string());
+            failed = true;
+        }
     }
     let (worst, error) = run.finish(&summaries, &stats);
     if let Some(e) = error.filter(report_write_failed) {

@@ -207,12 +207,13 @@ impl History {
         Ok(())
     }
 
-    /// Adds the run's observations to the store.
-    pub(crate) fn commit(&mut self, observations: &Observations) -> Result<(), HistoryError> {
-        if let Some(store) = &mut self.store {
-            store.commit(&self.sensor, &observations.sorted())?;
+    /// Adds the run's observations to the store; false when this sensor added the very same ones
+    /// before (nothing is added twice).
+    pub(crate) fn commit(&mut self, observations: &Observations) -> Result<bool, HistoryError> {
+        match &mut self.store {
+            Some(store) => store.commit(&self.sensor, &observations.sorted()),
+            None => Ok(true),
         }
-        Ok(())
     }
 }
 

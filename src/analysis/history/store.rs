@@ -20,11 +20,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes a store from version n
 /// to n + 1. The same SQL runs on SQLite and PostgreSQL.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 1: what each server showed of STARTTLS, per sensor.
     "CREATE TABLE stripwatch_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
      CREATE TABLE server_starttls (
@@ -48,7 +48,17 @@ const MIGRATIONS: [&str; 2] = [
                 sessions, first_seen, last_seen, '', '', '', ''
          FROM server_starttls;
      DROP TABLE server_starttls;",
+    // 3: the batches of observations added, so that the same capture
+    // analysed again is not counted twice.
+    "CREATE TABLE batches (
+         sensor TEXT NOT NULL, observations_sha256 TEXT NOT NULL,
+         sessions BIGINT NOT NULL, added_at BIGINT NOT NULL,
+         PRIMARY KEY (sensor, observations_sha256));",
 ];
+
+/// Records a batch; nothing when the sensor added the same one before.
+const BATCH: &str = "INSERT INTO batches (sensor, observations_sha256, sessions, added_at)
+    VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sensor, observations_sha256) DO NOTHING";
 
 /// The upsert of one observation (`{min}`/`{max}`: the dialect's two-value
 /// minimum and maximum; `?N` parameters, `$N` in PostgreSQL).
@@ -260,21 +270,36 @@ impl Store {
         raw.into_iter().map(|r| self.stored_row(r)).collect()
     }
 
-    /// Adds the run's tallies as `sensor`'s, in one transaction.
+    /// Adds the run's tallies as `sensor`'s, in one transaction. Returns false, adding nothing,
+    /// when the sensor added exactly these observations before (the same capture analysed
+    /// again: its sessions are not counted twice).
     pub(crate) fn commit(
         &mut self,
         sensor: &str,
         rows: &[(&ObservationKey, &Observation)],
-    ) -> Result<(), HistoryError> {
+    ) -> Result<bool, HistoryError> {
         let shown = self.shown.clone();
         let fail = |e: &dyn fmt::Display| HistoryError::new(&shown, format!("cannot write: {e}"));
         let values: Vec<RawRow> = rows.iter().map(|(k, t)| RawRow::of(sensor, k, t)).collect();
+        if values.is_empty() {
+            return Ok(true);
+        }
+        let (digest, sessions) = batch_digest(&values);
+        let added_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let sql = UPSERT.replace("{min}", "MIN").replace("{max}", "MAX");
                 let tx = conn
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(|e| fail(&e))?;
+                let new = tx
+                    .execute(BATCH, rusqlite::params![sensor, digest, sessions, added_at])
+                    .map_err(|e| fail(&e))?;
+                if new == 0 {
+                    return Ok(false);
+                }
                 {
                     let mut stmt = tx.prepare(&sql).map_err(|e| fail(&e))?;
                     for v in &values {
@@ -282,7 +307,8 @@ impl Store {
                             .map_err(|e| fail(&e))?;
                     }
                 }
-                tx.commit().map_err(|e| fail(&e))
+                tx.commit().map_err(|e| fail(&e))?;
+                Ok(true)
             }
             Backend::Postgres(client) => {
                 let sql = UPSERT
@@ -292,12 +318,22 @@ impl Store {
                 let mut tx = client
                     .transaction()
                     .map_err(|e| fail(&postgres_error(&e)))?;
+                let new = tx
+                    .execute(
+                        &BATCH.replace('?', "$"),
+                        &[&sensor, &digest, &sessions, &added_at],
+                    )
+                    .map_err(|e| fail(&postgres_error(&e)))?;
+                if new == 0 {
+                    return Ok(false);
+                }
                 let stmt = tx.prepare(&sql).map_err(|e| fail(&postgres_error(&e)))?;
                 for v in &values {
                     tx.execute(&stmt, &v.params_postgres())
                         .map_err(|e| fail(&postgres_error(&e)))?;
                 }
-                tx.commit().map_err(|e| fail(&postgres_error(&e)))
+                tx.commit().map_err(|e| fail(&postgres_error(&e)))?;
+                Ok(true)
             }
         }
     }
@@ -487,6 +523,40 @@ impl RawRow {
             certificate_issuer: r.get(15),
         }
     }
+}
+
+/// SHA-256 (hex) of a batch's rows, every field, in order; and its sessions.
+fn batch_digest(rows: &[RawRow]) -> (String, i64) {
+    let mut text = String::new();
+    let mut sessions: i64 = 0;
+    for r in rows {
+        use std::fmt::Write;
+        let _ = writeln!(
+            text,
+            "{:?}",
+            (
+                &r.server,
+                r.port,
+                &r.protocol,
+                &r.starttls,
+                &r.banner_sha256,
+                &r.capabilities_sha256,
+                &r.tls_version,
+                &r.certificate_sha256,
+                r.sessions,
+                r.first_seen,
+                r.last_seen,
+                (
+                    &r.banner,
+                    &r.capabilities,
+                    &r.certificate_subject,
+                    &r.certificate_issuer
+                ),
+            )
+        );
+        sessions = sessions.saturating_add(r.sessions);
+    }
+    (super::observe::sha256_hex(text.as_bytes()), sessions)
 }
 
 fn sqlite_rows(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<RawRow>> {

@@ -185,8 +185,32 @@ impl Drop for Cluster {
     }
 }
 
+/// A copy of the classic pcap `name` (little-endian, microseconds) with
+/// every packet `secs` seconds later: the same servers and sessions, other
+/// times (so not the batch of observations the original is).
+fn shifted(name: &str, secs: u32, dir: &std::path::Path) -> String {
+    let mut bytes = std::fs::read(sample(name)).unwrap();
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let ts = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        bytes[at..at + 4].copy_from_slice(&(ts + secs).to_le_bytes());
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + len;
+    }
+    assert_eq!(at, bytes.len());
+    let path = dir.join(format!("{secs}-{}", name.replace('/', "-")));
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 /// `analyze --history URL --sensor SENSOR --format json SAMPLE`, started.
 fn spawn(url: &str, sensor: &str, name: &str) -> Child {
+    spawn_path(url, sensor, &sample(name))
+}
+
+/// The same for a capture at `path`.
+fn spawn_path(url: &str, sensor: &str, path: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_stripwatch"))
         .args([
             "analyze",
@@ -197,7 +221,7 @@ fn spawn(url: &str, sensor: &str, name: &str) -> Child {
             "--format",
             "json",
         ])
-        .arg(sample(name))
+        .arg(path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -230,12 +254,24 @@ fn sensors_writing_at_once_share_one_postgres_history() {
     let cluster = Cluster::start("sensors");
     let url = cluster.url(PASSWORD);
 
-    // Both sensors' processes at once, interleaved.
+    // Both sensors' processes at once, interleaved; each its own capture
+    // (the samples a few seconds later: the same rows to update at once).
+    let dir = crate::output::support::scratch("history-postgres");
+    let captures: Vec<(String, String)> = (1..=PER_SENSOR as u32)
+        .map(|k| (shifted(OUTSIDE, k, &dir), shifted(WEEK2, k, &dir)))
+        .collect();
+    // The same capture twice at once by one sensor: counted once.
+    let again = dir.join("again.pcap");
+    std::fs::copy(&captures[0].1, &again).unwrap();
     let mut children = Vec::new();
-    for _ in 0..PER_SENSOR {
-        children.push(("outside", spawn(&url, "outside", OUTSIDE)));
-        children.push(("inside", spawn(&url, "inside", WEEK2)));
+    for (outside, inside) in &captures {
+        children.push(("outside", spawn_path(&url, "outside", outside)));
+        children.push(("inside", spawn_path(&url, "inside", inside)));
     }
+    children.push((
+        "inside",
+        spawn_path(&url, "inside", again.to_str().unwrap()),
+    ));
     for (sensor, child) in children {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -329,6 +365,7 @@ fn sensors_writing_at_once_share_one_postgres_history() {
 
     refused_without_showing_the_password(&cluster);
     drop(client);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A wrong password, a database that does not exist: exit 2, the location

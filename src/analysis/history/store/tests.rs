@@ -118,7 +118,7 @@ fn a_newer_schema_a_corrupt_file_a_foreign_database_and_a_link_are_refused() {
         .unwrap()
         .to_string();
     assert!(
-        e.contains("version 99, newer than this stripwatch's (2)"),
+        e.contains("version 99, newer than this stripwatch's (3)"),
         "{e}"
     );
 
@@ -166,4 +166,29 @@ fn a_url_password_is_never_shown() {
         shown_location("postgres://sensor@db/history"),
         "postgres://sensor@db/history"
     );
+}
+
+#[test]
+fn the_same_batch_twice_is_added_once() {
+    let dir = temp_dir("batch");
+    let path = dir.join("h.db");
+    let mut store = Store::open(path.to_str().unwrap(), true).unwrap();
+    let k = key(StarttlsSeen::Offered, "b1");
+    let batch = [(&k, &tally(3, 100, 200, "x"))];
+    assert!(store.commit("tap-a", &batch).unwrap());
+    assert!(!store.commit("tap-a", &batch).unwrap());
+    // Another sensor's identical batch is its own observation.
+    assert!(store.commit("tap-b", &batch).unwrap());
+    // A later batch of the same server adds up.
+    assert!(
+        store
+            .commit("tap-a", &[(&k, &tally(1, 300, 300, "y"))])
+            .unwrap()
+    );
+    let rows = store.rows().unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.tally.sessions).collect::<Vec<_>>(),
+        [4, 3]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
