@@ -170,6 +170,26 @@ impl InputSummary {
         self.error = Some(crate::text::escape(error.to_string().as_bytes()));
     }
 
+    /// Adds the frames another summary counted (a stretch of the same
+    /// input read apart) to this one's.
+    pub(crate) fn absorb(&mut self, mut other: InputSummary) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.captured_bytes += other.captured_bytes;
+        self.mail_segments += other.mail_segments;
+        self.not_mail_segments += other.not_mail_segments;
+        self.not_tcp += other.not_tcp;
+        self.not_ip += other.not_ip;
+        self.fragments += other.fragments;
+        self.undecodable += other.undecodable;
+        self.unknown_link_type += other.unknown_link_type;
+        self.snaplen_truncated += other.snaplen_truncated;
+        other.flush_link_run();
+        for (link, count) in other.link_counts.drain() {
+            *self.link_counts.entry(link).or_default() += count;
+        }
+    }
+
     /// Names the link types counted.
     fn flush_link_run(&mut self) {
         let (link, count) = std::mem::take(&mut self.link_run);

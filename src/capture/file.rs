@@ -204,6 +204,13 @@ impl CaptureFile {
         self.frames
     }
 
+    /// The frames of this reader come after `frames` others of the same
+    /// file (a reader opened at a record past the file's start): they and
+    /// its errors are numbered from there.
+    pub(crate) fn continue_after(&mut self, frames: u64) {
+        self.frames = frames;
+    }
+
     /// Calls `on_frame` for every frame until the end of the file, or until
     /// `on_frame` returns `false`. On a truncated or corrupt file the frames
     /// before the damage have been delivered when the error is returned.
@@ -416,6 +423,27 @@ fn frame_of<'a>(
             ng_frame(block, interfaces, last_ts, number)
         }
     }
+}
+
+/// A classic pcap record's frame as [`CaptureFile`] makes it: `header` is
+/// the record's 16 bytes (already in host order: seconds, fraction,
+/// captured length, length on the wire) and `data` its captured bytes.
+pub(crate) fn pcap_record_frame(
+    header: [u32; 4],
+    data: &[u8],
+    link: LinkType,
+    nanos: bool,
+    number: u64,
+) -> Frame<'_> {
+    let [ts_sec, ts_usec, caplen, origlen] = header;
+    let record = LegacyPcapBlock {
+        ts_sec,
+        ts_usec,
+        caplen,
+        origlen,
+        data,
+    };
+    legacy_frame(&record, Some((link, nanos)), number)
 }
 
 /// A pcap record, with the file header's link type and precision.

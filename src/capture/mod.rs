@@ -13,7 +13,9 @@ pub mod live;
 mod opening;
 pub mod writer;
 
+pub(crate) use file::pcap_record_frame;
 pub use file::{CaptureFile, CaptureFormat, Reading};
+pub(crate) use inputs::open_regular;
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;
