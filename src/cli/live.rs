@@ -139,6 +139,14 @@ pub(crate) struct LiveArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Worker threads analyzing the packets, beside the capture thread
+    /// (default 1: everything else on one thread). With N > 1 the packets
+    /// go through the pipeline `analyze --threads N` runs; the findings
+    /// are the same.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -335,6 +343,9 @@ fn capture_all(
     let analysis = AnalysisOptions {
         show_secrets: args.show_secrets,
     };
+    if args.threads > 1 {
+        return capture_on_threads(args, &name, link, (running, signals), started, run);
+    }
     let mut pipeline = Pipeline::new(
         args.flow_config(),
         MailSessions::new(std::slice::from_ref(&name), analysis),
@@ -375,6 +386,161 @@ fn capture_all(
         end,
         stopper,
         write_failed,
+    }
+}
+
+/// [`capture_all`] on `--threads` workers: the packets are handed over
+/// from a thread of their own, the sessions merged back here in order.
+fn capture_on_threads(
+    args: &LiveArgs,
+    name: &str,
+    link: LinkType,
+    (running, signals): (Running, Signals),
+    started: Instant,
+    run: &mut Run<'_>,
+) -> Captured {
+    let analysis = AnalysisOptions {
+        show_secrets: args.show_secrets,
+    };
+    let names = [name.to_string()];
+    let new_handler = || MailSessions::new(&names, analysis);
+    let stopper = running.stopper.clone();
+    let mut collector = LiveCollector {
+        run,
+        tally: Tally::default(),
+        args,
+        started,
+        next_stats: args.stats_interval,
+        counters: std::sync::Arc::clone(&running.stats),
+        stopper: stopper.clone(),
+    };
+    let feed = |feed: &mut stripwatch::parallel::Feed<'_, '_>| {
+        let mut frames = 0u64;
+        let mut bytes = 0u64;
+        let write_failed = feed_events(&running, link, feed, (&mut frames, &mut bytes));
+        (running, write_failed, frames, bytes)
+    };
+    let (fed, mut summaries, stats) = stripwatch::parallel::run_fed(
+        name,
+        args.flow_config(),
+        usize::from(args.threads),
+        &new_handler,
+        &mut collector,
+        feed,
+    );
+    let mut tally = collector.tally;
+    let (end, write_failed) = match fed {
+        Some((running, write_failed, frames, bytes)) => {
+            (tally.frames, tally.bytes) = (frames, bytes);
+            (running.join(), write_failed)
+        }
+        None => (CaptureEnd::default(), false),
+    };
+    signals.close();
+    if let Some(summary) = summaries.get_mut(0) {
+        summary.live = end.stats;
+        if let Some(e) = &end.error {
+            summary.record_failure(CaptureError {
+                file: name.to_string(),
+                packet: Some(tally.frames + 1),
+                kind: CaptureErrorKind::Io(std::io::Error::other(e.clone())),
+            });
+        }
+    }
+    if let Some(e) = &end.error {
+        let text = format!("the capture on {} stopped: {e}", &name["live:".len()..]);
+        eprintln!("stripwatch: {}", stripwatch::text::escape(text.as_bytes()));
+    }
+    Captured {
+        summaries,
+        stats,
+        tally,
+        end,
+        stopper,
+        write_failed,
+    }
+}
+
+/// Hands the capture thread's packets to the workers until the thread
+/// ends, moving capture time with the wall clock when no packet comes.
+/// Counts frames and bytes; returns whether writing `--write-pcap` failed.
+fn feed_events(
+    running: &Running,
+    link: LinkType,
+    feed: &mut stripwatch::parallel::Feed<'_, '_>,
+    (frames, bytes): (&mut u64, &mut u64),
+) -> bool {
+    let mut write_failed = false;
+    loop {
+        match running.events.recv_timeout(IDLE_TICK) {
+            Ok(Event::Packets(batch)) => {
+                for (ts, data, orig_len) in batch.packets() {
+                    *frames += 1;
+                    *bytes += u64::from(orig_len);
+                    let number = *frames;
+                    feed.frame(&Frame {
+                        number,
+                        ts,
+                        link,
+                        data,
+                        orig_len,
+                    });
+                }
+                feed.flush();
+                let _ = running.recycle.try_send(batch);
+            }
+            Ok(Event::WriteFailed(e)) => {
+                write_failed = true;
+                eprintln!(
+                    "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
+                );
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                feed.advance_clock(*frames + 1, wall_clock_less(CLOCK_LAG));
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    write_failed
+}
+
+/// The sessions the workers end, in order, to the run; the statistics
+/// line every `--stats-interval`.
+struct LiveCollector<'r, 'a> {
+    run: &'r mut Run<'a>,
+    tally: Tally,
+    args: &'r LiveArgs,
+    started: Instant,
+    next_stats: u64,
+    counters: std::sync::Arc<live::SharedStats>,
+    stopper: live::Stopper,
+}
+
+impl stripwatch::parallel::Collector<stripwatch::analysis::SessionRecord>
+    for LiveCollector<'_, '_>
+{
+    fn session(&mut self, record: stripwatch::analysis::SessionRecord) {
+        self.tally.sessions += 1;
+        self.tally.findings += record.findings.len() as u64;
+        self.run.session(record);
+    }
+
+    fn pause(&mut self) {
+        self.run.pause();
+        if self.run.error().is_some() && !self.stopper.is_stopped() {
+            // Nobody reads the findings any more (`| head`): stop.
+            self.stopper.stop();
+        }
+        let elapsed = self.started.elapsed();
+        if self.next_stats > 0 && elapsed.as_secs() >= self.next_stats {
+            self.next_stats += self.args.stats_interval;
+            // The feeding thread counts packets: the line says sessions.
+            self.args.note(
+                &self
+                    .tally
+                    .progress(elapsed, self.counters.get(), 0, self.run.worst()),
+            );
+        }
     }
 }
 

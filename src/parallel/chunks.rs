@@ -443,6 +443,9 @@ enum Mode {
     Fast(Box<FastState>),
     /// `None` while a worker reads it.
     Sequential(Option<Box<Sequential>>),
+    /// Frames handed over by another thread ([`Feed`]).
+    #[cfg(feature = "live")]
+    Fed,
 }
 
 struct FastState {
@@ -745,6 +748,8 @@ impl State<'_> {
                     }
                 }
                 Mode::Sequential(_) => return,
+                #[cfg(feature = "live")]
+                Mode::Fed => return,
                 Mode::Fast(fast) => {
                     if fast.next_confirm >= fast.ranges {
                         if let Some(s) = self.summaries.get_mut(self.current) {
@@ -844,5 +849,112 @@ fn open(spec: &InputSpec, summary: Option<&mut InputSummary>, range_bytes: u64) 
             }
             Mode::Next
         }
+    }
+}
+
+/// Frames handed to the workers from another thread (a live capture's):
+/// copied once into chunks, in order, as the next frames of the one input.
+#[cfg(feature = "live")]
+pub struct Feed<'c, 'a> {
+    chunks: &'c Chunks<'a>,
+    gathered: Gathered,
+    bytes: Vec<u8>,
+    base: u64,
+}
+
+#[cfg(feature = "live")]
+impl<'c, 'a> Feed<'c, 'a> {
+    pub(super) fn new(chunks: &'c Chunks<'a>) -> Self {
+        chunks.lock().mode = Mode::Fed;
+        Feed {
+            chunks,
+            gathered: Gathered::new(chunks.workers),
+            bytes: Vec::new(),
+            base: 0,
+        }
+    }
+
+    /// The next frame of the input (numbered from 1, in order, by the
+    /// caller); it goes to the workers with the chunk it fills, or at the
+    /// next [`Feed::flush`].
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        if self.gathered.frames == 0 {
+            self.base = frame.number.saturating_sub(1);
+        }
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(frame.data);
+        self.gathered.frame(frame, start, self.chunks.ports);
+        if self.gathered.frames as usize >= SEQ_FRAMES || self.bytes.len() >= SEQ_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Hands the frames gathered so far to the workers now (waiting while
+    /// as many chunks as may exist at once are not done).
+    pub fn flush(&mut self) {
+        if self.gathered.frames == 0 {
+            return;
+        }
+        let gathered = std::mem::replace(&mut self.gathered, Gathered::new(self.chunks.workers));
+        let mut state = self.chunks.lock();
+        while state.ready.len() >= self.chunks.window() && !state.failed {
+            state = self
+                .chunks
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let bytes = std::mem::replace(&mut self.bytes, state.spares.pop().unwrap_or_default());
+        self.bytes.clear();
+        if state.failed {
+            // Nobody would take it.
+            state.spare(bytes);
+            return;
+        }
+        state.push(0, self.base, bytes, gathered);
+        drop(state);
+        self.chunks.changed.notify_all();
+    }
+
+    /// Moves capture time to `ts` without a packet, as
+    /// [`crate::pipeline::Pipeline::advance_clock`] does; `next_frame` is
+    /// the number the next frame will carry.
+    pub fn advance_clock(&mut self, next_frame: u64, ts: Timestamp) {
+        self.flush();
+        let mut state = self.chunks.lock();
+        let Some(ts) = state.clock.observe(ts) else {
+            return;
+        };
+        let chunk = Chunk {
+            input: 0,
+            base: next_frame.saturating_sub(1),
+            bytes: Vec::new(),
+            shards: (0..self.chunks.workers).map(|_| Vec::new()).collect(),
+            ticks: vec![PacketRef {
+                input: 0,
+                frame: next_frame,
+                ts,
+            }],
+        };
+        state.ready.push_back(Ready {
+            chunk: Arc::new(chunk),
+            done: 0,
+        });
+        drop(state);
+        self.chunks.changed.notify_all();
+    }
+
+    /// The input ends: what is gathered goes to the workers, then the
+    /// open sessions end.
+    pub(super) fn end(mut self) {
+        self.flush();
+        let mut state = self.chunks.lock();
+        if let Some(s) = state.summaries.get_mut(0) {
+            s.format = "live";
+        }
+        state.end_input();
+        state.advance(self.chunks);
+        drop(state);
+        self.chunks.changed.notify_all();
     }
 }

@@ -35,6 +35,8 @@ use crate::flow::{
     TableStats,
 };
 use crate::pipeline::{FINISH_CHUNK, InputSummary, Pipeline};
+#[cfg(feature = "live")]
+pub use chunks::Feed;
 use chunks::{Chunks, Job};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -64,7 +66,8 @@ pub trait Ended: Send {
 }
 
 /// Receives the ended sessions in the order one thread ends them.
-pub(crate) trait Collector<T> {
+pub trait Collector<T> {
+    /// The next ended session.
     fn session(&mut self, ended: T);
     /// Reading paused a moment (every [`PAUSE_FRAMES`] frames on one
     /// thread, every batch round on several).
@@ -189,6 +192,68 @@ fn run_on_threads<H: SessionOutbox>(
         (stats, failures)
     });
     (mark_not_analyzed(chunks.into_summaries(), &failures), stats)
+}
+
+/// Runs the frames `feed` hands over from a thread of its own (a live
+/// capture's) through `threads` workers, as [`run_inputs`] runs files:
+/// the same chunks, flow tables and ordered merge, every ended session
+/// handed to `collector` as soon as it is known. `name` names the one
+/// input. Returns what `feed` returned, the input's summary and the
+/// counters.
+#[cfg(feature = "live")]
+pub fn run_fed<H: SessionOutbox, R: Send>(
+    name: &str,
+    config: FlowConfig,
+    threads: usize,
+    new_handler: &dyn Fn() -> H,
+    collector: &mut dyn Collector<H::Ended>,
+    feed: impl FnOnce(&mut Feed<'_, '_>) -> R + Send,
+) -> (Option<R>, Vec<InputSummary>, TableStats) {
+    let threads = threads.max(1);
+    let mut worker_config = config.clone();
+    worker_config.max_flows = (config.max_flows / threads).max(1);
+    worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
+    let input = InputSpec {
+        path: name.into(),
+        name: name.to_string(),
+        stream: true,
+    };
+    let inputs = std::slice::from_ref(&input);
+    let clock = CaptureClock::new(config.idle_timeout_secs);
+    let chunks = Chunks::new(inputs, &config.ports, clock, (threads, 0), &|_, _| {});
+    let (fed, stats, failures) = std::thread::scope(|scope| {
+        let chunks = &chunks;
+        let mut feeder = Feed::new(chunks);
+        let fed = scope.spawn(move || {
+            let _guard = Guard(chunks);
+            let out = feed(&mut feeder);
+            feeder.end();
+            out
+        });
+        let mut from_workers = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for w in 0..threads {
+            let (report_tx, report_rx) = sync_channel::<Report<H::Ended>>(CHANNEL_ROUNDS);
+            let table = FlowTable::new(worker_config.clone(), new_handler());
+            workers.push(scope.spawn(move || worker(w, table, chunks, report_tx)));
+            from_workers.push(report_rx);
+        }
+        let stats = merge(&from_workers, collector);
+        let mut failures = Vec::new();
+        let fed = join_thread("capture feeding thread", fed)
+            .map_err(|f| failures.push(f))
+            .ok();
+        for (w, handle) in workers.into_iter().enumerate() {
+            let name = format!("worker thread {} of {threads}", w + 1);
+            failures.extend(join_thread(&name, handle).err());
+        }
+        (fed, stats, failures)
+    });
+    (
+        fed,
+        mark_not_analyzed(chunks.into_summaries(), &failures),
+        stats,
+    )
 }
 
 /// The reading alone, for the benchmark: `threads` threads read the
