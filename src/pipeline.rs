@@ -225,16 +225,6 @@ impl<H: SessionHandler> Pipeline<H> {
         }
     }
 
-    /// The flow table (its counters, its handler).
-    pub fn table(&self) -> &FlowTable<H> {
-        &self.table
-    }
-
-    /// The session handler (to take ended sessions between frames).
-    pub fn handler_mut(&mut self) -> &mut H {
-        self.table.handler_mut()
-    }
-
     /// Reads one input to its end (or to the first damage), feeding every
     /// frame through the pipeline. Errors are recorded in the input's
     /// summary; the frames before them have been analyzed.
@@ -273,16 +263,6 @@ impl<H: SessionHandler> Pipeline<H> {
         u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
     }
 
-    /// Starts a live capture on interface `name` as an input (its format
-    /// says `live`); its frames must then carry the returned index.
-    pub fn begin_live_input(&mut self, name: &str) -> u16 {
-        let index = self.begin_input(name);
-        if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
-            summary.format = "live";
-        }
-        index
-    }
-
     /// Records how an input ended.
     pub(crate) fn end_input(
         &mut self,
@@ -309,7 +289,7 @@ impl<H: SessionHandler> Pipeline<H> {
     /// `next_frame` is the number the next frame of input `index` will
     /// carry; a time within the latest second seen changes nothing, nor
     /// does a lone stamp far off (see [`CaptureClock`]).
-    pub fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
+    pub(crate) fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
         if let Some(ts) = self.clock.observe(ts) {
             let tick = PacketRef {
                 input: index,
@@ -321,7 +301,7 @@ impl<H: SessionHandler> Pipeline<H> {
     }
 
     /// One frame of input `index`.
-    pub fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
+    pub(crate) fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
         if usize::from(index) >= self.inputs.len() {
             return;
         }
@@ -352,7 +332,7 @@ impl<H: SessionHandler> Pipeline<H> {
 
     /// Like [`Self::finish`], calling `after_some` with the handler after
     /// each few sessions ended (to take them as they come).
-    pub fn finish_with(
+    pub(crate) fn finish_with(
         mut self,
         after_some: &mut dyn FnMut(&mut H),
     ) -> (H, Vec<InputSummary>, crate::flow::TableStats) {

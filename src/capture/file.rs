@@ -34,7 +34,7 @@ enum ByteOrder {
 
 /// What kind of container a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CaptureFormat {
+pub(crate) enum CaptureFormat {
     /// Classic libpcap format (micro- or nanosecond timestamps, either byte order).
     Pcap,
     /// pcapng (sections, interfaces with their own link types and timestamp resolutions).
@@ -89,7 +89,7 @@ impl Interfaces {
 }
 
 /// What [`CaptureFile::for_each`] reports.
-pub enum Reading<'a> {
+pub(crate) enum Reading<'a> {
     /// The next frame; returning `false` from the callback stops reading.
     Frame(Frame<'a>),
     /// The frames read so far are all delivered; reading resumes.

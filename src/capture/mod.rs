@@ -13,8 +13,9 @@ pub mod live;
 mod opening;
 pub mod writer;
 
+pub use file::CaptureFile;
 pub(crate) use file::pcap_record_frame;
-pub use file::{CaptureFile, CaptureFormat, Reading};
+pub(crate) use file::{CaptureFormat, Reading};
 pub(crate) use inputs::open_regular;
 pub use inputs::{InputSpec, resolve_inputs};
 

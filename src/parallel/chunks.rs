@@ -501,6 +501,8 @@ pub(super) struct Chunks<'a> {
     workers: usize,
     /// Bytes of a pcap file per range ([`RANGE_BYTES`]; tests cut smaller).
     range_bytes: u64,
+    /// Per worker, the flows its table holds (after its latest chunk).
+    flows: Vec<std::sync::atomic::AtomicUsize>,
     ports: &'a PortSet,
     progress: &'a (dyn Fn(usize, u64) + Sync),
 }
@@ -530,6 +532,7 @@ impl<'a> Chunks<'a> {
             changed: Condvar::new(),
             workers,
             range_bytes: range_bytes.max(1),
+            flows: (0..workers).map(|_| Default::default()).collect(),
             ports,
             progress,
         }
@@ -635,6 +638,13 @@ impl<'a> Chunks<'a> {
         drop(state);
         if freed {
             self.changed.notify_all();
+        }
+    }
+
+    /// Worker `w`'s table holds `flows` flows.
+    pub(super) fn set_flows(&self, w: usize, flows: usize) {
+        if let Some(f) = self.flows.get(w) {
+            f.store(flows, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -855,7 +865,7 @@ fn open(spec: &InputSpec, summary: Option<&mut InputSummary>, range_bytes: u64) 
 /// Frames handed to the workers from another thread (a live capture's):
 /// copied once into chunks, in order, as the next frames of the one input.
 #[cfg(feature = "live")]
-pub struct Feed<'c, 'a> {
+pub(super) struct Feeder<'c, 'a> {
     chunks: &'c Chunks<'a>,
     gathered: Gathered,
     bytes: Vec<u8>,
@@ -863,10 +873,10 @@ pub struct Feed<'c, 'a> {
 }
 
 #[cfg(feature = "live")]
-impl<'c, 'a> Feed<'c, 'a> {
+impl<'c, 'a> Feeder<'c, 'a> {
     pub(super) fn new(chunks: &'c Chunks<'a>) -> Self {
         chunks.lock().mode = Mode::Fed;
-        Feed {
+        Feeder {
             chunks,
             gathered: Gathered::new(chunks.workers),
             bytes: Vec::new(),
@@ -876,8 +886,8 @@ impl<'c, 'a> Feed<'c, 'a> {
 
     /// The next frame of the input (numbered from 1, in order, by the
     /// caller); it goes to the workers with the chunk it fills, or at the
-    /// next [`Feed::flush`].
-    pub fn frame(&mut self, frame: &Frame<'_>) {
+    /// next [`Feeder::flush`].
+    pub(super) fn frame(&mut self, frame: &Frame<'_>) {
         if self.gathered.frames == 0 {
             self.base = frame.number.saturating_sub(1);
         }
@@ -891,7 +901,7 @@ impl<'c, 'a> Feed<'c, 'a> {
 
     /// Hands the frames gathered so far to the workers now (waiting while
     /// as many chunks as may exist at once are not done).
-    pub fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         if self.gathered.frames == 0 {
             return;
         }
@@ -917,9 +927,9 @@ impl<'c, 'a> Feed<'c, 'a> {
     }
 
     /// Moves capture time to `ts` without a packet, as
-    /// [`crate::pipeline::Pipeline::advance_clock`] does; `next_frame` is
+    /// `Pipeline::advance_clock` does; `next_frame` is
     /// the number the next frame will carry.
-    pub fn advance_clock(&mut self, next_frame: u64, ts: Timestamp) {
+    pub(super) fn advance_clock(&mut self, next_frame: u64, ts: Timestamp) {
         self.flush();
         let mut state = self.chunks.lock();
         let Some(ts) = state.clock.observe(ts) else {
@@ -942,6 +952,15 @@ impl<'c, 'a> Feed<'c, 'a> {
         });
         drop(state);
         self.chunks.changed.notify_all();
+    }
+
+    /// Flows the workers hold open now.
+    pub(super) fn open_flows(&self) -> usize {
+        self.chunks
+            .flows
+            .iter()
+            .map(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
     }
 
     /// The input ends: what is gathered goes to the workers, then the

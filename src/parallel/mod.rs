@@ -35,8 +35,6 @@ use crate::flow::{
     TableStats,
 };
 use crate::pipeline::{FINISH_CHUNK, InputSummary, Pipeline};
-#[cfg(feature = "live")]
-pub use chunks::Feed;
 use chunks::{Chunks, Job};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -66,8 +64,7 @@ pub trait Ended: Send {
 }
 
 /// Receives the ended sessions in the order one thread ends them.
-pub trait Collector<T> {
-    /// The next ended session.
+pub(crate) trait Collector<T> {
     fn session(&mut self, ended: T);
     /// Reading paused a moment (every [`PAUSE_FRAMES`] frames on one
     /// thread, every batch round on several).
@@ -194,19 +191,60 @@ fn run_on_threads<H: SessionOutbox>(
     (mark_not_analyzed(chunks.into_summaries(), &failures), stats)
 }
 
+/// Frames handed over to [`run_fed`]'s workers from a thread of its own.
+#[cfg(feature = "live")]
+pub struct Feed<'c, 'a>(chunks::Feeder<'c, 'a>);
+
+#[cfg(feature = "live")]
+impl Feed<'_, '_> {
+    /// Hands these frames (the next of the input, numbered on from 1 in
+    /// order) to the workers now; then, with `idle`, moves capture time to
+    /// it without a packet (idle sessions end as at a packet of that time,
+    /// in a later second than the capture's clock). Returns the flows the
+    /// workers hold open.
+    pub fn hand_over<'f>(
+        &mut self,
+        frames: impl IntoIterator<Item = crate::capture::Frame<'f>>,
+        idle: Option<(u64, crate::time::Timestamp)>,
+    ) -> usize {
+        for frame in frames {
+            self.0.frame(&frame);
+        }
+        self.0.flush();
+        if let Some((next_frame, ts)) = idle {
+            self.0.advance_clock(next_frame, ts);
+        }
+        self.0.open_flows()
+    }
+}
+
+/// Hands a run's sessions to a function (`None`: a pause).
+#[cfg(feature = "live")]
+struct ToFn<'f, T>(&'f mut dyn FnMut(Option<T>));
+
+#[cfg(feature = "live")]
+impl<T> Collector<T> for ToFn<'_, T> {
+    fn session(&mut self, ended: T) {
+        (self.0)(Some(ended));
+    }
+
+    fn pause(&mut self) {
+        (self.0)(None);
+    }
+}
+
 /// Runs the frames `feed` hands over from a thread of its own (a live
-/// capture's) through `threads` workers, as [`run_inputs`] runs files:
-/// the same chunks, flow tables and ordered merge, every ended session
-/// handed to `collector` as soon as it is known. `name` names the one
-/// input. Returns what `feed` returned, the input's summary and the
-/// counters.
+/// capture's) through `threads` workers, as files are run: the same
+/// chunks, flow tables and ordered merge, every ended session handed to
+/// `collect` as soon as it is known (`None` between rounds). `name` names
+/// the one input. Returns what `feed` returned (`None` if its thread
+/// failed), the input's summary and the counters.
 #[cfg(feature = "live")]
 pub fn run_fed<H: SessionOutbox, R: Send>(
     name: &str,
-    config: FlowConfig,
-    threads: usize,
+    (config, threads): (FlowConfig, usize),
     new_handler: &dyn Fn() -> H,
-    collector: &mut dyn Collector<H::Ended>,
+    collect: &mut dyn FnMut(Option<H::Ended>),
     feed: impl FnOnce(&mut Feed<'_, '_>) -> R + Send,
 ) -> (Option<R>, Vec<InputSummary>, TableStats) {
     let threads = threads.max(1);
@@ -223,11 +261,11 @@ pub fn run_fed<H: SessionOutbox, R: Send>(
     let chunks = Chunks::new(inputs, &config.ports, clock, (threads, 0), &|_, _| {});
     let (fed, stats, failures) = std::thread::scope(|scope| {
         let chunks = &chunks;
-        let mut feeder = Feed::new(chunks);
+        let mut feeder = Feed(chunks::Feeder::new(chunks));
         let fed = scope.spawn(move || {
             let _guard = Guard(chunks);
             let out = feed(&mut feeder);
-            feeder.end();
+            feeder.0.end();
             out
         });
         let mut from_workers = Vec::with_capacity(threads);
@@ -238,7 +276,7 @@ pub fn run_fed<H: SessionOutbox, R: Send>(
             workers.push(scope.spawn(move || worker(w, table, chunks, report_tx)));
             from_workers.push(report_rx);
         }
-        let stats = merge(&from_workers, collector);
+        let stats = merge(&from_workers, &mut ToFn(collect));
         let mut failures = Vec::new();
         let fed = join_thread("capture feeding thread", fed)
             .map_err(|f| failures.push(f))
@@ -385,6 +423,7 @@ fn worker<H: SessionOutbox>(
         }
         drop(chunk);
         chunks.done_with(seq);
+        chunks.set_flows(w, table.len());
         next = seq + 1;
         let report = Report::Round {
             opened: table.take_opened(),
