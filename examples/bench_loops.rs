@@ -4,6 +4,8 @@
 //! TCP packet). Run beside `stripwatch analyze` on the same file.
 //!
 //! Usage: bench_loops read|decode FILE
+//!        bench_loops peek FILE [THREADS]   (the analysis's own reading:
+//!        chunks read by THREADS threads (1), every frame peeked at)
 //!        bench_loops synflood N FILE   (N SYN-only flows to port 25, for
 //!        measuring memory per concurrent flow)
 //!        bench_loops difftaps N INSIDE OUTSIDE   (N SMTP sessions per tap
@@ -26,6 +28,9 @@ fn main() -> ExitCode {
     }
     if args.get(1).map(String::as_str) == Some("difftaps") {
         return difftaps::main(&args);
+    }
+    if args.get(1).map(String::as_str) == Some("peek") {
+        return peek(&args);
     }
     let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: bench_loops read|decode FILE");
@@ -63,6 +68,23 @@ fn main() -> ExitCode {
         "packets={packets} bytes={bytes} tcp={tcp} flows={}",
         flows.len()
     );
+    ExitCode::SUCCESS
+}
+
+/// The analysis's reading and peeking, without the analysis.
+fn peek(args: &[String]) -> ExitCode {
+    let Some(path) = args.get(2) else {
+        eprintln!("usage: bench_loops peek FILE [THREADS]");
+        return ExitCode::from(2);
+    };
+    let threads = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
+    let input = stripwatch::capture::InputSpec {
+        path: path.into(),
+        name: path.clone(),
+        stream: false,
+    };
+    let (packets, mail) = stripwatch::parallel::read_and_peek(&input, threads);
+    println!("packets={packets} mail={mail}");
     ExitCode::SUCCESS
 }
 

@@ -13,10 +13,14 @@ asserted.
 
 Rows: `read` (pcap-parser over a bounded buffer, nothing else), `decode`
 (read + etherparse headers + a five-tuple hash-map lookup per TCP packet:
-the floor of any analyzer), `stripwatch-1` (the whole pipeline on one
-thread, JSON report to /dev/null), `stripwatch-N` (the default: a reader
-thread and one worker per core), and `tshark -z credentials` when tshark is
-installed (--no-tshark leaves it out). Medians over --runs; peak RSS from
+the floor of any analyzer), `peek-N` (the analysis's own reading on N
+threads: chunks read in parallel, every frame's ports peeked at, nothing
+analyzed; N = 1 and the cores), `stripwatch-N` for every thread count from
+1 to twice the cores (the whole pipeline, JSON report to /dev/null),
+`stripwatch-default` (no --threads: one worker per core), and `tshark -z
+credentials` when tshark is installed (--no-tshark leaves it out).
+`--baseline BIN` adds `baseline-1` and `baseline-N` (N the cores) of
+another build in the same rounds. Medians over --runs; peak RSS from
 /usr/bin/time.
 
 A second table times `stripwatch diff` on two taps of --diff-sessions
@@ -105,9 +109,12 @@ def main():
         size = os.path.getsize(path)
         packets = packets_of(loops, path)
         analyze = [stripwatch, 'analyze', '--format', 'json', '--quiet']
-        commands = [('read', [loops, 'read', path]), ('decode', [loops, 'decode', path]),
-                    ('stripwatch-1', [*analyze, '--threads', '1', path]),
-                    (f'stripwatch-{os.cpu_count()}', [*analyze, path])]
+        cores = os.cpu_count() or 1
+        commands = [('read', [loops, 'read', path]), ('decode', [loops, 'decode', path])]
+        commands += [(f'peek-{n}', [loops, 'peek', path, str(n)]) for n in sorted({1, cores})]
+        commands += [(f'stripwatch-{n}', [*analyze, '--threads', str(n), path])
+                     for n in range(1, 2 * cores + 1)]
+        commands.append(('stripwatch-default', [*analyze, path]))
         if shutil.which('tshark') and not args.no_tshark:
             commands.append(('tshark -z credentials', ['tshark', '-r', path, '-q', '-z', 'credentials']))
         # --history (issue 15): the run reads a fresh SQLite history, proves
@@ -124,7 +131,7 @@ def main():
         if args.baseline:
             base = [args.baseline, *analyze[1:]]
             commands.append(('baseline-1', [*base, '--threads', '1', path]))
-            commands.append((f'baseline-{os.cpu_count()}', [*base, path]))
+            commands.append((f'baseline-{cores}', [*base, '--threads', str(cores), path]))
         samples = {label: [] for label, _ in commands}
         # Interleave the runs so that load changes hit every row alike.
         for _ in range(args.runs):

@@ -170,6 +170,26 @@ impl InputSummary {
         self.error = Some(crate::text::escape(error.to_string().as_bytes()));
     }
 
+    /// Adds the frames another summary counted (a stretch of the same
+    /// input read apart) to this one's.
+    pub(crate) fn absorb(&mut self, mut other: InputSummary) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.captured_bytes += other.captured_bytes;
+        self.mail_segments += other.mail_segments;
+        self.not_mail_segments += other.not_mail_segments;
+        self.not_tcp += other.not_tcp;
+        self.not_ip += other.not_ip;
+        self.fragments += other.fragments;
+        self.undecodable += other.undecodable;
+        self.unknown_link_type += other.unknown_link_type;
+        self.snaplen_truncated += other.snaplen_truncated;
+        other.flush_link_run();
+        for (link, count) in other.link_counts.drain() {
+            *self.link_counts.entry(link).or_default() += count;
+        }
+    }
+
     /// Names the link types counted.
     fn flush_link_run(&mut self) {
         let (link, count) = std::mem::take(&mut self.link_run);
@@ -203,16 +223,6 @@ impl<H: SessionHandler> Pipeline<H> {
             table: FlowTable::new(config, handler),
             inputs: Vec::new(),
         }
-    }
-
-    /// The flow table (its counters, its handler).
-    pub fn table(&self) -> &FlowTable<H> {
-        &self.table
-    }
-
-    /// The session handler (to take ended sessions between frames).
-    pub fn handler_mut(&mut self) -> &mut H {
-        self.table.handler_mut()
     }
 
     /// Reads one input to its end (or to the first damage), feeding every
@@ -253,16 +263,6 @@ impl<H: SessionHandler> Pipeline<H> {
         u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
     }
 
-    /// Starts a live capture on interface `name` as an input (its format
-    /// says `live`); its frames must then carry the returned index.
-    pub fn begin_live_input(&mut self, name: &str) -> u16 {
-        let index = self.begin_input(name);
-        if let Some(summary) = self.inputs.get_mut(usize::from(index)) {
-            summary.format = "live";
-        }
-        index
-    }
-
     /// Records how an input ended.
     pub(crate) fn end_input(
         &mut self,
@@ -289,7 +289,7 @@ impl<H: SessionHandler> Pipeline<H> {
     /// `next_frame` is the number the next frame of input `index` will
     /// carry; a time within the latest second seen changes nothing, nor
     /// does a lone stamp far off (see [`CaptureClock`]).
-    pub fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
+    pub(crate) fn advance_clock(&mut self, index: u16, next_frame: u64, ts: Timestamp) {
         if let Some(ts) = self.clock.observe(ts) {
             let tick = PacketRef {
                 input: index,
@@ -301,7 +301,7 @@ impl<H: SessionHandler> Pipeline<H> {
     }
 
     /// One frame of input `index`.
-    pub fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
+    pub(crate) fn process_frame(&mut self, index: u16, frame: &Frame<'_>) {
         if usize::from(index) >= self.inputs.len() {
             return;
         }
@@ -332,7 +332,7 @@ impl<H: SessionHandler> Pipeline<H> {
 
     /// Like [`Self::finish`], calling `after_some` with the handler after
     /// each few sessions ended (to take them as they come).
-    pub fn finish_with(
+    pub(crate) fn finish_with(
         mut self,
         after_some: &mut dyn FnMut(&mut H),
     ) -> (H, Vec<InputSummary>, crate::flow::TableStats) {

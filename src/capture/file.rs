@@ -34,7 +34,7 @@ enum ByteOrder {
 
 /// What kind of container a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CaptureFormat {
+pub(crate) enum CaptureFormat {
     /// Classic libpcap format (micro- or nanosecond timestamps, either byte order).
     Pcap,
     /// pcapng (sections, interfaces with their own link types and timestamp resolutions).
@@ -89,7 +89,7 @@ impl Interfaces {
 }
 
 /// What [`CaptureFile::for_each`] reports.
-pub enum Reading<'a> {
+pub(crate) enum Reading<'a> {
     /// The next frame; returning `false` from the callback stops reading.
     Frame(Frame<'a>),
     /// The frames read so far are all delivered; reading resumes.
@@ -202,6 +202,13 @@ impl CaptureFile {
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// The frames of this reader come after `frames` others of the same
+    /// file (a reader opened at a record past the file's start): they and
+    /// its errors are numbered from there.
+    pub(crate) fn continue_after(&mut self, frames: u64) {
+        self.frames = frames;
     }
 
     /// Calls `on_frame` for every frame until the end of the file, or until
@@ -416,6 +423,27 @@ fn frame_of<'a>(
             ng_frame(block, interfaces, last_ts, number)
         }
     }
+}
+
+/// A classic pcap record's frame as [`CaptureFile`] makes it: `header` is
+/// the record's 16 bytes (already in host order: seconds, fraction,
+/// captured length, length on the wire) and `data` its captured bytes.
+pub(crate) fn pcap_record_frame(
+    header: [u32; 4],
+    data: &[u8],
+    link: LinkType,
+    nanos: bool,
+    number: u64,
+) -> Frame<'_> {
+    let [ts_sec, ts_usec, caplen, origlen] = header;
+    let record = LegacyPcapBlock {
+        ts_sec,
+        ts_usec,
+        caplen,
+        origlen,
+        data,
+    };
+    legacy_frame(&record, Some((link, nanos)), number)
 }
 
 /// A pcap record, with the file header's link type and precision.

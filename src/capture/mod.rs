@@ -13,7 +13,10 @@ pub mod live;
 mod opening;
 pub mod writer;
 
-pub use file::{CaptureFile, CaptureFormat, Reading};
+pub use file::CaptureFile;
+pub(crate) use file::pcap_record_frame;
+pub(crate) use file::{CaptureFormat, Reading};
+pub(crate) use inputs::open_regular;
 pub use inputs::{InputSpec, resolve_inputs};
 
 use crate::time::Timestamp;

@@ -2,16 +2,18 @@
 //! (cargo feature `live`).
 //!
 //! The capture thread ([`stripwatch::capture::live`]) hands packets over in
-//! batches; this thread numbers them as frames of one input and runs them
-//! through the same [`Pipeline`], [`MailSessions`] and [`Run`] as
-//! `analyze`, taking every ended session as soon as it ends, so findings
-//! stream out (one line each for a person, or JSON lines).
+//! batches; a feeding thread numbers them as frames of one input and hands
+//! them to the workers of `analyze`'s pipeline
+//! ([`stripwatch::parallel::run_fed`]: `--threads` flow tables, each with
+//! its [`MailSessions`]); this thread merges the ended sessions back in
+//! order into the same [`Run`] as `analyze`, as soon as each ends, so
+//! findings stream out (one line each for a person, or JSON lines).
 //!
 //! Capture time only advances with packets. When none comes for
 //! [`IDLE_TICK`], the wall clock (less [`CLOCK_LAG`], for packets the
-//! kernel may still hold) moves the flow table's clock instead
-//! ([`Pipeline::advance_clock`]), so idle sessions time out and are
-//! reported while the capture runs.
+//! kernel may still hold) moves the flow tables' clock instead
+//! ([`Feed::hand_over`]), so idle sessions time out and are reported while
+//! the capture runs.
 //!
 //! SIGINT or SIGTERM stops the capture; what the kernel holds is still
 //! read and analyzed, then every open session ends as `end-of-capture` and
@@ -26,15 +28,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use stripwatch::analysis::{AnalysisOptions, Filter, MailSessions, Reporter, Run, Severity};
+use stripwatch::analysis::{
+    AnalysisOptions, Filter, MailSessions, Reporter, Run, SessionRecord, Severity,
+};
 use stripwatch::capture::live::{self, CaptureEnd, Event, LiveCapture, LiveOptions, Running};
 use stripwatch::capture::writer::RotatingPcapWriter;
 use stripwatch::capture::{CaptureError, CaptureErrorKind, Frame, LinkType};
 use stripwatch::flow::{FlowConfig, PortSet, TableStats};
 use stripwatch::output_file::IfExists;
-use stripwatch::parallel::SessionOutbox;
-use stripwatch::pipeline::{InputSummary, Pipeline};
+use stripwatch::parallel::Feed;
+use stripwatch::pipeline::InputSummary;
 use stripwatch::privileges;
 use stripwatch::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use stripwatch::time::Timestamp;
@@ -138,6 +143,14 @@ pub(crate) struct LiveArgs {
     /// No statistics or notes on standard error (errors still go there).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Worker threads analyzing the packets, beside the capture thread
+    /// (default 1: everything else on one thread). With N > 1 the packets
+    /// go through the pipeline `analyze --threads N` runs; the findings
+    /// are the same.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 
     #[command(flatten)]
     pub flow: FlowArgs,
@@ -321,8 +334,11 @@ struct Captured {
     write_failed: bool,
 }
 
-/// Runs the capture through the pipeline until it ends, then ends every
-/// open session (`end-of-capture`) and records how the capture ended.
+/// Runs the capture through the pipeline of `analyze --threads N` until
+/// it ends (the packets handed to the workers from a thread of their own,
+/// the sessions merged back here in order, as soon as each ends), then
+/// ends every open session (`end-of-capture`) and records how the capture
+/// ended.
 fn capture_all(
     args: &LiveArgs,
     interface: &str,
@@ -335,26 +351,41 @@ fn capture_all(
     let analysis = AnalysisOptions {
         show_secrets: args.show_secrets,
     };
-    let mut pipeline = Pipeline::new(
-        args.flow_config(),
-        MailSessions::new(std::slice::from_ref(&name), analysis),
-    );
-    let index = pipeline.begin_live_input(&name);
-    let mut tally = Tally::default();
-    let mut live = LiveInput {
-        pipeline: &mut pipeline,
-        index,
-        link,
-    };
-    let write_failed = live.read_events(args, &running, started, run, &mut tally);
+    let names = [name.clone()];
+    let new_handler = || MailSessions::new(&names, analysis);
     let stopper = running.stopper.clone();
-    let end = running.join();
+    let counted = Mutex::new((Tally::default(), None::<Severity>));
+    let count = || counted.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut collect = |record: Option<SessionRecord>| match record {
+        Some(record) => {
+            let findings = record.findings.len() as u64;
+            run.session(record);
+            let mut c = count();
+            c.0.sessions += 1;
+            c.0.findings += findings;
+            c.1 = run.worst();
+        }
+        None => {
+            if run.error().is_some() && !stopper.is_stopped() {
+                // Nobody reads the findings any more (`| head`): stop.
+                stopper.stop();
+            }
+        }
+    };
+    let feed = |feed: &mut Feed<'_, '_>| {
+        let write_failed = feed_events(args, (&running, link), started, feed, &counted);
+        (running, write_failed)
+    };
+    let config = (args.flow_config(), usize::from(args.threads));
+    let (fed, mut summaries, stats) =
+        stripwatch::parallel::run_fed(&name, config, &new_handler, &mut collect, feed);
+    let tally = count().0;
+    let (end, write_failed) = match fed {
+        Some((running, write_failed)) => (running.join(), write_failed),
+        None => (CaptureEnd::default(), false),
+    };
     signals.close();
-
-    let (mut handler, mut summaries, stats) =
-        pipeline.finish_with(&mut |h: &mut MailSessions| deliver(h, run, &mut tally));
-    deliver(&mut handler, run, &mut tally);
-    if let Some(summary) = summaries.get_mut(usize::from(index)) {
+    if let Some(summary) = summaries.get_mut(0) {
         summary.live = end.stats;
         if let Some(e) = &end.error {
             summary.record_failure(CaptureError {
@@ -378,84 +409,63 @@ fn capture_all(
     }
 }
 
-/// The one input of a live capture, in the pipeline.
-struct LiveInput<'p> {
-    pipeline: &'p mut Pipeline<MailSessions>,
-    index: u16,
-    link: LinkType,
-}
-
-impl LiveInput<'_> {
-    /// Feeds the capture thread's packets to the pipeline until the thread
-    /// ends, moving capture time with the wall clock when no packet comes
-    /// and writing statistics every `--stats-interval`. Returns whether
-    /// writing `--write-pcap` failed on the way.
-    fn read_events(
-        &mut self,
-        args: &LiveArgs,
-        running: &Running,
-        started: Instant,
-        run: &mut Run<'_>,
-        tally: &mut Tally,
-    ) -> bool {
-        let mut next_stats = args.stats_interval;
-        let mut write_failed = false;
-        loop {
-            match running.events.recv_timeout(IDLE_TICK) {
-                Ok(Event::Packets(batch)) => {
-                    self.feed(&batch, run, tally);
-                    let _ = running.recycle.try_send(batch);
-                }
-                Ok(Event::WriteFailed(e)) => {
-                    write_failed = true;
-                    eprintln!(
-                        "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
-                    );
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    // No packet for a while: the wall clock moves capture time.
-                    let (index, next) = (self.index, tally.frames + 1);
-                    self.pipeline
-                        .advance_clock(index, next, wall_clock_less(CLOCK_LAG));
-                    deliver(self.pipeline.handler_mut(), run, tally);
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
+/// Hands the capture thread's packets to the workers until the thread
+/// ends, moving capture time with the wall clock when no packet comes and
+/// writing statistics every `--stats-interval`. Counts frames and bytes in
+/// `counted`; returns whether writing `--write-pcap` failed on the way.
+fn feed_events(
+    args: &LiveArgs,
+    (running, link): (&Running, LinkType),
+    started: Instant,
+    feed: &mut Feed<'_, '_>,
+    counted: &Mutex<(Tally, Option<Severity>)>,
+) -> bool {
+    let mut next_stats = args.stats_interval;
+    let mut write_failed = false;
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    let mut flows = 0;
+    loop {
+        match running.events.recv_timeout(IDLE_TICK) {
+            Ok(Event::Packets(batch)) => {
+                let packets = batch.packets().map(|(ts, data, orig_len)| {
+                    frames += 1;
+                    bytes += u64::from(orig_len);
+                    Frame {
+                        number: frames,
+                        ts,
+                        link,
+                        data,
+                        orig_len,
+                    }
+                });
+                flows = feed.hand_over(packets, None);
+                let _ = running.recycle.try_send(batch);
             }
-            if run.error().is_some() && !running.stopper.is_stopped() {
-                // Nobody reads the findings any more (`| head`): stop.
-                running.stopper.stop();
+            Ok(Event::WriteFailed(e)) => {
+                write_failed = true;
+                eprintln!(
+                    "stripwatch: writing the capture file failed ({e}); the capture goes on without it"
+                );
             }
-            if next_stats > 0 && started.elapsed().as_secs() >= next_stats {
-                next_stats += args.stats_interval;
-                args.note(&tally.progress(
-                    started.elapsed(),
-                    running.stats.get(),
-                    self.pipeline.table().len(),
-                    run.worst(),
-                ));
+            Err(RecvTimeoutError::Timeout) => {
+                // No packet for a while: the wall clock moves capture time.
+                let idle = (frames + 1, wall_clock_less(CLOCK_LAG));
+                flows = feed.hand_over([], Some(idle));
             }
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        write_failed
-    }
-
-    /// One batch of packets, as the next frames of the input.
-    fn feed(&mut self, batch: &live::Batch, run: &mut Run<'_>, tally: &mut Tally) {
-        for (ts, data, orig_len) in batch.packets() {
-            tally.frames += 1;
-            tally.bytes += u64::from(orig_len);
-            let frame = Frame {
-                number: tally.frames,
-                ts,
-                link: self.link,
-                data,
-                orig_len,
-            };
-            self.pipeline.process_frame(self.index, &frame);
-            if self.pipeline.table().handler().has_ended() {
-                deliver(self.pipeline.handler_mut(), run, tally);
-            }
+        let (tally, worst) = {
+            let mut c = counted.lock().unwrap_or_else(PoisonError::into_inner);
+            (c.0.frames, c.0.bytes) = (frames, bytes);
+            *c
+        };
+        if next_stats > 0 && started.elapsed().as_secs() >= next_stats {
+            next_stats += args.stats_interval;
+            let counters = running.stats.get();
+            args.note(&tally.progress(started.elapsed(), counters, flows, worst));
         }
     }
+    write_failed
 }
 
 /// The notes at the end: the last statistics, dropped packets, the files
@@ -546,15 +556,6 @@ fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Hands the sessions that ended to the run.
-fn deliver(handler: &mut MailSessions, run: &mut Run<'_>, tally: &mut Tally) {
-    for record in handler.take_ended() {
-        tally.sessions += 1;
-        tally.findings += record.findings.len() as u64;
-        run.session(record);
-    }
-}
-
 /// The time `lag` ago, as a capture timestamp.
 fn wall_clock_less(lag: Duration) -> Timestamp {
     let then = SystemTime::now().checked_sub(lag).unwrap_or(UNIX_EPOCH);
@@ -566,7 +567,7 @@ fn wall_clock_less(lag: Duration) -> Timestamp {
 }
 
 /// What the run has seen, for the statistics line.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Tally {
     frames: u64,
     bytes: u64,

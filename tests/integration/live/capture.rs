@@ -446,6 +446,70 @@ fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The JSON lines but the input line, without the summary's peak of
+/// concurrent flows (with workers, the sum of each one's peak).
+fn comparable(lines: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = lines
+        .iter()
+        .filter(|v| v["type"] != "input")
+        .cloned()
+        .collect();
+    for line in &mut out {
+        if let Some(stats) = line.get_mut("stats").and_then(Value::as_object_mut) {
+            stats.remove("peak_flows");
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
+fn live_on_two_threads_reports_what_analyze_reports_of_its_pcap() {
+    let test = "threads";
+    require_setup(&[]);
+    let ns = Netns::new(test);
+    let dir = scratch(test);
+    let written = dir.join("live.pcap");
+    let files = lab_captures();
+    let live = Live::start(live_command(
+        &ns,
+        &[
+            "--format",
+            "jsonl",
+            "--threads",
+            "2",
+            "--write-pcap",
+            written.to_str().unwrap(),
+            "--stats-interval",
+            "1",
+        ],
+    ));
+    ns.replay(&files, 2000, &[]);
+    let end = live.stop("TERM");
+    assert_eq!(end.code, Some(1), "stderr:\n{}", end.stderr);
+    assert!(end.stderr.contains("libpcap:"), "{}", end.stderr);
+    let live_lines = lines(&end.stdout);
+    let from_written = analyze_jsonl(std::slice::from_ref(&written));
+    let from_replayed = analyze_jsonl(&files);
+
+    // Every packet received was analyzed and written.
+    let input = of_type(&live_lines, "input")[0];
+    assert_eq!(input["format"], "live");
+    assert_eq!(input["live"]["dropped"], 0);
+    assert_eq!(input["packets"], input["live"]["received"]);
+    assert_eq!(
+        of_type(&from_written, "input")[0]["packets"],
+        input["packets"]
+    );
+    // What two workers said, line for line, is what one thread says of
+    // the written file: sessions, ids, findings, order, counters.
+    assert_eq!(comparable(&live_lines), comparable(&from_written));
+    let findings = keys(&live_lines, "finding", finding_key);
+    assert!(findings.len() > 50, "{findings:?}");
+    assert_eq!(findings, keys(&from_replayed, "finding", finding_key));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 #[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
 fn idle_sessions_time_out_while_capturing_and_findings_stream_as_lines() {

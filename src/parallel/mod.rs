@@ -4,14 +4,16 @@
 //! sessions until they are taken) and hands the ended sessions to a
 //! [`Collector`], on this thread alone or on several:
 //!
-//! A reader thread reads the inputs, glances at each frame's headers and
-//! sends the segments of followed ports, in batches over bounded channels,
-//! to the worker that owns their flow (by a stable hash of the four-tuple).
-//! Each worker runs its own flow table and session handler. The calling
-//! thread merges what the workers report, round by round, back into the
-//! order one thread would have produced:
+//! The workers read the inputs themselves, in chunks ([`chunks`]): a
+//! classic pcap file by ranges read in parallel, anything else by one
+//! worker at a time. A chunk's bytes are read once and shared by reference;
+//! each worker gets the offsets of the segments of followed ports whose
+//! flow it owns (by a stable hash of the four-tuple). Each worker runs its
+//! own flow table and session handler over every chunk, in input order.
+//! The calling thread merges what the workers report, chunk by chunk
+//! (a round), back into the order one thread would have produced:
 //!
-//! - every batch round also carries the capture clock's ticks (the first
+//! - every chunk also carries the capture clock's ticks (the first
 //!   packet of each new second), so idle flows expire in every worker at
 //!   the packet where one table would expire them;
 //! - sessions get their ids in order of their first packet across all
@@ -24,16 +26,19 @@
 //! evicted, or gives up its holes, when a limit is hit can differ, and
 //! `stats.peak_flows` is the sum of each worker's peak.
 
-use crate::capture::{CaptureFile, Frame, InputSpec, LinkType, Reading};
+mod chunks;
+
+use crate::capture::InputSpec;
 use crate::decode;
 use crate::flow::{
-    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowKey, FlowTable, PacketRef, PortSet,
-    SessionHandler, TableStats,
+    CaptureClock, CloseKey, ClosePhase, FlowConfig, FlowTable, PacketRef, SessionHandler,
+    TableStats,
 };
-use crate::pipeline::{Classified, FINISH_CHUNK, InputSummary, Pipeline};
+use crate::pipeline::{FINISH_CHUNK, InputSummary, Pipeline};
+use chunks::{Chunks, Job};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::ScopedJoinHandle;
 
 /// A session handler whose ended sessions wait until they are taken: after
@@ -70,54 +75,8 @@ pub(crate) trait Collector<T> {
 /// of reading.
 pub(crate) const PAUSE_FRAMES: u32 = 4096;
 
-/// Frames per batch round (across all workers).
-const BATCH_FRAMES: usize = 8192;
-/// Frame bytes per batch round.
-const BATCH_BYTES: usize = 2 << 20;
-/// Batch rounds that may wait in each channel (memory stays bounded).
+/// Rounds that may wait in each worker's report channel.
 const CHANNEL_ROUNDS: usize = 2;
-/// Emptied batches that may wait to be reused: every batch in flight
-/// (queued, being filled, being worked on) can come back.
-const SPARE_BATCHES: usize = CHANNEL_ROUNDS + 2;
-
-/// Where one frame is in a batch's byte arena.
-struct FrameMeta {
-    packet: PacketRef,
-    link: LinkType,
-    orig_len: u32,
-    start: usize,
-    len: usize,
-}
-
-/// One worker's share of a batch round. Workers hand emptied batches
-/// back to the reader, so their buffers are reused rather than allocated
-/// (and page-faulted in) afresh for every round.
-#[derive(Default)]
-struct Batch {
-    frames: Vec<FrameMeta>,
-    bytes: Vec<u8>,
-    /// Clock ticks of the round: packets where the capture's second
-    /// advanced, whatever worker owns them.
-    ticks: Vec<PacketRef>,
-}
-
-impl Batch {
-    /// A batch sized for one worker's usual share of a round.
-    fn sized_for(workers: usize) -> Self {
-        Batch {
-            frames: Vec::with_capacity(BATCH_FRAMES / workers),
-            bytes: Vec::with_capacity(BATCH_BYTES / workers + (64 << 10)),
-            ticks: Vec::new(),
-        }
-    }
-
-    /// Empties the batch, keeping its buffers.
-    fn clear(&mut self) {
-        self.frames.clear();
-        self.bytes.clear();
-        self.ticks.clear();
-    }
-}
 
 /// What a worker reports.
 enum Report<T> {
@@ -147,6 +106,7 @@ pub(crate) fn run_inputs<H: SessionOutbox>(
     progress: &(dyn Fn(usize, u64) + Sync),
 ) -> (Vec<InputSummary>, TableStats) {
     if threads > 1 {
+        let threads = (threads, chunks::RANGE_BYTES);
         run_on_threads(inputs, config, threads, new_handler, collector, progress)
     } else {
         run_on_this_thread(inputs, config, new_handler(), collector, progress)
@@ -186,14 +146,14 @@ fn run_on_this_thread<H: SessionOutbox>(
     (inputs, stats)
 }
 
-/// Runs the inputs on `threads` workers (at least 2) plus a reader thread,
+/// Runs the inputs on `threads` workers (at least 2), which also read,
 /// handing every ended session to `collector` in the order one thread
 /// would. A thread that panicked leaves every input marked not fully
 /// analyzed.
 fn run_on_threads<H: SessionOutbox>(
     inputs: &[InputSpec],
     config: FlowConfig,
-    threads: usize,
+    (threads, range_bytes): (usize, u64),
     new_handler: &dyn Fn() -> H,
     collector: &mut dyn Collector<H::Ended>,
     progress: &(dyn Fn(usize, u64) + Sync),
@@ -202,37 +162,173 @@ fn run_on_threads<H: SessionOutbox>(
     let mut worker_config = config.clone();
     worker_config.max_flows = (config.max_flows / threads).max(1);
     worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
-    std::thread::scope(|scope| {
-        let mut to_workers = Vec::with_capacity(threads);
+    let clock = CaptureClock::new(config.idle_timeout_secs);
+    let chunks = Chunks::new(
+        inputs,
+        &config.ports,
+        clock,
+        (threads, range_bytes),
+        progress,
+    );
+    let (stats, failures) = std::thread::scope(|scope| {
         let mut from_workers = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
-        let (spare_tx, spare_rx) = sync_channel::<Batch>(SPARE_BATCHES * threads);
-        for _ in 0..threads {
-            let (batch_tx, batch_rx) = sync_channel::<Batch>(CHANNEL_ROUNDS);
+        for w in 0..threads {
             let (report_tx, report_rx) = sync_channel::<Report<H::Ended>>(CHANNEL_ROUNDS);
             let table = FlowTable::new(worker_config.clone(), new_handler());
-            let spare_tx = spare_tx.clone();
-            workers.push(scope.spawn(move || worker(table, batch_rx, report_tx, spare_tx)));
-            to_workers.push(batch_tx);
+            let chunks = &chunks;
+            workers.push(scope.spawn(move || worker(w, table, chunks, report_tx)));
             from_workers.push(report_rx);
         }
-        drop(spare_tx);
-        let ports = config.ports.clone();
-        let clock = CaptureClock::new(config.idle_timeout_secs);
-        let reader =
-            scope.spawn(move || reader(inputs, &ports, clock, to_workers, spare_rx, progress));
         let stats = merge(&from_workers, collector);
         let mut failures = Vec::new();
-        let summaries = join_thread("reader thread", reader).unwrap_or_else(|failure| {
-            failures.push(failure);
-            inputs.iter().map(|i| InputSummary::new(&i.name)).collect()
-        });
         for (w, handle) in workers.into_iter().enumerate() {
             let name = format!("worker thread {} of {threads}", w + 1);
             failures.extend(join_thread(&name, handle).err());
         }
-        (mark_not_analyzed(summaries, &failures), stats)
-    })
+        (stats, failures)
+    });
+    (mark_not_analyzed(chunks.into_summaries(), &failures), stats)
+}
+
+/// Frames handed over to [`run_fed`]'s workers from a thread of its own.
+#[cfg(feature = "live")]
+pub struct Feed<'c, 'a>(chunks::Feeder<'c, 'a>);
+
+#[cfg(feature = "live")]
+impl Feed<'_, '_> {
+    /// Hands these frames (the next of the input, numbered on from 1 in
+    /// order) to the workers now; then, with `idle`, moves capture time to
+    /// it without a packet (idle sessions end as at a packet of that time,
+    /// in a later second than the capture's clock). Returns the flows the
+    /// workers hold open.
+    pub fn hand_over<'f>(
+        &mut self,
+        frames: impl IntoIterator<Item = crate::capture::Frame<'f>>,
+        idle: Option<(u64, crate::time::Timestamp)>,
+    ) -> usize {
+        for frame in frames {
+            self.0.frame(&frame);
+        }
+        self.0.flush();
+        if let Some((next_frame, ts)) = idle {
+            self.0.advance_clock(next_frame, ts);
+        }
+        self.0.open_flows()
+    }
+}
+
+/// Hands a run's sessions to a function (`None`: a pause).
+#[cfg(feature = "live")]
+struct ToFn<'f, T>(&'f mut dyn FnMut(Option<T>));
+
+#[cfg(feature = "live")]
+impl<T> Collector<T> for ToFn<'_, T> {
+    fn session(&mut self, ended: T) {
+        (self.0)(Some(ended));
+    }
+
+    fn pause(&mut self) {
+        (self.0)(None);
+    }
+}
+
+/// Runs the frames `feed` hands over from a thread of its own (a live
+/// capture's) through `threads` workers, as files are run: the same
+/// chunks, flow tables and ordered merge, every ended session handed to
+/// `collect` as soon as it is known (`None` between rounds). `name` names
+/// the one input. Returns what `feed` returned (`None` if its thread
+/// failed), the input's summary and the counters.
+#[cfg(feature = "live")]
+pub fn run_fed<H: SessionOutbox, R: Send>(
+    name: &str,
+    (config, threads): (FlowConfig, usize),
+    new_handler: &dyn Fn() -> H,
+    collect: &mut dyn FnMut(Option<H::Ended>),
+    feed: impl FnOnce(&mut Feed<'_, '_>) -> R + Send,
+) -> (Option<R>, Vec<InputSummary>, TableStats) {
+    let threads = threads.max(1);
+    let mut worker_config = config.clone();
+    worker_config.max_flows = (config.max_flows / threads).max(1);
+    worker_config.max_buffered_bytes = config.max_buffered_bytes / threads;
+    let input = InputSpec {
+        path: name.into(),
+        name: name.to_string(),
+        stream: true,
+    };
+    let inputs = std::slice::from_ref(&input);
+    let clock = CaptureClock::new(config.idle_timeout_secs);
+    let chunks = Chunks::new(inputs, &config.ports, clock, (threads, 0), &|_, _| {});
+    let (fed, stats, failures) = std::thread::scope(|scope| {
+        let chunks = &chunks;
+        let mut feeder = Feed(chunks::Feeder::new(chunks));
+        let fed = scope.spawn(move || {
+            let _guard = Guard(chunks);
+            let out = feed(&mut feeder);
+            feeder.0.end();
+            out
+        });
+        let mut from_workers = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for w in 0..threads {
+            let (report_tx, report_rx) = sync_channel::<Report<H::Ended>>(CHANNEL_ROUNDS);
+            let table = FlowTable::new(worker_config.clone(), new_handler());
+            workers.push(scope.spawn(move || worker(w, table, chunks, report_tx)));
+            from_workers.push(report_rx);
+        }
+        let stats = merge(&from_workers, &mut ToFn(collect));
+        let mut failures = Vec::new();
+        let fed = join_thread("capture feeding thread", fed)
+            .map_err(|f| failures.push(f))
+            .ok();
+        for (w, handle) in workers.into_iter().enumerate() {
+            let name = format!("worker thread {} of {threads}", w + 1);
+            failures.extend(join_thread(&name, handle).err());
+        }
+        (fed, stats, failures)
+    });
+    (
+        fed,
+        mark_not_analyzed(chunks.into_summaries(), &failures),
+        stats,
+    )
+}
+
+/// The reading alone, for the benchmark: `threads` threads read the
+/// input in chunks and peek at every frame as the analysis does (on one
+/// thread too: the same chunks), then drop the chunks. Returns the frames
+/// read and the mail segments among them.
+pub fn read_and_peek(input: &InputSpec, threads: usize) -> (u64, u64) {
+    let threads = threads.max(1);
+    let ports = FlowConfig::default().ports;
+    let clock = CaptureClock::new(FlowConfig::default().idle_timeout_secs);
+    let inputs = std::slice::from_ref(input);
+    let ranges = (threads, chunks::RANGE_BYTES);
+    let chunks = Chunks::new(inputs, &ports, clock, ranges, &|_, _| {});
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let chunks = &chunks;
+            scope.spawn(move || {
+                let _guard = Guard(chunks);
+                let mut next = 0;
+                loop {
+                    match chunks.next_job(next) {
+                        Job::Chunk(seq, chunk) => {
+                            drop(chunk);
+                            chunks.done_with(seq);
+                            next = seq + 1;
+                        }
+                        Job::Done => break,
+                        job => chunks.read(job),
+                    }
+                }
+            });
+        }
+    });
+    let summaries = chunks.into_summaries();
+    summaries
+        .iter()
+        .fold((0, 0), |(f, m), s| (f + s.packets, m + s.mail_segments))
 }
 
 /// Waits for a thread of the pipeline; its panic becomes an error naming
@@ -273,184 +369,68 @@ fn mark_not_analyzed(mut summaries: Vec<InputSummary>, failures: &[String]) -> V
     summaries
 }
 
-/// Reads every input, classifies each frame, and sends mail segments to
-/// their flow's worker.
-fn reader(
-    inputs: &[InputSpec],
-    ports: &PortSet,
-    mut clock: CaptureClock,
-    to_workers: Vec<SyncSender<Batch>>,
-    spares: Receiver<Batch>,
-    progress: &(dyn Fn(usize, u64) + Sync),
-) -> Vec<InputSummary> {
-    let mut rounds = Rounds::new(to_workers, spares);
-    let mut summaries = Vec::with_capacity(inputs.len());
-    for (index, spec) in inputs.iter().enumerate() {
-        let summary = read_input(index, spec, ports, &mut clock, &mut rounds, progress);
-        summaries.push(summary);
-    }
-    rounds.send();
-    summaries
-}
+/// Tells the other workers when this one dies, so none waits for it.
+struct Guard<'c, 'a>(&'c Chunks<'a>);
 
-/// Reads one input into the batch rounds.
-fn read_input(
-    index: usize,
-    spec: &InputSpec,
-    ports: &PortSet,
-    clock: &mut CaptureClock,
-    rounds: &mut Rounds,
-    progress: &(dyn Fn(usize, u64) + Sync),
-) -> InputSummary {
-    let input = u16::try_from(index).unwrap_or(u16::MAX);
-    let mut summary = InputSummary::new(&spec.name);
-    // A pipe (perhaps from a running capture) may wait between reads:
-    // what was gathered goes to the workers first, not when a round is
-    // full. Files are read in full rounds.
-    let pipe = spec.stream;
-    match CaptureFile::open_input(spec) {
-        Ok(mut file) => {
-            let mut read = 0u64;
-            let result = file.for_each(|reading| {
-                let frame = match reading {
-                    Reading::Frame(frame) => frame,
-                    Reading::Refill if pipe && rounds.frames > 0 => return rounds.send(),
-                    Reading::Refill => return true,
-                };
-                read += 16 + frame.data.len() as u64;
-                let packet = PacketRef {
-                    input,
-                    frame: frame.number,
-                    ts: frame.ts,
-                };
-                // The capture's clock: where it enters a new second, one
-                // table would expire idle flows.
-                if let Some(ts) = clock.observe(frame.ts) {
-                    rounds.tick(PacketRef { ts, ..packet });
-                }
-                if let Classified::Mail(key) = summary.classify(&frame, ports) {
-                    rounds.add(key, &frame, packet);
-                }
-                if rounds.full() {
-                    progress(index, read);
-                    return rounds.send();
-                }
-                true
-            });
-            summary.record_end(&file, result.err());
+impl Drop for Guard<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail();
         }
-        Err(e) => summary.record_failure(e),
-    }
-    summary.name_link_types();
-    summary
-}
-
-/// The round being gathered: one batch per worker.
-struct Rounds {
-    batches: Vec<Batch>,
-    /// Frames and their bytes in the round, across workers.
-    frames: usize,
-    bytes: usize,
-    to_workers: Vec<SyncSender<Batch>>,
-    spares: Receiver<Batch>,
-}
-
-impl Rounds {
-    fn new(to_workers: Vec<SyncSender<Batch>>, spares: Receiver<Batch>) -> Self {
-        let n = to_workers.len();
-        Rounds {
-            batches: (0..n).map(|_| Batch::sized_for(n)).collect(),
-            frames: 0,
-            bytes: 0,
-            to_workers,
-            spares,
-        }
-    }
-
-    /// A clock tick, for every worker.
-    fn tick(&mut self, tick: PacketRef) {
-        for b in &mut self.batches {
-            b.ticks.push(tick);
-        }
-    }
-
-    /// A frame of flow `key`, for the worker that owns the flow.
-    fn add(&mut self, key: FlowKey, frame: &Frame<'_>, packet: PacketRef) {
-        let shard = (key.shard_hash() % self.batches.len() as u64) as usize;
-        if let Some(b) = self.batches.get_mut(shard) {
-            let start = b.bytes.len();
-            b.bytes.extend_from_slice(frame.data);
-            b.frames.push(FrameMeta {
-                packet,
-                link: frame.link,
-                orig_len: frame.orig_len,
-                start,
-                len: frame.data.len(),
-            });
-            self.frames += 1;
-            self.bytes += frame.data.len();
-        }
-    }
-
-    fn full(&self) -> bool {
-        self.frames >= BATCH_FRAMES || self.bytes >= BATCH_BYTES
-    }
-
-    /// Sends the round to the workers, reused (or new) batches taking its
-    /// place. False when a worker is gone.
-    fn send(&mut self) -> bool {
-        (self.frames, self.bytes) = (0, 0);
-        let n = self.batches.len();
-        for (tx, batch) in self.to_workers.iter().zip(self.batches.iter_mut()) {
-            let next = match self.spares.try_recv() {
-                Ok(spare) => spare,
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::sized_for(n),
-            };
-            if tx.send(std::mem::replace(batch, next)).is_err() {
-                return false;
-            }
-        }
-        true
     }
 }
 
-/// Runs one worker's flow table over its batches.
+/// Runs worker `w`'s flow table over every chunk, reading chunks when
+/// there is reading to do.
 fn worker<H: SessionOutbox>(
+    w: usize,
     mut table: FlowTable<H>,
-    batches: Receiver<Batch>,
+    chunks: &Chunks<'_>,
     reports: SyncSender<Report<H::Ended>>,
-    spares: SyncSender<Batch>,
 ) {
+    let _guard = Guard(chunks);
     table.track_opened();
-    for mut batch in batches {
-        let mut ticks = batch.ticks.iter().peekable();
-        for f in &batch.frames {
+    let mut next = 0u64;
+    loop {
+        let (seq, chunk) = match chunks.next_job(next) {
+            Job::Chunk(seq, chunk) => (seq, chunk),
+            Job::Done => break,
+            job => {
+                chunks.read(job);
+                continue;
+            }
+        };
+        let mut ticks = chunk.ticks.iter().peekable();
+        for m in chunk.shards.get(w).map_or(&[][..], Vec::as_slice) {
+            let (packet, data) = chunk.frame(m);
             // Ticks up to and including this packet come first, as in one
             // table, where a packet's time advances the clock before the
             // packet itself is handled.
             while let Some(t) =
-                ticks.next_if(|t| (t.input, t.frame) <= (f.packet.input, f.packet.frame))
+                ticks.next_if(|t| (t.input, t.frame) <= (packet.input, packet.frame))
             {
                 table.tick(*t);
             }
-            let Some(data) = batch.bytes.get(f.start..f.start + f.len) else {
+            let Some(data) = data else {
                 continue;
             };
-            if let Ok(segment) = decode::decode(f.link, data) {
-                table.process(&segment, f.packet, f.orig_len);
+            if let Ok(segment) = decode::decode(m.link, data) {
+                table.process(&segment, packet, m.orig_len);
             }
         }
         for t in ticks {
             table.tick(*t);
         }
-        batch.clear();
-        // A full spare queue means the reader has enough: drop this one.
-        let _ = spares.try_send(batch);
+        drop(chunk);
+        chunks.done_with(seq);
+        chunks.set_flows(w, table.len());
+        next = seq + 1;
         let report = Report::Round {
             opened: table.take_opened(),
             ended: table.handler_mut().take_ended().collect(),
         };
         if reports.send(report).is_err() {
+            chunks.fail();
             return;
         }
     }
@@ -784,10 +764,10 @@ mod tests {
 
     /// Sessions that overlap in time, each ended in one of four ways (FIN,
     /// RST, idle timeout, still open at the end), with payloads of many
-    /// sizes: 48 000 frames, some six batch rounds.
-    fn many_sessions() -> Vec<(Timestamp, Vec<u8>)> {
+    /// sizes: some 16 frames a session.
+    fn many_sessions(sessions: u16) -> Vec<(Timestamp, Vec<u8>)> {
         let mut frames = Vec::new();
-        for i in 0..3000u16 {
+        for i in 0..sessions {
             let client = 20000 + i;
             let start = i64::from(i) * 20; // in milliseconds
             let mut at = |n: i64, f: Vec<u8>| {
@@ -828,7 +808,13 @@ mod tests {
         frames
     }
 
-    fn run_counting(path: &std::path::Path, threads: usize) -> (Kept, TableStats) {
+    /// What a run gives: the sessions, the table's counters, the input's
+    /// summary as JSON.
+    type Run = (Kept, TableStats, String);
+
+    /// Runs the counting handler on `threads`, pcap files cut in ranges
+    /// of `range_bytes`.
+    fn run_counting(path: &std::path::Path, threads: usize, range_bytes: u64) -> Run {
         let input = InputSpec {
             path: path.to_path_buf(),
             name: "many.pcap".into(),
@@ -839,45 +825,57 @@ mod tests {
             ..FlowConfig::default()
         };
         let mut kept = Kept::default();
-        let (summaries, stats) = run_inputs(
-            std::slice::from_ref(&input),
-            config,
-            threads,
-            &ByteCounts::default,
-            &mut kept,
-            &|_, _| {},
-        );
-        assert!(summaries.iter().all(InputSummary::complete));
-        (kept, stats)
+        let inputs = std::slice::from_ref(&input);
+        let new = &ByteCounts::default;
+        let (summaries, stats) = if threads == 1 {
+            run_inputs(inputs, config, 1, new, &mut kept, &|_, _| {})
+        } else {
+            let threads = (threads, range_bytes);
+            run_on_threads(inputs, config, threads, new, &mut kept, &|_, _| {})
+        };
+        (kept, stats, serde_json::to_string(&summaries).unwrap())
+    }
+
+    /// The sessions as compared between runs (the order of making, `seq`,
+    /// is each table's own).
+    fn seen(kept: &Kept) -> Vec<(u64, u16, EndReason, PerSide<u64>)> {
+        let s = &kept.sessions;
+        s.iter()
+            .map(|s| (s.id, s.client_port, s.end, s.bytes))
+            .collect()
+    }
+
+    /// Writes `frames` to a new pcap file named after `what`.
+    fn write_pcap(what: &str, frames: &[(Timestamp, Vec<u8>)]) -> std::path::PathBuf {
+        let name = format!("stripwatch-parallel-{what}-{}.pcap", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        let mut pcap = PcapWriter::new(file, crate::capture::linktype::RAW).unwrap();
+        for (ts, f) in frames {
+            pcap.write_frame(*ts, f, f.len() as u32).unwrap();
+        }
+        pcap.flush().unwrap();
+        path
     }
 
     #[test]
     fn any_handler_gives_the_same_sessions_on_one_thread_and_three() {
-        let frames = many_sessions();
-        assert!(frames.len() > 5 * BATCH_FRAMES);
-        let path =
-            std::env::temp_dir().join(format!("stripwatch-parallel-{}.pcap", std::process::id()));
-        let file = std::fs::File::create(&path).unwrap();
-        let mut pcap = PcapWriter::new(file, crate::capture::linktype::RAW).unwrap();
-        for (ts, f) in &frames {
-            pcap.write_frame(*ts, f, f.len() as u32).unwrap();
-        }
-        pcap.flush().unwrap();
-        drop(pcap);
-        let (one, one_stats) = run_counting(&path, 1);
-        let (three, three_stats) = run_counting(&path, 3);
+        let frames = many_sessions(3000);
+        assert!(frames.len() > 40_000);
+        let path = write_pcap("many", &frames);
+        let (one, one_stats, one_inputs) = run_counting(&path, 1, 0);
+        // Ranges of 16 KiB: some 200 chunks, each a batch round.
+        let (three, three_stats, three_inputs) = run_counting(&path, 3, 16 << 10);
+        let (two, _, two_inputs) = run_counting(&path, 2, chunks::RANGE_BYTES);
         std::fs::remove_file(&path).unwrap();
 
-        // The same sessions in the same order with the same ids (the
-        // order of making, `seq`, is each table's own).
-        let seen = |kept: &Kept| -> Vec<(u64, u16, EndReason, PerSide<u64>)> {
-            let s = &kept.sessions;
-            s.iter()
-                .map(|s| (s.id, s.client_port, s.end, s.bytes))
-                .collect()
-        };
+        // The same sessions in the same order with the same ids.
         assert_eq!(one.sessions.len(), 3000);
         assert!(seen(&one) == seen(&three), "threads=1 and threads=3 differ");
+        assert!(seen(&one) == seen(&two), "threads=1 and threads=2 differ");
+        assert_eq!(one_inputs, three_inputs);
+        assert_eq!(one_inputs, two_inputs);
+        assert!(one_inputs.contains(&format!("\"packets\":{}", frames.len())));
         // Every way to end is there, and ids follow first packets.
         for end in [
             EndReason::Fin,
@@ -897,7 +895,45 @@ mod tests {
             [2 + 4 + 6 + 8 + 10 + 12, 1 + 3 + 5 + 7 + 9 + 11]
         );
         assert_eq!(one_stats.sessions, three_stats.sessions);
-        assert!(three.pauses > 5, "batch rounds: {}", three.pauses);
+        assert!(three.pauses > 150, "batch rounds: {}", three.pauses);
+    }
+
+    /// Every record boundary of a small capture, as the first place the
+    /// file is cut (and every `cut` bytes after it), on two threads: the
+    /// same sessions, ids, counters and summary as one thread. Cuts of one
+    /// byte put a range start inside every record too (ranges whose first
+    /// record is guessed wrong are read again), and the file cut short in
+    /// its last record ends with the same error at the same packet.
+    #[test]
+    fn a_capture_cut_at_every_record_boundary_gives_the_same_results() {
+        let frames = many_sessions(24);
+        let path = write_pcap("cuts", &frames);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut boundaries = vec![24u64];
+        for (_, f) in &frames {
+            boundaries.push(boundaries.last().unwrap() + 16 + f.len() as u64);
+        }
+        assert_eq!(*boundaries.last().unwrap(), bytes.len() as u64);
+        let truncated = write_pcap("cuts-short", &[]);
+        std::fs::write(&truncated, &bytes[..bytes.len() - 7]).unwrap();
+        for file in [&path, &truncated] {
+            let (one, one_stats, one_inputs) = run_counting(file, 1, 0);
+            assert!(one.sessions.len() == 24 && one_stats.segments > 300);
+            let cuts = boundaries
+                .iter()
+                .map(|b| b - 24)
+                .chain([1, 2, 3, 7, 16, 17]);
+            for cut in cuts.filter(|c| *c > 0) {
+                let (two, two_stats, two_inputs) = run_counting(file, 2, cut);
+                assert!(seen(&one) == seen(&two), "cut {cut} bytes: sessions differ");
+                assert_eq!(one_stats.segments, two_stats.segments, "cut {cut}");
+                assert_eq!(one_inputs, two_inputs, "cut {cut}");
+            }
+        }
+        let (_, _, short_inputs) = run_counting(&truncated, 2, 100);
+        assert!(short_inputs.contains("\"error_packet\":"), "{short_inputs}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&truncated).unwrap();
     }
 
     #[test]
