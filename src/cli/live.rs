@@ -138,6 +138,14 @@ pub(crate) struct LiveArgs {
     pub fail_on: FailOn,
 
     #[command(flatten)]
+    pub history: crate::cli::HistoryOptions,
+
+    /// Rules for given servers (TOML; see policy.example.toml), as for
+    /// analyze.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    #[command(flatten)]
     pub filter: FilterArgs,
 
     /// No statistics or notes on standard error (errors still go there).
@@ -197,7 +205,13 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
         eprintln!("stripwatch: live needs an interface (-i IFACE) or --list");
         return ExitCode::from(EXIT_INPUT_ERROR);
     };
-    let (capture, writer, mut hashes) = match open(args, &interface) {
+    let Opened {
+        capture,
+        writer,
+        mut hashes,
+        history,
+        policy,
+    } = match open(args, &interface) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
@@ -224,7 +238,10 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
     if let Some(h) = hashes.as_mut() {
         reporters.push(h);
     }
-    let mut run = Run::new(args.filter(), reporters);
+    let mut run = Run::new(args.filter(), reporters).with_history(history);
+    if let Some(policy) = policy {
+        run = run.with_policy(policy);
+    }
     let started = Instant::now();
     let captured = capture_all(
         args,
@@ -234,6 +251,7 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
         started,
         &mut run,
     );
+    let history_failed = !crate::cli::end_history(&mut run, args.quiet);
     let (worst, error) = run.finish(&captured.summaries, &captured.stats);
     let report_failed = match error.filter(report_write_failed) {
         Some(e) => {
@@ -247,16 +265,23 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
 
     report_end(args, &captured, started, worst, hashes.as_ref());
     let failed = report_failed
+        || history_failed
         || captured.end.write_error.is_some()
         || !captured.summaries.iter().all(|i| i.complete());
     exit_status(failed, worst, args.fail_on)
 }
 
 /// Opens the capture and the output files, then gives up privileges.
-fn open(
-    args: &LiveArgs,
-    interface: &str,
-) -> Result<(LiveCapture, Option<RotatingPcapWriter>, Option<HashExport>), ExitCode> {
+/// What `live` opens before it captures.
+struct Opened {
+    capture: LiveCapture,
+    writer: Option<RotatingPcapWriter>,
+    hashes: Option<HashExport>,
+    history: stripwatch::analysis::history::History,
+    policy: Option<stripwatch::analysis::Policy>,
+}
+
+fn open(args: &LiveArgs, interface: &str) -> Result<Opened, ExitCode> {
     let options = LiveOptions {
         interface: interface.to_string(),
         filter: args.bpf_filter(),
@@ -286,7 +311,16 @@ fn open(
         crate::cli::error(&e.to_string());
         return Err(ExitCode::from(EXIT_INPUT_ERROR));
     }
-    Ok((capture, writer, hashes))
+    // As the user live runs as: the history's file (and its journal) are
+    // that user's, in a directory it can write.
+    let (history, policy) = crate::cli::open_proofs(&args.history, args.policy.as_deref())?;
+    Ok(Opened {
+        capture,
+        writer,
+        hashes,
+        history,
+        policy,
+    })
 }
 
 /// Starts the capture thread and the handling of SIGINT and SIGTERM.

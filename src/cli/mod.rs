@@ -466,7 +466,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     // The history and the policy are read first: a corrupt history or a
     // broken policy stops the run before any output exists.
-    let (history, policy) = match open_proofs(args) {
+    let (history, policy) = match open_proofs(&args.history, args.policy.as_deref()) {
         Ok(proofs) => proofs,
         Err(code) => return code,
     };
@@ -541,18 +541,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     let mut failed = !resolved.failed.is_empty() || !summaries.iter().all(|i| i.complete());
-    match run.end_history() {
-        Ok(true) => {}
-        Ok(false) => note(
-            args,
-            "history: this sensor added these very observations before (the same capture \
-             analysed again): they are not counted twice",
-        ),
-        Err(e) => {
-            crate::cli::error(&e.to_string());
-            failed = true;
-        }
-    }
+    failed |= !end_history(&mut run, args.quiet);
     let (worst, error) = run.finish(&summaries, &stats);
     if let Some(e) = error.filter(report_write_failed) {
         eprintln!("stripwatch: writing the report: {e}");
@@ -573,10 +562,31 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     exit_status(failed, worst, args.fail_on)
 }
 
+/// Ends the run's history (late proofs, observations added); false when it
+/// failed (said on standard error).
+pub(crate) fn end_history(run: &mut Run<'_>, quiet: bool) -> bool {
+    match run.end_history() {
+        Ok(added) => {
+            if !added && !quiet {
+                eprintln!(
+                    "stripwatch: history: this sensor added these very observations before \
+                     (the same capture analysed again): they are not counted twice"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            error(&e.to_string());
+            false
+        }
+    }
+}
+
 /// The history (`--history`, `--sensor`) and the policy (`--policy`) of a
 /// run; an error is said on standard error.
-fn open_proofs(
-    args: &AnalyzeArgs,
+pub(crate) fn open_proofs(
+    history: &HistoryOptions,
+    policy: Option<&std::path::Path>,
 ) -> Result<
     (
         stripwatch::analysis::history::History,
@@ -584,12 +594,8 @@ fn open_proofs(
     ),
     ExitCode,
 > {
-    let history = args.history.open()?;
-    let policy = match args
-        .policy
-        .as_deref()
-        .map(stripwatch::analysis::Policy::load)
-    {
+    let history = history.open()?;
+    let policy = match policy.map(stripwatch::analysis::Policy::load) {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {

@@ -447,7 +447,8 @@ fn live_findings_equal_those_of_the_written_and_the_replayed_files() {
 }
 
 /// The JSON lines but the input line, without the summary's peak of
-/// concurrent flows (with workers, the sum of each one's peak).
+/// concurrent flows (with workers, the sum of each one's peak) and the
+/// sensor's name.
 fn comparable(lines: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = lines
         .iter()
@@ -455,6 +456,9 @@ fn comparable(lines: &[Value]) -> Vec<Value> {
         .cloned()
         .collect();
     for line in &mut out {
+        if let Some(line) = line.as_object_mut() {
+            line.remove("observer");
+        }
         if let Some(stats) = line.get_mut("stats").and_then(Value::as_object_mut) {
             stats.remove("peak_flows");
         }
@@ -470,6 +474,16 @@ fn live_on_two_threads_reports_what_analyze_reports_of_its_pcap() {
     let ns = Netns::new(test);
     let dir = scratch(test);
     let written = dir.join("live.pcap");
+    // The history is opened as the user live runs as (nobody, after
+    // dropping root): in a directory that user can write.
+    let history_dir = dir.join("state");
+    std::fs::create_dir(&history_dir).unwrap();
+    std::fs::set_permissions(
+        &history_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let history = history_dir.join("history.db");
     let files = lab_captures();
     let live = Live::start(live_command(
         &ns,
@@ -482,6 +496,10 @@ fn live_on_two_threads_reports_what_analyze_reports_of_its_pcap() {
             written.to_str().unwrap(),
             "--stats-interval",
             "1",
+            "--history",
+            history.to_str().unwrap(),
+            "--sensor",
+            "lab-tap",
         ],
     ));
     ns.replay(&files, 2000, &[]);
@@ -507,6 +525,23 @@ fn live_on_two_threads_reports_what_analyze_reports_of_its_pcap() {
     let findings = keys(&live_lines, "finding", finding_key);
     assert!(findings.len() > 50, "{findings:?}");
     assert_eq!(findings, keys(&from_replayed, "finding", finding_key));
+    // The history holds what the observation lines say, as this sensor's.
+    let observed: Vec<&Value> = of_type(&live_lines, "server_observation");
+    assert!(observed.iter().all(|o| o["observer"]["name"] == "lab-tap"));
+    let sessions: i64 = observed
+        .iter()
+        .map(|o| o["sessions"].as_i64().unwrap())
+        .sum();
+    let db = rusqlite::Connection::open(&history).unwrap();
+    let (stored, sensors): (i64, i64) = db
+        .query_row(
+            "SELECT SUM(sessions), COUNT(DISTINCT sensor) FROM observations WHERE sensor = 'lab-tap'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(sessions > 50, "{sessions}");
+    assert_eq!((stored, sensors), (sessions, 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
