@@ -7,6 +7,7 @@
 
 pub(crate) mod dialog;
 pub mod facts;
+pub(crate) mod ftp;
 pub(crate) mod imap;
 pub(crate) mod lines;
 pub(crate) mod pending;

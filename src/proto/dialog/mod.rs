@@ -18,7 +18,7 @@ use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
-use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
+use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
 mod detect;
@@ -29,8 +29,7 @@ mod starttls;
 #[cfg(test)]
 mod upgrade_tests;
 
-pub(crate) use detect::detect;
-use detect::{SmtpCheck, is_binary};
+use detect::{SmtpCheck, detect, detect_with_hint, is_binary, is_ftp_command};
 use machine::Requests;
 pub(crate) use machine::{Ctx, LineMachine, Literal};
 
@@ -124,6 +123,7 @@ enum Machine {
     Smtp(SmtpDialog),
     Imap(ImapDialog),
     Pop3(Pop3Dialog),
+    Ftp(FtpDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -134,6 +134,7 @@ impl Machine {
             Machine::Smtp(m) => Some(m),
             Machine::Imap(m) => Some(m),
             Machine::Pop3(m) => Some(m),
+            Machine::Ftp(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -678,6 +679,30 @@ impl Recognition {
             binary_seen,
         } = machine
         else {
+            // Nothing SMTP of the client's yet (from the start, the check
+            // awaits its first line).
+            let smtp_unheard = *smtp_check == SmtpCheck::AwaitClient
+                || (matches!(machine, Machine::Smtp(_))
+                    && facts.capabilities.is_empty()
+                    && facts.starttls_command.is_none()
+                    && facts.sensitive_command.is_none());
+            if smtp_unheard && side == Side::Client && is_ftp_command(line) {
+                // The `220` greeting was FTP's: the client says so.
+                *smtp_check = SmtpCheck::Settled;
+                *machine = Machine::Ftp(FtpDialog::greeted());
+                facts.protocol = Some(Protocol::Ftp);
+                return;
+            }
+            let ftp_unheard = matches!(machine, Machine::Ftp(_))
+                && facts.capabilities.is_empty()
+                && facts.starttls_command.is_none()
+                && facts.sensitive_command.is_none();
+            if ftp_unheard && side == Side::Client && detect(side, line) == Some(Protocol::Smtp) {
+                // A `220` on an FTP port, then EHLO: SMTP after all.
+                *machine = Machine::Smtp(SmtpDialog::default());
+                facts.protocol = Some(Protocol::Smtp);
+                return;
+            }
             *smtp_check = smtp_check.step(side, line);
             if *smtp_check == SmtpCheck::Refuted {
                 *smtp_check = SmtpCheck::Settled;
@@ -694,14 +719,15 @@ impl Recognition {
         let hint = (enough && !self.from_start)
             .then_some(self.port_hint)
             .flatten();
-        let detected = detect(side, line);
+        let detected = detect_with_hint(side, line, self.port_hint);
         match detected.or(hint) {
             Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
+            Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
-            None => {}
+            Some(Protocol::Postgresql) | None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
+            Some(Protocol::Postgresql) | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -750,7 +776,7 @@ fn judge_line<'a>(
 /// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
 const BINARY: &str = "binary data";
 const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
-const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP or POP3 greeting or command";
+const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP, POP3 or FTP greeting or command";
 
 /// The dialog is not mail: no machine reads it any more, and what a
 /// machine made of its first lines is forgotten (which bytes are secret,
@@ -772,6 +798,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Smtp(_) => Some(Protocol::Smtp),
         Machine::Imap(_) => Some(Protocol::Imap),
         Machine::Pop3(_) => Some(Protocol::Pop3),
+        Machine::Ftp(_) => Some(Protocol::Ftp),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
