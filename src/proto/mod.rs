@@ -12,6 +12,7 @@ pub(crate) mod imap;
 pub(crate) mod lines;
 pub(crate) mod pending;
 pub(crate) mod pop3;
+pub(crate) mod postgres;
 pub(crate) mod sasl;
 pub(crate) mod secrecy;
 pub(crate) mod smtp;

@@ -475,6 +475,16 @@ impl SecretGuard {
         }
     }
 
+    /// A PostgreSQL client message of type `kind` whose body is `len`
+    /// bytes at stream `offset`: a `p` message (PasswordMessage,
+    /// SASLInitialResponse, SASLResponse, GSSResponse) is secret whole, by
+    /// its type alone, whatever the exchange showed.
+    pub(crate) fn client_message(&mut self, kind: u8, offset: u64, len: u64, spans: &mut SecretSpans) {
+        if kind == b'p' {
+            spans.add(Side::Client, offset, offset.saturating_add(len));
+        }
+    }
+
     /// The client's stream ended (or lost bytes): a cut secret line's tail
     /// runs to `offset`.
     pub(crate) fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {

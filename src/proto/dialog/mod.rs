@@ -18,6 +18,7 @@ use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
+use super::postgres::{self, PgDialog};
 use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
@@ -124,6 +125,8 @@ enum Machine {
     Imap(ImapDialog),
     Pop3(Pop3Dialog),
     Ftp(FtpDialog),
+    /// Read as messages, not lines (see [`MailDialog::messages`]).
+    Postgres(PgDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -135,6 +138,7 @@ impl Machine {
             Machine::Imap(m) => Some(m),
             Machine::Pop3(m) => Some(m),
             Machine::Ftp(m) => Some(m),
+            Machine::Postgres(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -463,6 +467,9 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
+            Mode::Lines if matches!(self.machine, Machine::Postgres(_)) => {
+                self.messages(side, input, at)
+            }
             Mode::Lines => self.lines(side, input, at),
         }
     }
@@ -550,6 +557,28 @@ impl MailDialog {
         take
     }
 
+    /// Feeds a binary protocol's messages until one of them changes a
+    /// mode (PostgreSQL: its machine frames them, the guard judges each
+    /// client message by its type).
+    fn messages(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let MailDialog {
+            facts,
+            machine,
+            requests,
+            secrets,
+            ..
+        } = self;
+        let Machine::Postgres(pg) = machine else {
+            return input.len();
+        };
+        let mut ctx = Ctx {
+            facts,
+            requests,
+            in_body: PerSide::both(false),
+        };
+        pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx)
+    }
+
     /// Feeds lines until one of them changes a mode.
     fn lines(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
@@ -610,10 +639,21 @@ impl MailDialog {
         let already = probe.len();
         probe.extend_from_slice(input.get(..8).unwrap_or(input));
         let verdict = sniff(&probe);
-        if verdict == Sniff::NeedMore && probe.len() < 8 && input.len() < 8 {
+        // A client's first bytes may be a PostgreSQL startup packet: its
+        // first 8 bytes tell.
+        let first_client = side == Side::Client
+            && matches!(self.machine, Machine::Undetected { .. })
+            && postgres::may_be_startup(&probe);
+        let wait = verdict == Sniff::NeedMore || first_client;
+        if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
         }
+        if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
+            self.machine = Machine::Postgres(PgDialog::default());
+            self.facts.protocol = Some(Protocol::Postgresql);
+        }
+        let dir = &mut self.dirs[side];
         probe.truncate(already);
         dir.held_at = None;
         let tls = verdict == Sniff::Tls;
@@ -799,6 +839,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Imap(_) => Some(Protocol::Imap),
         Machine::Pop3(_) => Some(Protocol::Pop3),
         Machine::Ftp(_) => Some(Protocol::Ftp),
+        Machine::Postgres(_) => Some(Protocol::Postgresql),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
