@@ -351,7 +351,8 @@ fn recognised_by_content() {
 
 #[test]
 fn reply_lines() {
-    let cases: &[(&[u8], Option<(u16, bool, &[u8])>)] = &[
+    type Parsed<'a> = Option<(u16, bool, &'a [u8])>;
+    let cases: &[(&[u8], Parsed<'_>)] = &[
         (b"220 ready", Some((220, true, b"ready"))),
         (b"211-Features:", Some((211, false, b"Features:"))),
         (b"226", Some((226, true, b""))),

@@ -16,9 +16,7 @@
 //! [`SecretGuard`], by its type alone, before anything reads it.
 
 use super::dialog::{Ctx, LineMachine};
-use super::facts::{
-    CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer,
-};
+use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
 use super::lines::Line;
 use super::secrecy::SecretGuard;
 use crate::flow::{PacketRef, PerSide, Side};
@@ -63,7 +61,12 @@ pub(crate) fn may_be_startup(first: &[u8]) -> bool {
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at + 4)?;
-    Some(u32::from_be_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
+    Some(u32::from_be_bytes([
+        *b.first()?,
+        *b.get(1)?,
+        *b.get(2)?,
+        *b.get(3)?,
+    ]))
 }
 
 /// One direction's framing.
@@ -190,7 +193,9 @@ impl PgDialog {
         ctx: &mut Ctx<'_>,
     ) -> (usize, bool) {
         // The one-byte answer to SSLRequest or GSSENCRequest.
-        if side == Side::Server && self.asked != Asked::Nothing && self.framers.server.buf.is_empty()
+        if side == Side::Server
+            && self.asked != Asked::Nothing
+            && self.framers.server.buf.is_empty()
         {
             if let Some(&byte) = input.first() {
                 if byte != b'E' {
@@ -207,7 +212,9 @@ impl PgDialog {
         }
         let framer = &mut self.framers[side];
         if framer.skip > 0 {
-            let n = usize::try_from(framer.skip).unwrap_or(usize::MAX).min(input.len());
+            let n = usize::try_from(framer.skip)
+                .unwrap_or(usize::MAX)
+                .min(input.len());
             framer.skip -= n as u64;
             if framer.skip == 0 {
                 return (n, self.complete(side, packet, ctx));
@@ -229,7 +236,11 @@ impl PgDialog {
         let Some(len) = be32(&framer.buf, len_at) else {
             return (used, false);
         };
-        let limit = if framer.typed { MAX_MESSAGE } else { MAX_STARTUP_PACKET };
+        let limit = if framer.typed {
+            MAX_MESSAGE
+        } else {
+            MAX_STARTUP_PACKET
+        };
         if len < 4 || len > limit || (!framer.typed && len < 8) {
             framer.lost = true;
             return (used, false);
@@ -247,7 +258,9 @@ impl PgDialog {
         let room = (MAX_KEPT as u64).saturating_sub(have).min(wanted);
         let rest = input.get(used..).unwrap_or_default();
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
-        framer.buf.extend_from_slice(rest.get(..take).unwrap_or_default());
+        framer
+            .buf
+            .extend_from_slice(rest.get(..take).unwrap_or_default());
         used += take;
         let have = (framer.buf.len() - header) as u64;
         if have == body_len {
@@ -318,7 +331,8 @@ impl PgDialog {
                 // SASLInitialResponse: the mechanism's name, then its data.
                 let mechanism = sasl_name(cstr(body));
                 let mut cred = self.credential(&format!("PG-{mechanism}"), SecretKind::None);
-                cred.evidence.push(evidence.secret_from(shown + cstr(body).len()));
+                cred.evidence
+                    .push(evidence.secret_from(shown + cstr(body).len()));
                 self.replace_login(cred, ctx);
             }
             // SASLResponse, GSSResponse: part of the exchange on record.

@@ -479,7 +479,13 @@ impl SecretGuard {
     /// bytes at stream `offset`: a `p` message (PasswordMessage,
     /// SASLInitialResponse, SASLResponse, GSSResponse) is secret whole, by
     /// its type alone, whatever the exchange showed.
-    pub(crate) fn client_message(&mut self, kind: u8, offset: u64, len: u64, spans: &mut SecretSpans) {
+    pub(crate) fn client_message(
+        &mut self,
+        kind: u8,
+        offset: u64,
+        len: u64,
+        spans: &mut SecretSpans,
+    ) {
         if kind == b'p' {
             spans.add(Side::Client, offset, offset.saturating_add(len));
         }

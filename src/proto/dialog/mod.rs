@@ -14,11 +14,11 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::postgres::{self, PgDialog};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
-use super::postgres::{self, PgDialog};
 use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
