@@ -215,6 +215,16 @@ def main():
             (6, [(1, b"+OK maildrop\r\n"), (0, b"QUIT\r\n")]),
             (7, [(1, b"From: a\r\n\r\nbody\r\n.\r\n"), (0, b"QUIT\r\n"), (1, b"+OK bye\r\n")]),
         ],
+        "dialog_ftp": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"PASS s3cret\r\n"), (1, b"230 ok\r\n")]),
+            (5, [(1, b"226 done\r\n"), (0, b"XXXX XXX\r\n"), (1, b"500 what\r\n")]),
+        ],
+        "dialog_postgres": [
+            (1, [(0, b"\x00\x00\x00\x25\x00\x03\x00\x00user\x00alice\x00database\x00db\x00\x00")]),
+            (3, [(0, b"p\x00\x00\x00\x0bs3cret\x00"), (1, b"R\x00\x00\x00\x08\x00\x00\x00\x00")]),
+            (4, [(0, b"p\x00\x00\x00\x28md54e7fabaaf34d780c4a5822d28ee1c83e\x00")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

@@ -26,8 +26,8 @@ struct Wild {
     about: &'static str,
     conversations: Vec<Conversation>,
     restamp: Vec<Restamp>,
-    /// Mail sessions the report must hold (non-mail flows are absent:
-    /// check.py counts any reported as SMTP, IMAP or POP3).
+    /// Sessions the report must hold (flows of no protocol stripwatch
+    /// reads are absent: check.py counts any reported as one).
     truth: Vec<Value>,
 }
 
@@ -44,6 +44,27 @@ fn truth(c: &Conversation, offered: Option<bool>, tls: bool, findings: &[&str]) 
         "tls_established": tls,
         "cleartext_credentials": [],
         "expected_findings": findings,
+        "acceptable_findings": [],
+    })
+}
+
+/// The guesser's session: FTP, no FEAT, each USER/PASS a cleartext
+/// credential.
+fn ftp_truth(c: &Conversation) -> Value {
+    json!({
+        "protocol": "ftp",
+        "client": c.client.to_string(),
+        "server": c.server.to_string(),
+        "implicit_tls": false,
+        "starttls_offered": null,
+        "starttls_requested": false,
+        "starttls_accepted": null,
+        "tls_established": false,
+        "cleartext_credentials": [
+            {"mechanism": "USER-PASS", "username": "admin"},
+            {"mechanism": "USER-PASS", "username": "root"},
+        ],
+        "expected_findings": ["cleartext-credentials"],
         "acceptable_findings": [],
     })
 }
@@ -97,8 +118,8 @@ fn catalog() -> Vec<Wild> {
     let smtp_2525 = starttls_session("192.0.2.71:40001", "198.51.100.25:2525", 71).starts_at(1, 0);
     out.push(Wild {
         file: "ftp-guesser-client-port-2525.pcap",
-        about: "An FTP password guesser whose client port is 2525 (a mail port): `220 FTP Service`, USER/PASS answered 331 and 530; not mail, so not in the truth (reported as `unknown`). Then a real SMTP server on 2525: STARTTLS, TLS.",
-        truth: vec![truth(&smtp_2525, Some(true), true, &[])],
+        about: "An FTP password guesser whose client port is 2525 (a mail port): `220 FTP Service`, USER/PASS answered 331 and 530; FTP (server port 21), two cleartext credentials. Then a real SMTP server on 2525: STARTTLS, TLS.",
+        truth: vec![ftp_truth(&ftp), truth(&smtp_2525, Some(true), true, &[])],
         conversations: vec![ftp, smtp_2525],
         restamp: Vec::new(),
     });

@@ -74,7 +74,7 @@ pub enum FindingKind {
     /// Challenge-response material (CRAM-MD5, DIGEST-MD5, APOP, NTLM) crossed without TLS:
     /// crackable offline.
     WeakCredentialsExposed,
-    /// Cleartext SMTP, IMAP or POP3 on an implicit-TLS port (465, 993, 995).
+    /// Cleartext on an implicit-TLS port (465, 993, 995, 990 for FTP).
     PlaintextOnImplicitTlsPort,
     /// An IMAP `* PREAUTH` greeting on a cleartext connection.
     PreauthNoTls,
@@ -323,6 +323,10 @@ fn client_after(info: &SessionInfo, line: &Evidence) -> Option<crate::flow::Pack
 
 /// The masked or mangled word on a capability line, for the summary.
 fn masked_word<'a>(line: &'a [u8], keyword: &str) -> &'a [u8] {
+    // A keyword of several words (FTP's AUTH TLS) is the whole line.
+    if keyword.contains(' ') {
+        return crate::proto::words::trim(line);
+    }
     line.split(|b| matches!(b, b' ' | b'-' | b'[' | b']' | b'(' | b')'))
         .find(|w| crate::proto::words::is_stripped_token(w, keyword, &["STARTTLS", "STLS"]))
         .unwrap_or(line)
@@ -331,6 +335,10 @@ fn masked_word<'a>(line: &'a [u8], keyword: &str) -> &'a [u8] {
 /// A word a middlebox mangled (one edit from the keyword) rather than
 /// masked with one repeated character.
 fn is_mangled(word: &[u8], keyword: &str) -> bool {
+    if keyword.contains(' ') {
+        return !crate::proto::words::is_masked_token(word, keyword.len(), &[])
+            && !crate::proto::words::is_overwritten_phrase(word, keyword);
+    }
     crate::proto::words::is_mangled_token(word, keyword, &["STARTTLS", "STLS"])
 }
 

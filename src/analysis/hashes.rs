@@ -7,6 +7,8 @@
 //!   `<digest>:<timestamp>`.
 //! - NTLM: NetNTLMv1 (hashcat 5500) `user::domain:lm:nt:challenge`,
 //!   NetNTLMv2 (hashcat 5600) `user::domain:challenge:ntproof:blob`.
+//! - PostgreSQL MD5 (`PG-MD5`): hashcat mode 11100,
+//!   `$postgres$<user>*<salt as 8 hex>*<32 hex after "md5">`.
 //! - DIGEST-MD5, which hashcat lacks: John the Ripper's `dmd5` format,
 //!   `$DIGEST-MD5$user$realm$nonce$digest-uri$cnonce$nc$qop$response[$authzid]`.
 //!
@@ -41,6 +43,7 @@ pub(crate) fn hash_line(cred: &Credential) -> Option<HashLine> {
         "APOP" => apop(cred)?,
         "NTLM" => ntlm(cred, user)?,
         "DIGEST-MD5" => digest_md5(cred, user)?,
+        "PG-MD5" => postgres_md5(cred, user)?,
         _ => return None,
     };
     Some(HashLine {
@@ -60,6 +63,27 @@ fn extra<'c>(cred: &'c Credential, name: &str) -> Option<&'c [u8]> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_slice())
+}
+
+/// hashcat 11100: `$postgres$<user>*<salt hex>*<hash hex>` (the user is
+/// the MD5's salt too; one holding `*`, `$` or a non-printable byte is left
+/// out).
+fn postgres_md5(cred: &Credential, user: &[u8]) -> Option<Formatted> {
+    let salt = cred.challenge.as_deref()?;
+    let hex = |b: &[u8], n: usize| b.len() == n && b.iter().all(u8::is_ascii_hexdigit);
+    let printable = user
+        .iter()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'*' | b'$'));
+    if !hex(salt, 8) || !hex(&cred.secret, 32) || !printable || user.is_empty() {
+        return None;
+    }
+    let text = format!(
+        "$postgres${}*{}*{}",
+        String::from_utf8_lossy(user),
+        String::from_utf8_lossy(salt),
+        String::from_utf8_lossy(&cred.secret)
+    );
+    Some(("hashcat", "11100", text))
 }
 
 /// hashcat 10200: `$cram_md5$<base64 challenge>$<base64 "user digest">`.
@@ -177,6 +201,30 @@ mod tests {
             "$cram_md5$PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\
              $dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
         );
+    }
+
+    /// hashcat's own example for mode 11100 (module_11100.c's self-test).
+    #[test]
+    fn postgres_md5_hashcat_example() {
+        let c = cred(
+            "PG-MD5",
+            b"postgres",
+            b"4e7fabaaf34d780c4a5822d28ee1c83e",
+            b"74402844",
+        );
+        let h = hash_line(&c).unwrap();
+        assert_eq!((h.tool, h.format), ("hashcat", "11100"));
+        assert_eq!(
+            h.line,
+            "$postgres$postgres*74402844*4e7fabaaf34d780c4a5822d28ee1c83e"
+        );
+        // A user with the format's separator, or a short hash: left out.
+        for (user, secret) in [
+            (&b"a*b"[..], &b"4e7fabaaf34d780c4a5822d28ee1c83e"[..]),
+            (b"postgres", b"4e7fab"),
+        ] {
+            assert!(hash_line(&cred("PG-MD5", user, secret, b"74402844")).is_none());
+        }
     }
 
     #[test]

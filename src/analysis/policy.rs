@@ -155,7 +155,9 @@ impl PolicyRule {
         }
         for p in &f.protocols {
             if crate::proto::Protocol::from_name(p).is_none() {
-                return Err(fail(format!("unknown protocol {p:?} (smtp, imap or pop3)")));
+                return Err(fail(format!(
+                    "unknown protocol {p:?} (smtp, imap, pop3, ftp or postgresql)"
+                )));
             }
         }
         Ok(PolicyRule {
@@ -332,7 +334,7 @@ mod tests {
             e("[[servers]]\nname = \"a\"\naddresses = [\"192.0.2.1\"]\nmust_offer_startls = true")
                 .contains("unknown field")
         );
-        assert!(e("[[servers]]\nname = \"a\"\naddresses = [\"192.0.2.1\"]\nprotocols = [\"ftp\"]\nimplicit_tls_only = true").contains("unknown protocol"));
+        assert!(e("[[servers]]\nname = \"a\"\naddresses = [\"192.0.2.1\"]\nprotocols = [\"gopher\"]\nimplicit_tls_only = true").contains("unknown protocol"));
     }
 
     #[test]

@@ -157,6 +157,8 @@ pub(crate) enum ProtocolArg {
     Smtp,
     Imap,
     Pop3,
+    Ftp,
+    Postgresql,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -165,6 +167,8 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Smtp => Protocol::Smtp,
             ProtocolArg::Imap => Protocol::Imap,
             ProtocolArg::Pop3 => Protocol::Pop3,
+            ProtocolArg::Ftp => Protocol::Ftp,
+            ProtocolArg::Postgresql => Protocol::Postgresql,
         }
     }
 }

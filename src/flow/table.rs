@@ -25,15 +25,21 @@ impl PortSet {
     /// IMAP (143, 993).
     pub const MAIL_PORTS: [u16; 8] = [25, 465, 587, 2525, 110, 995, 143, 993];
 
+    /// The other protocols with an in-band TLS upgrade: FTP (21, implicit
+    /// 990), PostgreSQL (5432). A session on them is reported only when its
+    /// dialog speaks that protocol; mail-only traffic never reaches them.
+    pub const UPGRADE_PORTS: [u16; 3] = [21, 990, 5432];
+
     /// No port.
     pub fn empty() -> Self {
         PortSet(Box::new([0; 1024]))
     }
 
-    /// The [`Self::MAIL_PORTS`] (the default of [`FlowConfig::ports`]).
+    /// The [`Self::MAIL_PORTS`] and [`Self::UPGRADE_PORTS`] (the default
+    /// of [`FlowConfig::ports`]).
     pub fn mail() -> Self {
         let mut set = Self::empty();
-        for p in Self::MAIL_PORTS {
+        for p in Self::MAIL_PORTS.into_iter().chain(Self::UPGRADE_PORTS) {
             set.insert(p);
         }
         set

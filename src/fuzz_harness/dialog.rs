@@ -359,3 +359,58 @@ pub(crate) fn dialog_imap(data: &[u8]) {
 pub(crate) fn dialog_pop3(data: &[u8]) {
     deep(data, POP3, Protocol::Pop3, 110);
 }
+
+const FTP_CAPS: Script = &[
+    (S, b"220 (vsFTPd 3.0.5)\r\n"),
+    (C, b"FEAT\r\n"),
+    (
+        S,
+        b"211-Features:\r\n AUTH TLS\r\n EPRT\r\n PBSZ\r\n211 End\r\n",
+    ),
+];
+
+const FTP: &[Script] = &[
+    &[],
+    FTP_CAPS,
+    &[(C, b"AUTH TLS\r\n")],
+    &[
+        (C, b"AUTH TLS\r\n"),
+        (S, b"234 Proceed with negotiation.\r\n"),
+    ],
+    &[(C, b"USER alice\r\n"), (S, b"331 Password required\r\n")],
+    &[(C, b"LIST\r\n"), (S, b"150 Here comes the listing\r\n")],
+];
+
+pub(crate) fn dialog_ftp(data: &[u8]) {
+    deep(data, FTP, Protocol::Ftp, 21);
+}
+
+const PG_SSL: Script = &[(C, &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), (S, b"N")];
+
+const PG: &[Script] = &[
+    &[],
+    PG_SSL,
+    &[(
+        C,
+        b"\x00\x00\x00\x25\x00\x03\x00\x00user\x00alice\x00database\x00db\x00\x00",
+    )],
+    &[
+        (
+            C,
+            b"\x00\x00\x00\x25\x00\x03\x00\x00user\x00alice\x00database\x00db\x00\x00",
+        ),
+        (S, b"R\x00\x00\x00\x08\x00\x00\x00\x03"),
+    ],
+    &[
+        (
+            C,
+            b"\x00\x00\x00\x25\x00\x03\x00\x00user\x00alice\x00database\x00db\x00\x00",
+        ),
+        (S, b"R\x00\x00\x00\x0c\x00\x00\x00\x05\x74\x40\x28\x44"),
+    ],
+];
+
+/// PostgreSQL: the startup phase's messages, then arbitrary events.
+pub(crate) fn dialog_postgres(data: &[u8]) {
+    deep(data, PG, Protocol::Postgresql, 5432);
+}

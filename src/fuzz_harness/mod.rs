@@ -39,6 +39,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_smtp", dialog::dialog_smtp),
     ("dialog_imap", dialog::dialog_imap),
     ("dialog_pop3", dialog::dialog_pop3),
+    ("dialog_ftp", dialog::dialog_ftp),
+    ("dialog_postgres", dialog::dialog_postgres),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];

@@ -15,7 +15,8 @@ pub(crate) const MAX_CREDENTIALS: usize = 256;
 /// Longest excerpt kept as evidence (a line is cut, never buffered whole).
 pub const EVIDENCE_BYTES: usize = 256;
 
-/// Mail protocol of a session.
+/// Protocol of a session: mail, or another protocol with an in-band TLS
+/// upgrade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -25,6 +26,12 @@ pub enum Protocol {
     Imap,
     /// POP3 (ports 110, 995 when the dialog does not tell).
     Pop3,
+    /// FTP's control connection with AUTH TLS (RFC 4217; ports 21, 990 when the dialog does
+    /// not tell).
+    Ftp,
+    /// PostgreSQL's frontend/backend protocol with SSLRequest (port 5432 when the dialog does
+    /// not tell).
+    Postgresql,
 }
 
 impl Protocol {
@@ -34,21 +41,30 @@ impl Protocol {
             25 | 465 | 587 | 2525 => Some(Protocol::Smtp),
             143 | 993 => Some(Protocol::Imap),
             110 | 995 => Some(Protocol::Pop3),
+            21 | 990 => Some(Protocol::Ftp),
+            5432 => Some(Protocol::Postgresql),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
-    /// (RFC 8314).
+    /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995)
+        matches!(port, 465 | 993 | 995 | 990)
     }
+
+    /// Every protocol.
+    pub(crate) const ALL: [Protocol; 5] = [
+        Protocol::Smtp,
+        Protocol::Imap,
+        Protocol::Pop3,
+        Protocol::Ftp,
+        Protocol::Postgresql,
+    ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
     pub(crate) fn from_name(name: &str) -> Option<Protocol> {
-        [Protocol::Smtp, Protocol::Imap, Protocol::Pop3]
-            .into_iter()
-            .find(|p| p.name() == name)
+        Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -56,14 +72,19 @@ impl Protocol {
             Protocol::Smtp => "smtp",
             Protocol::Imap => "imap",
             Protocol::Pop3 => "pop3",
+            Protocol::Ftp => "ftp",
+            Protocol::Postgresql => "postgresql",
         }
     }
 
-    /// The STARTTLS keyword of the protocol (POP3 calls it STLS).
+    /// The STARTTLS keyword of the protocol (POP3 calls it STLS, FTP
+    /// AUTH TLS, PostgreSQL SSLRequest).
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
             Protocol::Smtp | Protocol::Imap => "STARTTLS",
+            Protocol::Ftp => "AUTH TLS",
+            Protocol::Postgresql => "SSLRequest",
         }
     }
 }

@@ -7,10 +7,12 @@
 
 pub(crate) mod dialog;
 pub mod facts;
+pub(crate) mod ftp;
 pub(crate) mod imap;
 pub(crate) mod lines;
 pub(crate) mod pending;
 pub(crate) mod pop3;
+pub(crate) mod postgres;
 pub(crate) mod sasl;
 pub(crate) mod secrecy;
 pub(crate) mod smtp;

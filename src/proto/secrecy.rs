@@ -151,6 +151,40 @@ const POP3: Vocabulary = Vocabulary {
     ],
 };
 
+/// FTP (RFC 959, 2228, 2389, 4217 and the usual extensions). `USER`
+/// opens the exchange (its name stays visible), `PASS` and `ACCT` carry
+/// the secret, `ADAT` a security mechanism's data, and RFC 2228's
+/// protected commands (`MIC`, `CONF`, `ENC`) hide any command, a password
+/// among them. `AUTH TLS` carries nothing secret.
+const FTP: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[
+        ("USER", Shown::Words(2)),
+        ("PASS", Shown::Words(1)),
+        ("ACCT", Shown::Words(1)),
+        ("ADAT", Shown::Words(1)),
+        ("MIC", Shown::Words(1)),
+        ("CONF", Shown::Words(1)),
+        ("ENC", Shown::Words(1)),
+    ],
+    known: &[
+        "ABOR", "ALLO", "APPE", "AUTH", "CCC", "CDUP", "CLNT", "CWD", "DELE", "EPRT", "EPSV",
+        "FEAT", "HELP", "HOST", "LANG", "LIST", "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE",
+        "NLST", "NOOP", "OPTS", "PASV", "PBSZ", "PORT", "PROT", "PWD", "QUIT", "REIN", "REST",
+        "RETR", "RMD", "RNFR", "RNTO", "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU",
+        "SYST", "TYPE", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
+    ],
+};
+
+/// PostgreSQL speaks no lines: its client messages are judged by their
+/// type (see [`SecretGuard::client_message`]). A line read as one (a
+/// dialog taken for PostgreSQL that is not) is secret whole.
+const NO_LINES: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[],
+    known: &[],
+};
+
 /// What of a command that starts an exchange stays visible: the words that
 /// name it (the tag counts) and the username where the command's syntax
 /// makes it plain (it is in the credential record anyway). Everything
@@ -219,6 +253,8 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Smtp => &SMTP,
         Protocol::Imap => &IMAP,
         Protocol::Pop3 => &POP3,
+        Protocol::Ftp => &FTP,
+        Protocol::Postgresql => &NO_LINES,
     }
 }
 
@@ -271,9 +307,10 @@ fn classify_with(vocabulary: &Vocabulary, line: &[u8]) -> LineClass {
     }
     // A command a middlebox overwrote with one repeated character
     // (`XXXXXXXX` for STARTTLS) is evidence, not a secret.
-    let overwritten = args.is_empty()
+    let overwritten = (args.is_empty()
         && [4, 8].contains(&verb.len())
-        && super::words::is_overwritten_command(verb, verb.len());
+        && super::words::is_overwritten_command(verb, verb.len()))
+        || super::words::is_overwritten_phrase(line, "AUTH TLS");
     if overwritten || vocabulary.known.iter().any(|k| is(verb, k)) {
         LineClass::Known
     } else {
@@ -406,6 +443,12 @@ impl SecretGuard {
                 tag.as_deref().is_some_and(|t| prefix(first) == t) || is(first, "*") && bye(line)
             }
             Some(Protocol::Pop3) => line.starts_with(b"+OK") || line.starts_with(b"-ERR"),
+            // 331 and 332 ask for more (PASS, ACCT), 334 and 335 for more
+            // ADAT; 1xx are preliminary.
+            Some(Protocol::Ftp) => {
+                smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
+            }
+            Some(Protocol::Postgresql) => false,
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {
@@ -429,6 +472,22 @@ impl SecretGuard {
         }
         if protocol == Some(Protocol::Imap) {
             self.continues_secret = Some(secret || self.last_secret);
+        }
+    }
+
+    /// A PostgreSQL client message of type `kind` whose body is `len`
+    /// bytes at stream `offset`: a `p` message (PasswordMessage,
+    /// SASLInitialResponse, SASLResponse, GSSResponse) is secret whole, by
+    /// its type alone, whatever the exchange showed.
+    pub(crate) fn client_message(
+        &mut self,
+        kind: u8,
+        offset: u64,
+        len: u64,
+        spans: &mut SecretSpans,
+    ) {
+        if kind == b'p' {
+            spans.add(Side::Client, offset, offset.saturating_add(len));
         }
     }
 

@@ -105,6 +105,22 @@ pub(crate) fn is_overwritten_command(word: &[u8], len: usize) -> bool {
     len > 0 && word.len() == len && word.windows(2).all(|w| w.first() == w.get(1))
 }
 
+/// A client line of `phrase`'s shape (same length, spaces where it has
+/// them) whose other characters are one repeated character: a middlebox
+/// overwrote a command of several words (FTP's `AUTH TLS` as
+/// `XXXX XXX`).
+pub(crate) fn is_overwritten_phrase(line: &[u8], phrase: &str) -> bool {
+    let phrase = phrase.as_bytes();
+    let mut filler = None;
+    line.len() == phrase.len()
+        && phrase.contains(&b' ')
+        && line.iter().zip(phrase).all(|(b, p)| match (*b, *p) {
+            (b' ', b' ') => true,
+            (_, b' ') | (b' ', _) => false,
+            (b, _) => *filler.get_or_insert(b) == b,
+        })
+}
+
 /// Offset just after the first `n` words of `line` (where a secret may
 /// start), or `None` when the line has no more than `n` words.
 pub(crate) fn after_words(line: &[u8], n: usize) -> Option<usize> {
@@ -205,6 +221,25 @@ mod tests {
         assert!(!is_overwritten_command(b"STARTTLS", 8));
         assert!(!is_overwritten_command(b"XXXXXXX", 8));
         assert!(is_overwritten_command(b"XXXX", 4));
+    }
+
+    #[test]
+    fn overwritten_phrases() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"XXXX XXX", true),
+            (b"**** ***", true),
+            (b"AUTH TLS", false),
+            (b"XXXXXXXX", false),
+            (b"XXXX XXY", false),
+            (b"XXX XXXX", false),
+            (b"XXXX XXX ", false),
+            (b"", false),
+        ];
+        for (line, want) in cases {
+            assert_eq!(is_overwritten_phrase(line, "AUTH TLS"), *want, "{line:?}");
+        }
+        // A phrase without a space is a command word (is_overwritten_command).
+        assert!(!is_overwritten_phrase(b"XXXX", "STLS"));
     }
 
     #[test]

@@ -50,11 +50,8 @@ impl<'a> Words<'a> {
         Words {
             p,
             s: p.server,
-            kw: if p.protocol == "pop3" {
-                "STLS"
-            } else {
-                "STARTTLS"
-            },
+            kw: crate::proto::Protocol::from_name(p.protocol)
+                .map_or("STARTTLS", crate::proto::Protocol::starttls_keyword),
             sessions: if p.sessions == 1 {
                 "session"
             } else {
@@ -193,6 +190,8 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         (_, "USER-PASS") => "USER/PASS".to_string(),
         (_, "APOP") => "APOP".to_string(),
         ("imap", m) => format!("AUTHENTICATE {m}"),
+        // Not SASL: the mechanism's own name (PG-MD5, ...).
+        ("postgresql", m) => m.to_string(),
         (_, m) => format!("AUTH {m}"),
     };
     logins

@@ -72,6 +72,56 @@ pub(crate) fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
     }
 }
 
+/// [`detect`], with the server port's hint deciding what FTP and mail
+/// share: a `220`-style reply from the server, `USER`, `PASS` or `QUIT`
+/// from the client are FTP on an FTP port. A command only FTP has is FTP
+/// on any port.
+pub(crate) fn detect_with_hint(
+    side: Side,
+    line: &[u8],
+    hint: Option<Protocol>,
+) -> Option<Protocol> {
+    if side == Side::Client && is_ftp_command(line) {
+        return Some(Protocol::Ftp);
+    }
+    let detected = detect(side, line);
+    let shared = match side {
+        Side::Server => detected == Some(Protocol::Smtp),
+        Side::Client => {
+            let verb = line.split(|b| *b == b' ').next().unwrap_or_default();
+            ["USER", "PASS", "QUIT", "NOOP"]
+                .iter()
+                .any(|k| verb.eq_ignore_ascii_case(k.as_bytes()))
+        }
+    };
+    if shared && hint == Some(Protocol::Ftp) {
+        Some(Protocol::Ftp)
+    } else {
+        detected
+    }
+}
+
+/// A client command only FTP sends (RFC 959, 2228, 2389, 3659, 4217):
+/// no SMTP, IMAP or POP3 command has these names, and `AUTH TLS`/`AUTH
+/// SSL` name no SASL mechanism.
+pub(crate) fn is_ftp_command(line: &[u8]) -> bool {
+    let mut words = line.split(|b| *b == b' ');
+    let verb = words.next().unwrap_or_default();
+    let arg = words.next().unwrap_or_default();
+    let is = |k: &str| verb.eq_ignore_ascii_case(k.as_bytes());
+    if is("AUTH") {
+        return [&b"TLS"[..], b"SSL", b"TLS-C", b"TLS-P"]
+            .iter()
+            .any(|m| arg.eq_ignore_ascii_case(m));
+    }
+    [
+        "FEAT", "SYST", "PWD", "XPWD", "CWD", "CDUP", "TYPE", "PASV", "EPSV", "PORT", "EPRT",
+        "NLST", "STOR", "SIZE", "MDTM", "MLSD", "MLST", "PBSZ", "PROT", "OPTS", "ACCT", "CLNT",
+    ]
+    .iter()
+    .any(|k| is(k))
+}
+
 /// True for a line no mail dialog sends: control bytes other than tab
 /// (a binary protocol, or a TLS stream read as text). Bytes past ASCII are
 /// text (UTF-8, or a Latin-1 banner).

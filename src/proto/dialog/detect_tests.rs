@@ -40,7 +40,7 @@ fn what_is_mail() {
             Some(FTP),
         ),
         (
-            "FTP multi-line greeting, FEAT answered 211",
+            "FTP multi-line greeting on an SMTP port, FEAT (FTP's only) answered 211",
             &[
                 (S, b"220-Welcome\r\n220 FTP ready\r\n"),
                 (C, b"FEAT\r\n"),
@@ -48,11 +48,11 @@ fn what_is_mail() {
             ],
             true,
             SMTP,
+            Some(Protocol::Ftp),
             None,
-            Some(FTP),
         ),
         (
-            "FTP AUTH TLS answered 234",
+            "FTP AUTH TLS (FTP's only) answered 234 on an SMTP port",
             &[
                 (S, b"220 FTP ready\r\n"),
                 (C, b"AUTH TLS\r\n"),
@@ -60,8 +60,20 @@ fn what_is_mail() {
             ],
             true,
             SMTP,
+            Some(Protocol::Ftp),
             None,
-            Some(FTP),
+        ),
+        (
+            "FTP guesser on port 21: 220 and USER are FTP's there",
+            &[
+                (S, b"220 FTP Service\r\n"),
+                (C, b"USER admin\r\n"),
+                (S, b"331 Password required for admin.\r\n"),
+            ],
+            true,
+            Some(Protocol::Ftp),
+            Some(Protocol::Ftp),
+            None,
         ),
         (
             "220 and a client line never answered",

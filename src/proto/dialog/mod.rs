@@ -14,11 +14,12 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::postgres::{self, PgDialog};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
-use super::{imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
+use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
 mod detect;
@@ -29,8 +30,7 @@ mod starttls;
 #[cfg(test)]
 mod upgrade_tests;
 
-pub(crate) use detect::detect;
-use detect::{SmtpCheck, is_binary};
+use detect::{SmtpCheck, detect, detect_with_hint, is_binary, is_ftp_command};
 use machine::Requests;
 pub(crate) use machine::{Ctx, LineMachine, Literal};
 
@@ -124,6 +124,9 @@ enum Machine {
     Smtp(SmtpDialog),
     Imap(ImapDialog),
     Pop3(Pop3Dialog),
+    Ftp(FtpDialog),
+    /// Read as messages, not lines (see [`MailDialog::messages`]).
+    Postgres(PgDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -134,6 +137,8 @@ impl Machine {
             Machine::Smtp(m) => Some(m),
             Machine::Imap(m) => Some(m),
             Machine::Pop3(m) => Some(m),
+            Machine::Ftp(m) => Some(m),
+            Machine::Postgres(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -462,6 +467,9 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
+            Mode::Lines if matches!(self.machine, Machine::Postgres(_)) => {
+                self.messages(side, input, at)
+            }
             Mode::Lines => self.lines(side, input, at),
         }
     }
@@ -549,6 +557,28 @@ impl MailDialog {
         take
     }
 
+    /// Feeds a binary protocol's messages until one of them changes a
+    /// mode (PostgreSQL: its machine frames them, the guard judges each
+    /// client message by its type).
+    fn messages(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let MailDialog {
+            facts,
+            machine,
+            requests,
+            secrets,
+            ..
+        } = self;
+        let Machine::Postgres(pg) = machine else {
+            return input.len();
+        };
+        let mut ctx = Ctx {
+            facts,
+            requests,
+            in_body: PerSide::both(false),
+        };
+        pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx)
+    }
+
     /// Feeds lines until one of them changes a mode.
     fn lines(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let gaps = PerSide::new(self.dirs.client.gaps, self.dirs.server.gaps);
@@ -609,10 +639,21 @@ impl MailDialog {
         let already = probe.len();
         probe.extend_from_slice(input.get(..8).unwrap_or(input));
         let verdict = sniff(&probe);
-        if verdict == Sniff::NeedMore && probe.len() < 8 && input.len() < 8 {
+        // A client's first bytes may be a PostgreSQL startup packet: its
+        // first 8 bytes tell.
+        let first_client = side == Side::Client
+            && matches!(self.machine, Machine::Undetected { .. })
+            && postgres::may_be_startup(&probe);
+        let wait = verdict == Sniff::NeedMore || first_client;
+        if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
         }
+        if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
+            self.machine = Machine::Postgres(PgDialog::default());
+            self.facts.protocol = Some(Protocol::Postgresql);
+        }
+        let dir = &mut self.dirs[side];
         probe.truncate(already);
         dir.held_at = None;
         let tls = verdict == Sniff::Tls;
@@ -678,6 +719,30 @@ impl Recognition {
             binary_seen,
         } = machine
         else {
+            // Nothing SMTP of the client's yet (from the start, the check
+            // awaits its first line).
+            let smtp_unheard = *smtp_check == SmtpCheck::AwaitClient
+                || (matches!(machine, Machine::Smtp(_))
+                    && facts.capabilities.is_empty()
+                    && facts.starttls_command.is_none()
+                    && facts.sensitive_command.is_none());
+            if smtp_unheard && side == Side::Client && is_ftp_command(line) {
+                // The `220` greeting was FTP's: the client says so.
+                *smtp_check = SmtpCheck::Settled;
+                *machine = Machine::Ftp(FtpDialog::greeted());
+                facts.protocol = Some(Protocol::Ftp);
+                return;
+            }
+            let ftp_unheard = matches!(machine, Machine::Ftp(_))
+                && facts.capabilities.is_empty()
+                && facts.starttls_command.is_none()
+                && facts.sensitive_command.is_none();
+            if ftp_unheard && side == Side::Client && detect(side, line) == Some(Protocol::Smtp) {
+                // A `220` on an FTP port, then EHLO: SMTP after all.
+                *machine = Machine::Smtp(SmtpDialog::default());
+                facts.protocol = Some(Protocol::Smtp);
+                return;
+            }
             *smtp_check = smtp_check.step(side, line);
             if *smtp_check == SmtpCheck::Refuted {
                 *smtp_check = SmtpCheck::Settled;
@@ -694,14 +759,15 @@ impl Recognition {
         let hint = (enough && !self.from_start)
             .then_some(self.port_hint)
             .flatten();
-        let detected = detect(side, line);
+        let detected = detect_with_hint(side, line, self.port_hint);
         match detected.or(hint) {
             Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
+            Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
-            None => {}
+            Some(Protocol::Postgresql) | None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
+            Some(Protocol::Postgresql) | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -750,7 +816,7 @@ fn judge_line<'a>(
 /// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
 const BINARY: &str = "binary data";
 const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
-const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP or POP3 greeting or command";
+const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP, POP3 or FTP greeting or command";
 
 /// The dialog is not mail: no machine reads it any more, and what a
 /// machine made of its first lines is forgotten (which bytes are secret,
@@ -772,6 +838,8 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Smtp(_) => Some(Protocol::Smtp),
         Machine::Imap(_) => Some(Protocol::Imap),
         Machine::Pop3(_) => Some(Protocol::Pop3),
+        Machine::Ftp(_) => Some(Protocol::Ftp),
+        Machine::Postgres(_) => Some(Protocol::Postgresql),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
