@@ -165,9 +165,10 @@ pub(crate) struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// The mail ports and --port.
+    /// The mail ports, the other upgrade protocols' and --port.
     pub(crate) fn ports(&self) -> Vec<u16> {
         let mut ports = PortSet::MAIL_PORTS.to_vec();
+        ports.extend(PortSet::UPGRADE_PORTS);
         ports.extend(&self.flow.ports);
         ports
     }
