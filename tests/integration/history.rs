@@ -469,6 +469,65 @@ fn the_file_is_private_reopened_and_its_counts_add_up() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A copy of the classic pcap `name` (little-endian, microseconds) with
+/// every packet `secs` seconds later: the same servers and sessions, other
+/// times (so not the batch of observations the original is).
+pub(crate) fn shifted(name: &str, secs: u32, dir: &std::path::Path) -> String {
+    let mut bytes = std::fs::read(sample(name)).unwrap();
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let ts = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        bytes[at..at + 4].copy_from_slice(&(ts + secs).to_le_bytes());
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + len;
+    }
+    assert_eq!(at, bytes.len());
+    let path = dir.join(format!("{secs}-{}", name.replace('/', "-")));
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn processes_sharing_one_sqlite_file_at_once_lose_and_double_count_nothing() {
+    let dir = scratch("history-sqlite-writers");
+    let db = dir.join("h.db");
+    let db = db.to_str().unwrap();
+    let captures: Vec<String> = (1..=4).map(|k| shifted(WEEK2, k, &dir)).collect();
+    let children: Vec<std::process::Child> = captures
+        .iter()
+        .chain(std::iter::once(&captures[0]))
+        .map(|capture| {
+            Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+                .args(["analyze", "--quiet", "--history", db, "--sensor", "tap"])
+                .args(["--format", "jsonl", capture])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Four captures of 3 sessions per server; the fifth process had the
+    // first capture again: not counted.
+    let (rows, count) = tallies(Path::new(db));
+    let mut want: Vec<Tally> = SERVERS
+        .iter()
+        .map(|(server, _, _)| row(server, "tap", "absent", 12))
+        .collect();
+    want.sort();
+    assert_eq!(rows, want);
+    assert_eq!(count, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Version 1 of the schema, as stripwatch wrote it (one table of STARTTLS
 /// per server and sensor).
 const VERSION_1: &str = "CREATE TABLE stripwatch_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -6,7 +6,9 @@
 //! password in any message. The cluster is stopped and its directory
 //! removed at the end, even when the test fails.
 
-use super::{OUTSIDE, SERVERS, Tally, WEEK2, history, json_of, kinds, server_of, stripped};
+use super::{
+    OUTSIDE, SERVERS, Tally, WEEK2, history, json_of, kinds, server_of, shifted, stripped,
+};
 use crate::common::require_external;
 use crate::gen_samples::history as h;
 use crate::output::support::{analyze, sample};
@@ -183,25 +185,6 @@ impl Drop for Cluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A copy of the classic pcap `name` (little-endian, microseconds) with
-/// every packet `secs` seconds later: the same servers and sessions, other
-/// times (so not the batch of observations the original is).
-fn shifted(name: &str, secs: u32, dir: &std::path::Path) -> String {
-    let mut bytes = std::fs::read(sample(name)).unwrap();
-    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let ts = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-        bytes[at..at + 4].copy_from_slice(&(ts + secs).to_le_bytes());
-        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        at += 16 + len;
-    }
-    assert_eq!(at, bytes.len());
-    let path = dir.join(format!("{secs}-{}", name.replace('/', "-")));
-    std::fs::write(&path, bytes).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// `analyze --history URL --sensor SENSOR --format json SAMPLE`, started.
