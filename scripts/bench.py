@@ -20,7 +20,8 @@ analyzed; N = 1 and the cores), `stripwatch-N` for every thread count from
 `stripwatch-default` (no --threads: one worker per core), and `tshark -z
 credentials` when tshark is installed (--no-tshark leaves it out).
 `--baseline BIN` adds `baseline-1` and `baseline-N` (N the cores) of
-another build in the same rounds. Medians over --runs; peak RSS from
+another build in the same rounds. Medians over --runs (and the fastest
+run: on a machine others use, the one least disturbed); peak RSS from
 /usr/bin/time.
 
 A second table times `stripwatch diff` on two taps of --diff-sessions
@@ -140,16 +141,17 @@ def main():
         floor = statistics.median(t for t, _ in samples['decode'])
         for label, _ in commands:
             secs = statistics.median(t for t, _ in samples[label])
+            fastest = min(t for t, _ in samples[label])
             rss = max(m for _, m in samples[label])
-            rows.append((name, label, secs, size / max(secs, 1e-9) / 1e6,
+            rows.append((name, label, secs, fastest, size / max(secs, 1e-9) / 1e6,
                          packets / max(secs, 1e-9), rss / 1024, floor / max(secs, 1e-9)))
     diff_sessions = 2_000 if args.quick else args.diff_sessions
     diff_row = bench_diff(stripwatch, loops, diff_sessions, args.runs) if diff_sessions else None
     if rows:
-        print(f'| capture | run | seconds (median of {args.runs}) | MB/s | packets/s | peak RSS MB | vs decode floor |')
-        print('|---|---|---|---|---|---|---|')
-    for name, label, secs, mbs, pps, rss, ratio in rows:
-        print(f'| {name} | {label} | {secs:.3f} | {mbs:.0f} | {pps/1e6:.2f} M | {rss:.1f} | {ratio:.0%} |')
+        print(f'| capture | run | seconds (median of {args.runs}) | fastest | MB/s | packets/s | peak RSS MB | vs decode floor |')
+        print('|---|---|---|---|---|---|---|---|')
+    for name, label, secs, fastest, mbs, pps, rss, ratio in rows:
+        print(f'| {name} | {label} | {secs:.3f} | {fastest:.3f} | {mbs:.0f} | {pps/1e6:.2f} M | {rss:.1f} | {ratio:.0%} |')
     if diff_row:
         if rows:
             print()

@@ -4,7 +4,9 @@
 # of its own while stripwatch captures on the other end, at each rate given
 # (packets per second in total, or `top` for --topspeed), and reports what
 # the senders achieved, what libpcap received and dropped, what stripwatch
-# analyzed, and the kernel's own backlog drops (before any capture). Needs
+# analyzed, the kernel's own backlog drops (before any capture) and the CPU
+# seconds stripwatch spent (all its threads, read just before it is
+# stopped). Needs
 # root, tcpreplay and a release build with the feature:
 #
 #   cargo build --release --features live
@@ -55,8 +57,8 @@ for i in $(seq 2 "$SENDERS"); do
     COPIES+=("$OUT/copy$i.pcap")
 done
 echo "capture: $PCAP x $SENDERS sender(s); stripwatch: $BIN live -i swcap --format jsonl $EXTRA"
-printf '%-10s %12s %12s %12s %12s %10s %10s %12s\n' \
-    rate achieved_pps sent received analyzed dropped if_drop backlog_drop
+printf '%-10s %12s %12s %12s %12s %10s %10s %12s %8s\n' \
+    rate achieved_pps sent received analyzed dropped if_drop backlog_drop cpu_s
 
 softnet_drops() {
     # Second column of /proc/net/softnet_stat (hex), summed over CPUs.
@@ -81,6 +83,8 @@ for rate in "${RATES[@]}"; do
     done
     wait "${senders[@]}"
     sleep 1
+    # stripwatch's CPU seconds (user + system, every thread) so far.
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$SW_PID/stat" 2>/dev/null || echo -)
     if ! kill -INT "$SW_PID" 2>/dev/null; then
         echo "bench_live.sh: stripwatch ended before the signal:" >&2
         cat "$OUT/live.err" >&2
@@ -88,9 +92,9 @@ for rate in "${RATES[@]}"; do
     wait "$SW_PID" || true
     SW_PID=
     after=$(softnet_drops)
-    python3 - "$OUT" "$rate" "$((after - before))" <<'PY'
+    python3 - "$OUT" "$rate" "$((after - before))" "$cpu" <<'PY'
 import glob, json, re, sys
-out, rate, backlog = sys.argv[1:]
+out, rate, backlog, cpu = sys.argv[1:]
 sent, secs = 0, 0.0
 for f in glob.glob(f"{out}/replay*.txt"):
     m = re.search(r"Actual: (\d+) packets .* in ([\d.]+) seconds", open(f).read())
@@ -107,6 +111,6 @@ live = (inp or {}).get("live", {})
 pps = f"{sent / secs:.0f}" if secs else "-"
 print(f"{rate:<10} {pps:>12} {sent:>12} {live.get('received', '-'):>12} "
       f"{(inp or {}).get('packets', '-'):>12} {live.get('dropped', '-'):>10} "
-      f"{live.get('if_dropped', '-'):>10} {backlog:>12}")
+      f"{live.get('if_dropped', '-'):>10} {backlog:>12} {cpu:>8}")
 PY
 done

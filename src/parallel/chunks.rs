@@ -18,7 +18,10 @@
 //!   its number, whatever the cut. A record the fast reader cannot vouch
 //!   for (longer than [`FAST_MAX_CAPLEN`], cut by the end of the file, a
 //!   read error) hands the rest of the file to the sequential reader,
-//!   which reports it exactly as it always has.
+//!   which reports it exactly as it always has. Once every range of a
+//!   file is being read, the next input's ranges are read too when it is
+//!   such a file (its turn to be confirmed comes after the last range of
+//!   this one, so sessions go on from one file to the next as before).
 //! - Anything else (pcapng, gzip, standard input, pipes) is read by one
 //!   worker at a time with [`CaptureFile`], frames copied once into the
 //!   chunk.
@@ -471,6 +474,12 @@ struct State<'a> {
     /// The input being read (its index), and how.
     current: usize,
     mode: Mode,
+    /// The next input, when it is a pcap file whose ranges are read while
+    /// the current one's last are.
+    ahead: Option<Box<FastState>>,
+    /// The input a read ahead was last tried for.
+    ahead_tried: Option<usize>,
+    range_bytes: u64,
     clock: CaptureClock,
     summaries: Vec<InputSummary>,
     /// Confirmed chunks not yet done by every worker; the first is chunk
@@ -520,6 +529,9 @@ impl<'a> Chunks<'a> {
                 inputs,
                 current: 0,
                 mode: Mode::Next,
+                ahead: None,
+                ahead_tried: None,
+                range_bytes: range_bytes.max(1),
                 clock,
                 summaries: inputs.iter().map(|i| InputSummary::new(&i.name)).collect(),
                 ready: VecDeque::new(),
@@ -587,9 +599,13 @@ impl<'a> Chunks<'a> {
                 let parsed = read_range(&pcap, range, None, self, bytes);
                 let mut state = self.lock();
                 state.reading -= 1;
-                match &mut state.mode {
-                    Mode::Fast(fast) if Arc::ptr_eq(&fast.pcap, &pcap) => {
+                let state = &mut *state;
+                match (&mut state.mode, &mut state.ahead) {
+                    (Mode::Fast(fast), _) if Arc::ptr_eq(&fast.pcap, &pcap) => {
                         fast.parsed.insert(range, parsed);
+                    }
+                    (_, Some(next)) if Arc::ptr_eq(&next.pcap, &pcap) => {
+                        next.parsed.insert(range, parsed);
                     }
                     _ => state.spare(parsed.bytes),
                 }
@@ -679,19 +695,36 @@ impl State<'_> {
     /// Something to read, if the window has room.
     fn claim(&mut self, window: usize) -> Option<Job> {
         let held = self.ready.len() + self.reading;
+        let ahead = self.ahead.as_ref().map_or(0, |a| a.parsed.len());
         match &mut self.mode {
-            Mode::Fast(fast)
-                if fast.next_claim < fast.ranges && held + fast.parsed.len() < window =>
-            {
-                let range = fast.next_claim;
-                fast.next_claim += 1;
-                let pcap = Arc::clone(&fast.pcap);
+            Mode::Fast(fast) if fast.next_claim < fast.ranges => {
+                if held + fast.parsed.len() + ahead >= window {
+                    return None;
+                }
+                let job = fast.claim(self.spares.pop().unwrap_or_default());
                 self.reading += 1;
-                Some(Job::Range(
-                    pcap,
-                    range,
-                    self.spares.pop().unwrap_or_default(),
-                ))
+                Some(job)
+            }
+            // The current file is all being read: the next one's ranges
+            // are read meanwhile (confirmed when its turn comes).
+            Mode::Fast(fast) if held + fast.parsed.len() + ahead < window => {
+                if self.ahead.is_none() {
+                    // One try per input: a pcapng file, say, waits its turn.
+                    let next = self.current + 1;
+                    if self.ahead_tried == Some(next) {
+                        return None;
+                    }
+                    self.ahead_tried = Some(next);
+                    let spec = self.inputs.get(next)?;
+                    self.ahead = Some(fast_state(FastPcap::open(spec)?, self.range_bytes));
+                }
+                let next = self.ahead.as_mut()?;
+                if next.next_claim >= next.ranges {
+                    return None;
+                }
+                let job = next.claim(self.spares.pop().unwrap_or_default());
+                self.reading += 1;
+                Some(job)
             }
             Mode::Sequential(seq) if held < window => {
                 let seq = seq.take()?;
@@ -749,7 +782,11 @@ impl State<'_> {
                         return;
                     };
                     let summary = self.summaries.get_mut(self.current);
-                    self.mode = open(spec, summary, chunks.range_bytes);
+                    self.mode = match self.ahead.take() {
+                        // Read ahead while the previous file was read.
+                        Some(next) => Mode::Fast(next),
+                        None => open(spec, summary, chunks.range_bytes),
+                    };
                     if matches!(self.mode, Mode::Next) {
                         if let Some(s) = self.summaries.get_mut(self.current) {
                             s.name_link_types();
@@ -832,20 +869,32 @@ impl State<'_> {
     }
 }
 
+/// A pcap file to be read by ranges of `range_bytes`.
+fn fast_state(pcap: FastPcap, range_bytes: u64) -> Box<FastState> {
+    Box::new(FastState {
+        ranges: pcap.ranges(range_bytes),
+        pcap: Arc::new(pcap),
+        next_claim: 0,
+        next_confirm: 0,
+        next_start: PCAP_HEADER,
+        frames: 0,
+        parsed: BTreeMap::new(),
+    })
+}
+
+impl FastState {
+    /// The next range to read.
+    fn claim(&mut self, bytes: Vec<u8>) -> Job {
+        self.next_claim += 1;
+        Job::Range(Arc::clone(&self.pcap), self.next_claim - 1, bytes)
+    }
+}
+
 /// How input `spec` is read (`Next` when it cannot be opened: the
 /// failure is in its summary).
 fn open(spec: &InputSpec, summary: Option<&mut InputSummary>, range_bytes: u64) -> Mode {
     if let Some(pcap) = FastPcap::open(spec) {
-        let ranges = pcap.ranges(range_bytes);
-        return Mode::Fast(Box::new(FastState {
-            pcap: Arc::new(pcap),
-            ranges,
-            next_claim: 0,
-            next_confirm: 0,
-            next_start: PCAP_HEADER,
-            frames: 0,
-            parsed: BTreeMap::new(),
-        }));
+        return Mode::Fast(fast_state(pcap, range_bytes));
     }
     match CaptureFile::open_input(spec) {
         Ok(file) => Mode::Sequential(Some(Box::new(Sequential {

@@ -815,17 +815,25 @@ mod tests {
     /// Runs the counting handler on `threads`, pcap files cut in ranges
     /// of `range_bytes`.
     fn run_counting(path: &std::path::Path, threads: usize, range_bytes: u64) -> Run {
-        let input = InputSpec {
-            path: path.to_path_buf(),
-            name: "many.pcap".into(),
-            stream: false,
-        };
+        run_counting_files(&[path], threads, range_bytes)
+    }
+
+    /// [`run_counting`] over several files, read in this order.
+    fn run_counting_files(paths: &[&std::path::Path], threads: usize, range_bytes: u64) -> Run {
+        let inputs: Vec<InputSpec> = paths
+            .iter()
+            .map(|path| InputSpec {
+                path: path.to_path_buf(),
+                name: path.display().to_string(),
+                stream: false,
+            })
+            .collect();
         let config = FlowConfig {
             idle_timeout_secs: 3,
             ..FlowConfig::default()
         };
         let mut kept = Kept::default();
-        let inputs = std::slice::from_ref(&input);
+        let inputs = inputs.as_slice();
         let new = &ByteCounts::default;
         let (summaries, stats) = if threads == 1 {
             run_inputs(inputs, config, 1, new, &mut kept, &|_, _| {})
@@ -929,6 +937,26 @@ mod tests {
                 assert_eq!(one_stats.segments, two_stats.segments, "cut {cut}");
                 assert_eq!(one_inputs, two_inputs, "cut {cut}");
             }
+        }
+        // The capture in three files (sessions go on from one file to the
+        // next), read ahead into the next file while the last ranges of
+        // one are read: the same as one thread.
+        let third = frames.len() / 3;
+        let parts = [
+            write_pcap("part1", &frames[..third]),
+            write_pcap("part2", &frames[third..2 * third]),
+            write_pcap("part3", &frames[2 * third..]),
+        ];
+        let paths: Vec<&std::path::Path> = parts.iter().map(|p| p.as_path()).collect();
+        let (one, _, one_inputs) = run_counting_files(&paths, 1, 0);
+        assert_eq!(one.sessions.len(), 24);
+        for (threads, cut) in [(2, 1000), (3, 97), (2, 1 << 20)] {
+            let (many, _, many_inputs) = run_counting_files(&paths, threads, cut);
+            assert!(seen(&one) == seen(&many), "{threads} threads, cut {cut}");
+            assert_eq!(one_inputs, many_inputs);
+        }
+        for p in &parts {
+            std::fs::remove_file(p).unwrap();
         }
         let (_, _, short_inputs) = run_counting(&truncated, 2, 100);
         assert!(short_inputs.contains("\"error_packet\":"), "{short_inputs}");
