@@ -265,7 +265,12 @@ impl PolicyRule {
         let evidence = EvidenceRecord {
             direction: Side::Server,
             location: record.transport.first_packet.clone(),
-            excerpt: record.server_said.banner.clone().unwrap_or_default(),
+            excerpt: record
+                .server_said
+                .banner
+                .as_deref()
+                .map(text::escape)
+                .unwrap_or_default(),
         };
         let mut finding = Finding::new(
             kind,

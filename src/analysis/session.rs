@@ -142,21 +142,22 @@ pub struct StrippingFacts {
 
 /// What the server said in cleartext, for its history (not written with
 /// the session: the `server_observation` lines carry it).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ServerSaid {
-    /// The greeting line, escaped.
-    pub banner: Option<String>,
-    /// The decisive capability list's items, escaped, in the order sent.
-    pub capabilities: Vec<String>,
+    /// The greeting line as it crossed (at most `EVIDENCE_BYTES`; escaped when written).
+    pub banner: Option<Vec<u8>>,
+    /// The decisive capability list's items as they crossed, in the order sent (escaped when
+    /// written).
+    pub capabilities: Vec<Vec<u8>>,
 }
 
 impl ServerSaid {
     fn build(facts: &DialogFacts) -> Self {
         ServerSaid {
-            banner: facts.greeting.as_ref().map(|g| text::escape(&g.bytes)),
+            banner: facts.greeting.as_ref().map(|g| g.bytes.clone()),
             capabilities: facts
                 .decisive_capabilities()
-                .map(|c| c.items.iter().map(|i| text::escape(i)).collect())
+                .map(|c| c.items.clone())
                 .unwrap_or_default(),
         }
     }

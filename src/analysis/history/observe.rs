@@ -1,19 +1,25 @@
 //! A session as an observation of its server, and a run's tallies of them.
 
 use super::super::findings::{FindingKind, Proof};
-use super::super::session::SessionRecord;
+use super::super::session::{ServerSaid, SessionRecord};
 use crate::flow::Endpoint;
+use crate::text;
 use crate::time::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Distinct observations of one server kept per run: a server whose banner
 /// changes with every session (a hostile one, or a date in it that the
 /// shape did not catch) must not grow the run without bound. Past it, the
 /// banner, capabilities and certificate are left out of the key.
 pub(crate) const MAX_VARIANTS_PER_SERVER: u32 = 32;
+/// Servers whose last greeting and list are remembered with their hashes
+/// (a greeting is at most 256 bytes, a list 64 items of 128): past it, a
+/// session's are hashed anew.
+pub(crate) const MAX_REMEMBERED_SERVERS: usize = 10_000;
 /// Distinct observations kept per run (all servers); past it, sessions are
 /// counted in `dropped`.
 pub(crate) const MAX_OBSERVATIONS: usize = 200_000;
@@ -86,18 +92,18 @@ pub(crate) struct ObservationKey {
     /// The server's address and port.
     pub server: Endpoint,
     /// `smtp`, `imap` or `pop3`.
-    pub protocol: String,
+    pub protocol: Arc<str>,
     /// What the session showed of STARTTLS.
     pub starttls: StarttlsSeen,
     /// SHA-256 (hex) of the greeting's shape: digits, day and month names and
     /// APOP timestamps left out, so a date in it is not a change.
-    pub banner_sha256: String,
+    pub banner_sha256: Arc<str>,
     /// SHA-256 (hex) of the capability items, upper-cased and sorted.
-    pub capabilities_sha256: String,
+    pub capabilities_sha256: Arc<str>,
     /// The TLS version the server chose (`TLS 1.2`), when a handshake was seen.
-    pub tls_version: String,
+    pub tls_version: Arc<str>,
     /// SHA-256 (hex) of the server's leaf certificate (TLS 1.2 and older).
-    pub certificate_sha256: String,
+    pub certificate_sha256: Arc<str>,
 }
 
 /// The sessions of one observation, and the last texts seen.
@@ -112,13 +118,13 @@ pub(crate) struct Observation {
     #[serde(serialize_with = "crate::analysis::record::rfc3339")]
     pub last_seen: Timestamp,
     /// The last greeting, escaped.
-    pub banner: String,
+    pub banner: Arc<str>,
     /// The last capability items, escaped, in the order sent, separated by `, `.
-    pub capabilities: String,
+    pub capabilities: Arc<str>,
     /// The last certificate's subject, escaped.
-    pub certificate_subject: String,
+    pub certificate_subject: Arc<str>,
     /// The last certificate's issuer, escaped.
-    pub certificate_issuer: String,
+    pub certificate_issuer: Arc<str>,
 }
 
 impl Observation {
@@ -136,63 +142,85 @@ impl Observation {
     }
 }
 
-/// The observation a session makes, or `None` when it is not a mail
-/// session.
-pub(crate) fn observation_key(r: &SessionRecord) -> Option<(ObservationKey, Observation)> {
-    if r.protocol == "unknown" {
-        return None;
+/// What the server said, by shape: hashes and the texts (escaped), made
+/// once per server until it says something else.
+#[derive(Clone, Debug, Default)]
+struct Shapes {
+    banner_sha256: Arc<str>,
+    capabilities_sha256: Arc<str>,
+    banner: Arc<str>,
+    capabilities: Arc<str>,
+}
+
+impl Shapes {
+    fn of(said: &ServerSaid) -> Self {
+        let empty = || Arc::<str>::from("");
+        let capabilities: Vec<String> = said.capabilities.iter().map(|i| text::escape(i)).collect();
+        Shapes {
+            banner_sha256: said.banner.as_deref().map_or_else(empty, |b| {
+                sha256_hex(banner_shape(&text::escape(b)).as_bytes()).into()
+            }),
+            capabilities_sha256: if capabilities.is_empty() {
+                empty()
+            } else {
+                sha256_hex(capability_set(&capabilities).as_bytes()).into()
+            },
+            banner: said
+                .banner
+                .as_deref()
+                .map_or_else(empty, |b| text::escape(b).into()),
+            capabilities: capabilities.join(", ").into(),
+        }
     }
+}
+
+/// What a session showed of STARTTLS.
+fn starttls_seen(r: &SessionRecord) -> StarttlsSeen {
     let stripped_by = |proof| {
         r.findings
             .iter()
             .any(|f| f.kind == FindingKind::StarttlsStripped && f.proof == Some(proof))
     };
-    let starttls = if r.implicit_tls {
-        StarttlsSeen::ImplicitTls
-    } else {
-        match r.starttls.offered {
-            Some(true) => StarttlsSeen::Offered,
-            Some(false) if stripped_by(Proof::MangledToken) => StarttlsSeen::Mangled,
-            Some(false) if stripped_by(Proof::MaskedToken) => StarttlsSeen::Masked,
-            Some(false) => StarttlsSeen::Absent,
-            None => StarttlsSeen::NotSeen,
-        }
-    };
-    let said = &r.server_said;
-    let banner = said.banner.clone().unwrap_or_default();
+    if r.implicit_tls {
+        return StarttlsSeen::ImplicitTls;
+    }
+    match r.starttls.offered {
+        Some(true) => StarttlsSeen::Offered,
+        Some(false) if stripped_by(Proof::MangledToken) => StarttlsSeen::Mangled,
+        Some(false) if stripped_by(Proof::MaskedToken) => StarttlsSeen::Masked,
+        Some(false) => StarttlsSeen::Absent,
+        None => StarttlsSeen::NotSeen,
+    }
+}
+
+/// The observation a session makes with the server's `shapes`.
+fn observation(r: &SessionRecord, shapes: &Shapes) -> (ObservationKey, Observation) {
     let certificate = certificate_of(r);
+    let text = |t: Option<&str>| t.map_or_else(|| Arc::from(""), Arc::from);
     let key = ObservationKey {
         server: r.server,
-        protocol: r.protocol.to_string(),
-        starttls,
-        banner_sha256: said
-            .banner
-            .as_deref()
-            .map(|b| sha256_hex(banner_shape(b).as_bytes()))
-            .unwrap_or_default(),
-        capabilities_sha256: if said.capabilities.is_empty() {
-            String::new()
-        } else {
-            sha256_hex(capability_set(&said.capabilities).as_bytes())
-        },
-        tls_version: r
-            .tls
-            .as_ref()
-            .and_then(|t| t.server_hello.as_ref())
-            .map(|h| h.version.clone())
-            .unwrap_or_default(),
-        certificate_sha256: certificate.map(|c| c.0.to_string()).unwrap_or_default(),
+        protocol: r.protocol.into(),
+        starttls: starttls_seen(r),
+        banner_sha256: shapes.banner_sha256.clone(),
+        capabilities_sha256: shapes.capabilities_sha256.clone(),
+        tls_version: text(
+            r.tls
+                .as_ref()
+                .and_then(|t| t.server_hello.as_ref())
+                .map(|h| h.version.as_str()),
+        ),
+        certificate_sha256: text(certificate.map(|c| c.0)),
     };
     let tally = Observation {
         sessions: 1,
         first_seen: r.transport.first_seen,
         last_seen: r.transport.last_seen,
-        banner,
-        capabilities: said.capabilities.join(", "),
-        certificate_subject: certificate.map(|c| c.1.to_string()).unwrap_or_default(),
-        certificate_issuer: certificate.map(|c| c.2.to_string()).unwrap_or_default(),
+        banner: shapes.banner.clone(),
+        capabilities: shapes.capabilities.clone(),
+        certificate_subject: text(certificate.map(|c| c.1)),
+        certificate_issuer: text(certificate.map(|c| c.2)),
     };
-    Some((key, tally))
+    (key, tally)
 }
 
 /// The server's leaf certificate: SHA-256, subject, issuer.
@@ -235,15 +263,24 @@ fn capability_set(items: &[String]) -> String {
 
 /// Lower-case hex of the SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(bytes) {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
+    out
 }
 
 /// A run's observations, tallied by key.
 pub(crate) struct Observations {
     tallies: HashMap<ObservationKey, Observation>,
+    /// Per server, the last thing it said and its shapes (most sessions of
+    /// a server see the same greeting and list: hashed once).
+    said: HashMap<Endpoint, (ServerSaid, Shapes)>,
     variants: HashMap<(Endpoint, String), u32>,
     /// Sessions not tallied because of [`MAX_OBSERVATIONS`].
     pub(crate) dropped: u64,
@@ -253,6 +290,7 @@ impl Observations {
     pub(crate) fn new() -> Self {
         Observations {
             tallies: HashMap::new(),
+            said: HashMap::new(),
             variants: HashMap::new(),
             dropped: 0,
         }
@@ -260,21 +298,34 @@ impl Observations {
 
     /// Tallies the session's observation.
     pub(crate) fn observe(&mut self, record: &SessionRecord) {
-        let Some((mut key, tally)) = observation_key(record) else {
+        if record.protocol == "unknown" {
             return;
+        }
+        let said = &record.server_said;
+        let shapes = match self.said.get(&record.server) {
+            Some((last, shapes)) if last == said => shapes.clone(),
+            _ => {
+                let shapes = Shapes::of(said);
+                if self.said.len() < MAX_REMEMBERED_SERVERS {
+                    self.said
+                        .insert(record.server, (said.clone(), shapes.clone()));
+                }
+                shapes
+            }
         };
+        let (mut key, tally) = observation(record, &shapes);
         if let Some(t) = self.tallies.get_mut(&key) {
             t.add(tally);
             return;
         }
         let variants = self
             .variants
-            .entry((key.server, key.protocol.clone()))
+            .entry((key.server, key.protocol.to_string()))
             .or_default();
         if *variants >= MAX_VARIANTS_PER_SERVER {
-            key.banner_sha256.clear();
-            key.capabilities_sha256.clear();
-            key.certificate_sha256.clear();
+            key.banner_sha256 = Arc::from("");
+            key.capabilities_sha256 = Arc::from("");
+            key.certificate_sha256 = Arc::from("");
         }
         if let Some(t) = self.tallies.get_mut(&key) {
             t.add(tally);

@@ -213,7 +213,7 @@ impl SensorSpans {
         );
         note(&mut self.certificates, &row.key.certificate_sha256, &cert);
         if !row.tally.banner.is_empty() && last >= self.last_banner.0 {
-            self.last_banner = (last, row.tally.banner.clone());
+            self.last_banner = (last, row.tally.banner.to_string());
         }
     }
 }
@@ -223,7 +223,7 @@ pub(crate) fn build(rows: &[StoredRow]) -> Timeline {
     let mut servers: BTreeMap<(Endpoint, String), BTreeMap<String, SensorSpans>> = BTreeMap::new();
     for row in rows {
         servers
-            .entry((row.key.server, row.key.protocol.clone()))
+            .entry((row.key.server, row.key.protocol.to_string()))
             .or_default()
             .entry(row.sensor.clone())
             .or_default()
@@ -432,8 +432,8 @@ mod tests {
                 protocol: "smtp".into(),
                 starttls,
                 banner_sha256: "b".into(),
-                capabilities_sha256: String::new(),
-                tls_version: String::new(),
+                capabilities_sha256: "".into(),
+                tls_version: "".into(),
                 certificate_sha256: cert.into(),
             },
             tally: Observation {
@@ -441,8 +441,8 @@ mod tests {
                 first_seen: Timestamp::new(first, 0),
                 last_seen: Timestamp::new(last, 0),
                 banner: "mx ESMTP".into(),
-                capabilities: String::new(),
-                certificate_subject: format!("CN={cert}"),
+                capabilities: "".into(),
+                certificate_subject: format!("CN={cert}").into(),
                 certificate_issuer: "CN=ca".into(),
             },
         }

@@ -17,9 +17,9 @@ fn key(starttls: StarttlsSeen, banner: &str) -> ObservationKey {
         protocol: "smtp".into(),
         starttls,
         banner_sha256: banner.into(),
-        capabilities_sha256: String::new(),
-        tls_version: String::new(),
-        certificate_sha256: String::new(),
+        capabilities_sha256: "".into(),
+        tls_version: "".into(),
+        certificate_sha256: "".into(),
     }
 }
 
@@ -29,9 +29,9 @@ fn tally(sessions: u64, first: i64, last: i64, banner: &str) -> Observation {
         first_seen: Timestamp::new(first, 0),
         last_seen: Timestamp::new(last, 0),
         banner: banner.into(),
-        capabilities: String::new(),
-        certificate_subject: String::new(),
-        certificate_issuer: String::new(),
+        capabilities: "".into(),
+        certificate_subject: "".into(),
+        certificate_issuer: "".into(),
     }
 }
 
