@@ -193,7 +193,7 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// Write CRAM-MD5, APOP and NTLM material in hashcat's formats and
+    /// Write CRAM-MD5, APOP, NTLM and MySQL native-password material in hashcat's formats and
     /// DIGEST-MD5 in John the Ripper's to FILE (and FILE.<tool>-<format>).
     #[arg(long, value_name = "FILE")]
     pub hashes: Option<PathBuf>,
