@@ -369,3 +369,26 @@ fn compression_after_ok_masks_the_rest() {
     let end = (login.len() + query.len()) as u64;
     assert_eq!(spans, vec![(C, 41, end)]);
 }
+
+/// A client that sends its HandshakeResponse in cleartext after its
+/// SSLRequest: no acceptance, and the response (sequence 2) masked whole.
+#[test]
+fn cleartext_after_ssl_request_is_masked_whole() {
+    let modern = greeting("8.0.32", MODERN, Some("caching_sha2_password"));
+    let login = response(
+        2,
+        MODERN,
+        "root",
+        RESPONSE,
+        None,
+        Some("mysql_native_password"),
+    );
+    let ssl = ssl_request(MODERN);
+    let facts = run(&[(S, &modern), (C, &ssl), (C, &login)]);
+    assert!(facts.starttls_answer.is_none());
+    assert!(facts.starttls_command.is_some());
+    let start = ssl.len() as u64 + 4;
+    let spans: Vec<_> = facts.secret_spans.iter().collect();
+    assert_eq!(spans, vec![(C, start, start + login.len() as u64 - 4)]);
+    assert_redacted(&facts, SECRETS);
+}
