@@ -361,7 +361,7 @@ impl MysqlDialog {
         text.extend_from_slice(user);
         if caps & CLIENT_CONNECT_WITH_DB != 0 {
             let db = cstr(body.get(at..).unwrap_or_default());
-            at += db.len() + 1;
+            at = at.saturating_add(db.len() + 1);
             text.extend_from_slice(b" database=");
             text.extend_from_slice(db);
         }

@@ -392,3 +392,44 @@ fn cleartext_after_ssl_request_is_masked_whole() {
     assert_eq!(spans, vec![(C, start, start + login.len() as u64 - 4)]);
     assert_redacted(&facts, SECRETS);
 }
+
+/// A length-encoded auth response claiming 2^64 − 1 bytes: cut at what
+/// the packet holds, no overflow.
+#[test]
+fn a_huge_lenenc_auth_length_is_cut() {
+    let modern = greeting("8.0.32", MODERN, Some("caching_sha2_password"));
+    let mut r = fixed(MODERN & !CLIENT_SSL | CLIENT_CONNECT_WITH_DB);
+    r.extend_from_slice(b"root\0\xfe\xff\xff\xff\xff\xff\xff\xff\xffSHA2-SCRAMBLE");
+    let facts = run(&[(S, &modern), (C, &pkt(1, &r))]);
+    assert_eq!(facts.credentials.len(), 1);
+    assert_redacted(&facts, SECRETS);
+}
+
+/// Arbitrary packets after a greeting (a fixed pseudo-random sequence),
+/// whole and in 3-byte pieces: no panic, no overflow, still MySQL.
+#[test]
+fn arbitrary_packets_do_not_panic() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let g = greeting("8.0.32", MODERN, Some("mysql_native_password"));
+    for _ in 0..300 {
+        let mut script: Vec<(crate::flow::Side, Vec<u8>)> = vec![(S, g.clone())];
+        for _ in 0..(next() % 6) {
+            let side = if next() % 2 == 0 { C } else { S };
+            let len = (next() % 80) as usize;
+            let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let seq = (next() % 4) as u8;
+            script.push((side, pkt(seq, &body)));
+        }
+        let borrowed: Vec<(crate::flow::Side, &[u8])> =
+            script.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+        let facts = run(&borrowed);
+        assert_eq!(facts.protocol, Some(Protocol::Mysql));
+        run_with(&borrowed, Feed::chunked(3));
+    }
+}
