@@ -225,6 +225,11 @@ def main():
             (3, [(0, b"p\x00\x00\x00\x0bs3cret\x00"), (1, b"R\x00\x00\x00\x08\x00\x00\x00\x00")]),
             (4, [(0, b"p\x00\x00\x00\x28md54e7fabaaf34d780c4a5822d28ee1c83e\x00")]),
         ],
+        "dialog_mysql": [
+            (1, [(0, b"\x20\x00\x00\x01\x05\xae\xff\x01" + b"\x00" * 28), (0, b"\x16\x03\x01\x00\x05hello")]),
+            (3, [(1, b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"), (0, b"\x09\x00\x00\x00\x03SELECT 1")]),
+            (4, [(0, b"\x08\x00\x00\x03s3cret!\x00"), (1, b"\x07\x00\x00\x04\xff\x15\x04#28000")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

@@ -159,6 +159,7 @@ pub(crate) enum ProtocolArg {
     Pop3,
     Ftp,
     Postgresql,
+    Mysql,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -169,6 +170,7 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Pop3 => Protocol::Pop3,
             ProtocolArg::Ftp => Protocol::Ftp,
             ProtocolArg::Postgresql => Protocol::Postgresql,
+            ProtocolArg::Mysql => Protocol::Mysql,
         }
     }
 }
@@ -191,7 +193,7 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// Write CRAM-MD5, APOP and NTLM material in hashcat's formats and
+    /// Write CRAM-MD5, APOP, NTLM and MySQL native-password material in hashcat's formats and
     /// DIGEST-MD5 in John the Ripper's to FILE (and FILE.<tool>-<format>).
     #[arg(long, value_name = "FILE")]
     pub hashes: Option<PathBuf>,

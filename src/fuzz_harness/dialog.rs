@@ -414,3 +414,32 @@ const PG: &[Script] = &[
 pub(crate) fn dialog_postgres(data: &[u8]) {
     deep(data, PG, Protocol::Postgresql, 5432);
 }
+
+/// A MySQL 8 greeting offering CLIENT_SSL, default caching_sha2_password.
+const MY_GREETING: &[u8] = b"\x4a\x00\x00\x00\x0a8.0.32\x00\x08\x00\x00\x00abcdefgh\x00\xff\xff\xff\x02\x00\xff\xdf\x15\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00ijklmnopqrst\x00caching_sha2_password\x00";
+
+/// A HandshakeResponse41 (user root, a 20-byte native-password response).
+const MY_LOGIN: &[u8] = b"\x3a\x00\x00\x01\x05\xa6\x0f\x00\x00\x00\x00\x01\x21\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00root\x00\x14RESPONSE-0123456789!";
+
+const MY: &[Script] = &[
+    &[],
+    &[(S, MY_GREETING)],
+    &[
+        (S, MY_GREETING),
+        (
+            C,
+            b"\x20\x00\x00\x01\x05\xae\xff\x01\x00\x00\x00\x01\x21\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
+    ],
+    &[(S, MY_GREETING), (C, MY_LOGIN)],
+    &[
+        (S, MY_GREETING),
+        (C, MY_LOGIN),
+        (S, b"\x16\x00\x00\x02\xfemysql_clear_password\x00"),
+    ],
+];
+
+/// MySQL: the connection phase's packets, then arbitrary events.
+pub(crate) fn dialog_mysql(data: &[u8]) {
+    deep(data, MY, Protocol::Mysql, 3306);
+}

@@ -32,6 +32,9 @@ pub enum Protocol {
     /// PostgreSQL's frontend/backend protocol with SSLRequest (port 5432 when the dialog does
     /// not tell).
     Postgresql,
+    /// MySQL's and MariaDB's client/server protocol with SSLRequest (port 3306 when the dialog
+    /// does not tell).
+    Mysql,
 }
 
 impl Protocol {
@@ -43,6 +46,7 @@ impl Protocol {
             110 | 995 => Some(Protocol::Pop3),
             21 | 990 => Some(Protocol::Ftp),
             5432 => Some(Protocol::Postgresql),
+            3306 => Some(Protocol::Mysql),
             _ => None,
         }
     }
@@ -54,12 +58,13 @@ impl Protocol {
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 5] = [
+    pub(crate) const ALL: [Protocol; 6] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
         Protocol::Ftp,
         Protocol::Postgresql,
+        Protocol::Mysql,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -74,17 +79,19 @@ impl Protocol {
             Protocol::Pop3 => "pop3",
             Protocol::Ftp => "ftp",
             Protocol::Postgresql => "postgresql",
+            Protocol::Mysql => "mysql",
         }
     }
 
     /// The STARTTLS keyword of the protocol (POP3 calls it STLS, FTP
-    /// AUTH TLS, PostgreSQL SSLRequest).
+    /// AUTH TLS, PostgreSQL SSLRequest, MySQL the CLIENT_SSL flag).
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
             Protocol::Smtp | Protocol::Imap => "STARTTLS",
             Protocol::Ftp => "AUTH TLS",
             Protocol::Postgresql => "SSLRequest",
+            Protocol::Mysql => "CLIENT_SSL",
         }
     }
 }

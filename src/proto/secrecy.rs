@@ -255,6 +255,7 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Pop3 => &POP3,
         Protocol::Ftp => &FTP,
         Protocol::Postgresql => &NO_LINES,
+        Protocol::Mysql => &NO_LINES,
     }
 }
 
@@ -448,7 +449,7 @@ impl SecretGuard {
             Some(Protocol::Ftp) => {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
-            Some(Protocol::Postgresql) => false,
+            Some(Protocol::Postgresql | Protocol::Mysql) => false,
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {
@@ -653,6 +654,66 @@ impl SecretSpans {
             }
         }
         masked
+    }
+}
+
+/// What is secret in a MySQL client packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MysqlSecret {
+    Nothing,
+    /// From this payload offset to the packet's end.
+    From(u64),
+    /// The first bytes do not tell yet.
+    NeedMore,
+}
+
+/// What is secret in a MySQL client packet of sequence number `seq` and
+/// payload length `len`, from its first payload bytes `head` (`more`:
+/// further bytes of it are still to come), by framing alone:
+/// - sequence 1 is the handshake response: everything after the user
+///   name (the fixed part is 32 bytes with CLIENT_PROTOCOL_41, else 5;
+///   without the user name's end, everything after the fixed part); an
+///   SSLRequest is the fixed part alone;
+/// - sequence 2 and later (AuthSwitchResponse, auth-more-data: public
+///   key requests, encrypted or clear passwords) are secret whole;
+/// - sequence 0 starts a command: COM_CHANGE_USER (0x11) is secret after
+///   its command byte, any other holds no password.
+pub(crate) fn mysql_client_secret(seq: u8, head: &[u8], len: u64, more: bool) -> MysqlSecret {
+    const COM_CHANGE_USER: u8 = 0x11;
+    const CLIENT_PROTOCOL_41: u8 = 0x02;
+    let need = |fallback| {
+        if more {
+            MysqlSecret::NeedMore
+        } else {
+            fallback
+        }
+    };
+    match seq {
+        0 => match head.first() {
+            Some(&COM_CHANGE_USER) => MysqlSecret::From(1),
+            Some(_) => MysqlSecret::Nothing,
+            None if len == 0 => MysqlSecret::Nothing,
+            None => need(MysqlSecret::From(0)),
+        },
+        1 => {
+            let Some(&caps_high) = head.get(1) else {
+                return need(MysqlSecret::From(0));
+            };
+            let fixed: u64 = if caps_high & CLIENT_PROTOCOL_41 != 0 {
+                32
+            } else {
+                5
+            };
+            if len <= fixed {
+                return MysqlSecret::Nothing;
+            }
+            let user = head.get(fixed as usize..).unwrap_or_default();
+            match user.iter().position(|b| *b == 0) {
+                Some(nul) => MysqlSecret::From(fixed + nul as u64 + 1),
+                None => need(MysqlSecret::From(fixed)),
+            }
+        }
+        _ => MysqlSecret::From(0),
     }
 }
 

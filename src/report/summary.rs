@@ -191,7 +191,7 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         (_, "APOP") => "APOP".to_string(),
         ("imap", m) => format!("AUTHENTICATE {m}"),
         // Not SASL: the mechanism's own name (PG-MD5, ...).
-        ("postgresql", m) => m.to_string(),
+        ("postgresql" | "mysql", m) => m.to_string(),
         (_, m) => format!("AUTH {m}"),
     };
     logins

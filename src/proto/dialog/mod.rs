@@ -14,6 +14,7 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::mysql::{self, MysqlDialog};
 use super::postgres::{self, PgDialog};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
@@ -127,6 +128,8 @@ enum Machine {
     Ftp(FtpDialog),
     /// Read as messages, not lines (see [`MailDialog::messages`]).
     Postgres(PgDialog),
+    /// Read as packets, not lines.
+    Mysql(MysqlDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -139,6 +142,7 @@ impl Machine {
             Machine::Pop3(m) => Some(m),
             Machine::Ftp(m) => Some(m),
             Machine::Postgres(m) => Some(m),
+            Machine::Mysql(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -467,7 +471,7 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
-            Mode::Lines if matches!(self.machine, Machine::Postgres(_)) => {
+            Mode::Lines if matches!(self.machine, Machine::Postgres(_) | Machine::Mysql(_)) => {
                 self.messages(side, input, at)
             }
             Mode::Lines => self.lines(side, input, at),
@@ -516,7 +520,35 @@ impl MailDialog {
             let spans = &mut self.facts.secret_spans;
             spans.add(side, at.offset + room as u64, end);
         }
+        self.mysql_tls_after_request();
         input.len()
+    }
+
+    /// MySQL's server does not answer an SSLRequest: the client's TLS
+    /// hello following it is the upgrade's acceptance.
+    fn mysql_tls_after_request(&mut self) {
+        let client = &self.dirs.client;
+        let waiting = matches!(self.machine, Machine::Mysql(_))
+            && self.upgrade == UpgradeState::Requested
+            && self.requests.starttls.is_none();
+        if let (true, Some(at)) = (waiting, client.held_at) {
+            if sniff(&client.held) == Sniff::Tls {
+                let text = b"TLS ClientHello after SSLRequest";
+                let evidence = Evidence::new(Side::Client, at.packet, text);
+                self.requests.starttls = Some(machine::StarttlsEvent::Answered(
+                    super::facts::StarttlsAnswer::Accepted,
+                    evidence,
+                ));
+            }
+        }
+    }
+
+    /// A server's first bytes are MySQL's: a greeting anywhere, an ERR
+    /// packet in its place on MySQL's port.
+    fn is_mysql_start(&self, probe: &[u8]) -> bool {
+        matches!(self.machine, Machine::Undetected { .. })
+            && (mysql::is_greeting(probe)
+                || self.port_hint == Some(Protocol::Mysql) && mysql::is_error_first(probe))
     }
 
     /// Counts a literal's (or chunk's) bytes, keeping its first ones, and
@@ -568,15 +600,16 @@ impl MailDialog {
             secrets,
             ..
         } = self;
-        let Machine::Postgres(pg) = machine else {
-            return input.len();
-        };
         let mut ctx = Ctx {
             facts,
             requests,
             in_body: PerSide::both(false),
         };
-        pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx)
+        match machine {
+            Machine::Postgres(pg) => pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
+            Machine::Mysql(my) => my.feed(side, input, at.packet, at.offset, &mut ctx),
+            _ => input.len(),
+        }
     }
 
     /// Feeds lines until one of them changes a mode.
@@ -644,7 +677,11 @@ impl MailDialog {
         let first_client = side == Side::Client
             && matches!(self.machine, Machine::Undetected { .. })
             && postgres::may_be_startup(&probe);
-        let wait = verdict == Sniff::NeedMore || first_client;
+        // A server's first bytes may be a MySQL packet: 6 bytes tell.
+        let first_server = side == Side::Server
+            && matches!(self.machine, Machine::Undetected { .. })
+            && mysql::may_be_packet(&probe);
+        let wait = verdict == Sniff::NeedMore || first_client || first_server;
         if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
@@ -652,6 +689,10 @@ impl MailDialog {
         if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
             self.machine = Machine::Postgres(PgDialog::default());
             self.facts.protocol = Some(Protocol::Postgresql);
+        }
+        if side == Side::Server && verdict != Sniff::Tls && self.is_mysql_start(&probe) {
+            self.machine = Machine::Mysql(MysqlDialog::default());
+            self.facts.protocol = Some(Protocol::Mysql);
         }
         let dir = &mut self.dirs[side];
         probe.truncate(already);
@@ -766,8 +807,10 @@ impl Recognition {
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            Some(Protocol::Postgresql) | None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
-            Some(Protocol::Postgresql) | None => {}
+            Some(Protocol::Postgresql | Protocol::Mysql) | None if enough => {
+                not_mail(machine, facts, UNKNOWN_TEXT)
+            }
+            Some(Protocol::Postgresql | Protocol::Mysql) | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -840,6 +883,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Pop3(_) => Some(Protocol::Pop3),
         Machine::Ftp(_) => Some(Protocol::Ftp),
         Machine::Postgres(_) => Some(Protocol::Postgresql),
+        Machine::Mysql(_) => Some(Protocol::Mysql),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
