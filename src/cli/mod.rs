@@ -159,6 +159,7 @@ pub(crate) enum ProtocolArg {
     Pop3,
     Ftp,
     Postgresql,
+    Xmpp,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -169,6 +170,7 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Pop3 => Protocol::Pop3,
             ProtocolArg::Ftp => Protocol::Ftp,
             ProtocolArg::Postgresql => Protocol::Postgresql,
+            ProtocolArg::Xmpp => Protocol::Xmpp,
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum Protocol {
     /// PostgreSQL's frontend/backend protocol with SSLRequest (port 5432 when the dialog does
     /// not tell).
     Postgresql,
+    /// XMPP with `<starttls/>` (RFC 6120; ports 5222, 5269, and 5223 in TLS from the first byte,
+    /// when the dialog does not tell).
+    Xmpp,
 }
 
 impl Protocol {
@@ -43,23 +46,26 @@ impl Protocol {
             110 | 995 => Some(Protocol::Pop3),
             21 | 990 => Some(Protocol::Ftp),
             5432 => Some(Protocol::Postgresql),
+            5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
-    /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it).
+    /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
+    /// XMPP's old-style SSL 5223).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990)
+        matches!(port, 465 | 993 | 995 | 990 | 5223)
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 5] = [
+    pub(crate) const ALL: [Protocol; 6] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
         Protocol::Ftp,
         Protocol::Postgresql,
+        Protocol::Xmpp,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -74,17 +80,19 @@ impl Protocol {
             Protocol::Pop3 => "pop3",
             Protocol::Ftp => "ftp",
             Protocol::Postgresql => "postgresql",
+            Protocol::Xmpp => "xmpp",
         }
     }
 
     /// The STARTTLS keyword of the protocol (POP3 calls it STLS, FTP
-    /// AUTH TLS, PostgreSQL SSLRequest).
+    /// AUTH TLS, PostgreSQL SSLRequest, XMPP `<starttls/>`).
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
             Protocol::Smtp | Protocol::Imap => "STARTTLS",
             Protocol::Ftp => "AUTH TLS",
             Protocol::Postgresql => "SSLRequest",
+            Protocol::Xmpp => "<starttls/>",
         }
     }
 }

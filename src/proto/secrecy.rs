@@ -24,6 +24,9 @@ use super::facts::Protocol;
 use super::words::{is, split_word};
 use crate::flow::{PerSide, Side};
 
+mod xml;
+pub(crate) use xml::local_name;
+
 /// Secret ranges kept per side before they are merged. Past it a new range
 /// joins the last one, masking the bytes between them too: a cap may limit
 /// what is reported, never what is masked.
@@ -255,6 +258,7 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Pop3 => &POP3,
         Protocol::Ftp => &FTP,
         Protocol::Postgresql => &NO_LINES,
+        Protocol::Xmpp => &NO_LINES,
     }
 }
 
@@ -344,6 +348,8 @@ pub(crate) struct SecretGuard {
     /// Words of recent secrets, to find them again where a server echoes
     /// them (Dovecot's POP3 `-ERR Unknown command: ...`).
     echoes: std::collections::VecDeque<Vec<u8>>,
+    /// XMPP: the client's secret elements, by their tags.
+    xml: xml::XmlSecrets,
 }
 
 impl SecretGuard {
@@ -448,7 +454,7 @@ impl SecretGuard {
             Some(Protocol::Ftp) => {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
-            Some(Protocol::Postgresql) => false,
+            Some(Protocol::Postgresql | Protocol::Xmpp) => false,
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {
@@ -491,6 +497,14 @@ impl SecretGuard {
         }
     }
 
+    /// XMPP client bytes at stream `offset`, each seen once and in order:
+    /// the attributes and content of `<auth>`, `<response>`,
+    /// `<password>` and `<digest>` are secret, by their tags alone (see
+    /// [`xml`]).
+    pub(crate) fn client_xml(&mut self, bytes: &[u8], offset: u64, spans: &mut SecretSpans) {
+        self.xml.feed(bytes, offset, spans);
+    }
+
     /// The client's stream ended (or lost bytes): a cut secret line's tail
     /// runs to `offset`.
     pub(crate) fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {
@@ -498,6 +512,7 @@ impl SecretGuard {
             spans.add(Side::Client, from, offset.max(from));
         }
         self.continues_secret = None;
+        self.xml.gap();
     }
 
     /// The session ended: a cut secret line's tail runs to the end.
@@ -505,6 +520,7 @@ impl SecretGuard {
         if let Some(from) = self.cut_tail.take() {
             spans.add(Side::Client, from, u64::MAX);
         }
+        self.xml.finish(spans);
     }
 }
 

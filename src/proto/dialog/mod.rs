@@ -19,6 +19,7 @@ use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
+use super::xmpp::XmppDialog;
 use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
@@ -127,6 +128,8 @@ enum Machine {
     Ftp(FtpDialog),
     /// Read as messages, not lines (see [`MailDialog::messages`]).
     Postgres(PgDialog),
+    /// Read as tags, not lines (see [`MailDialog::messages`]).
+    Xmpp(XmppDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -139,6 +142,7 @@ impl Machine {
             Machine::Pop3(m) => Some(m),
             Machine::Ftp(m) => Some(m),
             Machine::Postgres(m) => Some(m),
+            Machine::Xmpp(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -467,7 +471,7 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
-            Mode::Lines if matches!(self.machine, Machine::Postgres(_)) => {
+            Mode::Lines if matches!(self.machine, Machine::Postgres(_) | Machine::Xmpp(_)) => {
                 self.messages(side, input, at)
             }
             Mode::Lines => self.lines(side, input, at),
@@ -559,7 +563,8 @@ impl MailDialog {
 
     /// Feeds a binary protocol's messages until one of them changes a
     /// mode (PostgreSQL: its machine frames them, the guard judges each
-    /// client message by its type).
+    /// client message by its type; XMPP: its tags, the guard judges the
+    /// client's by their names).
     fn messages(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let MailDialog {
             facts,
@@ -568,15 +573,16 @@ impl MailDialog {
             secrets,
             ..
         } = self;
-        let Machine::Postgres(pg) = machine else {
-            return input.len();
-        };
         let mut ctx = Ctx {
             facts,
             requests,
             in_body: PerSide::both(false),
         };
-        pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx)
+        match machine {
+            Machine::Postgres(pg) => pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
+            Machine::Xmpp(x) => x.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
+            _ => input.len(),
+        }
     }
 
     /// Feeds lines until one of them changes a mode.
@@ -644,7 +650,13 @@ impl MailDialog {
         let first_client = side == Side::Client
             && matches!(self.machine, Machine::Undetected { .. })
             && postgres::may_be_startup(&probe);
-        let wait = verdict == Sniff::NeedMore || first_client;
+        // Either side's first bytes may open an XMPP stream.
+        let xmpp = if matches!(self.machine, Machine::Undetected { .. }) && verdict != Sniff::Tls {
+            detect::xmpp_start(&probe, self.port_hint)
+        } else {
+            Some(false)
+        };
+        let wait = verdict == Sniff::NeedMore || first_client || xmpp.is_none();
         if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
@@ -652,6 +664,9 @@ impl MailDialog {
         if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
             self.machine = Machine::Postgres(PgDialog::default());
             self.facts.protocol = Some(Protocol::Postgresql);
+        } else if xmpp == Some(true) {
+            self.machine = Machine::Xmpp(XmppDialog::default());
+            self.facts.protocol = Some(Protocol::Xmpp);
         }
         let dir = &mut self.dirs[side];
         probe.truncate(already);
@@ -766,8 +781,10 @@ impl Recognition {
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            Some(Protocol::Postgresql) | None if enough => not_mail(machine, facts, UNKNOWN_TEXT),
-            Some(Protocol::Postgresql) | None => {}
+            Some(Protocol::Postgresql | Protocol::Xmpp) | None if enough => {
+                not_mail(machine, facts, UNKNOWN_TEXT)
+            }
+            Some(Protocol::Postgresql | Protocol::Xmpp) | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -840,6 +857,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Pop3(_) => Some(Protocol::Pop3),
         Machine::Ftp(_) => Some(Protocol::Ftp),
         Machine::Postgres(_) => Some(Protocol::Postgresql),
+        Machine::Xmpp(_) => Some(Protocol::Xmpp),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
