@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_pop3", dialog::dialog_pop3),
     ("dialog_ftp", dialog::dialog_ftp),
     ("dialog_postgres", dialog::dialog_postgres),
+    ("dialog_xmpp", dialog::dialog_xmpp),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];
