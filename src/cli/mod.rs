@@ -160,6 +160,7 @@ pub(crate) enum ProtocolArg {
     Ftp,
     Postgresql,
     Xmpp,
+    Lmtp,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -171,6 +172,7 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Ftp => Protocol::Ftp,
             ProtocolArg::Postgresql => Protocol::Postgresql,
             ProtocolArg::Xmpp => Protocol::Xmpp,
+            ProtocolArg::Lmtp => Protocol::Lmtp,
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum Protocol {
     /// XMPP with `<starttls/>` (RFC 6120; ports 5222, 5269, and 5223 in TLS from the first byte,
     /// when the dialog does not tell).
     Xmpp,
+    /// LMTP (RFC 2033): SMTP with LHLO, to a final delivery agent (port 24 when the dialog does
+    /// not tell).
+    Lmtp,
 }
 
 impl Protocol {
@@ -47,6 +50,7 @@ impl Protocol {
             21 | 990 => Some(Protocol::Ftp),
             5432 => Some(Protocol::Postgresql),
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
+            24 => Some(Protocol::Lmtp),
             _ => None,
         }
     }
@@ -59,13 +63,14 @@ impl Protocol {
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 6] = [
+    pub(crate) const ALL: [Protocol; 7] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
         Protocol::Ftp,
         Protocol::Postgresql,
         Protocol::Xmpp,
+        Protocol::Lmtp,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -81,6 +86,7 @@ impl Protocol {
             Protocol::Ftp => "ftp",
             Protocol::Postgresql => "postgresql",
             Protocol::Xmpp => "xmpp",
+            Protocol::Lmtp => "lmtp",
         }
     }
 
@@ -89,7 +95,7 @@ impl Protocol {
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
-            Protocol::Smtp | Protocol::Imap => "STARTTLS",
+            Protocol::Smtp | Protocol::Imap | Protocol::Lmtp => "STARTTLS",
             Protocol::Ftp => "AUTH TLS",
             Protocol::Postgresql => "SSLRequest",
             Protocol::Xmpp => "<starttls/>",

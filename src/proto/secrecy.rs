@@ -253,7 +253,7 @@ pub(crate) fn is_command(protocol: Protocol, verb: &[u8]) -> bool {
 
 fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
     match protocol {
-        Protocol::Smtp => &SMTP,
+        Protocol::Smtp | Protocol::Lmtp => &SMTP,
         Protocol::Imap => &IMAP,
         Protocol::Pop3 => &POP3,
         Protocol::Ftp => &FTP,
@@ -443,7 +443,7 @@ impl SecretGuard {
             return;
         };
         let closes = match protocol {
-            Some(Protocol::Smtp) => smtp_final(line),
+            Some(Protocol::Smtp | Protocol::Lmtp) => smtp_final(line),
             Some(Protocol::Imap) => {
                 let (first, _) = split_word(line);
                 tag.as_deref().is_some_and(|t| prefix(first) == t) || is(first, "*") && bye(line)

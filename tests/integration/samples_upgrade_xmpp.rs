@@ -15,7 +15,10 @@ fn corpus() -> PathBuf {
 fn xmpp_starttls_sessions_of_the_upgrade_corpus() {
     let cases = [
         ("zeek/tls/xmpp-starttls.pcap", "198.128.203.95:56048"),
-        ("zeek/tls/xmpp-dialback-starttls.pcap", "184.73.173.246:1193"),
+        (
+            "zeek/tls/xmpp-dialback-starttls.pcap",
+            "184.73.173.246:1193",
+        ),
     ];
     for (file, client) in cases {
         let path = corpus().join(file);

@@ -622,6 +622,7 @@ impl MailDialog {
                 LineEnding::CrLf => {}
             }
             recognition.track(machine, facts, smtp_check, side, line.bytes);
+            recognition.smtp_or_lmtp(facts, side, line.bytes);
             let mut ctx = Ctx {
                 facts,
                 requests,
@@ -719,6 +720,24 @@ struct Recognition {
 }
 
 impl Recognition {
+    /// LMTP is SMTP's machine with LHLO for EHLO (RFC 2033 4.1): the
+    /// client's hello says which, else the port (LMTP's 24).
+    fn smtp_or_lmtp(self, facts: &mut DialogFacts, side: Side, line: &[u8]) {
+        if !matches!(facts.protocol, Some(Protocol::Smtp | Protocol::Lmtp)) {
+            return;
+        }
+        let verb = line.split(|b| *b == b' ').next().unwrap_or_default();
+        let said = |k: &str| side == Side::Client && verb.eq_ignore_ascii_case(k.as_bytes());
+        if said("LHLO") {
+            facts.protocol = Some(Protocol::Lmtp);
+        } else if said("EHLO") || said("HELO") {
+            facts.protocol = Some(Protocol::Smtp);
+        } else if self.port_hint == Some(Protocol::Lmtp) && facts.greeting.is_none() {
+            // The greeting (before any hello): the port says.
+            facts.protocol = Some(Protocol::Lmtp);
+        }
+    }
+
     /// Looks at one line: until the protocol is known, whether it says
     /// which; after, whether a `220` greeting really began SMTP.
     fn track(
@@ -776,7 +795,9 @@ impl Recognition {
             .flatten();
         let detected = detect_with_hint(side, line, self.port_hint);
         match detected.or(hint) {
-            Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
+            Some(Protocol::Smtp | Protocol::Lmtp) => {
+                *machine = Machine::Smtp(SmtpDialog::default())
+            }
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
