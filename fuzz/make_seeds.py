@@ -230,6 +230,11 @@ def main():
             (3, [(1, b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"), (0, b"\x09\x00\x00\x00\x03SELECT 1")]),
             (4, [(0, b"\x08\x00\x00\x03s3cret!\x00"), (1, b"\x07\x00\x00\x04\xff\x15\x04#28000")]),
         ],
+        "dialog_xmpp": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"HMzY3JldCE=</auth>"), (1, b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")]),
+            (5, [(1, b"cmVhbG09ImEi</challenge>"), (0, b"<response>dXNlcm5hbWU9ImEi</response>"), (1, b"<failure/>")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

@@ -160,6 +160,8 @@ pub(crate) enum ProtocolArg {
     Ftp,
     Postgresql,
     Mysql,
+    Xmpp,
+    Lmtp,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -171,6 +173,8 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Ftp => Protocol::Ftp,
             ProtocolArg::Postgresql => Protocol::Postgresql,
             ProtocolArg::Mysql => Protocol::Mysql,
+            ProtocolArg::Xmpp => Protocol::Xmpp,
+            ProtocolArg::Lmtp => Protocol::Lmtp,
         }
     }
 }

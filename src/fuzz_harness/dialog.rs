@@ -443,3 +443,45 @@ const MY: &[Script] = &[
 pub(crate) fn dialog_mysql(data: &[u8]) {
     deep(data, MY, Protocol::Mysql, 3306);
 }
+
+const XMPP_CAPS: Script = &[
+    (
+        C,
+        b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
+          xmlns='jabber:client' to='example.net' version='1.0'>",
+    ),
+    (
+        S,
+        b"<stream:stream xmlns='jabber:client' id='1' version='1.0'><stream:features>\
+          <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><mechanisms \
+          xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>\
+          </mechanisms></stream:features>",
+    ),
+];
+
+const XMPP: &[Script] = &[
+    &[],
+    XMPP_CAPS,
+    &[(C, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")],
+    &[
+        (C, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        (S, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+    ],
+    &[(
+        C,
+        b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFs",
+    )],
+    &[
+        (
+            C,
+            b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>",
+        ),
+        (S, b"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"),
+    ],
+];
+
+/// XMPP: the stream headers and features, then arbitrary events (the tag
+/// scanners and the guard's among them).
+pub(crate) fn dialog_xmpp(data: &[u8]) {
+    deep(data, XMPP, Protocol::Xmpp, 5222);
+}

@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_ftp", dialog::dialog_ftp),
     ("dialog_postgres", dialog::dialog_postgres),
     ("dialog_mysql", dialog::dialog_mysql),
+    ("dialog_xmpp", dialog::dialog_xmpp),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];

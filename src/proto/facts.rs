@@ -35,6 +35,12 @@ pub enum Protocol {
     /// MySQL's and MariaDB's client/server protocol with SSLRequest (port 3306 when the dialog
     /// does not tell).
     Mysql,
+    /// XMPP with `<starttls/>` (RFC 6120; ports 5222, 5269, and 5223 in TLS from the first byte,
+    /// when the dialog does not tell).
+    Xmpp,
+    /// LMTP (RFC 2033): SMTP with LHLO, to a final delivery agent (port 24 when the dialog does
+    /// not tell).
+    Lmtp,
 }
 
 impl Protocol {
@@ -47,24 +53,29 @@ impl Protocol {
             21 | 990 => Some(Protocol::Ftp),
             5432 => Some(Protocol::Postgresql),
             3306 => Some(Protocol::Mysql),
+            5222 | 5269 | 5223 => Some(Protocol::Xmpp),
+            24 => Some(Protocol::Lmtp),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
-    /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it).
+    /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
+    /// XMPP's old-style SSL 5223).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990)
+        matches!(port, 465 | 993 | 995 | 990 | 5223)
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 6] = [
+    pub(crate) const ALL: [Protocol; 8] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
         Protocol::Ftp,
         Protocol::Postgresql,
         Protocol::Mysql,
+        Protocol::Xmpp,
+        Protocol::Lmtp,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -80,18 +91,21 @@ impl Protocol {
             Protocol::Ftp => "ftp",
             Protocol::Postgresql => "postgresql",
             Protocol::Mysql => "mysql",
+            Protocol::Xmpp => "xmpp",
+            Protocol::Lmtp => "lmtp",
         }
     }
 
     /// The STARTTLS keyword of the protocol (POP3 calls it STLS, FTP
-    /// AUTH TLS, PostgreSQL SSLRequest, MySQL the CLIENT_SSL flag).
+    /// AUTH TLS, PostgreSQL SSLRequest, MySQL the CLIENT_SSL flag, XMPP `<starttls/>`).
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
-            Protocol::Smtp | Protocol::Imap => "STARTTLS",
+            Protocol::Smtp | Protocol::Imap | Protocol::Lmtp => "STARTTLS",
             Protocol::Ftp => "AUTH TLS",
             Protocol::Postgresql => "SSLRequest",
             Protocol::Mysql => "CLIENT_SSL",
+            Protocol::Xmpp => "<starttls/>",
         }
     }
 }

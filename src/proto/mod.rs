@@ -23,5 +23,6 @@ pub(crate) mod test_support;
 pub(crate) mod tls;
 pub(crate) mod upgrade;
 pub(crate) mod words;
+pub(crate) mod xmpp;
 
 pub use facts::*;

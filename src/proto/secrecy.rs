@@ -24,6 +24,9 @@ use super::facts::Protocol;
 use super::words::{is, split_word};
 use crate::flow::{PerSide, Side};
 
+mod xml;
+pub(crate) use xml::local_name;
+
 /// Secret ranges kept per side before they are merged. Past it a new range
 /// joins the last one, masking the bytes between them too: a cap may limit
 /// what is reported, never what is masked.
@@ -250,12 +253,13 @@ pub(crate) fn is_command(protocol: Protocol, verb: &[u8]) -> bool {
 
 fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
     match protocol {
-        Protocol::Smtp => &SMTP,
+        Protocol::Smtp | Protocol::Lmtp => &SMTP,
         Protocol::Imap => &IMAP,
         Protocol::Pop3 => &POP3,
         Protocol::Ftp => &FTP,
         Protocol::Postgresql => &NO_LINES,
         Protocol::Mysql => &NO_LINES,
+        Protocol::Xmpp => &NO_LINES,
     }
 }
 
@@ -345,6 +349,8 @@ pub(crate) struct SecretGuard {
     /// Words of recent secrets, to find them again where a server echoes
     /// them (Dovecot's POP3 `-ERR Unknown command: ...`).
     echoes: std::collections::VecDeque<Vec<u8>>,
+    /// XMPP: the client's secret elements, by their tags.
+    xml: xml::XmlSecrets,
 }
 
 impl SecretGuard {
@@ -438,7 +444,7 @@ impl SecretGuard {
             return;
         };
         let closes = match protocol {
-            Some(Protocol::Smtp) => smtp_final(line),
+            Some(Protocol::Smtp | Protocol::Lmtp) => smtp_final(line),
             Some(Protocol::Imap) => {
                 let (first, _) = split_word(line);
                 tag.as_deref().is_some_and(|t| prefix(first) == t) || is(first, "*") && bye(line)
@@ -449,7 +455,7 @@ impl SecretGuard {
             Some(Protocol::Ftp) => {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
-            Some(Protocol::Postgresql | Protocol::Mysql) => false,
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) => false,
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {
@@ -492,6 +498,14 @@ impl SecretGuard {
         }
     }
 
+    /// XMPP client bytes at stream `offset`, each seen once and in order:
+    /// the attributes and content of `<auth>`, `<response>`,
+    /// `<password>` and `<digest>` are secret, by their tags alone (see
+    /// [`xml`]).
+    pub(crate) fn client_xml(&mut self, bytes: &[u8], offset: u64, spans: &mut SecretSpans) {
+        self.xml.feed(bytes, offset, spans);
+    }
+
     /// The client's stream ended (or lost bytes): a cut secret line's tail
     /// runs to `offset`.
     pub(crate) fn client_break(&mut self, offset: u64, spans: &mut SecretSpans) {
@@ -499,6 +513,7 @@ impl SecretGuard {
             spans.add(Side::Client, from, offset.max(from));
         }
         self.continues_secret = None;
+        self.xml.gap();
     }
 
     /// The session ended: a cut secret line's tail runs to the end.
@@ -506,6 +521,7 @@ impl SecretGuard {
         if let Some(from) = self.cut_tail.take() {
             spans.add(Side::Client, from, u64::MAX);
         }
+        self.xml.finish(spans);
     }
 }
 

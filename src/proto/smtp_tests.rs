@@ -1884,3 +1884,94 @@ fn exchange_x_exps_gssapi_is_read_as_auth() {
     assert!(facts.credentials.iter().all(|c| c.mechanism == "GSSAPI"));
     assert_same_when_chunked("X-EXPS GSSAPI", script);
 }
+
+/// LMTP (RFC 2033) is read by the SMTP machine: LHLO and its reply like
+/// EHLO's, STARTTLS and AUTH as in SMTP. The protocol is `lmtp` when the
+/// client says LHLO (on any port), `smtp` when it says EHLO or HELO (on
+/// any port), and the port's (24) until it says either.
+#[test]
+fn lmtp_is_smtp_with_lhlo() {
+    let ch = client_hello("lmtp.example.org");
+    let sh = server_hello(0xc02f);
+    let lmtp_greeting: &[u8] = b"220 lmtp.example.org Dovecot ready.\r\n";
+    let lhlo: &[u8] = b"LHLO mx.example.org\r\n";
+    let lmtp = Some(Protocol::Lmtp);
+    let smtp = Some(Protocol::Smtp);
+    /// Name, script, port hint, protocol, facts.
+    type Case<'a> = (
+        &'a str,
+        &'a Script<'a>,
+        Option<Protocol>,
+        Option<Protocol>,
+        &'a str,
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            "LHLO, STARTTLS, TLS (no port hint)",
+            &[
+                (S, lmtp_greeting),
+                (C, lhlo),
+                (S, CAPS),
+                (C, b"STARTTLS\r\n"),
+                (S, b"220 2.0.0 Begin TLS negotiation now.\r\n"),
+                (C, &ch),
+                (S, &sh),
+            ],
+            None,
+            lmtp,
+            "caps=[starttls auth=PLAIN,LOGIN]; stls=STARTTLS; \
+             ans=ok:220 2.0.0 Begin TLS negotiation now.; ch@6; sh@7",
+        ),
+        (
+            "LHLO without STARTTLS, AUTH PLAIN in the clear",
+            &[
+                (S, lmtp_greeting),
+                (C, lhlo),
+                (S, CAPS_NO_TLS),
+                (C, b"AUTH PLAIN AGFsaWNlAHMzY3JldCE=\r\n"),
+                (S, b"235 2.7.0 Authentication successful\r\n"),
+            ],
+            Some(Protocol::Smtp),
+            lmtp,
+            "caps=[]; cred=PLAIN:alice:s3cret!:pw:ok; sens=AUTH PLAIN ********************",
+        ),
+        (
+            "a greeting alone on port 24",
+            &[(S, lmtp_greeting)],
+            lmtp,
+            lmtp,
+            "",
+        ),
+        (
+            "EHLO on port 24 is SMTP",
+            &[(S, G), (C, EHLO), (S, CAPS_NO_TLS)],
+            lmtp,
+            smtp,
+            "caps=[]",
+        ),
+    ];
+    for (name, script, hint, want, facts_summary) in cases {
+        let feed = Feed {
+            port_hint: *hint,
+            ..Feed::default()
+        };
+        let facts = run_with(script, feed);
+        assert_eq!(facts.protocol, *want, "case {name:?}");
+        assert_eq!(summary(&facts), *facts_summary, "case {name:?}");
+        assert_redacted(&facts, &[b"s3cret!", b"AGFsaWNlAHMzY3JldCE="]);
+        for n in [1, 3, 7] {
+            let chunked = run_with(
+                script,
+                Feed {
+                    chunk: Some(n),
+                    ..feed
+                },
+            );
+            assert_eq!(
+                format!("{chunked:?}"),
+                format!("{facts:?}"),
+                "case {name:?} in {n}s"
+            );
+        }
+    }
+}

@@ -40,6 +40,7 @@ mod package;
 mod samples_findings;
 mod samples_transport;
 mod samples_upgrade_mysql;
+mod samples_upgrade_xmpp;
 mod samples_wild_flows;
 mod threads;
 

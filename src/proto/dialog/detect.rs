@@ -193,3 +193,24 @@ fn is_smtp_command(line: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// Whether a side's first bytes open an XMPP stream (RFC 6120 4.2): the
+/// XML declaration `<?xml`, or a stream header with the conventional
+/// `stream:` prefix; on an XMPP port (`hint`), any tag. `None`: too few
+/// bytes yet to tell.
+pub(crate) fn xmpp_start(first: &[u8], hint: Option<Protocol>) -> Option<bool> {
+    match first.first() {
+        None => return None,
+        Some(b'<') if hint == Some(Protocol::Xmpp) => return Some(true),
+        Some(b'<') => {}
+        Some(_) => return Some(false),
+    }
+    let openings: [&[u8]; 2] = [b"<?xml", b"<stream:"];
+    if openings.iter().any(|o| first.starts_with(o)) {
+        Some(true)
+    } else if openings.iter().any(|o| o.starts_with(first)) {
+        None
+    } else {
+        Some(false)
+    }
+}

@@ -20,6 +20,7 @@ use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
 use super::tls::{Sniff, TlsReader, sniff};
 use super::upgrade::{UpgradeEvent, UpgradeState};
+use super::xmpp::XmppDialog;
 use super::{ftp::FtpDialog, imap::ImapDialog, pop3::Pop3Dialog, smtp::SmtpDialog};
 use crate::flow::{PacketRef, PerSide, SessionInfo, Side, StreamEvent};
 
@@ -130,6 +131,8 @@ enum Machine {
     Postgres(PgDialog),
     /// Read as packets, not lines.
     Mysql(MysqlDialog),
+    /// Read as tags, not lines (see [`MailDialog::messages`]).
+    Xmpp(XmppDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -143,6 +146,7 @@ impl Machine {
             Machine::Ftp(m) => Some(m),
             Machine::Postgres(m) => Some(m),
             Machine::Mysql(m) => Some(m),
+            Machine::Xmpp(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -471,7 +475,12 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
-            Mode::Lines if matches!(self.machine, Machine::Postgres(_) | Machine::Mysql(_)) => {
+            Mode::Lines
+                if matches!(
+                    self.machine,
+                    Machine::Postgres(_) | Machine::Mysql(_) | Machine::Xmpp(_)
+                ) =>
+            {
                 self.messages(side, input, at)
             }
             Mode::Lines => self.lines(side, input, at),
@@ -591,7 +600,8 @@ impl MailDialog {
 
     /// Feeds a binary protocol's messages until one of them changes a
     /// mode (PostgreSQL: its machine frames them, the guard judges each
-    /// client message by its type).
+    /// client message by its type; XMPP: its tags, the guard judges the
+    /// client's by their names).
     fn messages(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let MailDialog {
             facts,
@@ -608,6 +618,7 @@ impl MailDialog {
         match machine {
             Machine::Postgres(pg) => pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
             Machine::Mysql(my) => my.feed(side, input, at.packet, at.offset, &mut ctx),
+            Machine::Xmpp(x) => x.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
             _ => input.len(),
         }
     }
@@ -649,6 +660,7 @@ impl MailDialog {
                 LineEnding::CrLf => {}
             }
             recognition.track(machine, facts, smtp_check, side, line.bytes);
+            recognition.smtp_or_lmtp(facts, side, line.bytes);
             let mut ctx = Ctx {
                 facts,
                 requests,
@@ -681,7 +693,13 @@ impl MailDialog {
         let first_server = side == Side::Server
             && matches!(self.machine, Machine::Undetected { .. })
             && mysql::may_be_packet(&probe);
-        let wait = verdict == Sniff::NeedMore || first_client || first_server;
+        // Either side's first bytes may open an XMPP stream.
+        let xmpp = if matches!(self.machine, Machine::Undetected { .. }) && verdict != Sniff::Tls {
+            detect::xmpp_start(&probe, self.port_hint)
+        } else {
+            Some(false)
+        };
+        let wait = verdict == Sniff::NeedMore || first_client || first_server || xmpp.is_none();
         if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
@@ -689,6 +707,9 @@ impl MailDialog {
         if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
             self.machine = Machine::Postgres(PgDialog::default());
             self.facts.protocol = Some(Protocol::Postgresql);
+        } else if xmpp == Some(true) {
+            self.machine = Machine::Xmpp(XmppDialog::default());
+            self.facts.protocol = Some(Protocol::Xmpp);
         }
         if side == Side::Server && verdict != Sniff::Tls && self.is_mysql_start(&probe) {
             self.machine = Machine::Mysql(MysqlDialog::default());
@@ -745,6 +766,24 @@ struct Recognition {
 }
 
 impl Recognition {
+    /// LMTP is SMTP's machine with LHLO for EHLO (RFC 2033 4.1): the
+    /// client's hello says which, else the port (LMTP's 24).
+    fn smtp_or_lmtp(self, facts: &mut DialogFacts, side: Side, line: &[u8]) {
+        if !matches!(facts.protocol, Some(Protocol::Smtp | Protocol::Lmtp)) {
+            return;
+        }
+        let verb = line.split(|b| *b == b' ').next().unwrap_or_default();
+        let said = |k: &str| side == Side::Client && verb.eq_ignore_ascii_case(k.as_bytes());
+        if said("LHLO") {
+            facts.protocol = Some(Protocol::Lmtp);
+        } else if said("EHLO") || said("HELO") {
+            facts.protocol = Some(Protocol::Smtp);
+        } else if self.port_hint == Some(Protocol::Lmtp) && facts.greeting.is_none() {
+            // The greeting (before any hello): the port says.
+            facts.protocol = Some(Protocol::Lmtp);
+        }
+    }
+
     /// Looks at one line: until the protocol is known, whether it says
     /// which; after, whether a `220` greeting really began SMTP.
     fn track(
@@ -802,15 +841,17 @@ impl Recognition {
             .flatten();
         let detected = detect_with_hint(side, line, self.port_hint);
         match detected.or(hint) {
-            Some(Protocol::Smtp) => *machine = Machine::Smtp(SmtpDialog::default()),
+            Some(Protocol::Smtp | Protocol::Lmtp) => {
+                *machine = Machine::Smtp(SmtpDialog::default())
+            }
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            Some(Protocol::Postgresql | Protocol::Mysql) | None if enough => {
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) | None if enough => {
                 not_mail(machine, facts, UNKNOWN_TEXT)
             }
-            Some(Protocol::Postgresql | Protocol::Mysql) | None => {}
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -884,6 +925,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Ftp(_) => Some(Protocol::Ftp),
         Machine::Postgres(_) => Some(Protocol::Postgresql),
         Machine::Mysql(_) => Some(Protocol::Mysql),
+        Machine::Xmpp(_) => Some(Protocol::Xmpp),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
