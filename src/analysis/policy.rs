@@ -200,8 +200,7 @@ impl PolicyRule {
         let Some(absence) = record.stripping.unproven_absence.take() else {
             return;
         };
-        let keyword = crate::proto::Protocol::from_name(record.protocol)
-            .map_or("STARTTLS", crate::proto::Protocol::starttls_keyword);
+        let keyword = crate::proto::Protocol::keyword_of(record.protocol);
         let mut finding = Finding::new(
             FindingKind::StarttlsStripped,
             FindingKind::StarttlsStripped.rule().severity,

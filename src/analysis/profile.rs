@@ -362,11 +362,7 @@ fn stripped_finding(
     absence: EvidenceRecord,
     offer: EvidenceRecord,
 ) -> Finding {
-    let keyword = if protocol == "pop3" {
-        "STLS"
-    } else {
-        "STARTTLS"
-    };
+    let keyword = crate::proto::Protocol::keyword_of(protocol);
     Finding::new(
         FindingKind::StarttlsStripped,
         FindingKind::StarttlsStripped.rule().severity,

@@ -83,6 +83,12 @@ impl Protocol {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// The upgrade keyword of the protocol named `name` (as a record writes
+    /// it; `STARTTLS` for `unknown`).
+    pub(crate) fn keyword_of(name: &str) -> &'static str {
+        Self::from_name(name).map_or("STARTTLS", Protocol::starttls_keyword)
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Protocol::Smtp => "smtp",

@@ -50,8 +50,7 @@ impl<'a> Words<'a> {
         Words {
             p,
             s: p.server,
-            kw: crate::proto::Protocol::from_name(p.protocol)
-                .map_or("STARTTLS", crate::proto::Protocol::starttls_keyword),
+            kw: crate::proto::Protocol::keyword_of(p.protocol),
             sessions: if p.sessions == 1 {
                 "session"
             } else {

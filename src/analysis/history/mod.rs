@@ -234,8 +234,7 @@ fn history_finding(
     proof: Proof,
     history: HistoryProof,
 ) -> Finding {
-    let keyword =
-        Protocol::from_name(missing.protocol).map_or("STARTTLS", Protocol::starttls_keyword);
+    let keyword = Protocol::keyword_of(missing.protocol);
     let sessions = if history.sessions == 1 {
         "1 session".to_string()
     } else {
