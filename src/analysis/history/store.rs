@@ -707,8 +707,13 @@ fn open_sqlite(
         Ok(m) if !m.is_file() => return Err(HistoryError::new(shown, "not a regular file")),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            create_private(path)
-                .map_err(|e| HistoryError::new(shown, format!("cannot create: {e}")))?;
+            match create_private(path) {
+                Ok(()) => {}
+                // Another sensor created it between the two calls: SQLite's own open below
+                // still refuses a symlink (NOFOLLOW), and the schema check decides the rest.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(HistoryError::new(shown, format!("cannot create: {e}"))),
+            }
         }
         Err(e) => return Err(HistoryError::new(shown, e)),
     }
