@@ -28,6 +28,12 @@ pub trait Reporter {
     fn pause(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Whether this reporter writes the run's observations of its servers
+    /// ([`RunEnd`]'s `server_observation` lines): a run none of whose
+    /// reporters does, and without a history store, does not make them.
+    fn wants_observations(&self) -> bool {
+        false
+    }
 }
 
 /// What a run ends with.
@@ -79,6 +85,9 @@ impl Filter {
 pub struct Run<'r> {
     profiles: ServerProfiles,
     observations: Observations,
+    /// Whether sessions are tallied in `observations` (a reporter or the
+    /// history store reads them).
+    observing: bool,
     history: Option<History>,
     policy: Option<Policy>,
     reporters: Vec<&'r mut dyn Reporter>,
@@ -106,6 +115,7 @@ impl<'r> Run<'r> {
         Run {
             profiles: ServerProfiles::default(),
             observations: Observations::new(),
+            observing: reporters.iter().any(|r| r.wants_observations()),
             history: None,
             policy: None,
             reporters,
@@ -120,6 +130,7 @@ impl<'r> Run<'r> {
     /// The same run with a sensor's history: its sessions are proven against the offers it holds
     /// and tallied for it (see [`Run::end_history`]).
     pub fn with_history(mut self, history: History) -> Self {
+        self.observing |= history.has_store();
         self.history = Some(history);
         self
     }
@@ -167,7 +178,9 @@ impl<'r> Run<'r> {
             policy.apply(&mut record, offer_in_run);
         }
         let late = self.profiles.prove(&mut record);
-        self.observations.observe(&record);
+        if self.observing {
+            self.observations.observe(&record);
+        }
         if self.filter.keeps_server(record.server, record.protocol) {
             record.findings.retain(|f| self.filter.keeps_finding(f));
             self.note(record.findings.iter());

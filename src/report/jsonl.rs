@@ -252,6 +252,10 @@ fn finding_line<'a>(
 }
 
 impl<W: Write> Reporter for JsonLines<W> {
+    fn wants_observations(&self) -> bool {
+        true
+    }
+
     fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
         let worst = r.findings.iter().map(|f| f.severity).max();
         let line = SessionLine {

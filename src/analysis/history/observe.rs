@@ -8,6 +8,8 @@ use crate::time::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::fmt;
 use std::sync::Arc;
 
@@ -23,6 +25,9 @@ pub(crate) const MAX_REMEMBERED_SERVERS: usize = 10_000;
 /// Distinct observations kept per run (all servers); past it, sessions are
 /// counted in `dropped`.
 pub(crate) const MAX_OBSERVATIONS: usize = 200_000;
+/// Short texts shared between sessions rather than allocated for each
+/// (protocol names, TLS versions, the empty text): past it, allocated.
+const MAX_SHARED_TEXTS: usize = 64;
 
 /// What a session showed of STARTTLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -193,23 +198,66 @@ fn starttls_seen(r: &SessionRecord) -> StarttlsSeen {
     }
 }
 
+/// Texts a run's observations share: short ones by value, certificates by
+/// server (most sessions of a server see the same one).
+#[derive(Default)]
+struct SharedTexts {
+    short: Vec<Arc<str>>,
+    certificates: Map<Endpoint, [Arc<str>; 3]>,
+}
+
+impl SharedTexts {
+    fn short(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.short.iter().find(|a| &***a == s) {
+            return a.clone();
+        }
+        let a = Arc::<str>::from(s);
+        if self.short.len() < MAX_SHARED_TEXTS {
+            self.short.push(a.clone());
+        }
+        a
+    }
+
+    /// SHA-256, subject and issuer of the server's certificate.
+    fn certificate(&mut self, server: Endpoint, c: Option<(&str, &str, &str)>) -> [Arc<str>; 3] {
+        let Some((sha, subject, issuer)) = c else {
+            let empty = self.short("");
+            return [empty.clone(), empty.clone(), empty];
+        };
+        match self.certificates.get(&server) {
+            Some(known) if &*known[0] == sha => known.clone(),
+            _ => {
+                let texts = [sha.into(), subject.into(), issuer.into()];
+                if self.certificates.len() < MAX_REMEMBERED_SERVERS {
+                    self.certificates.insert(server, texts.clone());
+                }
+                texts
+            }
+        }
+    }
+}
+
 /// The observation a session makes with the server's `shapes`.
-fn observation(r: &SessionRecord, shapes: &Shapes) -> (ObservationKey, Observation) {
-    let certificate = certificate_of(r);
-    let text = |t: Option<&str>| t.map_or_else(|| Arc::from(""), Arc::from);
+fn observation(
+    r: &SessionRecord,
+    shapes: &Shapes,
+    texts: &mut SharedTexts,
+) -> (ObservationKey, Observation) {
+    let [certificate_sha256, certificate_subject, certificate_issuer] =
+        texts.certificate(r.server, certificate_of(r));
+    let tls_version = r
+        .tls
+        .as_ref()
+        .and_then(|t| t.server_hello.as_ref())
+        .map_or("", |h| h.version.as_str());
     let key = ObservationKey {
         server: r.server,
-        protocol: r.protocol.into(),
+        protocol: texts.short(r.protocol),
         starttls: starttls_seen(r),
         banner_sha256: shapes.banner_sha256.clone(),
         capabilities_sha256: shapes.capabilities_sha256.clone(),
-        tls_version: text(
-            r.tls
-                .as_ref()
-                .and_then(|t| t.server_hello.as_ref())
-                .map(|h| h.version.as_str()),
-        ),
-        certificate_sha256: text(certificate.map(|c| c.0)),
+        tls_version: texts.short(tls_version),
+        certificate_sha256,
     };
     let tally = Observation {
         sessions: 1,
@@ -217,8 +265,8 @@ fn observation(r: &SessionRecord, shapes: &Shapes) -> (ObservationKey, Observati
         last_seen: r.transport.last_seen,
         banner: shapes.banner.clone(),
         capabilities: shapes.capabilities.clone(),
-        certificate_subject: text(certificate.map(|c| c.1)),
-        certificate_issuer: text(certificate.map(|c| c.2)),
+        certificate_subject,
+        certificate_issuer,
     };
     (key, tally)
 }
@@ -277,11 +325,12 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A run's observations, tallied by key.
 pub(crate) struct Observations {
-    tallies: HashMap<ObservationKey, Observation>,
+    tallies: Map<ObservationKey, Observation>,
     /// Per server, the last thing it said and its shapes (most sessions of
     /// a server see the same greeting and list: hashed once).
-    said: HashMap<Endpoint, (ServerSaid, Shapes)>,
-    variants: HashMap<(Endpoint, String), u32>,
+    said: Map<Endpoint, (ServerSaid, Shapes)>,
+    variants: Map<(Endpoint, &'static str), u32>,
+    texts: SharedTexts,
     /// Sessions not tallied because of [`MAX_OBSERVATIONS`].
     pub(crate) dropped: u64,
 }
@@ -289,9 +338,10 @@ pub(crate) struct Observations {
 impl Observations {
     pub(crate) fn new() -> Self {
         Observations {
-            tallies: HashMap::new(),
-            said: HashMap::new(),
-            variants: HashMap::new(),
+            tallies: Map::default(),
+            said: Map::default(),
+            variants: Map::default(),
+            texts: SharedTexts::default(),
             dropped: 0,
         }
     }
@@ -313,19 +363,20 @@ impl Observations {
                 shapes
             }
         };
-        let (mut key, tally) = observation(record, &shapes);
+        let (mut key, tally) = observation(record, &shapes, &mut self.texts);
         if let Some(t) = self.tallies.get_mut(&key) {
             t.add(tally);
             return;
         }
         let variants = self
             .variants
-            .entry((key.server, key.protocol.to_string()))
+            .entry((key.server, record.protocol))
             .or_default();
         if *variants >= MAX_VARIANTS_PER_SERVER {
-            key.banner_sha256 = Arc::from("");
-            key.capabilities_sha256 = Arc::from("");
-            key.certificate_sha256 = Arc::from("");
+            let empty = self.texts.short("");
+            key.banner_sha256 = empty.clone();
+            key.capabilities_sha256 = empty.clone();
+            key.certificate_sha256 = empty;
         }
         if let Some(t) = self.tallies.get_mut(&key) {
             t.add(tally);
