@@ -103,7 +103,7 @@ for pair in "$NS_CLI:c0" "$NS_MB:m0" "$NS_MB:m1" "$NS_SRV:s0"; do
 done
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-    -subj "/CN=$LAB_HOST" -addext "subjectAltName=DNS:$LAB_HOST" \
+    -subj "/CN=$LAB_HOST" -addext "subjectAltName=DNS:$LAB_HOST,IP:$LAB_MB4,IP:$LAB_MB4_PLAIN,IP:$LAB_SRV4" \
     -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
 chmod 644 "$W/cert.pem"
 chmod 600 "$W/key.pem"

@@ -38,7 +38,7 @@ def wait_port(ns, host, port, timeout=30):
 
 
 def run_client(ns, sess, host, port):
-    subst = {"host": host, "port": str(port), "lab": LAB}
+    subst = {"host": host, "port": str(port), "lab": LAB, "work": E["LAB_WORK"]}
     argv = [a.format(**subst) for a in sess["argv"]]
     env = [f"{k}={v}" for k, v in sess["env"].items()]
     started = time.monotonic()
