@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PKGS=(proftpd-core proftpd-mod-crypto lftp curl postgresql-15 postgresql-client-15
-      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd swaks openssl tcpdump tshark iproute2 ethtool python3)
+      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd dovecot-managesieved sieve-connect swaks openssl tcpdump tshark iproute2 ethtool python3)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -108,5 +108,5 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 chmod 644 "$W/cert.pem"
 chmod 600 "$W/key.pem"
 
-/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp}" \
+/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp,managesieve}" \
     ${LAB_ONLY:+--only "$LAB_ONLY"}

@@ -22,7 +22,7 @@ from upgrade import common  # noqa: E402
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 E = os.environ
-PROTOCOLS = ("ftp", "postgresql", "mysql", "xmpp", "lmtp")
+PROTOCOLS = ("ftp", "postgresql", "mysql", "xmpp", "lmtp", "managesieve")
 
 
 def wait_port(ns, host, port, timeout=30):
@@ -113,7 +113,8 @@ def main():
                     sessions = common.sessions_truth(module, sc, side, events)
                     got = module.observe(os.path.join(args.out, f))
                     problems += [f"{f}: {p}" for p in common.check(module, sc, side, sessions, got, runs)]
-                    entries.append({"file": f, "scenario": sc["name"], "side": side, "about": sc["about"],
+                    entries.append({"truth_file": getattr(module, "TRUTH_FILE", "expected-upgrade.json"),
+                                    "file": f, "scenario": sc["name"], "side": side, "about": sc["about"],
                                     "sessions": sessions,
                                     "truth_source": "tests/lab/record-upgrade.sh: scenario record "
                                                     f"(tests/lab/upgrade/{proto}.py) and the middlebox's "
@@ -129,24 +130,28 @@ def main():
     finally:
         for p in procs:
             lab.stop(p)
-    expected_path = os.path.join(args.out, "expected-upgrade.json")
-    if os.path.exists(expected_path):
-        # Keep the other scenarios' entries, in the scenarios' order.
-        with open(expected_path) as fh:
-            kept = {e["file"]: e for e in json.load(fh)}
-        kept.update({e["file"]: e for e in entries})
-        rank = {n: i for i, n in enumerate(order)}
-        entries = sorted(kept.values(), key=lambda e: (rank.get(e.get("scenario"), 1 << 30), e["file"]))
-    with open(expected_path, "w") as fh:
-        json.dump(entries, fh, indent=1)
-        fh.write("\n")
+    # Protocols stripwatch does not parse yet (their parsers are being
+    # merged) keep their truth apart: TRUTH_FILE in the module.
+    rank = {n: i for i, n in enumerate(order)}
+    for truth_file in sorted({e["truth_file"] for e in entries}):
+        mine = [{k: v for k, v in e.items() if k != "truth_file"} for e in entries if e["truth_file"] == truth_file]
+        expected_path = os.path.join(args.out, truth_file)
+        if os.path.exists(expected_path):
+            # Keep the other scenarios' entries, in the scenarios' order.
+            with open(expected_path) as fh:
+                kept = {e["file"]: e for e in json.load(fh)}
+            kept.update({e["file"]: e for e in mine})
+            mine = sorted(kept.values(), key=lambda e: (rank.get(e.get("scenario"), 1 << 30), e["file"]))
+        with open(expected_path, "w") as fh:
+            json.dump(mine, fh, indent=1)
+            fh.write("\n")
     print("\n".join(behaviour))
     if problems:
         print(f"lab: {len(problems)} claim(s) not shown by the captures:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"lab: {len(entries)} captures, every claim checked with tshark; truth in {expected_path}")
+    print(f"lab: {len(entries)} captures recorded, every claim checked with tshark; truth in {args.out}")
     return 0
 
 
