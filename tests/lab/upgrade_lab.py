@@ -94,12 +94,12 @@ def main():
     work = E["LAB_WORK"]
     only = set(args.only.split(",")) if args.only else None
     entries, problems, behaviour, procs = [], [], [], []
-    order = []
+    # Every protocol's scenarios, in order (the truth files keep it).
+    order = [s["name"] for p in PROTOCOLS for s in importlib.import_module(f"upgrade.{p}").scenarios()]
     try:
         for proto in args.protocols.split(","):
             module = importlib.import_module(f"upgrade.{proto}")
             todo = [s for s in module.scenarios() if not only or s["name"] in only]
-            order += [s["name"] for s in module.scenarios()]
             if not todo:
                 continue
             started, listeners = module.start(E, work, E["LAB_NS_SRV"])
