@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PKGS=(proftpd-core proftpd-mod-crypto lftp curl postgresql-15 postgresql-client-15
-      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd dovecot-managesieved sieve-connect swaks openssl tcpdump tshark iproute2 ethtool python3)
+      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd dovecot-managesieved sieve-connect slapd ldap-utils swaks openssl tcpdump tshark iproute2 ethtool python3)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -31,6 +31,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    # slapd installed unconfigured: the lab runs it from its own slapd.conf.
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -108,5 +110,5 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 chmod 644 "$W/cert.pem"
 chmod 600 "$W/key.pem"
 
-/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp,managesieve}" \
+/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp,managesieve,ldap}" \
     ${LAB_ONLY:+--only "$LAB_ONLY"}
