@@ -18,6 +18,8 @@
 //! software's behaviour is caught (record.sh itself fails when a capture
 //! stops showing its truth).
 //! `STRIPWATCH_LAB_RECORDING=DIR` checks an existing recording instead.
+//! `fresh_upgrade_lab_recording_agrees_with_truth` does the same for
+//! `tests/lab/record-upgrade.sh` (`STRIPWATCH_UPGRADE_LAB_RECORDING=DIR`).
 
 use crate::common;
 
@@ -196,8 +198,17 @@ fn disagreements(expected: &Path) -> (Vec<String>, usize) {
             let mail = matches!(
                 s["protocol"].as_str(),
                 Some(
-                    "smtp" | "imap" | "pop3" | "lmtp" | "managesieve" | "ftp" | "xmpp" | "nntp"
-                        | "ldap" | "postgresql" | "mysql"
+                    "smtp"
+                        | "imap"
+                        | "pop3"
+                        | "lmtp"
+                        | "managesieve"
+                        | "ftp"
+                        | "xmpp"
+                        | "nntp"
+                        | "ldap"
+                        | "postgresql"
+                        | "mysql"
                 )
             );
             if mail && !matched.contains(key) {
@@ -238,8 +249,9 @@ fn check_recording(dir: &Path) {
     let truths: Vec<PathBuf> = TRUTH_FILES
         .iter()
         .map(|f| dir.join(f))
-        .filter(|p| p.exists() || p.ends_with("expected.json"))
+        .filter(|p| p.exists())
         .collect();
+    assert!(!truths.is_empty(), "{}: no expected.json", dir.display());
     let mut listed = BTreeSet::new();
     let pending = Some(dir.join(PENDING_TRUTH)).filter(|p| p.exists());
     for expected in truths.iter().chain(pending.iter()) {
@@ -273,7 +285,9 @@ fn check_recording(dir: &Path) {
         compared += n;
     }
     failures.retain(|f| {
-        let known = KNOWN_GAPS.iter().find(|(file, _)| f.starts_with(&format!("{file}:")));
+        let known = KNOWN_GAPS
+            .iter()
+            .find(|(file, _)| f.starts_with(&format!("{file}:")));
         if let Some((_, why)) = known {
             eprintln!("known stripwatch gap ({why}): {f}");
         }
@@ -336,6 +350,37 @@ fn fresh_lab_recording_agrees_with_truth() {
     assert!(
         out.status.success(),
         "tests/lab/record.sh failed ({}; it needs root):\n{log}",
+        out.status
+    );
+    check_recording(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs root + apt (ProFTPD, PostgreSQL, MariaDB, Prosody, Dovecot, slapd, clients): STRIPWATCH_EXTERNAL_TESTS=1"]
+fn fresh_upgrade_lab_recording_agrees_with_truth() {
+    common::require_external(&["bash", "apt-get"]);
+    if let Ok(dir) = std::env::var("STRIPWATCH_UPGRADE_LAB_RECORDING") {
+        check_recording(Path::new(&dir));
+        return;
+    }
+    common::require_root("tests/lab/record-upgrade.sh: network namespaces, apt-get install");
+    let dir = std::env::temp_dir().join(format!("stripwatch-uplab-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = Command::new("bash")
+        .arg(repo().join("tests/lab/record-upgrade.sh"))
+        .arg(&dir)
+        .output()
+        .expect("bash runs tests/lab/record-upgrade.sh");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "tests/lab/record-upgrade.sh failed ({}; it needs root):\n{log}",
         out.status
     );
     check_recording(&dir);
