@@ -173,8 +173,14 @@ def main():
         rank = {sc["name"]: i for i, sc in enumerate(scenarios.SCENARIOS)}
         entries = sorted(kept.values(), key=lambda e: (rank.get(e.get("scenario"), 1 << 30), e["file"]))
     if not only:
+        # The upgrade lab's captures (record-upgrade.sh) share the folder.
+        others = set()
+        for name in ("expected-upgrade.json", "expected-upgrade-pending.json"):
+            if os.path.exists(os.path.join(args.out, name)):
+                with open(os.path.join(args.out, name)) as fh:
+                    others |= {e["file"] for e in json.load(fh)}
         for stale in os.listdir(args.out):
-            if stale.endswith(".pcap") and stale not in {e["file"] for e in entries}:
+            if stale.endswith(".pcap") and stale not in {e["file"] for e in entries} | others:
                 os.remove(os.path.join(args.out, stale))
     with open(expected_path, "w") as fh:
         json.dump(entries, fh, indent=1)
