@@ -13,7 +13,7 @@ use super::Tap;
 use super::align::Op;
 use super::collect::SeenSession;
 use super::roles::{
-    Role, banner_masked, imap_capabilities, is_mask_of, is_starttls, keyword, verb,
+    Role, banner_masked, imap_capabilities, is_mask_of, is_upgrade_command, keyword, verb,
 };
 use crate::analysis::Severity;
 use crate::flow::Side;
@@ -93,7 +93,8 @@ pub(crate) struct Change {
 }
 
 fn severity_for(token: &[u8]) -> Severity {
-    if token == b"STARTTLS" || token == b"STLS" {
+    // FTP's feature is `AUTH TLS` (or SSL, TLS-C, TLS-P) whole.
+    if token == b"STARTTLS" || token == b"STLS" || token.starts_with(b"AUTH ") {
         Severity::High
     } else {
         Severity::Low
@@ -115,7 +116,7 @@ pub(crate) struct PairView<'a> {
 }
 
 impl PairView<'_> {
-    fn session(&self, tap: Tap) -> &SeenSession {
+    pub(crate) fn session(&self, tap: Tap) -> &SeenSession {
         match tap {
             Tap::Inside => self.inside,
             Tap::Outside => self.outside,
@@ -157,7 +158,7 @@ impl PairView<'_> {
 }
 
 /// A change with the common fields filled in.
-fn change(kind: ChangeKind, severity: Severity, direction: Side) -> Change {
+pub(crate) fn change(kind: ChangeKind, severity: Severity, direction: Side) -> Change {
     Change {
         kind,
         severity,
@@ -222,7 +223,7 @@ fn command_changed(view: &PairView<'_>, up: Tap, b: usize, a: usize) -> Change {
     let (bb, ab) = (view.bytes(up, b), view.bytes(up.other(), a));
     let p = view.protocol;
     let (vb, va) = (verb(p, bb), verb(p, ab));
-    let severity = if is_starttls(&vb) {
+    let severity = if is_upgrade_command(p, bb) {
         Severity::High
     } else {
         Severity::Medium

@@ -110,6 +110,8 @@ pub(crate) struct SeenSession {
     pub tls_sent: PerSide<bool>,
     pub shape: Vec<Shape>,
     pub handshake: Option<Handshake>,
+    /// What the dialog concluded about the upgrade.
+    pub upgrade: super::upgrade::UpgradeSeen,
 }
 
 impl SeenSession {
@@ -251,6 +253,7 @@ impl SessionHandler for Collector {
             tls_sent,
             shape: sink.shape,
             handshake: None,
+            upgrade: super::upgrade::UpgradeSeen::of(facts),
         });
     }
 }

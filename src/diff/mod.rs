@@ -20,7 +20,10 @@
 //! 4. [`roles`] and [`classify`]: every difference becomes a typed change (capability
 //!    removed or masked, banner masked, command rewritten or masked,
 //!    command or reply injected or dropped, STARTTLS answered by the
-//!    middlebox, TLS on one side only) with both versions and their packets.
+//!    middlebox, TLS on one side only) with both versions and their packets;
+//!    [`upgrade`](mod@upgrade) adds what each tap's dialog concluded about the
+//!    offer, request and answer where the lines did not tell it (binary
+//!    protocols, XML streams, lists shaped unlike mail's).
 //! 5. [`attribute`]: what the path did, in words, and whether it is the
 //!    Cisco ASA's signature.
 //! 6. [`report`] and [`output`]: records, a table, one JSON document, JSON
@@ -35,6 +38,7 @@ pub mod output;
 pub(crate) mod pair;
 pub(crate) mod report;
 pub(crate) mod roles;
+pub(crate) mod upgrade;
 
 pub(crate) use collect::collect;
 pub(crate) use report::{DiffReport, build_report};

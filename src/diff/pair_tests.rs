@@ -190,6 +190,7 @@ fn seen(client: Endpoint, server: Endpoint, start: i64, isns: PerSide<Option<u32
         server_hello: None,
         tls_sent: PerSide::default(),
         shape: Vec::new(),
+        upgrade: Default::default(),
         handshake: Some(Handshake {
             syn: at(start),
             syn_ack: Some(at(start + 1_000_000)),

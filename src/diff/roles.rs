@@ -39,6 +39,22 @@ pub(crate) fn is_starttls(verb: &[u8]) -> bool {
     verb == b"STARTTLS" || verb == b"STLS"
 }
 
+/// A client line that asks for the upgrade: STARTTLS, STLS, FTP's
+/// `AUTH TLS` (or `SSL`, `TLS-C`, `TLS-P`: RFC 4217 section 6).
+pub(crate) fn is_upgrade_command(p: Option<Protocol>, line: &[u8]) -> bool {
+    let v = verb(p, line);
+    match p {
+        Some(Protocol::Ftp) => {
+            let arg = words::split_word(words::split_word(line).1).0;
+            v == b"AUTH"
+                && ["TLS", "SSL", "TLS-C", "TLS-P"]
+                    .iter()
+                    .any(|m| words::is(arg, m))
+        }
+        _ => is_starttls(&v),
+    }
+}
+
 /// The roles of every line of a session.
 pub(crate) fn roles(s: &SeenSession) -> Vec<Role> {
     let p = s.protocol;
@@ -57,7 +73,7 @@ pub(crate) fn roles(s: &SeenSession) -> Vec<Role> {
         match l.side() {
             Side::Client => {
                 let v = verb(p, bytes);
-                role.starttls_command = is_starttls(&v);
+                role.starttls_command = is_upgrade_command(p, bytes);
                 if role.starttls_command {
                     let tag = words::split_word(bytes).0.to_vec();
                     pending = Some((i, tag));
@@ -132,6 +148,9 @@ fn is_capability(
     match p {
         Some(Protocol::Imap) => !imap_capabilities(line).is_empty(),
         Some(Protocol::Pop3) => command == Some(b"CAPA") && reply_no > 0 && line != b".",
+        // RFC 2389: a feature is a line of the multi-line reply that
+        // begins with a space.
+        Some(Protocol::Ftp) => command == Some(b"FEAT") && line.first() == Some(&b' '),
         _ => matches!(command, Some(b"EHLO" | b"LHLO")) && reply_no > 0 && line.starts_with(b"250"),
     }
 }
@@ -156,9 +175,11 @@ pub(crate) fn imap_capabilities(line: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The keyword of an SMTP (`250-STARTTLS`) or POP3 (`STLS`) capability line.
+/// The keyword of an SMTP (`250-STARTTLS`) or POP3 (`STLS`) capability
+/// line; an FTP feature whole (` AUTH TLS`: the argument is the point).
 pub(crate) fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     let text = match p {
+        Some(Protocol::Ftp) => return words::trim(line).to_ascii_uppercase(),
         Some(Protocol::Pop3) => line,
         _ => line.get(4..).unwrap_or_default(),
     };
@@ -168,6 +189,22 @@ pub(crate) fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
 pub(crate) fn is_mask_of(mask: &[u8], original: &[u8]) -> bool {
     words::is_masked_token(mask, original.len(), &[])
         || words::is_overwritten_command(mask, original.len())
+        || words_masked(mask, original)
+}
+
+/// Same words but some masked one by one (FTP's `AUTH XXX` for `AUTH TLS`).
+fn words_masked(mask: &[u8], original: &[u8]) -> bool {
+    let split = |b: &[u8]| {
+        b.split(|c| *c == b' ')
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    };
+    let (m, o) = (split(mask), split(original));
+    mask != original
+        && m.len() == o.len()
+        && m.iter()
+            .zip(&o)
+            .all(|(m, o)| m == o || words::is_masked_token(m, o.len(), &[]))
 }
 
 /// A greeting whose text is mostly asterisks (Cisco ASA mask-banner).

@@ -311,14 +311,18 @@ fn read_feature(reply: &mut Reply, line: &[u8], evidence: &Evidence) {
 }
 
 /// A feature that stands where `AUTH TLS` was: the phrase masked with one
-/// character (`XXXX XXX`, or as one word `XXXXXXXX`), or one of its words
-/// one edit away (`AUTH TLX`, `AUHT TLS`).
+/// character (`XXXX XXX`, or as one word `XXXXXXXX`), one of its words
+/// masked (`AUTH XXX`, `XXXX TLS`) or one edit away (`AUTH TLX`, `AUHT TLS`).
 fn is_stripped_feature(text: &[u8], name: &[u8], args: &[&[u8]]) -> bool {
     let masked = is_overwritten_phrase(text, AUTH_TLS)
         || (args.is_empty() && is_masked_token(text, AUTH_TLS.len(), &[]));
     let mangled = match args {
-        [arg] if is(name, "AUTH") => is_mangled_token(arg, "TLS", &["SSL"]),
-        [arg] if TLS_MECHANISMS.iter().any(|m| is(arg, m)) => is_mangled_token(name, "AUTH", &[]),
+        [arg] if is(name, "AUTH") => {
+            is_mangled_token(arg, "TLS", &["SSL"]) || is_masked_token(arg, 3, &["TLS", "SSL"])
+        }
+        [arg] if TLS_MECHANISMS.iter().any(|m| is(arg, m)) => {
+            is_mangled_token(name, "AUTH", &[]) || is_masked_token(name, 4, &["AUTH"])
+        }
         _ => false,
     };
     masked || mangled

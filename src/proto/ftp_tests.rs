@@ -163,6 +163,24 @@ fn offers_and_stripping() {
             "caps=[mask= XXXX XXX]",
         ),
         (
+            "AUTH TLS's argument masked in FEAT",
+            &[
+                (S, GREETING),
+                (C, b"FEAT\r\n"),
+                (S, b"211-Features:\r\n AUTH XXX\r\n211 End\r\n"),
+            ],
+            "caps=[mask= AUTH XXX]",
+        ),
+        (
+            "AUTH TLS's name masked in FEAT",
+            &[
+                (S, GREETING),
+                (C, b"FEAT\r\n"),
+                (S, b"211-Features:\r\n XXXX TLS\r\n211 End\r\n"),
+            ],
+            "caps=[mask= XXXX TLS]",
+        ),
+        (
             "AUTH TLS mangled in FEAT",
             &[
                 (S, GREETING),

@@ -276,10 +276,12 @@ impl MysqlDialog {
         let framer = &mut self.framers[side];
         framer.judge(true, ctx);
         let buf = std::mem::take(&mut framer.buf);
-        let (packet, _) = framer.start.take().unwrap_or((last, 0));
+        let (packet, start) = framer.start.take().unwrap_or((last, 0));
         let Some((&[a, b, c, seq], payload)) = buf.split_first_chunk::<4>() else {
             return false;
         };
+        let wire = u32::from_le_bytes([a, b, c, 0]) as usize + 4;
+        ctx.tap_message(side, &buf, wire, packet, start);
         let p = Packet {
             seq,
             payload,

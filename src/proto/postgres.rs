@@ -199,6 +199,7 @@ impl PgDialog {
         {
             if let Some(&byte) = input.first() {
                 if byte != b'E' {
+                    ctx.tap_message(side, &[byte], 1, packet, offset);
                     return (1, self.answered(byte, packet, ctx));
                 }
                 // An error instead (an old server, or a failure): a typed
@@ -276,7 +277,10 @@ impl PgDialog {
     fn complete(&mut self, side: Side, last: PacketRef, ctx: &mut Ctx<'_>) -> bool {
         let framer = &mut self.framers[side];
         let buf = std::mem::take(&mut framer.buf);
-        let (packet, _) = framer.start.take().unwrap_or((last, 0));
+        let (packet, start) = framer.start.take().unwrap_or((last, 0));
+        let header = if framer.typed { 5 } else { 4 };
+        let wire = be32(&buf, header - 4).map_or(buf.len(), |l| l as usize + header - 4);
+        ctx.tap_message(side, &buf, wire, packet, start);
         let message = if framer.typed {
             Message {
                 kind: buf.first().copied(),

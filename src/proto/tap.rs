@@ -105,6 +105,32 @@ impl LineTap {
         });
     }
 
+    /// A message of a binary or XML protocol: its first bytes (`kept`) and
+    /// its length. Compared by the hash of what was kept and the length.
+    pub(crate) fn message(
+        &mut self,
+        side: Side,
+        kept: &[u8],
+        len: usize,
+        packet: PacketRef,
+        offset: u64,
+    ) {
+        if self.items.len() >= self.max_items {
+            self.dropped += 1;
+            return;
+        }
+        let bytes = kept.get(..self.keep).unwrap_or(kept);
+        self.push(TapItem {
+            side,
+            kind: TapKind::Line,
+            packet: Some(packet),
+            offset,
+            bytes: bytes.to_vec(),
+            len,
+            hash: fnv1a(kept) ^ (len as u64).rotate_left(32),
+        });
+    }
+
     /// A marker without bytes (literal, TLS, gap).
     pub(crate) fn marker(
         &mut self,

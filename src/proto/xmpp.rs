@@ -43,8 +43,9 @@ struct Scanner {
     quote: Option<u8>,
     /// The tag's bytes after `<`, up to [`MAX_TAG`].
     tag: Vec<u8>,
-    /// The packet of the tag's `<`.
+    /// The packet and stream offset of the tag's `<`.
     tag_packet: Option<PacketRef>,
+    tag_offset: u64,
     /// The element whose text is read: its start tag, as evidence.
     reading: Option<Evidence>,
     text: Vec<u8>,
@@ -141,7 +142,7 @@ impl XmppDialog {
         secrets: &mut SecretGuard,
         ctx: &mut Ctx<'_>,
     ) -> usize {
-        let used = self.scan(side, input, packet, ctx);
+        let used = self.scan(side, input, packet, offset, ctx);
         if side == Side::Client {
             let seen = input.get(..used).unwrap_or(input);
             secrets.client_xml(seen, offset, &mut ctx.facts.secret_spans);
@@ -149,7 +150,14 @@ impl XmppDialog {
         used
     }
 
-    fn scan(&mut self, side: Side, input: &[u8], packet: PacketRef, ctx: &mut Ctx<'_>) -> usize {
+    fn scan(
+        &mut self,
+        side: Side,
+        input: &[u8],
+        packet: PacketRef,
+        offset: u64,
+        ctx: &mut Ctx<'_>,
+    ) -> usize {
         for (i, &b) in input.iter().enumerate() {
             let s = &mut self.scanners[side];
             if !s.in_tag {
@@ -159,6 +167,7 @@ impl XmppDialog {
                     s.quote = None;
                     s.tag.clear();
                     s.tag_packet = Some(packet);
+                    s.tag_offset = offset + i as u64;
                 } else if s.reading.is_some() && !s.lost && s.text.len() < MAX_TEXT {
                     s.text.push(b);
                 }
@@ -171,6 +180,7 @@ impl XmppDialog {
                     s.tag.clear();
                     s.quote = None;
                     s.tag_packet = Some(packet);
+                    s.tag_offset = offset + i as u64;
                     continue;
                 }
                 (None, b'\'' | b'"') => s.quote = Some(b),
@@ -178,6 +188,7 @@ impl XmppDialog {
                     s.in_tag = false;
                     let raw = std::mem::take(&mut s.tag);
                     let at = s.tag_packet.take().unwrap_or(packet);
+                    ctx.tap_message(side, &raw, raw.len(), at, s.tag_offset);
                     if self.on_tag(side, &raw, at, ctx) {
                         return i + 1;
                     }

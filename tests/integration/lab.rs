@@ -237,11 +237,7 @@ const PENDING_TRUTH: &str = "expected-upgrade-pending.json";
 /// Captures where stripwatch is known to disagree with the lab's truth,
 /// with the reason; their disagreements are printed, not failed. Remove an
 /// entry when stripwatch is fixed.
-const KNOWN_GAPS: [(&str, &str); 1] = [(
-    "ftp-mask-argument.client.pcap",
-    "FEAT line `AUTH XXX` (only the mechanism masked) is not taken as a masked AUTH TLS: \
-     no-starttls-offered instead of starttls-stripped (reported to the lead, lab16)",
-)];
+const KNOWN_GAPS: [(&str, &str); 0] = [];
 
 /// Checks a lab recording: every capture in `dir` is in one of its truth
 /// files and agrees with it.

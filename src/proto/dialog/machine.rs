@@ -38,6 +38,9 @@ pub(crate) struct Ctx<'a> {
     pub facts: &'a mut DialogFacts,
     pub(super) requests: &'a mut Requests,
     pub(super) in_body: PerSide<bool>,
+    /// `stripwatch diff`'s record, for machines that read messages rather
+    /// than lines (they hand it each message: see [`Ctx::tap_message`]).
+    pub(super) tap: Option<&'a mut crate::proto::tap::LineTap>,
 }
 
 /// What a machine asked for while handling one line, applied by the
@@ -62,6 +65,22 @@ pub(super) enum StarttlsEvent {
 }
 
 impl Ctx<'_> {
+    /// A whole message a message machine read (`kept`, its first bytes;
+    /// `len`, its length on the wire), from stream `offset` of `side`: one
+    /// item of the diff's record, as a line is for the line machines.
+    pub(crate) fn tap_message(
+        &mut self,
+        side: Side,
+        kept: &[u8],
+        len: usize,
+        packet: crate::flow::PacketRef,
+        offset: u64,
+    ) {
+        if let Some(tap) = self.tap.as_deref_mut() {
+            tap.message(side, kept, len, packet, offset);
+        }
+    }
+
     /// `len` raw bytes follow on `side` (IMAP literal, BDAT chunk); the first
     /// `keep` of them are handed to [`LineMachine::on_literal`].
     pub(crate) fn literal(&mut self, side: Side, len: u64, keep: usize) {

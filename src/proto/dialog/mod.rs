@@ -277,6 +277,7 @@ impl MailDialog {
             facts: &mut self.facts,
             requests: &mut self.requests,
             in_body: PerSide::both(false),
+            tap: None,
         };
         if let Some(m) = self.machine.get() {
             m.finish(&mut ctx);
@@ -400,6 +401,7 @@ impl MailDialog {
                 facts: &mut self.facts,
                 requests: &mut self.requests,
                 in_body,
+                tap: None,
             };
             f(m, &mut ctx);
         }
@@ -608,12 +610,14 @@ impl MailDialog {
             machine,
             requests,
             secrets,
+            tap,
             ..
         } = self;
         let mut ctx = Ctx {
             facts,
             requests,
             in_body: PerSide::both(false),
+            tap: tap.as_deref_mut(),
         };
         match machine {
             Machine::Postgres(pg) => pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
@@ -665,6 +669,7 @@ impl MailDialog {
                 facts,
                 requests,
                 in_body,
+                tap: None,
             };
             if let Some(m) = machine.get() {
                 m.on_line(side, line, &mut ctx);
