@@ -74,7 +74,7 @@ const ROOT_DSE_ATTRIBUTES: [&str; 8] = [
 
 /// Whether a side's first bytes begin an LDAPMessage: a SEQUENCE of a
 /// plausible definite length, an INTEGER messageID of 1 to 4 bytes, and
-/// (when the probe reaches it) an `[APPLICATION n]` protocolOp. `None`:
+/// (when the first 8 bytes reach it) an `[APPLICATION n]` protocolOp. `None`:
 /// too few bytes yet to tell.
 pub(crate) fn message_start(first: &[u8]) -> Option<bool> {
     match first.first() {
@@ -99,6 +99,8 @@ pub(crate) fn message_start(first: &[u8]) -> Option<bool> {
         return Some(false);
     }
     match rest.get(2 + usize::from(id_len)) {
+        // The driver's probe is 8 bytes: what it shows is LDAP's.
+        None if first.len() >= 8 => Some(true),
         None => None,
         Some(op) => Some(op & 0xc0 == 0x40 && op & 0x1f <= 25),
     }
@@ -579,3 +581,8 @@ fn encode(raw: &[u8]) -> Vec<u8> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[path = "ldap_tests.rs"]
+mod tests;
