@@ -429,7 +429,27 @@ fn client_secret_by_framing() {
             .concat(),
         ),
     );
-    let cases: [(&[u8], bool, LdapSecret); 9] = [
+    let add = msg(
+        4,
+        &tlv(
+            0x68,
+            &[
+                tlv(0x04, b"cn=a"),
+                tlv(
+                    0x30,
+                    &tlv(
+                        0x30,
+                        &[tlv(0x04, b"userPassword"), tlv(0x31, &tlv(0x04, b"pw"))].concat(),
+                    ),
+                ),
+            ]
+            .concat(),
+        ),
+    );
+    let cases: [(&[u8], bool, LdapSecret); 12] = [
+        (&add, false, LdapSecret::Span(13, add.len() as u64)),
+        (&add[..9], true, LdapSecret::NeedMore),
+        (&add[..9], false, LdapSecret::Span(7, add.len() as u64)),
         (&bind, false, LdapSecret::Span(16, 25)),
         (&bind[..12], true, LdapSecret::NeedMore),
         (&bind[..12], false, LdapSecret::Span(7, 25)),

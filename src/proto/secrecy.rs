@@ -754,6 +754,10 @@ pub(crate) enum LdapSecret {
 ///   BindRequest's header;
 /// - an ExtendedRequest (`[APPLICATION 23]`): its requestValue (`[1]`,
 ///   RFC 3062's password modify carries passwords) to its end;
+/// - a ModifyRequest, AddRequest or CompareRequest (`[APPLICATION 6, 8,
+///   14]`): everything after the DN to its end (`userPassword`,
+///   `unicodePwd` and their hashes are written and compared so; which
+///   attribute a value belongs to is not the framing's to say);
 /// - anything else holds no password. Where the message's own framing
 ///   cannot be read, the driver masks the rest of the stream.
 pub(crate) fn ldap_client_secret(head: &[u8], more: bool) -> LdapSecret {
@@ -761,6 +765,9 @@ pub(crate) fn ldap_client_secret(head: &[u8], more: bool) -> LdapSecret {
     const BIND_REQUEST: u8 = 0x60;
     const EXTENDED_REQUEST: u8 = 0x77;
     const REQUEST_VALUE: u8 = 0x81;
+    const MODIFY_REQUEST: u8 = 0x66;
+    const ADD_REQUEST: u8 = 0x68;
+    const COMPARE_REQUEST: u8 = 0x6e;
     let need = |fallback| {
         if more { LdapSecret::NeedMore } else { fallback }
     };
@@ -789,12 +796,19 @@ pub(crate) fn ldap_client_secret(head: &[u8], more: bool) -> LdapSecret {
     };
     let op_end = op.end.min(end);
     match op.tag {
-        BIND_REQUEST => {
+        // After the version and the name; after the DN.
+        BIND_REQUEST | MODIFY_REQUEST | ADD_REQUEST | COMPARE_REQUEST => {
+            let shown = if op.tag == BIND_REQUEST { 2 } else { 1 };
             let mut fields = Reader::inside(&op);
-            let version = fields.next_element().filter(|e| !e.cut);
-            let name = version.and_then(|_| fields.next_element().filter(|e| !e.cut));
-            match name {
-                Some(name) if name.end < op_end => LdapSecret::Span(name.end, op_end),
+            let mut last = None;
+            for _ in 0..shown {
+                last = fields.next_element().filter(|e| !e.cut);
+                if last.is_none() {
+                    break;
+                }
+            }
+            match last {
+                Some(e) if e.end < op_end => LdapSecret::Span(e.end, op_end),
                 Some(_) => LdapSecret::Nothing,
                 None if fields.stopped == Some(BerError::Invalid) || !op.cut => {
                     LdapSecret::Span(op.body_at as u64, op_end)
