@@ -235,6 +235,11 @@ def main():
             (4, [(0, b"HMzY3JldCE=</auth>"), (1, b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")]),
             (5, [(1, b"cmVhbG09ImEi</challenge>"), (0, b"<response>dXNlcm5hbWU9ImEi</response>"), (1, b"<failure/>")]),
         ],
+        "dialog_ldap": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(1, b"0\x0c\x02\x01\x02a\x07\x0a\x01\x31\x04\x00\x04\x00")]),
+            (5, [(0, b"0<\x02\x01\x04`7\x02\x01\x03\x04\x00\xa30\x04\x08CRAM-MD5\x04$tim b913a602c7eda7a495b4e6e7334d3890"), (1, b"0\x0c\x02\x01\x04a\x07\x0a\x01\x00\x04\x00\x04\x00")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

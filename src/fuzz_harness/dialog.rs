@@ -485,3 +485,33 @@ const XMPP: &[Script] = &[
 pub(crate) fn dialog_xmpp(data: &[u8]) {
     deep(data, XMPP, Protocol::Xmpp, 5222);
 }
+
+/// An LDAP StartTLS ExtendedRequest (messageID 1).
+const LDAP_STARTTLS: &[u8] = b"0\x1d\x02\x01\x01w\x18\x80\x161.3.6.1.4.1.1466.20037";
+/// A CRAM-MD5 SASL bind without credentials (messageID 3).
+const LDAP_CRAM: &[u8] = b"0\x16\x02\x01\x03`\x11\x02\x01\x03\x04\x00\xa3\x0a\x04\x08CRAM-MD5";
+
+const LDAP: &[Script] = &[
+    &[],
+    &[
+        (C, b"09\x02\x01\x01c4\x04\x00\x0a\x01\x00\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00\x87\x0bobjectClass0\x14\x04\x12supportedExtension"),
+        (S, b"09\x02\x01\x01d4\x04\x00000.\x04\x12supportedExtension1\x18\x04\x161.3.6.1.4.1.1466.20037"),
+    ],
+    &[(C, LDAP_STARTTLS)],
+    &[
+        (C, LDAP_STARTTLS),
+        (S, b"0\x0c\x02\x01\x01x\x07\x0a\x01\x00\x04\x00\x04\x00"),
+    ],
+    &[(C, b"0\x1b\x02\x01\x02`\x16\x02\x01\x03\x04\x08cn=admin\x80\x07s3cret!")],
+    &[
+        (C, LDAP_CRAM),
+        (S, b"05\x02\x01\x03a0\x0a\x01\x0e\x04\x00\x04\x00\x87'<1896.697170952@postoffice.example.net>"),
+    ],
+];
+
+/// LDAP: a root DSE read, StartTLS awaiting its answer and after it, a
+/// simple bind, a SASL bind in progress; then arbitrary events (the BER
+/// framer and the guard's framing among them).
+pub(crate) fn dialog_ldap(data: &[u8]) {
+    deep(data, LDAP, Protocol::Ldap, 389);
+}

@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_postgres", dialog::dialog_postgres),
     ("dialog_mysql", dialog::dialog_mysql),
     ("dialog_xmpp", dialog::dialog_xmpp),
+    ("dialog_ldap", dialog::dialog_ldap),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];

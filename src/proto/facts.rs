@@ -41,6 +41,9 @@ pub enum Protocol {
     /// LMTP (RFC 2033): SMTP with LHLO, to a final delivery agent (port 24 when the dialog does
     /// not tell).
     Lmtp,
+    /// LDAP with the StartTLS extended operation (RFC 4511 4.14, RFC 4513; port 389, and 636
+    /// in TLS from the first byte, when the dialog does not tell).
+    Ldap,
 }
 
 impl Protocol {
@@ -55,19 +58,20 @@ impl Protocol {
             3306 => Some(Protocol::Mysql),
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             24 => Some(Protocol::Lmtp),
+            389 | 636 => Some(Protocol::Ldap),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
     /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
-    /// XMPP's old-style SSL 5223).
+    /// XMPP's old-style SSL 5223; LDAPS 636).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990 | 5223)
+        matches!(port, 465 | 993 | 995 | 990 | 5223 | 636)
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 8] = [
+    pub(crate) const ALL: [Protocol; 9] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
@@ -76,6 +80,7 @@ impl Protocol {
         Protocol::Mysql,
         Protocol::Xmpp,
         Protocol::Lmtp,
+        Protocol::Ldap,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -99,11 +104,13 @@ impl Protocol {
             Protocol::Mysql => "mysql",
             Protocol::Xmpp => "xmpp",
             Protocol::Lmtp => "lmtp",
+            Protocol::Ldap => "ldap",
         }
     }
 
     /// The STARTTLS keyword of the protocol (POP3 calls it STLS, FTP
-    /// AUTH TLS, PostgreSQL SSLRequest, MySQL the CLIENT_SSL flag, XMPP `<starttls/>`).
+    /// AUTH TLS, PostgreSQL SSLRequest, MySQL the CLIENT_SSL flag, XMPP `<starttls/>`, LDAP
+    /// StartTLS, the extended operation).
     pub(crate) fn starttls_keyword(self) -> &'static str {
         match self {
             Protocol::Pop3 => "STLS",
@@ -112,6 +119,7 @@ impl Protocol {
             Protocol::Postgresql => "SSLRequest",
             Protocol::Mysql => "CLIENT_SSL",
             Protocol::Xmpp => "<starttls/>",
+            Protocol::Ldap => "StartTLS",
         }
     }
 }
@@ -394,12 +402,16 @@ pub enum DialogAnomalyKind {
     /// An upgrade event the lifecycle does not expect in its state (see
     /// [`super::upgrade::transition`]).
     UpgradeOutOfOrder,
+    /// An LDAP message whose BER header cannot be read (a bad tag, an
+    /// indefinite length, over [`super::ldap::MAX_MESSAGE`]): that side is
+    /// read no further.
+    LdapUnreadableMessage,
 }
 
 impl DialogAnomalyKind {
     /// Every kind.
     #[cfg(test)]
-    pub(crate) const ALL: [DialogAnomalyKind; 9] = [
+    pub(crate) const ALL: [DialogAnomalyKind; 10] = [
         DialogAnomalyKind::PipelineOverflow,
         DialogAnomalyKind::SmtpUnparsableReply,
         DialogAnomalyKind::SmtpReplyCodeChanges,
@@ -409,6 +421,7 @@ impl DialogAnomalyKind {
         DialogAnomalyKind::TlsAfterCleartextGreeting,
         DialogAnomalyKind::TlsStreamDesynchronised,
         DialogAnomalyKind::UpgradeOutOfOrder,
+        DialogAnomalyKind::LdapUnreadableMessage,
     ];
 
     /// Its name in every output (`pipeline-overflow`, ...).
@@ -423,6 +436,7 @@ impl DialogAnomalyKind {
             DialogAnomalyKind::TlsAfterCleartextGreeting => "tls-after-cleartext-greeting",
             DialogAnomalyKind::TlsStreamDesynchronised => "tls-stream-desynchronised",
             DialogAnomalyKind::UpgradeOutOfOrder => "upgrade-out-of-order",
+            DialogAnomalyKind::LdapUnreadableMessage => "ldap-unreadable-message",
         }
     }
 }

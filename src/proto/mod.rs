@@ -5,10 +5,12 @@
 //! direction (plus gap events) and records what the dialog showed in
 //! [`DialogFacts`]. Nothing here decides findings; the analysis layer does.
 
+pub(crate) mod ber;
 pub(crate) mod dialog;
 pub mod facts;
 pub(crate) mod ftp;
 pub(crate) mod imap;
+pub(crate) mod ldap;
 pub(crate) mod lines;
 pub(crate) mod mysql;
 pub(crate) mod pending;

@@ -260,6 +260,7 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Postgresql => &NO_LINES,
         Protocol::Mysql => &NO_LINES,
         Protocol::Xmpp => &NO_LINES,
+        Protocol::Ldap => &NO_LINES,
     }
 }
 
@@ -455,7 +456,7 @@ impl SecretGuard {
             Some(Protocol::Ftp) => {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
-            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) => false,
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap) => false,
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {
@@ -730,6 +731,104 @@ pub(crate) fn mysql_client_secret(seq: u8, head: &[u8], len: u64, more: bool) ->
             }
         }
         _ => MysqlSecret::From(0),
+    }
+}
+
+/// What is secret in an LDAP client message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LdapSecret {
+    Nothing,
+    /// These offsets of the message (from its first byte, the SEQUENCE
+    /// tag; the end may lie past what was kept).
+    Span(u64, u64),
+    /// The first bytes do not tell yet.
+    NeedMore,
+}
+
+/// What is secret in an LDAP client message (RFC 4511 4.2, 4.12) from its
+/// first bytes `head` (its header included; `more`: further bytes of it
+/// are still to come), by BER framing alone:
+/// - a BindRequest (`[APPLICATION 0]`): its authentication choice (simple
+///   `[0]`, SASL `[3]`, any other) to the end of the BindRequest; when
+///   the version or the name cannot be framed, everything after the
+///   BindRequest's header;
+/// - an ExtendedRequest (`[APPLICATION 23]`): its requestValue (`[1]`,
+///   RFC 3062's password modify carries passwords) to its end;
+/// - a ModifyRequest, AddRequest or CompareRequest (`[APPLICATION 6, 8,
+///   14]`): everything after the DN to its end (`userPassword`,
+///   `unicodePwd` and their hashes are written and compared so; which
+///   attribute a value belongs to is not the framing's to say);
+/// - anything else holds no password. Where the message's own framing
+///   cannot be read, the driver masks the rest of the stream.
+pub(crate) fn ldap_client_secret(head: &[u8], more: bool) -> LdapSecret {
+    use super::ber::{BerError, Reader, header};
+    const BIND_REQUEST: u8 = 0x60;
+    const EXTENDED_REQUEST: u8 = 0x77;
+    const REQUEST_VALUE: u8 = 0x81;
+    const MODIFY_REQUEST: u8 = 0x66;
+    const ADD_REQUEST: u8 = 0x68;
+    const COMPARE_REQUEST: u8 = 0x6e;
+    let need = |fallback| {
+        if more { LdapSecret::NeedMore } else { fallback }
+    };
+    let Ok(outer) = header(head) else {
+        return LdapSecret::Nothing;
+    };
+    let end = outer.total();
+    let body = head.get(outer.size..).unwrap_or_default();
+    let mut message = Reader::new(body, outer.size);
+    // The messageID, then the protocolOp.
+    let Some(id) = message.next_element() else {
+        let from = outer.size as u64;
+        return match message.stopped {
+            Some(BerError::Invalid) => LdapSecret::Nothing,
+            _ if body.is_empty() && !more && end == from => LdapSecret::Nothing,
+            _ => need(LdapSecret::Span(from, end)),
+        };
+    };
+    let Some(op) = message.next_element() else {
+        let from = id.end;
+        return match message.stopped {
+            Some(BerError::Invalid) => LdapSecret::Nothing,
+            _ if from >= end => LdapSecret::Nothing,
+            _ => need(LdapSecret::Span(from, end)),
+        };
+    };
+    let op_end = op.end.min(end);
+    match op.tag {
+        // After the version and the name; after the DN.
+        BIND_REQUEST | MODIFY_REQUEST | ADD_REQUEST | COMPARE_REQUEST => {
+            let shown = if op.tag == BIND_REQUEST { 2 } else { 1 };
+            let mut fields = Reader::inside(&op);
+            let mut last = None;
+            for _ in 0..shown {
+                last = fields.next_element().filter(|e| !e.cut);
+                if last.is_none() {
+                    break;
+                }
+            }
+            match last {
+                Some(e) if e.end < op_end => LdapSecret::Span(e.end, op_end),
+                Some(_) => LdapSecret::Nothing,
+                None if fields.stopped == Some(BerError::Invalid) || !op.cut => {
+                    LdapSecret::Span(op.body_at as u64, op_end)
+                }
+                None => need(LdapSecret::Span(op.body_at as u64, op_end)),
+            }
+        }
+        EXTENDED_REQUEST => {
+            let mut fields = Reader::inside(&op);
+            while let Some(e) = fields.next_element() {
+                if e.tag == REQUEST_VALUE {
+                    return LdapSecret::Span(e.at as u64, op_end);
+                }
+            }
+            match fields.stopped {
+                Some(BerError::Incomplete) => need(LdapSecret::Nothing),
+                _ => LdapSecret::Nothing,
+            }
+        }
+        _ => LdapSecret::Nothing,
     }
 }
 

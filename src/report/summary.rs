@@ -192,6 +192,8 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         // Not SASL: the mechanism's own name (PG-MD5, ...).
         ("postgresql" | "mysql", m) => m.to_string(),
         ("xmpp", m) => format!("SASL {m}"),
+        ("ldap", "LDAP-SIMPLE") => "simple bind".to_string(),
+        ("ldap", m) => format!("SASL bind {m}"),
         (_, m) => format!("AUTH {m}"),
     };
     logins

@@ -13,6 +13,7 @@
 //! the feeder.
 
 use super::facts::{DialogFacts, Evidence, Protocol};
+use super::ldap::{self, LdapDialog};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
 use super::mysql::{self, MysqlDialog};
 use super::postgres::{self, PgDialog};
@@ -133,6 +134,8 @@ enum Machine {
     Mysql(MysqlDialog),
     /// Read as tags, not lines (see [`MailDialog::messages`]).
     Xmpp(XmppDialog),
+    /// Read as BER messages, not lines.
+    Ldap(LdapDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -147,6 +150,7 @@ impl Machine {
             Machine::Postgres(m) => Some(m),
             Machine::Mysql(m) => Some(m),
             Machine::Xmpp(m) => Some(m),
+            Machine::Ldap(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -480,7 +484,7 @@ impl MailDialog {
             Mode::Lines
                 if matches!(
                     self.machine,
-                    Machine::Postgres(_) | Machine::Mysql(_) | Machine::Xmpp(_)
+                    Machine::Postgres(_) | Machine::Mysql(_) | Machine::Xmpp(_) | Machine::Ldap(_)
                 ) =>
             {
                 self.messages(side, input, at)
@@ -623,6 +627,7 @@ impl MailDialog {
             Machine::Postgres(pg) => pg.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
             Machine::Mysql(my) => my.feed(side, input, at.packet, at.offset, &mut ctx),
             Machine::Xmpp(x) => x.feed(side, input, at.packet, at.offset, secrets, &mut ctx),
+            Machine::Ldap(l) => l.feed(side, input, at.packet, at.offset, &mut ctx),
             _ => input.len(),
         }
     }
@@ -704,7 +709,17 @@ impl MailDialog {
         } else {
             Some(false)
         };
-        let wait = verdict == Sniff::NeedMore || first_client || first_server || xmpp.is_none();
+        // Either side's first bytes may be an LDAPMessage.
+        let ldap = if matches!(self.machine, Machine::Undetected { .. }) && verdict != Sniff::Tls {
+            ldap::message_start(&probe)
+        } else {
+            Some(false)
+        };
+        let wait = verdict == Sniff::NeedMore
+            || first_client
+            || first_server
+            || xmpp.is_none()
+            || ldap.is_none();
         if wait && probe.len() < 8 && input.len() < 8 {
             dir.held = probe;
             return input.len();
@@ -715,6 +730,9 @@ impl MailDialog {
         } else if xmpp == Some(true) {
             self.machine = Machine::Xmpp(XmppDialog::default());
             self.facts.protocol = Some(Protocol::Xmpp);
+        } else if ldap == Some(true) {
+            self.machine = Machine::Ldap(LdapDialog::default());
+            self.facts.protocol = Some(Protocol::Ldap);
         }
         if side == Side::Server && verdict != Sniff::Tls && self.is_mysql_start(&probe) {
             self.machine = Machine::Mysql(MysqlDialog::default());
@@ -853,10 +871,14 @@ impl Recognition {
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
             // Binary is no mail dialog, whatever the port.
-            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) | None if enough => {
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap)
+            | None
+                if enough =>
+            {
                 not_mail(machine, facts, UNKNOWN_TEXT)
             }
-            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) | None => {}
+            Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap)
+            | None => {}
         }
         if detected == Some(Protocol::Smtp) && side == Side::Server && self.from_start {
             *smtp_check = SmtpCheck::AwaitClient;
@@ -931,6 +953,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Postgres(_) => Some(Protocol::Postgresql),
         Machine::Mysql(_) => Some(Protocol::Mysql),
         Machine::Xmpp(_) => Some(Protocol::Xmpp),
+        Machine::Ldap(_) => Some(Protocol::Ldap),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
