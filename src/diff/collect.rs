@@ -280,12 +280,23 @@ fn secret_in(item: &TapItem, spans: &SecretSpans, protocol: Option<Protocol>) ->
         .overlapping(item.side, start, end)
         .map(|(s, _)| usize::try_from(s.saturating_sub(start)).unwrap_or(0))
         .min();
-    if from_spans.is_some() || item.side != Side::Client {
+    if from_spans.is_some() || item.side != Side::Client || framed(protocol) {
         return from_spans;
     }
     // A client line the dialog did not judge (after the go-ahead): judged
     // alone.
     crate::proto::secrecy::secret_from_alone(protocol, &item.bytes)
+}
+
+/// Protocols read as messages, whose guard marks every secret by the
+/// framing alone (a password message, a bind's credentials, an `<auth>`'s
+/// text): what it did not mark is not secret, and a message is no line to
+/// judge alone.
+fn framed(protocol: Option<Protocol>) -> bool {
+    matches!(
+        protocol,
+        Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap)
+    )
 }
 
 /// SYN and SYN-ACK times per connection, from the frames themselves (the

@@ -51,9 +51,27 @@ pub(crate) fn is_upgrade_command(p: Option<Protocol>, line: &[u8]) -> bool {
                     .iter()
                     .any(|m| words::is(arg, m))
         }
+        // The 8-byte SSLRequest (length 8, code 80877103).
+        Some(Protocol::Postgresql) => line == POSTGRES_SSL_REQUEST,
+        Some(Protocol::Ldap) => ldap_op(line).is_some_and(|(tag, contents)| {
+            tag == 0x77
+                && memchr::memmem::find(contents, crate::proto::ldap::STARTTLS_OID).is_some()
+        }),
         _ => is_starttls(&v),
     }
 }
+
+/// An LDAP message's protocol operation: its tag and contents.
+fn ldap_op(message: &[u8]) -> Option<(u8, &[u8])> {
+    use crate::proto::ber::Reader;
+    let outer = Reader::new(message, 0).next_element()?;
+    let mut fields = Reader::inside(&outer);
+    fields.next_element()?;
+    let op = fields.next_element()?;
+    Some((op.tag, op.contents))
+}
+
+const POSTGRES_SSL_REQUEST: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// The roles of every line of a session.
 pub(crate) fn roles(s: &SeenSession) -> Vec<Role> {
@@ -131,6 +149,18 @@ fn final_answer(p: Option<Protocol>, line: &[u8], tag: &[u8]) -> Option<bool> {
             let w = words::split_word(line).0;
             (words::is(w, "+OK") || words::is(w, "-ERR")).then(|| words::is(w, "+OK"))
         }
+        // An ExtendedResponse: resultCode 0 is success (RFC 4511 4.14.2).
+        Some(Protocol::Ldap) => {
+            let (tag, contents) = ldap_op(line)?;
+            let code = crate::proto::ber::Reader::new(contents, 0).next_element()?;
+            (tag == 0x78).then(|| crate::proto::ber::integer(code.contents) == Some(0))
+        }
+        // The one byte after SSLRequest: `S` (go ahead) or `N`.
+        Some(Protocol::Postgresql) => match line {
+            b"S" => Some(true),
+            b"N" => Some(false),
+            _ => None,
+        },
         _ => {
             let code_ok = line.len() >= 3 && line.iter().take(3).all(u8::is_ascii_digit);
             (code_ok && line.get(3) != Some(&b'-')).then(|| line.first() == Some(&b'2'))

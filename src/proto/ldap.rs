@@ -284,8 +284,12 @@ impl LdapDialog {
         let framer = &mut self.framers[side];
         framer.judge(true, ctx);
         let buf = std::mem::take(&mut framer.buf);
-        let (packet, _) = framer.start.take().unwrap_or((last, 0));
+        let (packet, start) = framer.start.take().unwrap_or((last, 0));
+        let wire = framer
+            .total
+            .map_or(buf.len(), |t| usize::try_from(t).unwrap_or(usize::MAX));
         *framer = Framer::default();
+        ctx.tap_message(side, &buf, wire, packet, start);
         let mut outer = Reader::new(&buf, 0);
         let Some(message) = outer.next_element() else {
             return false;
