@@ -162,6 +162,7 @@ pub(crate) enum ProtocolArg {
     Mysql,
     Xmpp,
     Lmtp,
+    Managesieve,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -175,6 +176,7 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Mysql => Protocol::Mysql,
             ProtocolArg::Xmpp => Protocol::Xmpp,
             ProtocolArg::Lmtp => Protocol::Lmtp,
+            ProtocolArg::Managesieve => Protocol::ManageSieve,
         }
     }
 }

@@ -26,12 +26,13 @@ impl PortSet {
     pub const MAIL_PORTS: [u16; 8] = [25, 465, 587, 2525, 110, 995, 143, 993];
 
     /// The other protocols with an in-band TLS upgrade: FTP (21, implicit
-    /// 990), PostgreSQL (5432), MySQL (3306), XMPP (5222, 5269), LMTP (24).
+    /// 990), PostgreSQL (5432), MySQL (3306), XMPP (5222, 5269), LMTP (24),
+    /// ManageSieve (4190).
     /// Not XMPP's old implicit-TLS 5223: Apple's push service owns it in
     /// practice, and TLS there says nothing of XMPP (`--port 5223` adds it).
     /// A session on them is reported only when its dialog speaks that
     /// protocol; mail-only traffic never reaches them.
-    pub const UPGRADE_PORTS: [u16; 7] = [21, 990, 5432, 3306, 5222, 5269, 24];
+    pub const UPGRADE_PORTS: [u16; 8] = [21, 990, 5432, 3306, 5222, 5269, 24, 4190];
 
     /// No port.
     pub fn empty() -> Self {

@@ -41,6 +41,8 @@ pub enum Protocol {
     /// LMTP (RFC 2033): SMTP with LHLO, to a final delivery agent (port 24 when the dialog does
     /// not tell).
     Lmtp,
+    /// ManageSieve (RFC 5804) with STARTTLS (port 4190 when the dialog does not tell).
+    ManageSieve,
 }
 
 impl Protocol {
@@ -55,6 +57,7 @@ impl Protocol {
             3306 => Some(Protocol::Mysql),
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             24 => Some(Protocol::Lmtp),
+            4190 => Some(Protocol::ManageSieve),
             _ => None,
         }
     }
@@ -67,7 +70,7 @@ impl Protocol {
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 8] = [
+    pub(crate) const ALL: [Protocol; 9] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
@@ -76,6 +79,7 @@ impl Protocol {
         Protocol::Mysql,
         Protocol::Xmpp,
         Protocol::Lmtp,
+        Protocol::ManageSieve,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -99,6 +103,7 @@ impl Protocol {
             Protocol::Mysql => "mysql",
             Protocol::Xmpp => "xmpp",
             Protocol::Lmtp => "lmtp",
+            Protocol::ManageSieve => "managesieve",
         }
     }
 
@@ -112,6 +117,7 @@ impl Protocol {
             Protocol::Postgresql => "SSLRequest",
             Protocol::Mysql => "CLIENT_SSL",
             Protocol::Xmpp => "<starttls/>",
+            Protocol::ManageSieve => "STARTTLS",
         }
     }
 }

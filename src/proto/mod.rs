@@ -10,6 +10,7 @@ pub mod facts;
 pub(crate) mod ftp;
 pub(crate) mod imap;
 pub(crate) mod lines;
+pub(crate) mod managesieve;
 pub(crate) mod mysql;
 pub(crate) mod pending;
 pub(crate) mod pop3;

@@ -179,6 +179,30 @@ const FTP: Vocabulary = Vocabulary {
     ],
 };
 
+/// ManageSieve (RFC 5804 2): `AUTHENTICATE "mech"` opens the exchange
+/// (the mechanism stays visible; an initial response after it, quoted or
+/// a literal, is secret), and every client string up to the final
+/// `OK`/`NO`/`BYE` is a SASL response (not a command: secret whole).
+const SIEVE: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[("AUTHENTICATE", Shown::Words(2))],
+    known: &[
+        "CAPABILITY",
+        "STARTTLS",
+        "LOGOUT",
+        "NOOP",
+        "HAVESPACE",
+        "PUTSCRIPT",
+        "LISTSCRIPTS",
+        "SETACTIVE",
+        "GETSCRIPT",
+        "DELETESCRIPT",
+        "RENAMESCRIPT",
+        "CHECKSCRIPT",
+        "UNAUTHENTICATE",
+    ],
+};
+
 /// PostgreSQL speaks no lines: its client messages are judged by their
 /// type (see [`SecretGuard::client_message`]). A line read as one (a
 /// dialog taken for PostgreSQL that is not) is secret whole.
@@ -260,6 +284,7 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Postgresql => &NO_LINES,
         Protocol::Mysql => &NO_LINES,
         Protocol::Xmpp => &NO_LINES,
+        Protocol::ManageSieve => &SIEVE,
     }
 }
 
@@ -456,6 +481,11 @@ impl SecretGuard {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
             Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) => false,
+            // A challenge is a string; the final answer is a response.
+            Some(Protocol::ManageSieve) => {
+                let (first, _) = split_word(line);
+                ["OK", "NO", "BYE"].iter().any(|k| is(first, k))
+            }
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {

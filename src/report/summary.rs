@@ -192,6 +192,7 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         // Not SASL: the mechanism's own name (PG-MD5, ...).
         ("postgresql" | "mysql", m) => m.to_string(),
         ("xmpp", m) => format!("SASL {m}"),
+        ("managesieve", m) => format!("AUTHENTICATE {m}"),
         (_, m) => format!("AUTH {m}"),
     };
     logins

@@ -14,6 +14,7 @@
 
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::managesieve::ManageSieveDialog;
 use super::mysql::{self, MysqlDialog};
 use super::postgres::{self, PgDialog};
 use super::secrecy::SecretGuard;
@@ -133,6 +134,7 @@ enum Machine {
     Mysql(MysqlDialog),
     /// Read as tags, not lines (see [`MailDialog::messages`]).
     Xmpp(XmppDialog),
+    ManageSieve(ManageSieveDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -147,6 +149,7 @@ impl Machine {
             Machine::Postgres(m) => Some(m),
             Machine::Mysql(m) => Some(m),
             Machine::Xmpp(m) => Some(m),
+            Machine::ManageSieve(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -847,6 +850,9 @@ impl Recognition {
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
+            Some(Protocol::ManageSieve) => {
+                *machine = Machine::ManageSieve(ManageSieveDialog::default())
+            }
             // Binary is no mail dialog, whatever the port.
             Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp) | None if enough => {
                 not_mail(machine, facts, UNKNOWN_TEXT)
@@ -900,7 +906,8 @@ fn judge_line<'a>(
 /// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
 const BINARY: &str = "binary data";
 const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
-const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP, POP3 or FTP greeting or command";
+const UNKNOWN_TEXT: &str =
+    "text lines that are no SMTP, IMAP, POP3, FTP or ManageSieve greeting or command";
 
 /// The dialog is not mail: no machine reads it any more, and what a
 /// machine made of its first lines is forgotten (which bytes are secret,
@@ -926,6 +933,7 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Postgres(_) => Some(Protocol::Postgresql),
         Machine::Mysql(_) => Some(Protocol::Mysql),
         Machine::Xmpp(_) => Some(Protocol::Xmpp),
+        Machine::ManageSieve(_) => Some(Protocol::ManageSieve),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }
