@@ -235,6 +235,11 @@ def main():
             (4, [(0, b"HMzY3JldCE=</auth>"), (1, b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")]),
             (5, [(1, b"cmVhbG09ImEi</challenge>"), (0, b"<response>dXNlcm5hbWU9ImEi</response>"), (1, b"<failure/>")]),
         ],
+        "dialog_managesieve": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"AGFsaWNlAHMzY3JldCE=\r\n"), (1, b"OK \"Logged in.\"\r\n")]),
+            (5, [(1, b"VXNlcm5hbWU6\r\n"), (0, b"\"YWxpY2U=\"\r\n"), (1, b"NO \"Authentication failed.\"\r\n")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

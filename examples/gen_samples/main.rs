@@ -31,6 +31,7 @@ pub mod sample;
 pub mod tamper;
 pub mod tls;
 pub mod transport;
+pub mod upgrade_managesieve;
 pub mod wild_flows;
 pub mod wild_quirks;
 pub mod wild_sasl;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Sample> {
     out.extend(wild_quirks::samples());
     out.extend(wild_sasl::samples());
     out.extend(history::samples());
+    out.extend(upgrade_managesieve::samples());
     out
 }
 

@@ -485,3 +485,29 @@ const XMPP: &[Script] = &[
 pub(crate) fn dialog_xmpp(data: &[u8]) {
     deep(data, XMPP, Protocol::Xmpp, 5222);
 }
+
+const SIEVE_CAPS: Script = &[(
+    S,
+    b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SASL\" \"PLAIN LOGIN\"\r\n\
+      \"STARTTLS\"\r\n\"VERSION\" \"1.0\"\r\nOK \"Dovecot ready.\"\r\n",
+)];
+
+const SIEVE: &[Script] = &[
+    &[],
+    SIEVE_CAPS,
+    &[(C, b"STARTTLS\r\n")],
+    &[
+        (C, b"STARTTLS\r\n"),
+        (S, b"OK \"Begin TLS negotiation now.\"\r\n"),
+    ],
+    &[(C, b"AUTHENTICATE \"PLAIN\" {20+}\r\n")],
+    &[(C, b"AUTHENTICATE \"LOGIN\"\r\n"), (S, b"{12}\r\n")],
+    &[(C, b"PUTSCRIPT \"s\" {100+}\r\n")],
+];
+
+/// ManageSieve: the capability block, then STARTTLS awaiting its answer,
+/// after its OK, inside a client literal (an initial response, a script)
+/// or a server literal (a challenge); then arbitrary events.
+pub(crate) fn dialog_managesieve(data: &[u8]) {
+    deep(data, SIEVE, Protocol::ManageSieve, 4190);
+}

@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_postgres", dialog::dialog_postgres),
     ("dialog_mysql", dialog::dialog_mysql),
     ("dialog_xmpp", dialog::dialog_xmpp),
+    ("dialog_managesieve", dialog::dialog_managesieve),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];

@@ -39,6 +39,7 @@ mod output;
 mod package;
 mod samples_findings;
 mod samples_transport;
+mod samples_upgrade_managesieve;
 mod samples_upgrade_mysql;
 mod samples_upgrade_xmpp;
 mod samples_wild_flows;
