@@ -163,6 +163,7 @@ pub(crate) enum ProtocolArg {
     Xmpp,
     Lmtp,
     Managesieve,
+    Nntp,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -177,6 +178,7 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Xmpp => Protocol::Xmpp,
             ProtocolArg::Lmtp => Protocol::Lmtp,
             ProtocolArg::Managesieve => Protocol::ManageSieve,
+            ProtocolArg::Nntp => Protocol::Nntp,
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum Protocol {
     Lmtp,
     /// ManageSieve (RFC 5804) with STARTTLS (port 4190 when the dialog does not tell).
     ManageSieve,
+    /// NNTP with STARTTLS (RFC 4642; ports 119, 563 in TLS from the first byte, when the dialog
+    /// does not tell).
+    Nntp,
 }
 
 impl Protocol {
@@ -58,19 +61,20 @@ impl Protocol {
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             24 => Some(Protocol::Lmtp),
             4190 => Some(Protocol::ManageSieve),
+            119 | 563 => Some(Protocol::Nntp),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
     /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
-    /// XMPP's old-style SSL 5223).
+    /// XMPP's old-style SSL 5223; NNTPS 563).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990 | 5223)
+        matches!(port, 465 | 993 | 995 | 990 | 5223 | 563)
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 9] = [
+    pub(crate) const ALL: [Protocol; 10] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
@@ -80,6 +84,7 @@ impl Protocol {
         Protocol::Xmpp,
         Protocol::Lmtp,
         Protocol::ManageSieve,
+        Protocol::Nntp,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -104,6 +109,7 @@ impl Protocol {
             Protocol::Xmpp => "xmpp",
             Protocol::Lmtp => "lmtp",
             Protocol::ManageSieve => "managesieve",
+            Protocol::Nntp => "nntp",
         }
     }
 
@@ -117,7 +123,7 @@ impl Protocol {
             Protocol::Postgresql => "SSLRequest",
             Protocol::Mysql => "CLIENT_SSL",
             Protocol::Xmpp => "<starttls/>",
-            Protocol::ManageSieve => "STARTTLS",
+            Protocol::ManageSieve | Protocol::Nntp => "STARTTLS",
         }
     }
 }

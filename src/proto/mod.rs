@@ -12,6 +12,7 @@ pub(crate) mod imap;
 pub(crate) mod lines;
 pub(crate) mod managesieve;
 pub(crate) mod mysql;
+pub(crate) mod nntp;
 pub(crate) mod pending;
 pub(crate) mod pop3;
 pub(crate) mod postgres;

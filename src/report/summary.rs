@@ -193,6 +193,8 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         ("postgresql" | "mysql", m) => m.to_string(),
         ("xmpp", m) => format!("SASL {m}"),
         ("managesieve", m) => format!("AUTHENTICATE {m}"),
+        ("nntp", "AUTHINFO") => "AUTHINFO USER/PASS".to_string(),
+        ("nntp", m) => format!("AUTHINFO SASL {m}"),
         (_, m) => format!("AUTH {m}"),
     };
     logins

@@ -89,6 +89,9 @@ pub(crate) fn detect_with_hint(
     if let Some(p) = detect_sieve(side, line, hint) {
         return Some(p);
     }
+    if let Some(p) = detect_nntp(side, line, hint) {
+        return Some(p);
+    }
     let detected = detect(side, line);
     let shared = match side {
         Side::Server => detected == Some(Protocol::Smtp),
@@ -270,4 +273,70 @@ fn detect_sieve(side: Side, line: &[u8], hint: Option<Protocol>) -> Option<Proto
         }
     };
     said.then_some(Protocol::ManageSieve)
+}
+
+/// A client command only NNTP sends (RFC 3977, 4643, 2980): no SMTP,
+/// POP3 or FTP command has these names.
+pub(crate) fn is_nntp_command(line: &[u8]) -> bool {
+    let (verb, args) = crate::proto::words::split_word(line);
+    let is = |k: &str| verb.eq_ignore_ascii_case(k.as_bytes());
+    if is("MODE") {
+        let arg = crate::proto::words::split_word(args).0;
+        return [&b"READER"[..], b"STREAM"]
+            .iter()
+            .any(|m| arg.eq_ignore_ascii_case(m));
+    }
+    [
+        "CAPABILITIES",
+        "AUTHINFO",
+        "GROUP",
+        "LISTGROUP",
+        "ARTICLE",
+        "XOVER",
+        "OVER",
+        "NEWNEWS",
+        "NEWGROUPS",
+        "IHAVE",
+        "XHDR",
+        "XGTITLE",
+        "TAKETHIS",
+    ]
+    .iter()
+    .any(|k| is(k))
+}
+
+/// A `200`/`201` greeting that names news (`NNTP`, `NNRP`, `news`): SMTP
+/// greets with `220`, and other `200` greetings stay SMTP's until the
+/// client speaks NNTP.
+fn is_news_greeting(line: &[u8]) -> bool {
+    let upper = line.to_ascii_uppercase();
+    (upper.starts_with(b"200 ") || upper.starts_with(b"201 "))
+        && [&b"NNTP"[..], b"NNRP", b"NEWS"]
+            .iter()
+            .any(|w| upper.windows(w.len()).any(|x| x == *w))
+}
+
+/// NNTP: a command only it has on any port; on its port (`hint`), the
+/// server's status lines (`200`/`201` greetings, SMTP-like) and the
+/// commands it shares with others.
+fn detect_nntp(side: Side, line: &[u8], hint: Option<Protocol>) -> Option<Protocol> {
+    let on_port = hint == Some(Protocol::Nntp);
+    let said = match side {
+        Side::Client => {
+            let verb = crate::proto::words::split_word(line).0;
+            let shared = [
+                "STARTTLS", "QUIT", "LIST", "HEAD", "BODY", "POST", "HELP", "DATE", "STAT", "NEXT",
+                "LAST",
+            ];
+            is_nntp_command(line)
+                || (on_port
+                    && shared
+                        .iter()
+                        .any(|k| verb.eq_ignore_ascii_case(k.as_bytes())))
+        }
+        Side::Server => {
+            (on_port && detect(side, line) == Some(Protocol::Smtp)) || is_news_greeting(line)
+        }
+    };
+    said.then_some(Protocol::Nntp)
 }
