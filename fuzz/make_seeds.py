@@ -240,6 +240,12 @@ def main():
             (4, [(0, b"AGFsaWNlAHMzY3JldCE=\r\n"), (1, b"OK \"Logged in.\"\r\n")]),
             (5, [(1, b"VXNlcm5hbWU6\r\n"), (0, b"\"YWxpY2U=\"\r\n"), (1, b"NO \"Authentication failed.\"\r\n")]),
         ],
+        "dialog_nntp": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"AUTHINFO PASS s3cret!\r\n"), (1, b"281 Authentication succeeded\r\n")]),
+            (5, [(0, b"AGFsaWNlAHMzY3JldCE=\r\n"), (1, b"481 Authentication failed\r\n")]),
+            (6, [(1, b"Subject: x\r\n\r\nbody\r\n.\r\n"), (0, b"QUIT\r\n")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

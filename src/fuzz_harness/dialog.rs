@@ -511,3 +511,39 @@ const SIEVE: &[Script] = &[
 pub(crate) fn dialog_managesieve(data: &[u8]) {
     deep(data, SIEVE, Protocol::ManageSieve, 4190);
 }
+
+const NNTP_CAPS: Script = &[
+    (
+        S,
+        b"200 news.example.org InterNetNews NNRP server INN 2.7.1 ready (posting ok)\r\n",
+    ),
+    (C, b"CAPABILITIES\r\n"),
+    (
+        S,
+        b"101 Capability list:\r\nVERSION 2\r\nAUTHINFO USER\r\nSASL PLAIN\r\nSTARTTLS\r\n.\r\n",
+    ),
+];
+
+const NNTP: &[Script] = &[
+    &[],
+    NNTP_CAPS,
+    &[(C, b"STARTTLS\r\n")],
+    &[
+        (C, b"STARTTLS\r\n"),
+        (S, b"382 Begin TLS negotiation now\r\n"),
+    ],
+    &[
+        (C, b"AUTHINFO USER alice\r\n"),
+        (S, b"381 Enter password\r\n"),
+    ],
+    &[(C, b"AUTHINFO SASL PLAIN\r\n"), (S, b"383 =\r\n")],
+    &[(C, b"ARTICLE 1\r\n"), (S, b"220 1 <a@b> article\r\n")],
+    &[(C, b"POST\r\n"), (S, b"340 send article\r\n")],
+];
+
+/// NNTP: the greeting and CAPABILITIES, then STARTTLS awaiting its answer,
+/// after its 382, AUTHINFO USER and SASL half-way, an article being read
+/// or posted; then arbitrary events.
+pub(crate) fn dialog_nntp(data: &[u8]) {
+    deep(data, NNTP, Protocol::Nntp, 119);
+}

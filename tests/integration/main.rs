@@ -41,6 +41,7 @@ mod samples_findings;
 mod samples_transport;
 mod samples_upgrade_managesieve;
 mod samples_upgrade_mysql;
+mod samples_upgrade_nntp;
 mod samples_upgrade_xmpp;
 mod samples_wild_flows;
 mod threads;

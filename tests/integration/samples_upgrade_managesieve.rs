@@ -12,7 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/upgrade/managesieve.pcap")
+    upgrade_sample("managesieve.pcap")
+}
+
+/// A sample under `samples/upgrade/`.
+pub(crate) fn upgrade_sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/upgrade")
+        .join(name)
 }
 
 fn stripwatch(args: &[&str]) -> Vec<u8> {
@@ -24,8 +31,7 @@ fn stripwatch(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn report(extra: &[&str]) -> Value {
-    let path = sample();
+fn report(path: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["analyze", "--format", "json"];
     args.extend(extra);
     args.push(path.to_str().unwrap());
@@ -34,7 +40,7 @@ fn report(extra: &[&str]) -> Value {
 
 /// (offered, requested, accepted, tls), credentials as (mechanism, user,
 /// outcome), findings as (kind, severity), per session.
-type Truth = (
+pub(crate) type Truth = (
     Value,
     &'static [(&'static str, &'static str, &'static str)],
     &'static [(&'static str, &'static str)],
@@ -78,11 +84,28 @@ fn managesieve_sessions_as_they_are() {
             ],
         ),
     ];
-    let r = report(&[]);
+    let r = check_sessions(&sample(), "managesieve", &truth);
+    // The masked word is the proof of session 3, the other session's
+    // offer the proof of session 2.
+    let stripped: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "starttls-stripped")
+        .collect();
+    assert_eq!(stripped[0]["proof"], "same-run");
+    let excerpts = stripped[1]["evidence"].to_string();
+    assert!(excerpts.contains("XXXXXXXX"), "{excerpts}");
+}
+
+/// Each session of the sample at `path` is of `protocol` and as `truth`
+/// says; returns the report.
+pub(crate) fn check_sessions(path: &Path, protocol: &str, truth: &[Truth]) -> Value {
+    let r = report(path, &[]);
     let sessions = r["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), truth.len());
-    for (i, (s, (starttls, creds, findings))) in sessions.iter().zip(&truth).enumerate() {
-        assert_eq!(s["protocol"], "managesieve", "session {}", i + 1);
+    for (i, (s, (starttls, creds, findings))) in sessions.iter().zip(truth).enumerate() {
+        assert_eq!(s["protocol"], protocol, "session {}", i + 1);
         assert_eq!(s["starttls"], *starttls, "session {}", i + 1);
         let got: Vec<(String, String, String)> = s["credentials"]
             .as_array()
@@ -117,17 +140,7 @@ fn managesieve_sessions_as_they_are() {
             .collect();
         assert_eq!(got, want, "session {}", i + 1);
     }
-    // The masked word is the proof of session 3, the other session's
-    // offer the proof of session 2.
-    let stripped: Vec<&Value> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == "starttls-stripped")
-        .collect();
-    assert_eq!(stripped[0]["proof"], "same-run");
-    let excerpts = stripped[1]["evidence"].to_string();
-    assert!(excerpts.contains("XXXXXXXX"), "{excerpts}");
+    r
 }
 
 /// Every form a secret crossed the wire in.
@@ -147,10 +160,16 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn managesieve_secrets_stay_masked() {
-    let dir = std::env::temp_dir().join(format!("stripwatch-sieve-{}", std::process::id()));
+    check_masked(&sample(), &secret_forms(), SECRETS);
+}
+
+/// No form of a secret in any output or evidence packet of the sample at
+/// `path`; `--show-secrets` shows each of `secrets`.
+pub(crate) fn check_masked(path: &Path, forms: &[String], secrets: &[&str]) {
+    let name = path.file_stem().unwrap().to_string_lossy();
+    let dir = std::env::temp_dir().join(format!("stripwatch-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let path = sample();
     let input = path.to_str().unwrap();
     let evidence = dir.join("evidence.pcap");
     let mut outputs = Vec::new();
@@ -165,13 +184,13 @@ fn managesieve_secrets_stay_masked() {
     ]));
     outputs.push(std::fs::read(&evidence).unwrap());
     for out in &outputs {
-        for secret in secret_forms() {
-            assert!(!contains(out, &secret), "{secret} leaked");
+        for secret in forms {
+            assert!(!contains(out, secret), "{secret} leaked");
         }
     }
     // And --show-secrets shows the passwords.
-    let shown = report(&["--show-secrets"]).to_string();
-    for secret in SECRETS {
+    let shown = report(path, &["--show-secrets"]).to_string();
+    for secret in secrets {
         assert!(shown.contains(secret), "{secret} not shown");
     }
     let _ = std::fs::remove_dir_all(&dir);
