@@ -49,6 +49,10 @@ struct Block {
     masked: Option<Evidence>,
     mechanisms: Vec<String>,
     items: Vec<Vec<u8>>,
+    /// An `IMPLEMENTATION` or `SIEVE` line, which every capability
+    /// response has (RFC 5804 1.7): without one, the strings were
+    /// something else (a LISTSCRIPTS answer whose command was not seen).
+    capability: bool,
 }
 
 /// What a literal announced by a client line carries.
@@ -378,6 +382,7 @@ impl ManageSieveDialog {
                 masked: None,
                 mechanisms: Vec::new(),
                 items: Vec::new(),
+                capability: false,
             });
             read_capability(block, bytes, &evidence);
         }
@@ -443,7 +448,7 @@ impl ManageSieveDialog {
     /// A capability block ended (by `OK`, or by `NO`/`BYE` when the server
     /// refuses service).
     fn list(&mut self, block: Option<Block>, ok: bool, ctx: &mut Ctx<'_>) {
-        let Some(block) = block.filter(|_| ok && !self.logged_in) else {
+        let Some(block) = block.filter(|b| ok && b.capability && !self.logged_in) else {
             return;
         };
         ctx.facts.add_capabilities(CapabilityList {
@@ -487,6 +492,7 @@ fn read_capability(block: &mut Block, line: &[u8], evidence: &Evidence) {
     };
     let mut values = values.into_iter();
     let name = values.next().unwrap_or_default();
+    block.capability |= is(&name, "IMPLEMENTATION") || is(&name, "SIEVE");
     if is(&name, "STARTTLS") {
         block.starttls = true;
     } else if is(&name, "SASL") {

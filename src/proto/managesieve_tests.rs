@@ -356,6 +356,12 @@ fn greeting_and_detection() {
         on_port(script, None, None).protocol,
         Some(Protocol::ManageSieve)
     );
+    // Strings that are no capability response (a LISTSCRIPTS answer whose
+    // command was not captured) are no list.
+    let script: &Script<'_> = &[(S, b"\"vacation\" ACTIVE\r\n\"spam\"\r\nOK\r\n")];
+    let facts = on_port(script, Some(Protocol::ManageSieve), None);
+    assert_eq!(facts.protocol, Some(Protocol::ManageSieve));
+    assert_eq!(summary(&facts), "");
     // SMTP and IMAP stay theirs.
     let smtp: &Script<'_> = &[(S, b"220 mx ESMTP\r\n"), (C, b"EHLO x\r\n")];
     assert_eq!(on_port(smtp, None, None).protocol, Some(Protocol::Smtp));
