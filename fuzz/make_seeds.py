@@ -240,6 +240,17 @@ def main():
             (4, [(1, b"0\x0c\x02\x01\x02a\x07\x0a\x01\x31\x04\x00\x04\x00")]),
             (5, [(0, b"0<\x02\x01\x04`7\x02\x01\x03\x04\x00\xa30\x04\x08CRAM-MD5\x04$tim b913a602c7eda7a495b4e6e7334d3890"), (1, b"0\x0c\x02\x01\x04a\x07\x0a\x01\x00\x04\x00\x04\x00")]),
         ],
+        "dialog_managesieve": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"AGFsaWNlAHMzY3JldCE=\r\n"), (1, b"OK \"Logged in.\"\r\n")]),
+            (5, [(1, b"VXNlcm5hbWU6\r\n"), (0, b"\"YWxpY2U=\"\r\n"), (1, b"NO \"Authentication failed.\"\r\n")]),
+        ],
+        "dialog_nntp": [
+            (3, [(0, b"\x16\x03\x01\x00\x05hello")]),
+            (4, [(0, b"AUTHINFO PASS s3cret!\r\n"), (1, b"281 Authentication succeeded\r\n")]),
+            (5, [(0, b"AGFsaWNlAHMzY3JldCE=\r\n"), (1, b"481 Authentication failed\r\n")]),
+            (6, [(1, b"Subject: x\r\n\r\nbody\r\n.\r\n"), (0, b"QUIT\r\n")]),
+        ],
     }
     for target, seeds in deep.items():
         write(target, "empty-prefix", bytes([0]) + event(1, b"220 x\r\n") + event(0, b"EHLO a\r\n"))

@@ -31,6 +31,8 @@ pub mod sample;
 pub mod tamper;
 pub mod tls;
 pub mod transport;
+pub mod upgrade_managesieve;
+pub mod upgrade_nntp;
 pub mod wild_flows;
 pub mod wild_quirks;
 pub mod wild_sasl;
@@ -49,6 +51,8 @@ pub fn all() -> Vec<Sample> {
     out.extend(wild_quirks::samples());
     out.extend(wild_sasl::samples());
     out.extend(history::samples());
+    out.extend(upgrade_managesieve::samples());
+    out.extend(upgrade_nntp::samples());
     out
 }
 

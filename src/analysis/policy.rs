@@ -156,7 +156,7 @@ impl PolicyRule {
         for p in &f.protocols {
             if crate::proto::Protocol::from_name(p).is_none() {
                 return Err(fail(format!(
-                    "unknown protocol {p:?} (smtp, imap, pop3, ftp, postgresql, mysql, xmpp, lmtp or ldap)"
+                    "unknown protocol {p:?} (smtp, imap, pop3, ftp, postgresql, mysql, xmpp, lmtp, ldap, managesieve or nntp)"
                 )));
             }
         }

@@ -163,6 +163,8 @@ pub(crate) enum ProtocolArg {
     Xmpp,
     Lmtp,
     Ldap,
+    Managesieve,
+    Nntp,
 }
 
 impl From<ProtocolArg> for Protocol {
@@ -177,6 +179,8 @@ impl From<ProtocolArg> for Protocol {
             ProtocolArg::Xmpp => Protocol::Xmpp,
             ProtocolArg::Lmtp => Protocol::Lmtp,
             ProtocolArg::Ldap => Protocol::Ldap,
+            ProtocolArg::Managesieve => Protocol::ManageSieve,
+            ProtocolArg::Nntp => Protocol::Nntp,
         }
     }
 }

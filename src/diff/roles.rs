@@ -155,6 +155,18 @@ fn final_answer(p: Option<Protocol>, line: &[u8], tag: &[u8]) -> Option<bool> {
             let code = crate::proto::ber::Reader::new(contents, 0).next_element()?;
             (tag == 0x78).then(|| crate::proto::ber::integer(code.contents) == Some(0))
         }
+        // RFC 4642: 382 goes ahead; 580, 502 and others refuse.
+        Some(Protocol::Nntp) => {
+            let code_ok = line.len() >= 3 && line.iter().take(3).all(u8::is_ascii_digit);
+            (code_ok && line.get(3) != Some(&b'-')).then(|| line.starts_with(b"382"))
+        }
+        Some(Protocol::ManageSieve) => {
+            let w = words::split_word(line).0;
+            ["OK", "NO", "BYE"]
+                .iter()
+                .any(|k| words::is(w, k))
+                .then(|| words::is(w, "OK"))
+        }
         // The one byte after SSLRequest: `S` (go ahead) or `N`.
         Some(Protocol::Postgresql) => match line {
             b"S" => Some(true),
@@ -181,6 +193,9 @@ fn is_capability(
         // RFC 2389: a feature is a line of the multi-line reply that
         // begins with a space.
         Some(Protocol::Ftp) => command == Some(b"FEAT") && line.first() == Some(&b' '),
+        Some(Protocol::Nntp) => command == Some(b"CAPABILITIES") && reply_no > 0 && line != b".",
+        // The capability block's lines are quoted strings (RFC 5804 1.7).
+        Some(Protocol::ManageSieve) => line.first() == Some(&b'"'),
         _ => matches!(command, Some(b"EHLO" | b"LHLO")) && reply_no > 0 && line.starts_with(b"250"),
     }
 }
@@ -210,7 +225,15 @@ pub(crate) fn imap_capabilities(line: &[u8]) -> Vec<Vec<u8>> {
 pub(crate) fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
     let text = match p {
         Some(Protocol::Ftp) => return words::trim(line).to_ascii_uppercase(),
-        Some(Protocol::Pop3) => line,
+        Some(Protocol::ManageSieve) => {
+            let word = words::split_word(line).0;
+            let bare = word.strip_prefix(b"\"").unwrap_or(word);
+            return bare
+                .strip_suffix(b"\"")
+                .unwrap_or(bare)
+                .to_ascii_uppercase();
+        }
+        Some(Protocol::Pop3 | Protocol::Nntp) => line,
         _ => line.get(4..).unwrap_or_default(),
     };
     words::split_word(text).0.to_ascii_uppercase()

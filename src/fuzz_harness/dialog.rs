@@ -515,3 +515,65 @@ const LDAP: &[Script] = &[
 pub(crate) fn dialog_ldap(data: &[u8]) {
     deep(data, LDAP, Protocol::Ldap, 389);
 }
+
+const SIEVE_CAPS: Script = &[(
+    S,
+    b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SASL\" \"PLAIN LOGIN\"\r\n\
+      \"STARTTLS\"\r\n\"VERSION\" \"1.0\"\r\nOK \"Dovecot ready.\"\r\n",
+)];
+
+const SIEVE: &[Script] = &[
+    &[],
+    SIEVE_CAPS,
+    &[(C, b"STARTTLS\r\n")],
+    &[
+        (C, b"STARTTLS\r\n"),
+        (S, b"OK \"Begin TLS negotiation now.\"\r\n"),
+    ],
+    &[(C, b"AUTHENTICATE \"PLAIN\" {20+}\r\n")],
+    &[(C, b"AUTHENTICATE \"LOGIN\"\r\n"), (S, b"{12}\r\n")],
+    &[(C, b"PUTSCRIPT \"s\" {100+}\r\n")],
+];
+
+/// ManageSieve: the capability block, then STARTTLS awaiting its answer,
+/// after its OK, inside a client literal (an initial response, a script)
+/// or a server literal (a challenge); then arbitrary events.
+pub(crate) fn dialog_managesieve(data: &[u8]) {
+    deep(data, SIEVE, Protocol::ManageSieve, 4190);
+}
+
+const NNTP_CAPS: Script = &[
+    (
+        S,
+        b"200 news.example.org InterNetNews NNRP server INN 2.7.1 ready (posting ok)\r\n",
+    ),
+    (C, b"CAPABILITIES\r\n"),
+    (
+        S,
+        b"101 Capability list:\r\nVERSION 2\r\nAUTHINFO USER\r\nSASL PLAIN\r\nSTARTTLS\r\n.\r\n",
+    ),
+];
+
+const NNTP: &[Script] = &[
+    &[],
+    NNTP_CAPS,
+    &[(C, b"STARTTLS\r\n")],
+    &[
+        (C, b"STARTTLS\r\n"),
+        (S, b"382 Begin TLS negotiation now\r\n"),
+    ],
+    &[
+        (C, b"AUTHINFO USER alice\r\n"),
+        (S, b"381 Enter password\r\n"),
+    ],
+    &[(C, b"AUTHINFO SASL PLAIN\r\n"), (S, b"383 =\r\n")],
+    &[(C, b"ARTICLE 1\r\n"), (S, b"220 1 <a@b> article\r\n")],
+    &[(C, b"POST\r\n"), (S, b"340 send article\r\n")],
+];
+
+/// NNTP: the greeting and CAPABILITIES, then STARTTLS awaiting its answer,
+/// after its 382, AUTHINFO USER and SASL half-way, an article being read
+/// or posted; then arbitrary events.
+pub(crate) fn dialog_nntp(data: &[u8]) {
+    deep(data, NNTP, Protocol::Nntp, 119);
+}

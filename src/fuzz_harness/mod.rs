@@ -44,6 +44,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialog_mysql", dialog::dialog_mysql),
     ("dialog_xmpp", dialog::dialog_xmpp),
     ("dialog_ldap", dialog::dialog_ldap),
+    ("dialog_managesieve", dialog::dialog_managesieve),
+    ("dialog_nntp", dialog::dialog_nntp),
     ("sasl", sasl::sasl),
     ("tls", tls::tls),
 ];

@@ -44,6 +44,11 @@ pub enum Protocol {
     /// LDAP with the StartTLS extended operation (RFC 4511 4.14, RFC 4513; port 389, and 636
     /// in TLS from the first byte, when the dialog does not tell).
     Ldap,
+    /// ManageSieve (RFC 5804) with STARTTLS (port 4190 when the dialog does not tell).
+    ManageSieve,
+    /// NNTP with STARTTLS (RFC 4642; ports 119, 563 in TLS from the first byte, when the dialog
+    /// does not tell).
+    Nntp,
 }
 
 impl Protocol {
@@ -59,19 +64,21 @@ impl Protocol {
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             24 => Some(Protocol::Lmtp),
             389 | 636 => Some(Protocol::Ldap),
+            4190 => Some(Protocol::ManageSieve),
+            119 | 563 => Some(Protocol::Nntp),
             _ => None,
         }
     }
 
     /// Ports where the protocol runs inside TLS from the first byte
     /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
-    /// XMPP's old-style SSL 5223; LDAPS 636).
+    /// XMPP's old-style SSL 5223; LDAPS 636; NNTPS 563).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990 | 5223 | 636)
+        matches!(port, 465 | 993 | 995 | 990 | 5223 | 636 | 563)
     }
 
     /// Every protocol.
-    pub(crate) const ALL: [Protocol; 9] = [
+    pub(crate) const ALL: [Protocol; 11] = [
         Protocol::Smtp,
         Protocol::Imap,
         Protocol::Pop3,
@@ -81,6 +88,8 @@ impl Protocol {
         Protocol::Xmpp,
         Protocol::Lmtp,
         Protocol::Ldap,
+        Protocol::ManageSieve,
+        Protocol::Nntp,
     ];
 
     /// The protocol named `name` (as [`Self::name`] writes it).
@@ -105,6 +114,8 @@ impl Protocol {
             Protocol::Xmpp => "xmpp",
             Protocol::Lmtp => "lmtp",
             Protocol::Ldap => "ldap",
+            Protocol::ManageSieve => "managesieve",
+            Protocol::Nntp => "nntp",
         }
     }
 
@@ -120,6 +131,7 @@ impl Protocol {
             Protocol::Mysql => "CLIENT_SSL",
             Protocol::Xmpp => "<starttls/>",
             Protocol::Ldap => "StartTLS",
+            Protocol::ManageSieve | Protocol::Nntp => "STARTTLS",
         }
     }
 }

@@ -179,6 +179,69 @@ const FTP: Vocabulary = Vocabulary {
     ],
 };
 
+/// ManageSieve (RFC 5804 2): `AUTHENTICATE "mech"` opens the exchange
+/// (the mechanism stays visible; an initial response after it, quoted or
+/// a literal, is secret), and every client string up to the final
+/// `OK`/`NO`/`BYE` is a SASL response (not a command: secret whole).
+const SIEVE: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[("AUTHENTICATE", Shown::Words(2))],
+    known: &[
+        "CAPABILITY",
+        "STARTTLS",
+        "LOGOUT",
+        "NOOP",
+        "HAVESPACE",
+        "PUTSCRIPT",
+        "LISTSCRIPTS",
+        "SETACTIVE",
+        "GETSCRIPT",
+        "DELETESCRIPT",
+        "RENAMESCRIPT",
+        "CHECKSCRIPT",
+        "UNAUTHENTICATE",
+    ],
+};
+
+/// NNTP (RFC 3977, 4642, 4643): `AUTHINFO` opens the exchange (`USER`'s
+/// name and `SASL`'s mechanism stay visible; `PASS`'s password, `SASL`'s
+/// initial response and every line up to the final answer are secret).
+const NNTP: Vocabulary = Vocabulary {
+    tagged: false,
+    auth: &[("AUTHINFO", Shown::AuthInfo)],
+    known: &[
+        "ARTICLE",
+        "BODY",
+        "CAPABILITIES",
+        "CHECK",
+        "DATE",
+        "GROUP",
+        "HDR",
+        "HEAD",
+        "HELP",
+        "IHAVE",
+        "LAST",
+        "LIST",
+        "LISTGROUP",
+        "MODE",
+        "NEWGROUPS",
+        "NEWNEWS",
+        "NEXT",
+        "OVER",
+        "POST",
+        "QUIT",
+        "SLAVE",
+        "STARTTLS",
+        "STAT",
+        "TAKETHIS",
+        "XGTITLE",
+        "XHDR",
+        "XOVER",
+        "XPAT",
+        "COMPRESS",
+    ],
+};
+
 /// PostgreSQL speaks no lines: its client messages are judged by their
 /// type (see [`SecretGuard::client_message`]). A line read as one (a
 /// dialog taken for PostgreSQL that is not) is secret whole.
@@ -199,6 +262,9 @@ enum Shown {
     /// The words, then one IMAP atom or quoted string (a literal is not
     /// read: it is masked with the rest).
     WordsThenName(usize),
+    /// NNTP's `AUTHINFO USER name` and `AUTHINFO SASL mech` show three
+    /// words, any other `AUTHINFO` (`PASS`) two.
+    AuthInfo,
 }
 
 impl Shown {
@@ -210,6 +276,15 @@ impl Shown {
                     return line.len();
                 };
                 at + line.get(at..).map_or(0, name_len)
+            }
+            Shown::AuthInfo => {
+                let sub = split_word(split_word(line).1).0;
+                let n = if is(sub, "USER") || is(sub, "SASL") {
+                    3
+                } else {
+                    2
+                };
+                super::words::after_words(line, n).unwrap_or(line.len())
             }
         }
     }
@@ -261,6 +336,8 @@ fn vocabulary(protocol: Protocol) -> &'static Vocabulary {
         Protocol::Mysql => &NO_LINES,
         Protocol::Xmpp => &NO_LINES,
         Protocol::Ldap => &NO_LINES,
+        Protocol::ManageSieve => &SIEVE,
+        Protocol::Nntp => &NNTP,
     }
 }
 
@@ -453,10 +530,16 @@ impl SecretGuard {
             Some(Protocol::Pop3) => line.starts_with(b"+OK") || line.starts_with(b"-ERR"),
             // 331 and 332 ask for more (PASS, ACCT), 334 and 335 for more
             // ADAT; 1xx are preliminary.
-            Some(Protocol::Ftp) => {
+            // 381 asks for PASS, 383 carries a challenge.
+            Some(Protocol::Ftp | Protocol::Nntp) => {
                 smtp_final(line) && matches!(line.first(), Some(b'2' | b'4' | b'5'))
             }
             Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap) => false,
+            // A challenge is a string; the final answer is a response.
+            Some(Protocol::ManageSieve) => {
+                let (first, _) = split_word(line);
+                ["OK", "NO", "BYE"].iter().any(|k| is(first, k))
+            }
             None => !line.starts_with(b"+ ") && line != b"+" && !line.starts_with(b"334"),
         };
         if closes {

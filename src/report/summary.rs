@@ -194,6 +194,9 @@ fn mechanisms(protocol: &str, logins: &BTreeMap<String, u64>) -> String {
         ("xmpp", m) => format!("SASL {m}"),
         ("ldap", "LDAP-SIMPLE") => "simple bind".to_string(),
         ("ldap", m) => format!("SASL bind {m}"),
+        ("managesieve", m) => format!("AUTHENTICATE {m}"),
+        ("nntp", "AUTHINFO") => "AUTHINFO USER/PASS".to_string(),
+        ("nntp", m) => format!("AUTHINFO SASL {m}"),
         (_, m) => format!("AUTH {m}"),
     };
     logins

@@ -227,11 +227,9 @@ fn disagreements(expected: &Path) -> (Vec<String>, usize) {
 /// `tests/lab/record-upgrade.sh`).
 const TRUTH_FILES: [&str; 2] = ["expected.json", "expected-upgrade.json"];
 
-/// Truth of lab captures whose protocol stripwatch does not parse yet
-/// (ManageSieve, LDAP, NNTP of issue 16, parsers being merged): their
-/// captures are accounted for, not compared. Move an entry to
-/// `expected-upgrade.json` when its parser lands (`shared/conformance/check.py
-/// --expected samples/lab/expected-upgrade-pending.json` shows where it stands).
+/// Truth of lab captures whose protocol stripwatch does not parse yet:
+/// accounted for, not compared (none today; a new protocol's recording may
+/// land before its parser).
 const PENDING_TRUTH: &str = "expected-upgrade-pending.json";
 
 /// Captures where stripwatch is known to disagree with the lab's truth,

@@ -21,6 +21,8 @@ pub(crate) fn detect(side: Side, line: &[u8]) -> Option<Protocol> {
                 Some(Protocol::Imap)
             } else if starts(b"+OK") || starts(b"-ERR") {
                 Some(Protocol::Pop3)
+            } else if is_sieve_capability(line) {
+                Some(Protocol::ManageSieve)
             } else if upper.len() >= 3
                 && upper.iter().take(3).all(u8::is_ascii_digit)
                 && matches!(upper.get(3), None | Some(b' ' | b'-'))
@@ -83,6 +85,12 @@ pub(crate) fn detect_with_hint(
 ) -> Option<Protocol> {
     if side == Side::Client && is_ftp_command(line) {
         return Some(Protocol::Ftp);
+    }
+    if let Some(p) = detect_sieve(side, line, hint) {
+        return Some(p);
+    }
+    if let Some(p) = detect_nntp(side, line, hint) {
+        return Some(p);
     }
     let detected = detect(side, line);
     let shared = match side {
@@ -213,4 +221,122 @@ pub(crate) fn xmpp_start(first: &[u8], hint: Option<Protocol>) -> Option<bool> {
     } else {
         Some(false)
     }
+}
+
+/// A ManageSieve capability line (RFC 5804 1.8): a quoted capability name
+/// opens it (`"IMPLEMENTATION" "Dovecot Pigeonhole"`, `"STARTTLS"`). No
+/// other protocol's server starts a line with a quoted word.
+fn is_sieve_capability(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"\"") else {
+        return false;
+    };
+    let name_len = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+        .count();
+    name_len > 0 && rest.get(name_len) == Some(&b'"')
+}
+
+/// ManageSieve from a line other than a capability: a command only it has
+/// (`PUTSCRIPT`, `AUTHENTICATE "PLAIN"` without IMAP's tag) on any port;
+/// on its port (`hint`), any of its commands, and the server's
+/// `OK`/`NO`/`BYE`.
+fn detect_sieve(side: Side, line: &[u8], hint: Option<Protocol>) -> Option<Protocol> {
+    let (verb, args) = crate::proto::words::split_word(line);
+    let is = |k: &str| verb.eq_ignore_ascii_case(k.as_bytes());
+    let only_sieve = [
+        "HAVESPACE",
+        "PUTSCRIPT",
+        "LISTSCRIPTS",
+        "SETACTIVE",
+        "GETSCRIPT",
+        "DELETESCRIPT",
+        "RENAMESCRIPT",
+        "CHECKSCRIPT",
+    ];
+    let shared = [
+        "CAPABILITY",
+        "STARTTLS",
+        "AUTHENTICATE",
+        "LOGOUT",
+        "NOOP",
+        "UNAUTHENTICATE",
+    ];
+    let said = match side {
+        Side::Client => {
+            only_sieve.iter().any(|k| is(k))
+                || (is("AUTHENTICATE") && matches!(args.first(), Some(b'"' | b'{')))
+                || (hint == Some(Protocol::ManageSieve) && shared.iter().any(|k| is(k)))
+        }
+        Side::Server => {
+            hint == Some(Protocol::ManageSieve) && ["OK", "NO", "BYE"].iter().any(|k| is(k))
+        }
+    };
+    said.then_some(Protocol::ManageSieve)
+}
+
+/// A client command only NNTP sends (RFC 3977, 4643, 2980): no SMTP,
+/// POP3 or FTP command has these names.
+pub(crate) fn is_nntp_command(line: &[u8]) -> bool {
+    let (verb, args) = crate::proto::words::split_word(line);
+    let is = |k: &str| verb.eq_ignore_ascii_case(k.as_bytes());
+    if is("MODE") {
+        let arg = crate::proto::words::split_word(args).0;
+        return [&b"READER"[..], b"STREAM"]
+            .iter()
+            .any(|m| arg.eq_ignore_ascii_case(m));
+    }
+    [
+        "CAPABILITIES",
+        "AUTHINFO",
+        "GROUP",
+        "LISTGROUP",
+        "ARTICLE",
+        "XOVER",
+        "OVER",
+        "NEWNEWS",
+        "NEWGROUPS",
+        "IHAVE",
+        "XHDR",
+        "XGTITLE",
+        "TAKETHIS",
+    ]
+    .iter()
+    .any(|k| is(k))
+}
+
+/// A `200`/`201` greeting that names news (`NNTP`, `NNRP`, `news`): SMTP
+/// greets with `220`, and other `200` greetings stay SMTP's until the
+/// client speaks NNTP.
+fn is_news_greeting(line: &[u8]) -> bool {
+    let upper = line.to_ascii_uppercase();
+    (upper.starts_with(b"200 ") || upper.starts_with(b"201 "))
+        && [&b"NNTP"[..], b"NNRP", b"NEWS"]
+            .iter()
+            .any(|w| upper.windows(w.len()).any(|x| x == *w))
+}
+
+/// NNTP: a command only it has on any port; on its port (`hint`), the
+/// server's status lines (`200`/`201` greetings, SMTP-like) and the
+/// commands it shares with others.
+fn detect_nntp(side: Side, line: &[u8], hint: Option<Protocol>) -> Option<Protocol> {
+    let on_port = hint == Some(Protocol::Nntp);
+    let said = match side {
+        Side::Client => {
+            let verb = crate::proto::words::split_word(line).0;
+            let shared = [
+                "STARTTLS", "QUIT", "LIST", "HEAD", "BODY", "POST", "HELP", "DATE", "STAT", "NEXT",
+                "LAST",
+            ];
+            is_nntp_command(line)
+                || (on_port
+                    && shared
+                        .iter()
+                        .any(|k| verb.eq_ignore_ascii_case(k.as_bytes())))
+        }
+        Side::Server => {
+            (on_port && detect(side, line) == Some(Protocol::Smtp)) || is_news_greeting(line)
+        }
+    };
+    said.then_some(Protocol::Nntp)
 }

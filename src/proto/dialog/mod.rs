@@ -15,7 +15,9 @@
 use super::facts::{DialogFacts, Evidence, Protocol};
 use super::ldap::{self, LdapDialog};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
+use super::managesieve::ManageSieveDialog;
 use super::mysql::{self, MysqlDialog};
+use super::nntp::NntpDialog;
 use super::postgres::{self, PgDialog};
 use super::secrecy::SecretGuard;
 use super::tap::{LineTap, TapKind};
@@ -33,7 +35,7 @@ mod starttls;
 #[cfg(test)]
 mod upgrade_tests;
 
-use detect::{SmtpCheck, detect, detect_with_hint, is_binary, is_ftp_command};
+use detect::{SmtpCheck, detect, detect_with_hint, is_binary, is_ftp_command, is_nntp_command};
 use machine::Requests;
 pub(crate) use machine::{Ctx, LineMachine, Literal};
 
@@ -136,6 +138,8 @@ enum Machine {
     Xmpp(XmppDialog),
     /// Read as BER messages, not lines.
     Ldap(LdapDialog),
+    ManageSieve(ManageSieveDialog),
+    Nntp(NntpDialog),
     /// Not a mail protocol we know.
     Opaque,
 }
@@ -151,6 +155,8 @@ impl Machine {
             Machine::Mysql(m) => Some(m),
             Machine::Xmpp(m) => Some(m),
             Machine::Ldap(m) => Some(m),
+            Machine::ManageSieve(m) => Some(m),
+            Machine::Nntp(m) => Some(m),
             Machine::Undetected { .. } | Machine::Opaque => None,
         }
     }
@@ -836,6 +842,13 @@ impl Recognition {
                 facts.protocol = Some(Protocol::Ftp);
                 return;
             }
+            if smtp_unheard && side == Side::Client && is_nntp_command(line) {
+                // The `200` greeting was NNTP's: the client says so.
+                *smtp_check = SmtpCheck::Settled;
+                *machine = Machine::Nntp(NntpDialog::greeted());
+                facts.protocol = Some(Protocol::Nntp);
+                return;
+            }
             let ftp_unheard = matches!(machine, Machine::Ftp(_))
                 && facts.capabilities.is_empty()
                 && facts.starttls_command.is_none()
@@ -870,6 +883,10 @@ impl Recognition {
             Some(Protocol::Imap) => *machine = Machine::Imap(ImapDialog::default()),
             Some(Protocol::Pop3) => *machine = Machine::Pop3(Pop3Dialog::default()),
             Some(Protocol::Ftp) => *machine = Machine::Ftp(FtpDialog::default()),
+            Some(Protocol::ManageSieve) => {
+                *machine = Machine::ManageSieve(ManageSieveDialog::default())
+            }
+            Some(Protocol::Nntp) => *machine = Machine::Nntp(NntpDialog::default()),
             // Binary is no mail dialog, whatever the port.
             Some(Protocol::Postgresql | Protocol::Mysql | Protocol::Xmpp | Protocol::Ldap)
             | None
@@ -927,7 +944,8 @@ fn judge_line<'a>(
 /// What showed a dialog is not mail (see [`DialogFacts::not_mail`]).
 const BINARY: &str = "binary data";
 const NOT_SMTP: &str = "a 220 greeting, then a client line that is no SMTP command and that the server did not reject (FTP greets with 220 too)";
-const UNKNOWN_TEXT: &str = "text lines that are no SMTP, IMAP, POP3 or FTP greeting or command";
+const UNKNOWN_TEXT: &str =
+    "text lines that are no SMTP, IMAP, POP3, FTP, ManageSieve or NNTP greeting or command";
 
 /// The dialog is not mail: no machine reads it any more, and what a
 /// machine made of its first lines is forgotten (which bytes are secret,
@@ -954,6 +972,8 @@ fn protocol_of(machine: &Machine) -> Option<Protocol> {
         Machine::Mysql(_) => Some(Protocol::Mysql),
         Machine::Xmpp(_) => Some(Protocol::Xmpp),
         Machine::Ldap(_) => Some(Protocol::Ldap),
+        Machine::ManageSieve(_) => Some(Protocol::ManageSieve),
+        Machine::Nntp(_) => Some(Protocol::Nntp),
         Machine::Undetected { .. } | Machine::Opaque => None,
     }
 }

@@ -10,7 +10,7 @@
 //! of any other shape starts something new, so a continuation lost in a
 //! gap cannot swallow the next command.
 
-mod syntax;
+pub(crate) mod syntax;
 
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{

@@ -22,7 +22,6 @@ PROTOCOL = "ldap"
 PORT = 389
 MODES = ("pass", "refuse")
 REFUSAL_IS_NO_OFFER = False
-TRUTH_FILE = "expected-upgrade-pending.json"
 STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
 DN = f"uid={USER},dc=lab,dc=example"
 

@@ -23,7 +23,6 @@ PROTOCOL = "managesieve"
 PORT = 4190
 MODES = ("pass", "strip", "refuse")
 REFUSAL_IS_NO_OFFER = False
-TRUTH_FILE = "expected-upgrade-pending.json"
 REFUSAL = b'NO "TLS not available (lab middlebox)"\r\n'
 
 
