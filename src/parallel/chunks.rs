@@ -22,9 +22,18 @@
 //!   file is being read, the next input's ranges are read too when it is
 //!   such a file (its turn to be confirmed comes after the last range of
 //!   this one, so sessions go on from one file to the next as before).
-//! - Anything else (pcapng, gzip, standard input, pipes) is read by one
-//!   worker at a time with [`CaptureFile`], frames copied once into the
-//!   chunk.
+//! - A pcapng file (regular, not compressed) is read by ranges the same
+//!   way once its first section's header and interface descriptions are
+//!   read ([`NgSection`]): a range's first block is guessed by a chain of
+//!   plausible blocks (4-aligned, the same length at both ends, a packet
+//!   block's interface described and its captured length within), every
+//!   block is parsed as the sequential reader parses it, and a block that
+//!   changes the interfaces (a section header, an interface description)
+//!   or a Simple Packet Block stops the fast reader there, as a record it
+//!   cannot vouch for does: the sequential reader reads the rest (given
+//!   the section's start again, and the last frame's time).
+//! - Anything else (gzip, standard input, pipes) is read by one worker at
+//!   a time with [`CaptureFile`], frames copied once into the chunk.
 //!
 //! The capture clock is run over every frame's time in order when a chunk
 //! is confirmed, so its ticks are those of one thread.
