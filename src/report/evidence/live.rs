@@ -19,9 +19,9 @@
 //! - a session whose packets were dropped gets what is left, and is
 //!   counted ([`EvidenceSummary::partial_sessions`]).
 //!
-//! A session's packets are let go as soon as it ends unflagged; those of a
-//! flagged session, or of one a later session may still prove stripped,
-//! stay while the bounds allow ([`MAX_RETAINED`] sessions remembered), so a
+//! A session's packets are let go once it ended and its files are written;
+//! those of a session a later session may still prove stripped (flagged or
+//! not) stay while the bounds allow ([`MAX_RETAINED`] sessions remembered), so a
 //! late finding is written too (its replaced finding's file renamed, as
 //! `analyze` would have named it). Packets of the same four-tuple after a
 //! session ended belong to another session (or none) and are never added
@@ -367,6 +367,10 @@ impl Reporter for &LiveEvidence {
         kinds.dedup();
         self.write_session(record.id, c, &kinds);
         lock(&self.files).retain(record.id, c.clone(), kinds);
+        if record.stripping.unproven_absence.is_none() {
+            // No later session can prove it stripped: its packets are written for good.
+            lock(&self.held).release(c);
+        }
         Ok(())
     }
 
