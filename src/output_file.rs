@@ -123,6 +123,48 @@ impl OutputDir {
         &self.path
     }
 
+    /// Renames the file `from` of this directory to `to` (a file name):
+    /// an existing `to` is an error unless `if_exists` replaces it (a
+    /// regular file or a link, as [`Self::create`] would).
+    #[cfg(feature = "live")]
+    pub(crate) fn rename(&self, from: &str, to: &str, if_exists: IfExists) -> io::Result<()> {
+        let path = self.path.join(to);
+        if [from, to]
+            .iter()
+            .any(|n| n.is_empty() || n.contains('/') || *n == "." || *n == "..")
+        {
+            return Err(named(&path, io::Error::other("not a file name")));
+        }
+        let result = match if_exists {
+            IfExists::Fail => rustix::fs::renameat_with(
+                &self.fd,
+                from,
+                &self.fd,
+                to,
+                rustix::fs::RenameFlags::NOREPLACE,
+            ),
+            IfExists::Replace => {
+                if let Ok(there) = rustix::fs::statat(&self.fd, to, AtFlags::SYMLINK_NOFOLLOW) {
+                    let kind = rustix::fs::FileType::from_raw_mode(there.st_mode);
+                    if !matches!(
+                        kind,
+                        rustix::fs::FileType::RegularFile | rustix::fs::FileType::Symlink
+                    ) {
+                        return Err(named(
+                            &path,
+                            io::Error::new(
+                                io::ErrorKind::AlreadyExists,
+                                "exists and is not a regular file or a link: not replaced",
+                            ),
+                        ));
+                    }
+                }
+                rustix::fs::renameat(&self.fd, from, &self.fd, to)
+            }
+        };
+        result.map_err(|e| named(&path, e.into()))
+    }
+
     /// Creates the file `name` in this directory (see the module's rules).
     pub fn create(&self, name: &str, if_exists: IfExists) -> io::Result<File> {
         let path = self.path.join(name);

@@ -211,6 +211,12 @@ impl CaptureFile {
         self.frames = frames;
     }
 
+    /// The time of the frame before this reader's first (a pcapng Simple
+    /// Packet Block repeats it).
+    pub(crate) fn continue_at_time(&mut self, ts: Timestamp) {
+        self.last_ts = ts;
+    }
+
     /// Calls `on_frame` for every frame until the end of the file, or until
     /// `on_frame` returns `false`. On a truncated or corrupt file the frames
     /// before the damage have been delivered when the error is returned.
@@ -491,23 +497,9 @@ fn ng_frame<'a>(
             Ok(None)
         }
         Block::EnhancedPacket(epb) => {
-            let iface = interfaces.get(epb.if_id).ok_or_else(|| {
-                CaptureErrorKind::Corrupt(format!(
-                    "packet names interface {} that was never described",
-                    epb.if_id
-                ))
-            })?;
-            let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-            let base = Timestamp::from_units(count, iface.units_per_sec);
-            let ts = Timestamp::new(base.secs.saturating_add(iface.offset_secs), base.nanos);
-            *last_ts = ts;
-            Ok(Some(Frame {
-                number,
-                ts,
-                link: iface.link,
-                data: captured(epb.data, epb.caplen),
-                orig_len: epb.origlen,
-            }))
+            let frame = epb_frame(&epb, interfaces, number)?;
+            *last_ts = frame.ts;
+            Ok(Some(frame))
         }
         Block::SimplePacket(spb) => {
             // No timestamp of its own: it inherits the last one seen.
@@ -521,5 +513,159 @@ fn ng_frame<'a>(
             }))
         }
         _ => Ok(None),
+    }
+}
+
+/// An Enhanced Packet Block's frame, with its interface's link type and clock.
+fn epb_frame<'a>(
+    epb: &pcap_parser::pcapng::EnhancedPacketBlock<'a>,
+    interfaces: &Interfaces,
+    number: u64,
+) -> Result<Frame<'a>, CaptureErrorKind> {
+    let iface = interfaces.get(epb.if_id).ok_or_else(|| {
+        CaptureErrorKind::Corrupt(format!(
+            "packet names interface {} that was never described",
+            epb.if_id
+        ))
+    })?;
+    let count = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+    let base = Timestamp::from_units(count, iface.units_per_sec);
+    let ts = Timestamp::new(base.secs.saturating_add(iface.offset_secs), base.nanos);
+    Ok(Frame {
+        number,
+        ts,
+        link: iface.link,
+        data: captured(epb.data, epb.caplen),
+        orig_len: epb.origlen,
+    })
+}
+
+/// A pcapng file's first section as far as its first other block: its
+/// byte order and interfaces, for reading its packet blocks by ranges
+/// (`parallel::chunks`).
+pub(crate) struct NgSection {
+    big_endian: bool,
+    interfaces: Interfaces,
+    /// File offset of the first block that is neither a section header nor
+    /// an interface description.
+    pub(crate) data_start: usize,
+}
+
+/// What one pcapng block is to the range reader.
+pub(crate) enum NgBlock<'a> {
+    /// An Enhanced Packet Block's frame.
+    Frame(Frame<'a>),
+    /// A block that changes nothing (name resolution, statistics, ...).
+    Skip,
+    /// A block the range reader leaves to the sequential one: a section
+    /// header or interface description (they change the interfaces), a
+    /// Simple Packet Block (its time is the previous frame's), anything
+    /// malformed.
+    Stop,
+}
+
+impl NgSection {
+    /// Parses the blocks at the start of `bytes` (a pcapng file's first
+    /// bytes): `None` unless it is pcapng and its leading section headers
+    /// and interface descriptions end within `bytes`.
+    pub(crate) fn read(bytes: &[u8]) -> Option<Self> {
+        if bytes.get(..4)? != SECTION_HEADER {
+            return None;
+        }
+        let mut section = NgSection {
+            big_endian: false,
+            interfaces: Interfaces::default(),
+            data_start: 0,
+        };
+        loop {
+            let at = section.data_start;
+            let rest = bytes.get(at..)?;
+            let len = section.block_len(rest)?;
+            let block = rest.get(..len)?;
+            // As pcap-parser's reader: the byte order of the section so far
+            // (a section header parses alike in both).
+            let parse = if section.big_endian {
+                pcap_parser::pcapng::parse_block_be
+            } else {
+                pcap_parser::pcapng::parse_block_le
+            };
+            match parse(block) {
+                Ok(([], Block::SectionHeader(shb))) => {
+                    section.big_endian = shb.big_endian();
+                    section.interfaces = Interfaces::default();
+                }
+                Ok(([], Block::InterfaceDescription(idb))) => {
+                    section.interfaces.describe(Interface {
+                        link: idb.linktype.0,
+                        units_per_sec: units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
+                        offset_secs: idb.ts_offset(),
+                    });
+                }
+                Ok(_) => return Some(section),
+                Err(_) => return None,
+            }
+            section.data_start = at + len;
+        }
+    }
+
+    /// The length a block at the start of `bytes` claims (at least the 12
+    /// bytes every block has, a multiple of 4), if its first 8 bytes are there.
+    pub(crate) fn block_len(&self, bytes: &[u8]) -> Option<usize> {
+        let word: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+        let len = if self.big_endian && bytes.get(..4) != Some(SECTION_HEADER) {
+            u32::from_be_bytes(word)
+        } else if bytes.get(..4) == Some(SECTION_HEADER) {
+            // A section header's length is in its own byte order.
+            match bytes.get(8..12)? {
+                m if m == BYTE_ORDER_MAGIC_BE => u32::from_be_bytes(word),
+                _ => u32::from_le_bytes(word),
+            }
+        } else {
+            u32::from_le_bytes(word)
+        };
+        (len >= MIN_BLOCK_LEN && len % 4 == 0).then_some(len as usize)
+    }
+
+    /// A 32-bit word of a block in the section's byte order.
+    pub(crate) fn word(&self, bytes: &[u8], at: usize) -> Option<u32> {
+        let word: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(word)
+        } else {
+            u32::from_le_bytes(word)
+        })
+    }
+
+    /// Interfaces the section described.
+    pub(crate) fn interfaces(&self) -> u64 {
+        self.interfaces.described
+    }
+
+    /// The block that is exactly `block` (its claimed length), as the
+    /// sequential reader would take it in this section.
+    pub(crate) fn block<'a>(&self, block: &'a [u8], number: u64) -> NgBlock<'a> {
+        if block.get(..4) == Some(SECTION_HEADER) {
+            return NgBlock::Stop;
+        }
+        let parse = if self.big_endian {
+            pcap_parser::pcapng::parse_block_be
+        } else {
+            pcap_parser::pcapng::parse_block_le
+        };
+        match parse(block) {
+            Ok((rem, _)) if !rem.is_empty() => NgBlock::Stop,
+            Ok((_, Block::EnhancedPacket(epb))) => {
+                match epb_frame(&epb, &self.interfaces, number) {
+                    Ok(frame) => NgBlock::Frame(frame),
+                    Err(_) => NgBlock::Stop,
+                }
+            }
+            Ok((
+                _,
+                Block::SectionHeader(_) | Block::InterfaceDescription(_) | Block::SimplePacket(_),
+            )) => NgBlock::Stop,
+            Ok(_) => NgBlock::Skip,
+            Err(_) => NgBlock::Stop,
+        }
     }
 }

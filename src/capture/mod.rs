@@ -16,6 +16,7 @@ pub mod writer;
 pub use file::CaptureFile;
 pub(crate) use file::pcap_record_frame;
 pub(crate) use file::{CaptureFormat, Reading};
+pub(crate) use file::{NgBlock, NgSection};
 pub(crate) use inputs::open_regular;
 pub use inputs::{InputSpec, resolve_inputs};
 

@@ -37,10 +37,11 @@ use stripwatch::capture::live::{self, CaptureEnd, Event, LiveCapture, LiveOption
 use stripwatch::capture::writer::RotatingPcapWriter;
 use stripwatch::capture::{CaptureError, CaptureErrorKind, Frame, LinkType};
 use stripwatch::flow::{FlowConfig, PortSet, TableStats};
-use stripwatch::output_file::IfExists;
+use stripwatch::output_file::{IfExists, OutputDir};
 use stripwatch::parallel::Feed;
 use stripwatch::pipeline::InputSummary;
 use stripwatch::privileges;
+use stripwatch::report::evidence::LiveEvidence;
 use stripwatch::report::{HashExport, JsonLines, LineReport, TableOptions, TableReport};
 use stripwatch::time::Timestamp;
 
@@ -104,6 +105,15 @@ pub(crate) struct LiveArgs {
     #[arg(long, value_name = "N", requires = "write_pcap",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rotate_mb: Option<u64>,
+
+    /// Write the packets of every flagged session to DIR as each finding
+    /// is made (`session-<id>-<finding>.pcap`, as `analyze
+    /// --write-evidence DIR` names them), secrets masked unless
+    /// --show-secrets. Packets are kept for this in bounded rings per flow
+    /// (the most recent 4096 packets or 8 MiB of a flow, 256 MiB in all,
+    /// the oldest dropped first).
+    #[arg(long, value_name = "DIR")]
+    pub write_evidence: Option<PathBuf>,
 
     /// Seconds between statistics on standard error (0: none).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
@@ -212,6 +222,7 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
         mut hashes,
         history,
         policy,
+        evidence,
     } = match open(args, &interface) {
         Ok(opened) => opened,
         Err(code) => return code,
@@ -239,6 +250,10 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
     if let Some(h) = hashes.as_mut() {
         reporters.push(h);
     }
+    let mut evidence_reporter = evidence.as_ref();
+    if let Some(e) = evidence_reporter.as_mut() {
+        reporters.push(e);
+    }
     let mut run = Run::new(args.filter(), reporters).with_history(history);
     if let Some(policy) = policy {
         run = run.with_policy(policy);
@@ -250,7 +265,7 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
         link,
         (running, signals),
         started,
-        &mut run,
+        (&mut run, evidence.as_ref()),
     );
     let history_failed = !crate::cli::end_history(&mut run, args.quiet);
     let (worst, error) = run.finish(&captured.summaries, &captured.stats);
@@ -265,8 +280,10 @@ pub(crate) fn run(args: &LiveArgs) -> ExitCode {
     let _ = std::io::stdout().flush();
 
     report_end(args, &captured, started, worst, hashes.as_ref());
+    let evidence_failed = evidence.is_some_and(|e| !report_evidence(args, &e));
     let failed = report_failed
         || history_failed
+        || evidence_failed
         || captured.end.write_error.is_some()
         || !captured.summaries.iter().all(|i| i.complete());
     exit_status(failed, worst, args.fail_on)
@@ -280,6 +297,7 @@ struct Opened {
     hashes: Option<HashExport>,
     history: stripwatch::analysis::history::History,
     policy: Option<stripwatch::analysis::Policy>,
+    evidence: Option<LiveEvidence>,
 }
 
 fn open(args: &LiveArgs, interface: &str) -> Result<Opened, ExitCode> {
@@ -302,6 +320,10 @@ fn open(args: &LiveArgs, interface: &str) -> Result<Opened, ExitCode> {
     let hashes = create_output("--hashes", args.hashes.as_deref(), |p| {
         HashExport::create(p, if_exists)
     })?;
+    // Opened now, as the user started: its files are created through it later.
+    let evidence = create_output("--write-evidence", args.write_evidence.as_deref(), |p| {
+        OutputDir::open(p).map(|dir| LiveEvidence::new(dir, if_exists, args.show_secrets))
+    })?;
     if let Err(e) = drop_privileges(args) {
         crate::cli::error(&format!(
             "cannot give up privileges ({e}): not capturing with them"
@@ -321,6 +343,7 @@ fn open(args: &LiveArgs, interface: &str) -> Result<Opened, ExitCode> {
         hashes,
         history,
         policy,
+        evidence,
     })
 }
 
@@ -380,7 +403,7 @@ fn capture_all(
     link: LinkType,
     (running, signals): (Running, Signals),
     started: Instant,
-    run: &mut Run<'_>,
+    (run, evidence): (&mut Run<'_>, Option<&LiveEvidence>),
 ) -> Captured {
     let name = format!("live:{interface}");
     let analysis = AnalysisOptions {
@@ -408,7 +431,7 @@ fn capture_all(
         }
     };
     let feed = |feed: &mut Feed<'_, '_>| {
-        let write_failed = feed_events(args, (&running, link), started, feed, &counted);
+        let write_failed = feed_events(args, (&running, link, evidence), started, feed, &counted);
         (running, write_failed)
     };
     let config = (args.flow_config(), usize::from(args.threads));
@@ -450,7 +473,7 @@ fn capture_all(
 /// `counted`; returns whether writing `--write-pcap` failed on the way.
 fn feed_events(
     args: &LiveArgs,
-    (running, link): (&Running, LinkType),
+    (running, link, evidence): (&Running, LinkType, Option<&LiveEvidence>),
     started: Instant,
     feed: &mut Feed<'_, '_>,
     counted: &Mutex<(Tally, Option<Severity>)>,
@@ -465,13 +488,17 @@ fn feed_events(
                 let packets = batch.packets().map(|(ts, data, orig_len)| {
                     frames += 1;
                     bytes += u64::from(orig_len);
-                    Frame {
+                    let frame = Frame {
                         number: frames,
                         ts,
                         link,
                         data,
                         orig_len,
+                    };
+                    if let Some(e) = evidence {
+                        e.keep(&frame);
                     }
+                    frame
                 });
                 flows = feed.hand_over(packets, None);
                 let _ = running.recycle.try_send(batch);
@@ -554,6 +581,34 @@ fn report_end(
     }
 }
 
+/// The note on `--write-evidence` at the end; false when a file could not
+/// be written (said here: the capture went on without it).
+fn report_evidence(args: &LiveArgs, evidence: &LiveEvidence) -> bool {
+    let s = evidence.summary();
+    let dir = args.write_evidence.as_deref().unwrap_or(Path::new(""));
+    if let Some(e) = &s.first_failure {
+        crate::cli::error(&format!(
+            "--write-evidence: {} file(s) could not be written; the first: {e}",
+            s.failed_files
+        ));
+    }
+    args.note(&format!(
+        "wrote {} packets of flagged sessions to {} file(s) under {} ({} with secrets masked)",
+        s.packets,
+        s.files.len(),
+        dir.display(),
+        s.masked_packets
+    ));
+    if s.partial_sessions > 0 {
+        eprintln!(
+            "stripwatch: warning: {} flagged sessions had packets no longer held (the \
+             per-flow and global bounds of --write-evidence): their files lack them",
+            s.partial_sessions
+        );
+    }
+    s.failed_files == 0
+}
+
 /// The user `live` becomes when started as root, unless `--user` says.
 const DEFAULT_USER: &str = "nobody";
 
@@ -573,10 +628,13 @@ fn drop_privileges(args: &LiveArgs) -> Result<(), String> {
 /// Rotated files and the hash files are created after the privileges are
 /// gone: better to find now than after hours that they cannot be.
 fn check_later_outputs(args: &LiveArgs) -> Result<(), String> {
+    let evidence_probe = args.write_evidence.as_ref().map(|d| d.join("session.pcap"));
     let later = [
         args.rotate_mb
             .and(args.write_pcap.as_ref().map(|p| ("--rotate-mb", p))),
         args.hashes.as_ref().map(|p| ("--hashes", p)),
+        // Its files are created in the directory itself.
+        evidence_probe.as_ref().map(|p| ("--write-evidence", p)),
     ];
     for (option, path) in later.into_iter().flatten() {
         if !can_create_in_directory_of(path) {

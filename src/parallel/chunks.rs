@@ -22,15 +22,25 @@
 //!   file is being read, the next input's ranges are read too when it is
 //!   such a file (its turn to be confirmed comes after the last range of
 //!   this one, so sessions go on from one file to the next as before).
-//! - Anything else (pcapng, gzip, standard input, pipes) is read by one
-//!   worker at a time with [`CaptureFile`], frames copied once into the
-//!   chunk.
+//! - A pcapng file (regular, not compressed) is read by ranges the same
+//!   way once its first section's header and interface descriptions are
+//!   read ([`NgSection`]): a range's first block is guessed by a chain of
+//!   plausible blocks (4-aligned, the same length at both ends, a packet
+//!   block's interface described and its captured length within), every
+//!   block is parsed as the sequential reader parses it, and a block that
+//!   changes the interfaces (a section header, an interface description)
+//!   or a Simple Packet Block stops the fast reader there, as a record it
+//!   cannot vouch for does: the sequential reader reads the rest (given
+//!   the section's start again, and the last frame's time).
+//! - Anything else (gzip, standard input, pipes) is read by one worker at
+//!   a time with [`CaptureFile`], frames copied once into the chunk.
 //!
 //! The capture clock is run over every frame's time in order when a chunk
 //! is confirmed, so its ticks are those of one thread.
 
 use crate::capture::{
-    CaptureError, CaptureFile, Frame, InputSpec, LinkType, Reading, open_regular, pcap_record_frame,
+    CaptureError, CaptureFile, Frame, InputSpec, LinkType, NgBlock, NgSection, Reading,
+    open_regular, pcap_record_frame,
 };
 use crate::flow::{CaptureClock, PacketRef, PortSet};
 use crate::pipeline::{Classified, InputSummary};
@@ -51,8 +61,14 @@ const TAIL_BYTES: usize = 64 << 10;
 /// Record headers in a row that must be plausible for a range's guessed
 /// first record (fewer when the file or the bytes at hand end first).
 const CHAIN: usize = 8;
-/// A classic pcap file header's length.
-const PCAP_HEADER: u64 = 24;
+/// The longest pcapng block the fast reader takes: a [`FAST_MAX_CAPLEN`]
+/// packet and its block's header, trailer and options.
+const FAST_MAX_BLOCK: usize = FAST_MAX_CAPLEN as usize + 4096;
+/// The most of a pcapng file's start read for its first section header
+/// and interface descriptions: a longer run goes to the sequential reader.
+const NG_PREFIX_BYTES: u64 = 1 << 20;
+/// pcapng's Enhanced Packet Block type.
+const NG_EPB: u32 = 6;
 /// Frames and bytes of a chunk the sequential reader makes.
 const SEQ_FRAMES: usize = 8192;
 const SEQ_BYTES: usize = 2 << 20;
@@ -138,7 +154,7 @@ impl Gathered {
     }
 }
 
-/// A classic pcap file open for reading by ranges.
+/// A classic pcap file, or a pcapng file, open for reading by ranges.
 pub(super) struct FastPcap {
     file: File,
     name: String,
@@ -146,7 +162,12 @@ pub(super) struct FastPcap {
     big_endian: bool,
     nanos: bool,
     link: LinkType,
-    header: [u8; 24],
+    /// The bytes before the first record: pcap's file header, or pcapng's
+    /// first section header and interface descriptions (which the
+    /// sequential reader is given again when it takes over).
+    header: Vec<u8>,
+    /// pcapng: that section, whose packet blocks the ranges hold.
+    ng: Option<NgSection>,
 }
 
 impl FastPcap {
@@ -161,6 +182,9 @@ impl FastPcap {
         let len = file.metadata().ok()?.len();
         let mut header = [0u8; 24];
         file.read_exact_at(&mut header, 0).ok()?;
+        if header.get(..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+            return Self::open_ng(spec, file, len);
+        }
         let word = |at: usize| -> Option<[u8; 4]> { header.get(at..at + 4)?.try_into().ok() };
         // As pcap-parser reads it (little-endian first).
         let (big_endian, nanos) = match u32::from_le_bytes(word(0)?) {
@@ -182,13 +206,38 @@ impl FastPcap {
             big_endian,
             nanos,
             link,
-            header,
+            header: header.to_vec(),
+            ng: None,
         })
     }
 
+    /// A pcapng file whose first section's header and interfaces are read.
+    fn open_ng(spec: &InputSpec, file: File, len: u64) -> Option<Self> {
+        let mut start = vec![0u8; usize::try_from(len.min(NG_PREFIX_BYTES)).ok()?];
+        file.read_exact_at(&mut start, 0).ok()?;
+        let ng = NgSection::read(&start)?;
+        start.truncate(ng.data_start);
+        Some(FastPcap {
+            file,
+            name: spec.path.display().to_string(),
+            len,
+            big_endian: false,
+            nanos: false,
+            link: 1,
+            header: start,
+            ng: Some(ng),
+        })
+    }
+
+    /// File offset of the first record (or block past the section's start).
+    fn data_start(&self) -> u64 {
+        self.header.len() as u64
+    }
     /// Ranges of `range_bytes` in the file after its header.
     fn ranges(&self, range_bytes: u64) -> u64 {
-        self.len.saturating_sub(PCAP_HEADER).div_ceil(range_bytes)
+        self.len
+            .saturating_sub(self.data_start())
+            .div_ceil(range_bytes)
     }
 
     /// The record header at `at` in `bytes`, in host order.
@@ -210,6 +259,9 @@ impl FastPcap {
     /// up to [`CHAIN`] headers in a row look like records and end within
     /// the file, on its end exactly or past the bytes at hand.
     fn plausible_chain(&self, bytes: &[u8], bytes_at: u64, at: usize) -> bool {
+        if let Some(ng) = &self.ng {
+            return self.plausible_blocks(ng, bytes, bytes_at, at);
+        }
         let frac_limit = if self.nanos { 1_000_000_000 } else { 1_000_000 };
         let mut p = at;
         let mut first_secs = None;
@@ -232,6 +284,47 @@ impl FastPcap {
             if bytes_at + p as u64 > self.len {
                 return false;
             }
+        }
+        true
+    }
+
+    /// Whether a pcapng block may start at `at` (file offset `bytes_at +
+    /// at`, 4-aligned as every block is): up to [`CHAIN`] blocks in a row
+    /// have a plausible length, the same length at both ends, and, for
+    /// packet blocks, an interface the section described and a captured
+    /// length that fits.
+    fn plausible_blocks(&self, ng: &NgSection, bytes: &[u8], bytes_at: u64, at: usize) -> bool {
+        if (bytes_at + at as u64) % 4 != 0 {
+            return false;
+        }
+        let mut p = at;
+        for link in 0..CHAIN {
+            if bytes_at + p as u64 == self.len {
+                return link > 0;
+            }
+            let Some(block) = bytes.get(p..).filter(|b| b.len() >= 8) else {
+                return link >= 2;
+            };
+            let Some(len) = ng.block_len(block).filter(|l| *l <= FAST_MAX_BLOCK) else {
+                return false;
+            };
+            if bytes_at + (p + len) as u64 > self.len {
+                return false;
+            }
+            if block.len() < len {
+                return link >= 2;
+            }
+            if ng.word(block, len - 4) != Some(len as u32) {
+                return false;
+            }
+            if ng.word(block, 0) == Some(NG_EPB) {
+                let interface = ng.word(block, 8).map_or(u64::MAX, u64::from);
+                let caplen = ng.word(block, 20).map_or(usize::MAX, |c| c as usize);
+                if interface >= ng.interfaces() || len < 32 || caplen > len - 32 {
+                    return false;
+                }
+            }
+            p += len;
         }
         true
     }
@@ -273,7 +366,7 @@ impl FastPcap {
             .map_err(|e| error(crate::capture::CaptureErrorKind::Io(e)))?;
         rest.seek(SeekFrom::Start(at))
             .map_err(|e| error(crate::capture::CaptureErrorKind::Io(e)))?;
-        let source = std::io::Cursor::new(self.header).chain(rest);
+        let source = std::io::Cursor::new(self.header.clone()).chain(rest);
         let mut file =
             CaptureFile::from_reader(self.name.clone(), Box::new(source)).map_err(error)?;
         file.continue_after(frames);
@@ -306,7 +399,7 @@ fn read_range(
     mut bytes: Vec<u8>,
 ) -> Parsed {
     let (ports, workers) = (chunks.ports, chunks.workers);
-    let range_start = PCAP_HEADER + range * chunks.range_bytes;
+    let range_start = pcap.data_start() + range * chunks.range_bytes;
     let range_end = (range_start + chunks.range_bytes).min(pcap.len);
     let from = known.unwrap_or(range_start);
     let mut parsed = Parsed {
@@ -352,6 +445,9 @@ fn gather(
     ports: &PortSet,
     parsed: &mut Parsed,
 ) -> (u64, bool) {
+    if let Some(ng) = &pcap.ng {
+        return gather_blocks(pcap, ng, bytes, (at, first, range_end), ports, parsed);
+    }
     let mut p = first;
     loop {
         let offset = at + p as u64;
@@ -384,6 +480,56 @@ fn gather(
         let frame = pcap_record_frame(header, data, pcap.link, pcap.nanos, 0);
         if !parsed.gathered.frame(&frame, p + 16, ports) {
             return (offset, true);
+        }
+        p = end;
+    }
+}
+
+/// [`gather`] for a pcapng file: its blocks from `first`; a block that
+/// changes the section (a section header, an interface description), a
+/// Simple Packet Block, a malformed one or one past [`FAST_MAX_BLOCK`]
+/// stops it, for the sequential reader to take the rest of the file from
+/// there.
+fn gather_blocks(
+    pcap: &FastPcap,
+    ng: &NgSection,
+    bytes: &mut Vec<u8>,
+    (at, first, range_end): (u64, usize, u64),
+    ports: &PortSet,
+    parsed: &mut Parsed,
+) -> (u64, bool) {
+    let mut p = first;
+    loop {
+        let offset = at + p as u64;
+        if offset >= range_end {
+            return (offset, false);
+        }
+        if bytes.len() < p + 8 {
+            let keep = bytes.len();
+            pcap.read_into(bytes, keep, at + keep as u64, TAIL_BYTES);
+        }
+        let len = bytes.get(p..).and_then(|b| ng.block_len(b));
+        let Some(len) = len.filter(|l| *l <= FAST_MAX_BLOCK) else {
+            return (offset, true);
+        };
+        let end = p + len;
+        if bytes.len() < end {
+            let keep = bytes.len();
+            pcap.read_into(bytes, keep, at + keep as u64, (end - keep).max(TAIL_BYTES));
+        }
+        let Some(block) = bytes.get(p..end) else {
+            return (offset, true);
+        };
+        match ng.block(block, 0) {
+            NgBlock::Frame(frame) => {
+                // The frame's bytes are within the chunk's.
+                let start = frame.data.as_ptr() as usize - bytes.as_ptr() as usize;
+                if !parsed.gathered.frame(&frame, start, ports) {
+                    return (offset, true);
+                }
+            }
+            NgBlock::Skip => {}
+            NgBlock::Stop => return (offset, true),
         }
         p = end;
     }
@@ -460,6 +606,8 @@ struct FastState {
     next_start: u64,
     /// Frames confirmed so far.
     frames: u64,
+    /// The time of the last frame confirmed.
+    last_ts: Option<Timestamp>,
     parsed: BTreeMap<u64, Parsed>,
 }
 
@@ -799,8 +947,9 @@ impl State<'_> {
                 Mode::Fed => return,
                 Mode::Fast(fast) => {
                     if fast.next_confirm >= fast.ranges {
+                        let ng = fast.pcap.ng.is_some();
                         if let Some(s) = self.summaries.get_mut(self.current) {
-                            s.format = "pcap";
+                            s.format = if ng { "pcapng" } else { "pcap" };
                         }
                         self.end_input();
                         continue;
@@ -832,6 +981,8 @@ impl State<'_> {
         }
         fast.next_confirm += 1;
         fast.next_start = parsed.end;
+        fast.last_ts = parsed.gathered.times.last().copied().or(fast.last_ts);
+        let last_ts = fast.last_ts;
         let base = fast.frames;
         fast.frames += u64::from(parsed.gathered.frames);
         let (frames, end, stopped) = (fast.frames, parsed.end, parsed.stopped);
@@ -852,11 +1003,16 @@ impl State<'_> {
                 self.spare(b);
             }
             self.mode = match pcap.sequential_from(end, frames) {
-                Ok(file) => Mode::Sequential(Some(Box::new(Sequential {
-                    file,
-                    pipe: false,
-                    read: end,
-                }))),
+                Ok(mut file) => {
+                    if let Some(ts) = last_ts {
+                        file.continue_at_time(ts);
+                    }
+                    Mode::Sequential(Some(Box::new(Sequential {
+                        file,
+                        pipe: false,
+                        read: end,
+                    })))
+                }
                 Err(e) => {
                     if let Some(s) = self.summaries.get_mut(input) {
                         s.record_failure(e);
@@ -873,11 +1029,12 @@ impl State<'_> {
 fn fast_state(pcap: FastPcap, range_bytes: u64) -> Box<FastState> {
     Box::new(FastState {
         ranges: pcap.ranges(range_bytes),
+        next_start: pcap.data_start(),
         pcap: Arc::new(pcap),
         next_claim: 0,
         next_confirm: 0,
-        next_start: PCAP_HEADER,
         frames: 0,
+        last_ts: None,
         parsed: BTreeMap::new(),
     })
 }

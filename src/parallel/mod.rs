@@ -964,6 +964,165 @@ mod tests {
         std::fs::remove_file(&truncated).unwrap();
     }
 
+    /// One pcapng block: type, length, body padded to 4 bytes, length (little-endian).
+    fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let len = (12 + padded) as u32;
+        let mut out = Vec::new();
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    /// An interface of raw IP, in microseconds or (if_tsresol 9) nanoseconds.
+    fn ng_interface(nanos: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&(crate::capture::linktype::RAW as u16).to_le_bytes());
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&65535u32.to_le_bytes());
+        if nanos {
+            body.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+        }
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        ng_block(1, &body)
+    }
+
+    /// How a test pcapng file is laid out past its packets.
+    #[derive(Clone, Copy, PartialEq)]
+    enum NgLayout {
+        /// Two interfaces up front; statistics blocks between packets.
+        Plain,
+        /// Also an interface described after the first packets, then a
+        /// Simple Packet Block, then a new section: the rest goes to the
+        /// sequential reader.
+        Changing,
+    }
+
+    /// `frames` as a pcapng file, alternating between two interfaces (one
+    /// in microseconds, one in nanoseconds), and the offsets where its blocks start.
+    fn write_pcapng(
+        what: &str,
+        frames: &[(Timestamp, Vec<u8>)],
+        layout: NgLayout,
+    ) -> (std::path::PathBuf, Vec<u64>) {
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&u64::MAX.to_le_bytes());
+        let mut out = ng_block(0x0A0D_0D0A, &shb);
+        out.extend(ng_interface(false));
+        out.extend(ng_interface(true));
+        let mut starts = Vec::new();
+        let third = frames.len() / 3;
+        for (i, (ts, f)) in frames.iter().enumerate() {
+            starts.push(out.len() as u64);
+            if layout == NgLayout::Changing && i == third {
+                out.extend(ng_interface(false));
+                starts.push(out.len() as u64);
+                out.extend(ng_block(
+                    3,
+                    &[&(f.len() as u32).to_le_bytes()[..], f].concat(),
+                ));
+                continue;
+            }
+            if layout == NgLayout::Changing && i == 2 * third {
+                out.extend(ng_block(0x0A0D_0D0A, &shb));
+                starts.push(out.len() as u64);
+                out.extend(ng_interface(true));
+                out.extend(ng_interface(false));
+                starts.push(out.len() as u64);
+            }
+            if i % 5 == 4 {
+                out.extend(ng_block(5, &[0u8; 12]));
+                starts.push(out.len() as u64);
+            }
+            let interface = (i % 2) as u32;
+            let units = if interface == 0 {
+                ts.secs as u64 * 1_000_000 + u64::from(ts.nanos / 1000)
+            } else {
+                ts.secs as u64 * 1_000_000_000 + u64::from(ts.nanos)
+            };
+            let mut body = Vec::new();
+            for word in [
+                interface,
+                (units >> 32) as u32,
+                units as u32,
+                f.len() as u32,
+                f.len() as u32,
+            ] {
+                body.extend_from_slice(&word.to_le_bytes());
+            }
+            body.extend_from_slice(f);
+            out.extend(ng_block(6, &body));
+        }
+        starts.push(out.len() as u64);
+        let name = format!("stripwatch-parallel-{what}-{}.pcapng", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, &out).unwrap();
+        (path, starts)
+    }
+
+    /// The pcapng form of the test above: every block boundary (and every
+    /// 1, 2, 3, 7, 16 and 17 bytes) as the first cut, two threads against
+    /// one; the file truncated in its last block; and a file whose
+    /// interfaces and sections change after its first packets (read by
+    /// ranges up to there, by the sequential reader from there).
+    #[test]
+    fn a_pcapng_capture_cut_at_every_block_boundary_gives_the_same_results() {
+        let frames = many_sessions(24);
+        for layout in [NgLayout::Plain, NgLayout::Changing] {
+            let what = if layout == NgLayout::Plain {
+                "ng-cuts"
+            } else {
+                "ng-changing"
+            };
+            let (path, starts) = write_pcapng(what, &frames, layout);
+            let bytes = std::fs::read(&path).unwrap();
+            let truncated = path.with_extension("short.pcapng");
+            std::fs::write(&truncated, &bytes[..bytes.len() - 7]).unwrap();
+            let data_start = starts[0];
+            for file in [&path, &truncated] {
+                let (one, one_stats, one_inputs) = run_counting(file, 1, 0);
+                assert!(one.sessions.len() == 24 && one_stats.segments > 300);
+                assert!(one_inputs.contains("\"format\":\"pcapng\""), "{one_inputs}");
+                let cuts = starts
+                    .iter()
+                    .map(|b| b - data_start)
+                    .chain([1, 2, 3, 7, 16, 17]);
+                for cut in cuts.filter(|c| *c > 0) {
+                    let (two, two_stats, two_inputs) = run_counting(file, 2, cut);
+                    assert!(
+                        seen(&one) == seen(&two),
+                        "{what}: cut {cut}: sessions differ"
+                    );
+                    assert_eq!(one_stats.segments, two_stats.segments, "{what}: cut {cut}");
+                    assert_eq!(one_inputs, two_inputs, "{what}: cut {cut}");
+                }
+            }
+            let (_, _, short_inputs) = run_counting(&truncated, 2, 100);
+            assert!(short_inputs.contains("\"error_packet\":"), "{short_inputs}");
+            std::fs::remove_file(&path).unwrap();
+            std::fs::remove_file(&truncated).unwrap();
+        }
+    }
+
+    /// Many rounds of a pcapng file: one thread against three in 16 KiB ranges.
+    #[test]
+    fn a_pcapng_file_read_by_ranges_gives_the_same_sessions_over_many_rounds() {
+        let frames = many_sessions(3000);
+        let (path, _) = write_pcapng("ng-many", &frames, NgLayout::Plain);
+        let (one, _, one_inputs) = run_counting(&path, 1, 0);
+        let (three, _, three_inputs) = run_counting(&path, 3, 16 << 10);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(one.sessions.len(), 3000);
+        assert!(seen(&one) == seen(&three), "threads=1 and threads=3 differ");
+        assert_eq!(one_inputs, three_inputs);
+        assert!(three.pauses > 150, "batch rounds: {}", three.pauses);
+    }
+
     #[test]
     fn a_panicking_thread_is_an_error_naming_it() {
         let results = std::thread::scope(|scope| {

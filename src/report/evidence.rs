@@ -96,6 +96,28 @@ pub struct EvidenceSummary {
     pub masked_packets: u64,
     /// Frames of another link type than the file's (pcap has one).
     pub skipped_link_type: u64,
+    /// `live`: flagged sessions some of whose packets were no longer held
+    /// (the bounds of [`LiveEvidence`]); their files have the rest.
+    pub partial_sessions: u64,
+    /// `live`: files that could not be written (the capture goes on), and
+    /// the first error.
+    pub failed_files: u64,
+    /// The first of those errors.
+    pub first_failure: Option<String>,
+}
+
+#[cfg(feature = "live")]
+mod live;
+
+/// `live --write-evidence DIR`: the recent packets of every flow, kept in
+/// bounded rings, and the flagged sessions' files written from them as
+/// each session is reported (see the `live` module for the bounds). A
+/// reporter by shared reference: the feeding thread keeps packets while
+/// the reporting thread writes.
+#[cfg(feature = "live")]
+pub struct LiveEvidence {
+    held: std::sync::Mutex<live::Held>,
+    files: std::sync::Mutex<live::Files>,
 }
 
 /// Where evidence goes, made ready before the run: a name already taken

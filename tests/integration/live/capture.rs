@@ -811,3 +811,107 @@ fn listing_and_privileges() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The files of an evidence directory, by name.
+fn evidence_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let mode =
+                std::os::unix::fs::PermissionsExt::mode(&e.metadata().unwrap().permissions());
+            assert_eq!(mode & 0o777, 0o600, "{:?}", e.path());
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root + tcpreplay, iproute2: STRIPWATCH_EXTERNAL_TESTS=1"]
+fn live_evidence_equals_what_analyze_writes_of_its_pcap() {
+    let test = "evidence";
+    require_setup(&[]);
+    let ns = Netns::new(test);
+    let dir = scratch(test);
+    let written = dir.join("live.pcap");
+    // Opened as root, written as nobody (the user live becomes): a
+    // directory only nobody can write.
+    let live_dir = dir.join("live-evidence");
+    std::fs::create_dir(&live_dir).unwrap();
+    std::fs::set_permissions(
+        &live_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&live_dir, Some(65534), Some(65534)).unwrap();
+    let files = lab_captures();
+    let live = Live::start(live_command(
+        &ns,
+        &[
+            "--format",
+            "jsonl",
+            "--threads",
+            "2",
+            "--write-pcap",
+            written.to_str().unwrap(),
+            "--write-evidence",
+            live_dir.to_str().unwrap(),
+        ],
+    ));
+    ns.replay(&files, 2000, &[]);
+    let end = live.stop("INT");
+    assert_eq!(end.code, Some(1), "stderr:\n{}", end.stderr);
+    assert!(
+        end.stderr.contains("packets of flagged sessions to"),
+        "{}",
+        end.stderr
+    );
+    assert!(!end.stderr.contains("no longer held"), "{}", end.stderr);
+    let input = of_type(&lines(&end.stdout), "input")[0].clone();
+    assert_eq!(input["live"]["dropped"], 0);
+
+    let analyze_dir = dir.join("analyze-evidence");
+    let out = Command::new(BIN)
+        .args([
+            "analyze",
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--write-evidence",
+        ])
+        .arg(format!("{}/", analyze_dir.display()))
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(out.status.code() == Some(1), "{out:?}");
+
+    let from_live = evidence_files(&live_dir);
+    let from_analyze = evidence_files(&analyze_dir);
+    assert!(
+        from_live.len() > 20,
+        "the lab has many flagged sessions: {:?}",
+        from_live.keys()
+    );
+    assert_eq!(
+        from_live.keys().collect::<Vec<_>>(),
+        from_analyze.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &from_live {
+        assert!(
+            bytes == &from_analyze[name],
+            "{name}: live and analyze differ"
+        );
+    }
+    // The lab's passwords cross in clear in the capture, never in the evidence.
+    let raw = std::fs::read(&written).unwrap();
+    let secret = b"pw-lab-";
+    assert!(raw.windows(secret.len()).any(|w| w == secret));
+    for (name, bytes) in &from_live {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "{name} holds a password"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
