@@ -38,6 +38,9 @@ fn quote(v: Option<&Version>, protocol: Option<Protocol>) -> String {
         return "?".into();
     };
     let bytes = v.evidence.redacted();
+    if let Some(name) = super::roles::message_name(protocol, &bytes) {
+        return name;
+    }
     let shown = match protocol {
         Some(Protocol::Imap) if v.evidence.offset.is_some() && !bytes.starts_with(b"* ") => {
             words::split_word(&bytes).1

@@ -526,7 +526,12 @@ fn candidate(
         dt,
     };
     let (same_lines, lines) = shared(sa, sb);
-    let similarity = ratio((same_lines, lines));
+    // A proxy that answers the client itself (a refused upgrade, the client
+    // gives up) leaves the far session a part of the near one: every line of
+    // the shorter dialog in the longer is as alike as the rule asks, no more.
+    let contained = same_lines > 0 && same_lines == sa.len().min(sb.len());
+    let similarity =
+        ratio((same_lines, lines)).max(if contained { PROXY_MIN_SIMILARITY } else { 0.0 });
     let shape = ratio(shape_match(&a.shape, &b.shape));
     let conn = connection(a, b);
     let same_port = a.server.port == b.server.port;

@@ -454,8 +454,7 @@ fn compare(
     let mut changes = classify::classify(&view, Side::Client, &ops.client);
     changes.extend(classify::classify(&view, Side::Server, &ops.server));
     changes.extend(classify::tls_change(&view));
-    let facts_tell = super::upgrade::upgrade_changes(&view, &changes);
-    changes.extend(facts_tell);
+    super::upgrade::add_upgrade_changes(&view, &mut changes);
     let mut changes = classify::merge(&view, changes);
     changes.sort_by_key(|c| change_time(c).map(|p| p.ts));
     let mut not_compared = Vec::new();

@@ -61,6 +61,42 @@ pub(crate) fn is_upgrade_command(p: Option<Protocol>, line: &[u8]) -> bool {
     }
 }
 
+/// A binary protocol's message named for a sentence (`SSLRequest`,
+/// `ExtendedResponse (resultCode 52)`); none for text protocols.
+pub(crate) fn message_name(p: Option<Protocol>, message: &[u8]) -> Option<String> {
+    match p {
+        Some(Protocol::Postgresql) if message == POSTGRES_SSL_REQUEST => Some("SSLRequest".into()),
+        Some(Protocol::Ldap) => {
+            let (tag, contents) = ldap_op(message)?;
+            let name = match tag {
+                0x60 => "BindRequest",
+                0x61 => "BindResponse",
+                0x63 => "SearchRequest",
+                0x64 => "SearchResultEntry",
+                0x65 => "SearchResultDone",
+                0x77 if memchr::memmem::find(contents, crate::proto::ldap::STARTTLS_OID)
+                    .is_some() =>
+                {
+                    return Some("StartTLS ExtendedRequest".into());
+                }
+                0x77 => "ExtendedRequest",
+                0x78 => "ExtendedResponse",
+                _ => return None,
+            };
+            // LDAPResult's first field is the resultCode (RFC 4511 4.1.9).
+            let code = matches!(tag, 0x61 | 0x65 | 0x78)
+                .then(|| crate::proto::ber::Reader::new(contents, 0).next_element())
+                .flatten()
+                .and_then(|e| crate::proto::ber::integer(e.contents));
+            Some(match code {
+                Some(code) => format!("{name} (resultCode {code})"),
+                None => name.to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
 /// An LDAP message's protocol operation: its tag and contents.
 fn ldap_op(message: &[u8]) -> Option<(u8, &[u8])> {
     use crate::proto::ber::Reader;
@@ -196,6 +232,14 @@ fn is_capability(
         Some(Protocol::Nntp) => command == Some(b"CAPABILITIES") && reply_no > 0 && line != b".",
         // The capability block's lines are quoted strings (RFC 5804 1.7).
         Some(Protocol::ManageSieve) => line.first() == Some(&b'"'),
+        // A stream feature of the TLS namespace (a tag, without `<>`),
+        // not its answers (RFC 6120 5.4.2.3).
+        Some(Protocol::Xmpp) => {
+            let name = words::split_word(line).0;
+            memchr::memmem::find(line, b"urn:ietf:params:xml:ns:xmpp-tls").is_some()
+                && !(words::is(name, "proceed") || words::is(name, "failure"))
+                && !line.starts_with(b"/")
+        }
         _ => matches!(command, Some(b"EHLO" | b"LHLO")) && reply_no > 0 && line.starts_with(b"250"),
     }
 }
@@ -234,6 +278,10 @@ pub(crate) fn keyword(p: Option<Protocol>, line: &[u8]) -> Vec<u8> {
                 .to_ascii_uppercase();
         }
         Some(Protocol::Pop3 | Protocol::Nntp) => line,
+        Some(Protocol::Xmpp) => {
+            let name = words::split_word(line).0;
+            return name.strip_suffix(b"/").unwrap_or(name).to_ascii_uppercase();
+        }
         _ => line.get(4..).unwrap_or_default(),
     };
     words::split_word(text).0.to_ascii_uppercase()

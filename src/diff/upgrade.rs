@@ -42,8 +42,38 @@ impl UpgradeSeen {
     }
 }
 
+/// Adds to `found` (the line comparison's changes) what it left out. A
+/// server line the path rewrote or dropped in the very packet of an offer
+/// the facts tell removed or masked is that change, told by its lines.
+pub(crate) fn add_upgrade_changes(view: &PairView<'_>, found: &mut Vec<Change>) {
+    let mut new = upgrade_changes(view, found);
+    for c in new.iter_mut().filter(|c| {
+        matches!(
+            c.kind,
+            ChangeKind::CapabilityRemoved | ChangeKind::CapabilityMasked
+        )
+    }) {
+        let packet_of = |v: &Option<Version>| v.as_ref().map(|v| (v.tap, v.evidence.packet));
+        let (before, after) = (packet_of(&c.before), packet_of(&c.after));
+        let same = |l: &Change| {
+            matches!(
+                l.kind,
+                ChangeKind::ReplyRewritten | ChangeKind::ReplyDropped
+            ) && (packet_of(&l.before) == before || packet_of(&l.after) == after)
+        };
+        if let Some(at) = found.iter().position(same) {
+            let line = found.remove(at);
+            c.before = line.before.or(c.before.take());
+            if line.after.is_some() {
+                c.after = line.after;
+            }
+        }
+    }
+    found.extend(new);
+}
+
 /// The changes of `view` that the line comparison (`found`) left out.
-pub(crate) fn upgrade_changes(view: &PairView<'_>, found: &[Change]) -> Vec<Change> {
+fn upgrade_changes(view: &PairView<'_>, found: &[Change]) -> Vec<Change> {
     let has = |kinds: &[ChangeKind]| found.iter().any(|c| kinds.contains(&c.kind));
     let near = view.session(view.client_side);
     let far = view.session(view.client_side.other());
