@@ -4,7 +4,7 @@
 #
 #   sudo tests/lab/record-upgrade.sh [OUT_DIR]     (default: samples/lab)
 #
-# Environment: LAB_PROTOCOLS=ftp,postgresql,mysql (default: all);
+# Environment: LAB_PROTOCOLS=ftp,postgresql,mysql,...,nntp (default: all);
 # LAB_ONLY=NAME[,NAME] records only those scenarios (their entries replace
 # theirs in OUT_DIR/expected-upgrade.json); LAB_KEEP=1 keeps the temp dir.
 # Namespaces swu-cli, swu-mb, swu-srv (no default route, no forwarding);
@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PKGS=(proftpd-core proftpd-mod-crypto lftp curl postgresql-15 postgresql-client-15
-      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd dovecot-managesieved sieve-connect slapd ldap-utils swaks openssl tcpdump tshark iproute2 ethtool python3)
+      mariadb-server mariadb-client prosody lua-unbound python3-slixmpp dovecot-lmtpd dovecot-managesieved sieve-connect slapd ldap-utils inn2-inews sasl2-bin swaks openssl tcpdump tshark iproute2 ethtool python3)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -35,6 +35,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# inn2 (NNTP): its post-installation script runs innconfval, which fails
+# without a domain (the container's hostname has none): it gets one from
+# an inn.conf of its own (INNCONF, the package's with `domain:` added), not
+# /etc/news/inn.conf. It also adds `usenet: root` to /etc/aliases and runs
+# newaliases, which fails here (postfix unconfigured): configured again,
+# then /etc/aliases is put back as it was. Services never start
+# (policy-rc.d); the lab runs nnrpd from its temp dir.
+if ! dpkg-query -W -f='${Status}' inn2 2>/dev/null | grep -q "ok installed"; then
+    t="$(mktemp -d /tmp/stripwatch-inn2.XXXXXX)"
+    { cat /etc/news/inn.conf; echo "domain: lab.example"; } > "$t/inn.conf"
+    [ -f /etc/aliases ] && cp -p /etc/aliases "$t/aliases"
+    INNCONF="$t/inn.conf" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends inn2 >/dev/null 2>&1 ||
+        INNCONF="$t/inn.conf" dpkg --configure inn2 >/dev/null
+    [ -f "$t/aliases" ] && ! cmp -s "$t/aliases" /etc/aliases && cp -p "$t/aliases" /etc/aliases
+    rm -rf "$t"
 fi
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -110,5 +126,5 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 chmod 644 "$W/cert.pem"
 chmod 600 "$W/key.pem"
 
-/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp,managesieve,ldap}" \
+/usr/bin/python3 "$LAB_DIR/upgrade_lab.py" --out "$OUT" --protocols "${LAB_PROTOCOLS:-ftp,postgresql,mysql,xmpp,lmtp,managesieve,ldap,nntp}" \
     ${LAB_ONLY:+--only "$LAB_ONLY"}

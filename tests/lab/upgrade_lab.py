@@ -22,7 +22,7 @@ from upgrade import common  # noqa: E402
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 E = os.environ
-PROTOCOLS = ("ftp", "postgresql", "mysql", "xmpp", "lmtp", "managesieve", "ldap")
+PROTOCOLS = ("ftp", "postgresql", "mysql", "xmpp", "lmtp", "managesieve", "ldap", "nntp")
 
 
 def wait_port(ns, host, port, timeout=30):
