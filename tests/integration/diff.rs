@@ -21,6 +21,7 @@
 mod lab;
 mod output;
 mod rewriting;
+mod upgrade;
 
 use crate::gen_samples::conversation::{Conversation, Dir};
 use crate::gen_samples::diff_pairs;
