@@ -1,6 +1,6 @@
-//! `stripwatch diff`: the same mail sessions seen at two taps, one on
+//! `stripwatch diff`: the same sessions (any upgrade protocol) seen at two taps, one on
 //! each side of a middlebox, compared line by line to prove what the path
-//! between them changed.
+//! between them changed (lines, or messages for binary protocols).
 //!
 //! One tap shows that STARTTLS is missing; two taps show which box removed
 //! it. The steps, one module each:
