@@ -248,7 +248,7 @@ pub(super) enum Job {
     /// Write the files of `kinds` for session `id` from `frames`.
     Write {
         id: u64,
-        capture: CaptureRef,
+        capture: Box<CaptureRef>,
         kinds: Vec<FindingKind>,
         frames: Vec<HeldFrame>,
     },
@@ -608,7 +608,7 @@ impl LiveEvidence {
         let (frames, lost) = lock(&self.held).session(c);
         let job = Job::Write {
             id,
-            capture: c.clone(),
+            capture: Box::new(c.clone()),
             kinds,
             frames,
         };
@@ -874,7 +874,7 @@ mod tests {
         };
         Job::Write {
             id,
-            capture: capture(1, 1, None),
+            capture: Box::new(capture(1, 1, None)),
             kinds: vec![FindingKind::CleartextCredentials],
             frames: vec![f; frames],
         }
