@@ -606,6 +606,13 @@ fn report_evidence(args: &LiveArgs, evidence: &LiveEvidence) -> bool {
             s.partial_sessions
         );
     }
+    if s.not_written > 0 {
+        eprintln!(
+            "stripwatch: warning: the evidence of {} flagged sessions or late findings was not \
+             written: the writer's queue was full (the capture does not wait for the disk)",
+            s.not_written
+        );
+    }
     s.failed_files == 0
 }
 

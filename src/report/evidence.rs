@@ -104,6 +104,10 @@ pub struct EvidenceSummary {
     pub failed_files: u64,
     /// The first of those errors.
     pub first_failure: Option<String>,
+    /// `live`: flagged sessions and late findings whose files were not
+    /// written: the writer thread's queue was full when they were reported
+    /// (the capture never waits for the disk).
+    pub not_written: u64,
 }
 
 #[cfg(feature = "live")]
@@ -113,11 +117,12 @@ mod live;
 /// bounded rings, and the flagged sessions' files written from them as
 /// each session is reported (see the `live` module for the bounds). A
 /// reporter by shared reference: the feeding thread keeps packets while
-/// the reporting thread writes.
+/// the reporting thread hands each session's packets to a writer thread of
+/// its own, behind a bounded queue, so neither waits on the file system.
 #[cfg(feature = "live")]
 pub struct LiveEvidence {
     held: std::sync::Mutex<live::Held>,
-    files: std::sync::Mutex<live::Files>,
+    sessions: std::sync::Mutex<live::Sessions>,
 }
 
 /// Where evidence goes, made ready before the run: a name already taken

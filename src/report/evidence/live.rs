@@ -10,6 +10,17 @@
 //! ([`super::mask_secrets`]), into the same files (`session-<id>-<kind>.pcap`,
 //! 0600, created new through [`crate::output_file::OutputDir`]).
 //!
+//! The files are written by a thread of their own (started by the first
+//! flagged session, once privileges are given up): the reporting thread
+//! hands it the session's packets (shared with the rings, not copied
+//! again) through a bounded queue, [`MAX_QUEUED_JOBS`] jobs and
+//! [`MAX_QUEUED_BYTES`] at most. A job that does not fit is not written,
+//! and counted ([`EvidenceSummary::not_written`]): neither the capture nor
+//! the merge ever waits for the file system. A late finding's rename or
+//! new file goes through the same queue, so it is done after the session's
+//! first files; one about a session whose files were not written is not
+//! written either. The writer is joined at the end ([`LiveEvidence::summary`]).
+//!
 //! Bounds (packets are hostile input):
 //! - per flow, the last [`MAX_FLOW_PACKETS`] packets and at most
 //!   [`MAX_FLOW_BYTES`] bytes: older ones are dropped first;
@@ -38,7 +49,8 @@ use crate::output_file::{IfExists, OutputDir};
 use crate::time::Timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufWriter};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 
 /// Packets kept per flow (the most recent).
 pub(crate) const MAX_FLOW_PACKETS: usize = 4096;
@@ -50,6 +62,12 @@ pub(crate) const MAX_HELD_BYTES: usize = 256 << 20;
 pub(crate) const FRAME_OVERHEAD: usize = 64;
 /// Flagged or candidate sessions remembered for late findings.
 pub(crate) const MAX_RETAINED: usize = 10_000;
+/// Jobs (a session's files, a late finding's) waiting for the writer
+/// thread, at most.
+pub(crate) const MAX_QUEUED_JOBS: usize = 8192;
+/// Packet bytes (counted as in the rings) waiting for the writer thread,
+/// at most.
+pub(crate) const MAX_QUEUED_BYTES: usize = 128 << 20;
 
 /// One packet held.
 #[derive(Clone)]
@@ -58,7 +76,8 @@ pub(super) struct HeldFrame {
     ts: Timestamp,
     link: LinkType,
     orig_len: u32,
-    data: Box<[u8]>,
+    /// Shared by the ring and the writer's jobs: copied once, when kept.
+    data: Arc<[u8]>,
 }
 
 impl HeldFrame {
@@ -214,20 +233,121 @@ impl Held {
     }
 }
 
-/// A session remembered for a late finding: where it is and the files written.
+/// A session remembered for a late finding: where it is and the files
+/// written (or queued to be).
 struct Retained {
     capture: CaptureRef,
     kinds: Vec<FindingKind>,
+    /// Its files were not written (the queue was full): late findings
+    /// about it are not written either.
+    unwritten: bool,
 }
 
-/// The output directory and what went into it.
+/// What the writer thread is asked to do, in the order the run reported it.
+pub(super) enum Job {
+    /// Write the files of `kinds` for session `id` from `frames`.
+    Write {
+        id: u64,
+        capture: Box<CaptureRef>,
+        kinds: Vec<FindingKind>,
+        frames: Vec<HeldFrame>,
+    },
+    /// Rename session `id`'s file of `from` to that of `to` (a late finding
+    /// replaced a finding).
+    Rename {
+        id: u64,
+        from: FindingKind,
+        to: FindingKind,
+    },
+}
+
+impl Job {
+    /// What it holds, counted against [`MAX_QUEUED_BYTES`].
+    fn cost(&self) -> usize {
+        match self {
+            Job::Write { frames, .. } => frames.iter().map(HeldFrame::cost).sum(),
+            Job::Rename { .. } => 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    bytes: usize,
+    closed: bool,
+}
+
+/// The jobs waiting for the writer thread: at most [`MAX_QUEUED_JOBS`] and
+/// [`MAX_QUEUED_BYTES`]. A job that does not fit is not queued (the one
+/// overflow policy: the reporting thread never waits for the writer).
+pub(super) struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    /// (jobs, bytes) at most.
+    limits: (usize, usize),
+}
+
+impl Queue {
+    fn new() -> Self {
+        Queue::with_limits(MAX_QUEUED_JOBS, MAX_QUEUED_BYTES)
+    }
+
+    fn with_limits(jobs: usize, bytes: usize) -> Self {
+        Queue {
+            state: Mutex::new(QueueState::default()),
+            ready: Condvar::new(),
+            limits: (jobs, bytes),
+        }
+    }
+
+    /// Queues `job`; false (and the job dropped) when it does not fit or
+    /// the queue was closed.
+    fn push(&self, job: Job) -> bool {
+        let cost = job.cost();
+        let mut state = lock(&self.state);
+        let (max_jobs, max_bytes) = self.limits;
+        if state.closed || state.jobs.len() >= max_jobs || state.bytes + cost > max_bytes {
+            return false;
+        }
+        state.bytes += cost;
+        state.jobs.push_back(job);
+        drop(state);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next job, waiting for one; `None` once closed and empty.
+    fn pop(&self) -> Option<Job> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                state.bytes -= job.cost();
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// No more jobs: the writer ends once it has done those queued.
+    fn close(&self) {
+        lock(&self.state).closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// The output directory and what went into it (the writer thread's own).
 pub(super) struct Files {
     dir: OutputDir,
     if_exists: IfExists,
     show_secrets: bool,
-    retained: HashMap<u64, Retained>,
-    retained_order: VecDeque<u64>,
-    pub(super) summary: EvidenceSummary,
+    summary: EvidenceSummary,
 }
 
 impl Files {
@@ -236,8 +356,6 @@ impl Files {
             dir,
             if_exists,
             show_secrets,
-            retained: HashMap::new(),
-            retained_order: VecDeque::new(),
             summary: EvidenceSummary::default(),
         }
     }
@@ -252,14 +370,37 @@ impl Files {
         }
     }
 
-    fn retain(&mut self, id: u64, capture: CaptureRef, kinds: Vec<FindingKind>) {
-        if self.retained_order.len() >= MAX_RETAINED {
-            if let Some(old) = self.retained_order.pop_front() {
-                self.retained.remove(&old);
+    /// Does one job; a file that cannot be written is counted, not fatal.
+    fn apply(&mut self, job: Job) {
+        match job {
+            Job::Write {
+                id,
+                capture,
+                kinds,
+                frames,
+            } => {
+                for kind in kinds {
+                    let written = self.write(id, kind, &capture, &frames);
+                    self.failed(written);
+                }
+            }
+            Job::Rename { id, from, to } => {
+                let renamed = self.rename(id, from, to);
+                self.failed(renamed);
             }
         }
-        self.retained_order.push_back(id);
-        self.retained.insert(id, Retained { capture, kinds });
+    }
+
+    /// Same session, same packets: the file of `from` takes the name of `to`.
+    fn rename(&mut self, id: u64, from: FindingKind, to: FindingKind) -> io::Result<()> {
+        let (from, to) = (evidence_name(id, from), evidence_name(id, to));
+        self.dir.rename(&from, &to, self.if_exists)?;
+        let path = self.dir.path().to_path_buf();
+        self.summary.files.retain(|p| *p != path.join(&from));
+        if let Err(at) = self.summary.files.binary_search(&path.join(&to)) {
+            self.summary.files.insert(at, path.join(&to));
+        }
+        Ok(())
     }
 
     /// Writes `frames` (of session `c`) to `session-<id>-<kind>.pcap`, masked.
@@ -300,6 +441,109 @@ impl Files {
     }
 }
 
+/// Where the files are: not started yet, with the writer thread, or back
+/// from it.
+enum Writer {
+    Idle(Files),
+    Running(JoinHandle<Files>),
+    Done(Files),
+    /// The writer thread could not start, or panicked: what it wrote is
+    /// not known.
+    Failed(String),
+}
+
+/// The reporting thread's side: the sessions remembered, the queue and the
+/// writer thread.
+pub(super) struct Sessions {
+    retained: HashMap<u64, Retained>,
+    retained_order: VecDeque<u64>,
+    queue: Arc<Queue>,
+    writer: Writer,
+    partial_sessions: u64,
+    not_written: u64,
+}
+
+impl Sessions {
+    pub(super) fn new(files: Files) -> Self {
+        Sessions::with_queue(files, Queue::new())
+    }
+
+    fn with_queue(files: Files, queue: Queue) -> Self {
+        Sessions {
+            retained: HashMap::new(),
+            retained_order: VecDeque::new(),
+            queue: Arc::new(queue),
+            writer: Writer::Idle(files),
+            partial_sessions: 0,
+            not_written: 0,
+        }
+    }
+
+    fn retain(&mut self, id: u64, capture: CaptureRef, kinds: Vec<FindingKind>, unwritten: bool) {
+        if self.retained_order.len() >= MAX_RETAINED {
+            if let Some(old) = self.retained_order.pop_front() {
+                self.retained.remove(&old);
+            }
+        }
+        self.retained_order.push_back(id);
+        let kept = Retained {
+            capture,
+            kinds,
+            unwritten,
+        };
+        self.retained.insert(id, kept);
+    }
+
+    /// Hands `job` to the writer thread (started by the first job, once
+    /// privileges are given up); false when it did not fit, counted.
+    fn send(&mut self, job: Job) -> bool {
+        if let Writer::Idle(_) = self.writer {
+            let queue = Arc::clone(&self.queue);
+            let spawn = |files: Files| {
+                std::thread::Builder::new()
+                    .name("evidence".into())
+                    .spawn(move || {
+                        let mut files = files;
+                        while let Some(job) = queue.pop() {
+                            files.apply(job);
+                        }
+                        files
+                    })
+            };
+            let idle = std::mem::replace(&mut self.writer, Writer::Failed(String::new()));
+            if let Writer::Idle(files) = idle {
+                self.writer = match spawn(files) {
+                    Ok(handle) => Writer::Running(handle),
+                    Err(e) => {
+                        // No thread: nothing can be written (an error at the end).
+                        self.queue.close();
+                        Writer::Failed(format!("the evidence writer thread did not start: {e}"))
+                    }
+                };
+            }
+        }
+        let queued = self.queue.push(job);
+        if !queued {
+            self.not_written += 1;
+        }
+        queued
+    }
+
+    /// Closes the queue and waits for the writer to write what it holds.
+    fn close(&mut self) {
+        self.queue.close();
+        let writer = std::mem::replace(&mut self.writer, Writer::Failed(String::new()));
+        self.writer = match writer {
+            Writer::Running(handle) => handle.join().map_or_else(
+                |_| Writer::Failed("the evidence writer thread panicked".into()),
+                Writer::Done,
+            ),
+            Writer::Idle(files) => Writer::Done(files),
+            other => other,
+        };
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -310,7 +554,7 @@ impl LiveEvidence {
     pub fn new(dir: OutputDir, if_exists: IfExists, show_secrets: bool) -> Self {
         LiveEvidence {
             held: Mutex::new(Held::new()),
-            files: Mutex::new(Files::new(dir, if_exists, show_secrets)),
+            sessions: Mutex::new(Sessions::new(Files::new(dir, if_exists, show_secrets))),
         }
     }
 
@@ -321,43 +565,68 @@ impl LiveEvidence {
         lock(&self.held).keep(frame);
     }
 
-    /// What was written so far.
+    /// What was written: waits for the writer thread to write the files
+    /// queued (no file is queued after it).
     pub fn summary(&self) -> EvidenceSummary {
-        let files = lock(&self.files);
-        let s = &files.summary;
-        EvidenceSummary {
-            files: s.files.clone(),
-            packets: s.packets,
-            masked_packets: s.masked_packets,
-            skipped_link_type: s.skipped_link_type,
-            partial_sessions: s.partial_sessions,
-            failed_files: s.failed_files,
-            first_failure: s.first_failure.clone(),
-        }
+        let mut sessions = lock(&self.sessions);
+        sessions.close();
+        let mut summary = match &sessions.writer {
+            Writer::Done(files) => {
+                let s = &files.summary;
+                EvidenceSummary {
+                    files: s.files.clone(),
+                    packets: s.packets,
+                    masked_packets: s.masked_packets,
+                    skipped_link_type: s.skipped_link_type,
+                    failed_files: s.failed_files,
+                    first_failure: s.first_failure.clone(),
+                    ..EvidenceSummary::default()
+                }
+            }
+            Writer::Failed(e) => EvidenceSummary {
+                failed_files: 1,
+                first_failure: Some(e.clone()),
+                ..EvidenceSummary::default()
+            },
+            // Closed just now: neither idle nor running.
+            Writer::Idle(_) | Writer::Running(_) => EvidenceSummary::default(),
+        };
+        summary.partial_sessions = sessions.partial_sessions;
+        summary.not_written = sessions.not_written;
+        summary
     }
 
-    /// Writes the files of `kinds` for session `id` from the packets held.
-    /// A file that cannot be written is counted, not fatal: the capture
-    /// goes on (and the status at the end says it failed).
-    fn write_session(&self, id: u64, c: &CaptureRef, kinds: &[FindingKind]) {
+    /// Queues the files of `kinds` for session `id`, from the packets held
+    /// (shared with the rings, not copied); false when the queue was full.
+    fn write_session(
+        &self,
+        sessions: &mut Sessions,
+        id: u64,
+        c: &CaptureRef,
+        kinds: Vec<FindingKind>,
+    ) -> bool {
         let (frames, lost) = lock(&self.held).session(c);
-        let mut files = lock(&self.files);
-        if lost {
-            files.summary.partial_sessions += 1;
+        let job = Job::Write {
+            id,
+            capture: Box::new(c.clone()),
+            kinds,
+            frames,
+        };
+        let queued = sessions.send(job);
+        if queued && lost {
+            sessions.partial_sessions += 1;
         }
-        for kind in kinds {
-            let written = files.write(id, *kind, c, &frames);
-            files.failed(written);
-        }
+        queued
     }
 }
 
 impl Reporter for &LiveEvidence {
     fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
         let c = &record.capture;
+        let mut sessions = lock(&self.sessions);
         if record.findings.is_empty() {
             if record.stripping.unproven_absence.is_some() {
-                lock(&self.files).retain(record.id, c.clone(), Vec::new());
+                sessions.retain(record.id, c.clone(), Vec::new(), false);
             } else {
                 lock(&self.held).release(c);
             }
@@ -365,8 +634,8 @@ impl Reporter for &LiveEvidence {
         }
         let mut kinds: Vec<FindingKind> = record.findings.iter().map(|f| f.kind).collect();
         kinds.dedup();
-        self.write_session(record.id, c, &kinds);
-        lock(&self.files).retain(record.id, c.clone(), kinds);
+        let queued = self.write_session(&mut sessions, record.id, c, kinds.clone());
+        sessions.retain(record.id, c.clone(), kinds, !queued);
         if record.stripping.unproven_absence.is_none() {
             // No later session can prove it stripped: its packets are written for good.
             lock(&self.held).release(c);
@@ -377,40 +646,39 @@ impl Reporter for &LiveEvidence {
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
         let id = late.finding.session;
         let kind = late.finding.kind;
-        let mut files = lock(&self.files);
-        let Some(s) = files.retained.get_mut(&id) else {
+        let mut sessions = lock(&self.sessions);
+        let Some(s) = sessions.retained.get(&id) else {
             return Ok(());
         };
         if s.kinds.contains(&kind) {
             return Ok(());
         }
+        if s.unwritten {
+            // Its files were not written: neither is this one.
+            sessions.not_written += 1;
+            return Ok(());
+        }
         let replaced = late.replaces.filter(|r| s.kinds.contains(r));
-        s.kinds.retain(|k| Some(*k) != replaced);
-        s.kinds.push(kind);
         let capture = s.capture.clone();
-        match replaced {
-            // Same session, same packets: the file is renamed.
-            Some(old) => {
-                let (from, to) = (evidence_name(id, old), evidence_name(id, kind));
-                let renamed = files.dir.rename(&from, &to, files.if_exists);
-                if renamed.is_ok() {
-                    let path = files.dir.path().to_path_buf();
-                    files.summary.files.retain(|p| *p != path.join(&from));
-                    if let Err(at) = files.summary.files.binary_search(&path.join(&to)) {
-                        files.summary.files.insert(at, path.join(&to));
-                    }
-                }
-                files.failed(renamed);
-            }
-            None => {
-                drop(files);
-                self.write_session(id, &capture, &[kind]);
-            }
+        // Through the same queue as the session's first files: done after them.
+        let queued = match replaced {
+            Some(old) => sessions.send(Job::Rename {
+                id,
+                from: old,
+                to: kind,
+            }),
+            None => self.write_session(&mut sessions, id, &capture, vec![kind]),
+        };
+        if let Some(s) = sessions.retained.get_mut(&id).filter(|_| queued) {
+            s.kinds.retain(|k| Some(*k) != replaced);
+            s.kinds.push(kind);
         }
         Ok(())
     }
 
     fn finish(&mut self, _end: &RunEnd<'_>) -> io::Result<()> {
+        // The writer writes what is queued, and ends.
+        lock(&self.sessions).close();
         Ok(())
     }
 }
@@ -566,7 +834,16 @@ mod tests {
         }
         // "hunter2" is bytes 15 + 14 .. 15 + 21 of the client stream.
         let c = capture(1, 2, Some((29, 36)));
-        evidence.write_session(7, &c, &[FindingKind::CleartextCredentials]);
+        let kinds = vec![FindingKind::CleartextCredentials];
+        let queue = |e: &LiveEvidence| {
+            let mut sessions = lock(&e.sessions);
+            assert!(e.write_session(&mut sessions, 7, &c, kinds.clone()));
+        };
+        queue(&evidence);
+        // Created new: a second time is a failure, counted, as the name is taken.
+        queue(&evidence);
+        // The summary waits for the writer thread.
+        let s = evidence.summary();
         let path = dir.join("session-000007-cleartext-credentials.pcap");
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
@@ -575,14 +852,77 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let s = evidence.summary();
         assert_eq!((s.packets, s.masked_packets, s.files.len()), (2, 1, 1));
-        assert_eq!(s.failed_files, 0);
-        // Created new: a second time is a failure, counted, as the name is taken.
-        evidence.write_session(7, &c, &[FindingKind::CleartextCredentials]);
-        let s = evidence.summary();
         assert_eq!(s.failed_files, 1);
         assert!(s.first_failure.unwrap().contains("already exists"));
+        // Closed: what comes after is not written, and counted.
+        let mut sessions = lock(&evidence.sessions);
+        assert!(!evidence.write_session(&mut sessions, 8, &c, kinds.clone()));
+        drop(sessions);
+        assert_eq!(evidence.summary().not_written, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn write_job(id: u64, frames: usize) -> Job {
+        let data: Arc<[u8]> = vec![0u8; 100 - FRAME_OVERHEAD].into();
+        let f = HeldFrame {
+            number: 1,
+            ts: Timestamp::new(0, 0),
+            link: 1,
+            orig_len: 36,
+            data,
+        };
+        Job::Write {
+            id,
+            capture: Box::new(capture(1, 1, None)),
+            kinds: vec![FindingKind::CleartextCredentials],
+            frames: vec![f; frames],
+        }
+    }
+
+    fn ids(queue: &Queue) -> Vec<u64> {
+        queue.close();
+        std::iter::from_fn(|| queue.pop())
+            .map(|j| match j {
+                Job::Write { id, .. } | Job::Rename { id, .. } => id,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_job_that_does_not_fit_is_dropped_never_waited_for() {
+        // Three jobs at most, 1000 bytes at most (a frame costs 100).
+        let queue = Queue::with_limits(3, 1000);
+        assert!(queue.push(write_job(1, 6)));
+        assert!(!queue.push(write_job(2, 5)), "600 + 500 bytes: too many");
+        assert!(queue.push(write_job(3, 4)), "600 + 400 bytes fit");
+        let rename = Job::Rename {
+            id: 4,
+            from: FindingKind::NoStarttlsOffered,
+            to: FindingKind::StarttlsStripped,
+        };
+        assert!(queue.push(rename), "a rename holds no bytes");
+        assert!(!queue.push(write_job(5, 0)), "three jobs already");
+        // Once the writer took one, there is room again.
+        assert!(queue.pop().is_some());
+        assert!(queue.push(write_job(6, 0)));
+        // In the order queued; closed, the queue takes nothing and ends.
+        assert_eq!(ids(&queue), [3, 4, 6]);
+        assert!(!queue.push(write_job(7, 0)));
+        assert!(queue.pop().is_none());
+        assert_eq!(lock(&queue.state).bytes, 0);
+    }
+
+    #[test]
+    fn a_full_queue_counts_the_sessions_and_late_findings_not_written() {
+        let dir = std::env::temp_dir().join(format!("sw-live-queue-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = Files::new(OutputDir::open(&dir).unwrap(), IfExists::Fail, false);
+        let mut sessions = Sessions::with_queue(files, Queue::with_limits(0, 0));
+        assert!(!sessions.send(write_job(1, 1)));
+        assert!(!sessions.send(write_job(2, 0)));
+        sessions.close();
+        assert_eq!(sessions.not_written, 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
