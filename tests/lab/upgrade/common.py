@@ -193,8 +193,10 @@ def check(module, sc_, side, truths, observed, runs):
             # The module's INJECTED: (the request, the go-ahead) as regexes;
             # the injected line follows in the same segment.
             who = 0 if sess["mode"] == "cmdinject" else 1
-            head = module.INJECTED[who]
-            pattern = rb"(?m)^" + head + rb"[^\r\n]*\r?\n[^\r\n]+\r?\n"
+            if hasattr(module, "INJECTED_RE"):  # not line-based (XMPP): whole patterns
+                pattern = module.INJECTED_RE[who]
+            else:
+                pattern = rb"(?m)^" + module.INJECTED[who] + rb"[^\r\n]*\r?\n[^\r\n]+\r?\n"
             if not any(w == who and re.search(pattern, d) for w, d in o["chunks"]):
                 problems.append(f"{where}: no segment with the injected line in the capture")
     return problems
