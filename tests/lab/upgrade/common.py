@@ -70,10 +70,24 @@ def session_truth(module, sc_, side, sess, ev):
             acceptable.add("starttls-rejected")
     if not client_side and mode in ("strip", "mask", "maskarg", "refuse"):
         acceptable.add("starttls-rejected" if mode == "refuse" else "starttls-stripped")
-    if offered and not requested and sensitive:
+    actions = set(ev["actions"])
+    # rewrite: the server saw the upgrade command overwritten with X (as the
+    # mail lab's rewrite, tests/lab/truth.py): tampering it can tell.
+    tampered = not client_side and mode == "rewrite" and "rewrote-starttls" in actions
+    if tampered:
+        expected.add("starttls-command-tampered")
+    elif offered and not requested and sensitive:
         expected.add("starttls-not-used")
     if offered is None and server_tls and not requested and sensitive:
         acceptable.add("starttls-not-used")  # true, but nothing in the capture shows it
+    if client_side and "rewrote-starttls" in actions:
+        acceptable.add("starttls-command-tampered")
+    injected = {"cmdinject": "injected-command", "respinject": "injected-response"}.get(mode)
+    if injected in actions:
+        # A command after the upgrade request shows toward the server, a
+        # response after the go-ahead toward the client.
+        visible = (mode == "cmdinject") != client_side
+        (expected if visible else acceptable).add("starttls-injection")
     if requested and accepted is False and not module.REFUSAL_IS_NO_OFFER:
         expected.add("starttls-rejected")
     if accepted and not sess["tls"]:
@@ -85,7 +99,6 @@ def session_truth(module, sc_, side, sess, ev):
             acceptable.add("weak-credentials-exposed")
         else:
             expected.add("cleartext-credentials")
-    actions = set(ev["actions"])
     behaviour = "TLS" if sess["tls"] else "no TLS"
     if creds:
         behaviour += ", credentials in cleartext (" + ", ".join(c["mechanism"] for c in creds) + ")"
@@ -176,4 +189,14 @@ def check(module, sc_, side, truths, observed, runs):
             problems.append(f"{where}: cleartext credentials {creds} in the truth, the capture shows {sorted(o['creds'])}")
         for claim in module.extra_claims(sc_, side, sess, o):
             problems.append(f"{where}: {claim}")
+        if "starttls-injection" in t["expected_findings"]:
+            # The module's INJECTED: (the request, the go-ahead) as regexes;
+            # the injected line follows in the same segment.
+            who = 0 if sess["mode"] == "cmdinject" else 1
+            if hasattr(module, "INJECTED_RE"):  # not line-based (XMPP): whole patterns
+                pattern = module.INJECTED_RE[who]
+            else:
+                pattern = rb"(?m)^" + module.INJECTED[who] + rb"[^\r\n]*\r?\n[^\r\n]+\r?\n"
+            if not any(w == who and re.search(pattern, d) for w, d in o["chunks"]):
+                problems.append(f"{where}: no segment with the injected line in the capture")
     return problems

@@ -4,7 +4,11 @@ curl, lftp and Python's ftplib, through the middlebox.
 Middlebox modes: pass; strip (the `AUTH TLS` / `AUTH SSL` lines removed
 from the FEAT reply); mask (the same lines rewritten `AUTH XXX`, as a
 masking firewall does); refuse (the client's `AUTH TLS`/`AUTH SSL`
-answered `534` by the middlebox; the server never sees it).
+answered `534` by the middlebox; the server never sees it); rewrite (the
+client's `AUTH TLS`/`AUTH SSL` reaches the server overwritten `XXXX XXX`:
+the server answers `500`); cmdinject (`NOOP` after the client's AUTH in
+the same segment toward the server); respinject (an extra reply line after
+the server's `234`, in its segment).
 """
 import os
 import re
@@ -15,11 +19,15 @@ from .common import S, sc, USER, PASSWORD
 
 PROTOCOL = "ftp"
 PORT = 21
-MODES = ("pass", "strip", "mask", "maskarg", "refuse")
+MODES = ("pass", "strip", "mask", "maskarg", "refuse", "rewrite", "cmdinject", "respinject")
 REFUSAL_IS_NO_OFFER = False
 REFUSAL = b"534 Request denied for policy reasons (lab middlebox)\r\n"
 AUTH_RE = re.compile(rb"^AUTH (TLS|SSL|TLS-C)\s*$", re.I)
 FEAT_AUTH_RE = re.compile(rb"^(\s*)AUTH (TLS|SSL)\s*$", re.I)
+INJECTED_COMMAND = b"NOOP\r\n"
+INJECTED_RESPONSE = b"200 injected by the lab middlebox\r\n"
+# For common.check: the request and the go-ahead an injected line follows.
+INJECTED = (rb"AUTH (TLS|SSL)", rb"234 ")
 
 
 # --- middlebox ---------------------------------------------------------------------
@@ -41,6 +49,14 @@ class Tamper:
                     to_client += REFUSAL
                     self.actions.append("refused-auth-tls")
                     continue
+                if self.mode == "rewrite":
+                    # Same length; the server answers 500, the client may try again.
+                    to_server += b"XXXX XXX" + line[8:]
+                    self.actions.append("rewrote-starttls")
+                    continue
+                if self.mode == "cmdinject":
+                    line += INJECTED_COMMAND
+                    self.actions.append("injected-command")
                 self.auth_pending = True
                 # What follows an AUTH the server accepts is a ClientHello.
                 out, self.cbuf = to_server + line + self.cbuf, b""
@@ -68,6 +84,9 @@ class Tamper:
             if self.auth_pending and re.match(rb"^\d{3} ", line):
                 self.auth_pending = False
                 if line.startswith(b"234"):
+                    if self.mode == "respinject":
+                        out += INJECTED_RESPONSE
+                        self.actions.append("injected-response")
                     out, self.sbuf = out + self.sbuf, b""
                     return out, True
         return out, False
@@ -165,7 +184,7 @@ CLIENTS = ("curl --ssl", "curl --ssl-reqd", "lftp (default: ftp:ssl-allow yes)",
 def tampered(mode):
     """The six clients against one tampering mode (server with TLS)."""
     stripped = mode in ("strip", "mask", "maskarg")
-    refused = mode == "refuse"
+    refused = mode in ("refuse", "rewrite")
     cleartext = [("USER-PASS", USER)]
     # curl and lftp never look at FEAT for AUTH TLS: they send it anyway.
     return [
@@ -207,7 +226,31 @@ def scenarios():
            about="AUTH TLS/AUTH SSL in FEAT rewritten AUTH XXX (only the mechanism masked)"),
         sc("ftp-refuse", "ftp", PORT, tampered("refuse"), server_side=True,
            about="AUTH TLS/AUTH SSL answered 534 by the middlebox"),
+        sc("ftp-rewrite", "ftp", PORT, tampered("rewrite"), server_side=True,
+           about="the client's AUTH TLS/AUTH SSL reaches ProFTPD overwritten XXXX XXX"),
+        sc("ftp-injection", "ftp", PORT, injection(), server_side=True,
+           about="command injection (AUTH TLS\\r\\nNOOP) and response injection after 234"),
     ]
+
+
+# Measured around an accepted AUTH TLS (samples/lab/README.md): ProFTPD
+# discards the pipelined NOOP (TLS established, every client succeeds);
+# curl refuses bytes after the 234 ("Weird server reply", no ClientHello:
+# the CVE-2021-22947 fix); lftp and ftplib drop the buffered line, TLS.
+INJECTED_KW = {(CLIENTS[1], "respinject"): dict(tls=False, ok=False)}
+
+
+def injection():
+    """Three clients that require TLS, under command injection, then under
+    response injection."""
+    out = []
+    for mode in ("cmdinject", "respinject"):
+        for label, argv, caps in ((CLIENTS[1], curl("--ssl-reqd"), False),
+                                  (CLIENTS[3], lftp("set ftp:ssl-force yes"), True),
+                                  (CLIENTS[5], py("required"), False)):
+            kw = dict(dict(starttls=True, tls=True, caps=caps), **INJECTED_KW.get((label, mode), {}))
+            out.append(S(f"{label} [{mode}]", argv, mode, **kw))
+    return out
 
 
 # --- truth -------------------------------------------------------------------------
@@ -222,10 +265,10 @@ def lifecycle(sc_, sess, side):
         offered = server_tls and mode not in ("strip", "mask", "maskarg")
     else:
         offered = server_tls
-    requested = sess["starttls"] and (client_side or mode != "refuse")
+    requested = sess["starttls"] and (client_side or mode not in ("refuse", "rewrite"))
     if not requested:
         accepted = None
-    elif client_side and mode == "refuse":
+    elif client_side and mode in ("refuse", "rewrite"):
         accepted = False
     else:
         accepted = server_tls
@@ -270,6 +313,8 @@ def observe(path):
                 f["creds"].append(("USER-PASS", w[1].decode()))
         f["masked"] = any(re.match(rb"^\s*(AUTH|XXXX) XXX\s*$", ln) for ln in s)
         f["refusal"] = any(ln.startswith(b"534 Request denied") for ln in s)
+        f["rewritten"] = any(ln == b"XXXX XXX" for ln in c)
+        f["chunks"] = st["chunks"]
         out.append(f)
     return out
 
@@ -280,5 +325,7 @@ def extra_claims(sc_, side, sess, o):
         yield "no `XXXX XXX` / `AUTH XXX` feature line in the capture"
     if side == "client" and mode == "refuse" and sess["starttls"] and not o["refusal"]:
         yield "no 534 refusal in the capture"
-    if side == "server" and mode == "refuse" and o["starttls_requested"]:
-        yield "the server saw AUTH although the middlebox refused it"
+    if side == "server" and mode in ("refuse", "rewrite") and o["starttls_requested"]:
+        yield "the server saw AUTH although the middlebox refused or overwrote it"
+    if side == "server" and mode == "rewrite" and sess["starttls"] and not o["rewritten"]:
+        yield "no `XXXX XXX` command in the capture"

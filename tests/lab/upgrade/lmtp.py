@@ -4,7 +4,10 @@ smtplib.LMTP. LMTP carries no AUTH here (Dovecot offers none): what crosses
 in cleartext after a lost upgrade is the mail itself.
 
 Middlebox modes: pass; strip (`250-STARTTLS` removed from the LHLO reply);
-refuse (the client's STARTTLS answered `454` by the middlebox).
+refuse (the client's STARTTLS answered `454` by the middlebox); rewrite
+(the client's STARTTLS reaches the server overwritten `XXXXXXXX`);
+cmdinject (`RSET` after STARTTLS in the same segment toward the server);
+respinject (an extra `250` line after the server's `220`, in its segment).
 """
 import os
 import re
@@ -15,9 +18,12 @@ from .common import S, sc, USER, PASSWORD
 
 PROTOCOL = "lmtp"
 PORT = 24
-MODES = ("pass", "strip", "refuse")
+MODES = ("pass", "strip", "refuse", "rewrite", "cmdinject", "respinject")
 REFUSAL_IS_NO_OFFER = False
 REFUSAL = b"454 4.7.0 TLS not available due to local problem\r\n"
+INJECTED_COMMAND = b"RSET\r\n"
+INJECTED_RESPONSE = b"250 injected by the lab middlebox\r\n"
+INJECTED = (rb"STARTTLS", rb"220 ")  # for common.check
 
 
 class Tamper:
@@ -38,6 +44,13 @@ class Tamper:
                     self.actions.append("refused-starttls")
                     to_client += REFUSAL
                     continue
+                if self.mode == "rewrite":
+                    to_server += line.upper().replace(b"STARTTLS", b"XXXXXXXX")
+                    self.actions.append("rewrote-starttls")
+                    continue
+                if self.mode == "cmdinject":
+                    line += INJECTED_COMMAND
+                    self.actions.append("injected-command")
                 self.pending = True
                 out, self.cbuf = to_server + line + self.cbuf, b""
                 return out, to_client, True
@@ -61,6 +74,9 @@ class Tamper:
             if self.pending and re.match(rb"^\d{3} ", line):
                 self.pending = False
                 if line.startswith(b"220"):
+                    if self.mode == "respinject":
+                        out.append(INJECTED_RESPONSE)
+                        self.actions.append("injected-response")
                     rest, self.sbuf = self.sbuf, b""
                     return b"".join(out) + rest, True
         return b"".join(out), False
@@ -136,7 +152,7 @@ CLIENTS = ("swaks --protocol LMTP --tls", "swaks --protocol LMTP --tls-optional"
 
 def scenarios():
     def tampered(mode):
-        stripped, refused = mode == "strip", mode == "refuse"
+        stripped, refused = mode == "strip", mode in ("refuse", "rewrite")
         return [
             S(CLIENTS[0], swaks("--tls"), mode, starttls=not stripped, tls=mode == "pass", ok=mode == "pass"),
             S(CLIENTS[1], swaks("--tls-optional"), mode, starttls=not stripped, tls=mode == "pass",
@@ -155,15 +171,33 @@ def scenarios():
            server_side=True, about="250-STARTTLS removed from the LHLO reply; one untouched session first"),
         sc("lmtp-refuse", PROTOCOL, PORT, tampered("refuse"), server_side=True,
            about="STARTTLS answered 454 by the middlebox"),
+        sc("lmtp-rewrite", PROTOCOL, PORT, tampered("rewrite"), server_side=True,
+           about="the client's STARTTLS reaches Dovecot overwritten XXXXXXXX"),
+        sc("lmtp-injection", PROTOCOL, PORT, [
+            S(f"{label} [{mode}]", argv, mode, starttls=True, **dict(dict(tls=True), **INJECTED_KW.get((label, mode), {})))
+            for mode in ("cmdinject", "respinject")
+            for label, argv in ((CLIENTS[0], swaks("--tls")), (CLIENTS[2], py("opportunistic")))],
+           server_side=True, about="command injection (STARTTLS\\r\\nRSET) and response injection after 220"),
     ]
+
+
+# Measured around an accepted STARTTLS (samples/lab/README.md): Dovecot's
+# LMTP answers 220 to STARTTLS with RSET pipelined, then drops the
+# connection at the ClientHello (as its IMAP and POP3 do in the mail lab):
+# no TLS, both clients fail. swaks takes the injected 250 for its post-TLS
+# LHLO reply: every later reply is one behind, the delivery fails (exit 25);
+# smtplib drops the buffered line.
+INJECTED_KW = {(CLIENTS[0], "cmdinject"): dict(tls=False, hello=True, ok=False),
+               (CLIENTS[2], "cmdinject"): dict(tls=False, hello=True, ok=False),
+               (CLIENTS[0], "respinject"): dict(ok=False)}
 
 
 def lifecycle(sc_, sess, side):
     mode = sess["mode"]
     client_side = side == "client"
     offered = not (client_side and mode == "strip")
-    requested = sess["starttls"] and (client_side or mode != "refuse")
-    accepted = None if not requested else not (client_side and mode == "refuse")
+    requested = sess["starttls"] and (client_side or mode not in ("refuse", "rewrite"))
+    accepted = None if not requested else not (client_side and mode in ("refuse", "rewrite"))
     return offered, requested, accepted
 
 
@@ -181,6 +215,8 @@ def observe(path):
         if f["starttls_requested"]:
             f["starttls_accepted"] = any(ln.startswith(b"220 ") for ln in s[1:])
         f["mail"] = any(ln.upper().startswith(b"MAIL FROM") for ln in c)
+        f["rewritten"] = any(ln == b"XXXXXXXX" for ln in c)
+        f["chunks"] = st["chunks"]
         out.append(f)
     return out
 
@@ -188,3 +224,5 @@ def observe(path):
 def extra_claims(sc_, side, sess, o):
     if sess["data"] and not o["mail"]:
         yield "no MAIL FROM in cleartext in the capture"
+    if side == "server" and sess["mode"] == "rewrite" and sess["starttls"] and not o["rewritten"]:
+        yield "no XXXXXXXX command in the capture"

@@ -5,7 +5,11 @@ exchange: capabilities, STARTTLS when offered, AUTHENTICATE "PLAIN",
 LISTSCRIPTS, LOGOUT.
 
 Middlebox modes: pass; strip (the `"STARTTLS"` capability line removed);
-refuse (the client's STARTTLS answered `NO` by the middlebox).
+refuse (the client's STARTTLS answered `NO` by the middlebox); rewrite
+(the client's STARTTLS reaches the server overwritten `XXXXXXXX`);
+cmdinject (`NOOP` after STARTTLS in the same segment toward the server);
+respinject (an extra `OK` line after the server's `OK` to STARTTLS, in its
+segment).
 
 stripwatch's ManageSieve parser is being merged: this truth goes to
 samples/lab/expected-upgrade-pending.json until then.
@@ -21,9 +25,12 @@ from .lmtp import users
 
 PROTOCOL = "managesieve"
 PORT = 4190
-MODES = ("pass", "strip", "refuse")
+MODES = ("pass", "strip", "refuse", "rewrite", "cmdinject", "respinject")
 REFUSAL_IS_NO_OFFER = False
 REFUSAL = b'NO "TLS not available (lab middlebox)"\r\n'
+INJECTED_COMMAND = b"NOOP\r\n"
+INJECTED_RESPONSE = b'OK "injected by the lab middlebox"\r\n'
+INJECTED = (rb"STARTTLS", rb"OK")  # for common.check
 
 
 class Tamper:
@@ -44,6 +51,13 @@ class Tamper:
                     self.actions.append("refused-starttls")
                     to_client += REFUSAL
                     continue
+                if self.mode == "rewrite":
+                    to_server += line.upper().replace(b"STARTTLS", b"XXXXXXXX")
+                    self.actions.append("rewrote-starttls")
+                    continue
+                if self.mode == "cmdinject":
+                    line += INJECTED_COMMAND
+                    self.actions.append("injected-command")
                 self.pending = True
                 out, self.cbuf = to_server + line + self.cbuf, b""
                 return out, to_client, True
@@ -63,6 +77,9 @@ class Tamper:
             if self.pending and re.match(rb"^(OK|NO|BYE)", line, re.I):
                 self.pending = False
                 if line.upper().startswith(b"OK"):
+                    if self.mode == "respinject":
+                        out += INJECTED_RESPONSE
+                        self.actions.append("injected-response")
                     out, self.sbuf = out + self.sbuf, b""
                     return out, True
         return out, False
@@ -130,7 +147,7 @@ PW = (PASSWORD + "\n").encode()
 
 def scenarios():
     def tampered(mode):
-        stripped, refused = mode == "strip", mode == "refuse"
+        stripped, refused = mode == "strip", mode in ("refuse", "rewrite")
         return [
             S(CLIENTS[0], sieve_connect(), mode, starttls=not stripped, tls=mode == "pass", stdin=PW,
               creds=[("PLAIN", USER)] if stripped else [], ok=not refused),
@@ -149,15 +166,32 @@ def scenarios():
            server_side=True, about='"STARTTLS" removed from the capabilities; one untouched session first'),
         sc("managesieve-refuse", PROTOCOL, PORT, tampered("refuse"), server_side=True,
            about="STARTTLS answered NO by the middlebox"),
+        sc("managesieve-rewrite", PROTOCOL, PORT, tampered("rewrite"), server_side=True,
+           about="the client's STARTTLS reaches Dovecot overwritten XXXXXXXX"),
+        sc("managesieve-injection", PROTOCOL, PORT, [
+            S(f"{label} [{mode}]", argv, mode, starttls=True, stdin=stdin,
+              **dict(dict(tls=True), **INJECTED_KW.get((label, mode), {})))
+            for mode in ("cmdinject", "respinject")
+            for label, argv, stdin in ((CLIENTS[0], sieve_connect(), PW), (CLIENTS[1], sieve_connect("--noclearauth"), PW),
+                                       (CLIENTS[2], py("opportunistic"), None))],
+           server_side=True, about="command injection (STARTTLS\\r\\nNOOP) and response injection after OK"),
     ]
+
+
+# Measured around an accepted STARTTLS (samples/lab/README.md): Dovecot's
+# managesieve answers OK to STARTTLS with NOOP pipelined, then drops the
+# connection at the ClientHello (as its IMAP, POP3 and LMTP do): no TLS,
+# the clients fail. Under response injection sieve-connect and the Python
+# client drop the buffered line: TLS, done.
+INJECTED_KW = {(c, "cmdinject"): dict(tls=False, hello=True, ok=False) for c in CLIENTS}
 
 
 def lifecycle(sc_, sess, side):
     mode = sess["mode"]
     client_side = side == "client"
     offered = not (client_side and mode == "strip")
-    requested = sess["starttls"] and (client_side or mode != "refuse")
-    accepted = None if not requested else not (client_side and mode == "refuse")
+    requested = sess["starttls"] and (client_side or mode not in ("refuse", "rewrite"))
+    accepted = None if not requested else not (client_side and mode in ("refuse", "rewrite"))
     return offered, requested, accepted
 
 
@@ -199,9 +233,12 @@ def observe(path):
                 raw = b""
             user = raw.split(b"\0")[1].decode() if mech == "PLAIN" and raw.count(b"\0") == 2 else ""
             f["creds"].append((mech, user))
+        f["rewritten"] = any(ln == b"XXXXXXXX" for ln in c)
+        f["chunks"] = st["chunks"]
         out.append(f)
     return out
 
 
 def extra_claims(sc_, side, sess, o):
-    return []
+    if side == "server" and sess["mode"] == "rewrite" and sess["starttls"] and not o["rewritten"]:
+        yield "no XXXXXXXX command in the capture"

@@ -7,7 +7,10 @@ client (nntp_client.py).
 
 Middlebox modes: pass; strip (the `STARTTLS` line removed from the
 CAPABILITIES list); mask (rewritten `XXXXXXXX`); refuse (the client's
-STARTTLS answered `580` by the middlebox; the server never sees it).
+STARTTLS answered `580` by the middlebox; the server never sees it);
+rewrite (the client's STARTTLS reaches the server overwritten `XXXXXXXX`);
+cmdinject (`DATE` after STARTTLS in the same segment toward the server);
+respinject (an extra `200` line after the server's `382`, in its segment).
 """
 import base64
 import os
@@ -20,10 +23,13 @@ from .common import S, sc, USER, PASSWORD
 
 PROTOCOL = "nntp"
 PORT = 119
-MODES = ("pass", "strip", "mask", "refuse")
+MODES = ("pass", "strip", "mask", "refuse", "rewrite", "cmdinject", "respinject")
 REFUSAL_IS_NO_OFFER = False
 REFUSAL = b"580 Can not initiate TLS negotiation (lab middlebox)\r\n"
 NNRPD = "/usr/lib/news/bin/nnrpd"
+INJECTED_COMMAND = b"DATE\r\n"
+INJECTED_RESPONSE = b"200 injected by the lab middlebox\r\n"
+INJECTED = (rb"STARTTLS", rb"382 ")  # for common.check
 
 
 class Tamper:
@@ -45,6 +51,13 @@ class Tamper:
                     self.actions.append("refused-starttls")
                     to_client += REFUSAL
                     continue
+                if self.mode == "rewrite":
+                    to_server += line.upper().replace(b"STARTTLS", b"XXXXXXXX")
+                    self.actions.append("rewrote-starttls")
+                    continue
+                if self.mode == "cmdinject":
+                    line += INJECTED_COMMAND
+                    self.actions.append("injected-command")
                 self.pending = True
                 out, self.cbuf = to_server + line + self.cbuf, b""
                 return out, to_client, True
@@ -71,6 +84,9 @@ class Tamper:
             elif self.pending and re.match(rb"^\d{3}", line):
                 self.pending = False
                 if line.startswith(b"382"):
+                    if self.mode == "respinject":
+                        line += INJECTED_RESPONSE
+                        self.actions.append("injected-response")
                     out, self.sbuf = out + line + self.sbuf, b""
                     return out, True
             out += line
@@ -188,7 +204,7 @@ def creds_of(kind):
 
 
 def tampered(mode):
-    stripped, refused = mode in ("strip", "mask"), mode == "refuse"
+    stripped, refused = mode in ("strip", "mask"), mode in ("refuse", "rewrite")
     out = []
     for kind, name in CLIENTS.items():
         always = kind == "nntplib-starttls"
@@ -222,7 +238,20 @@ def scenarios():
            about="STARTTLS in CAPABILITIES overwritten XXXXXXXX"),
         sc("nntp-refuse", PROTOCOL, PORT, tampered("refuse"), server_side=True,
            about="STARTTLS answered 580 by the middlebox"),
+        sc("nntp-rewrite", PROTOCOL, PORT, tampered("rewrite"), server_side=True,
+           about="the client's STARTTLS reaches nnrpd overwritten XXXXXXXX"),
+        sc("nntp-injection", PROTOCOL, PORT, [
+            S(f"{name} [{mode}]", py(kind), mode, starttls=True,
+              **dict(dict(tls=True), **INJECTED_KW.get((kind, mode), {})))
+            for mode in ("cmdinject", "respinject") for kind, name in CLIENTS.items()],
+           server_side=True, about="command injection (STARTTLS\\r\\nDATE) and response injection after 382"),
     ]
+
+
+# Measured around an accepted STARTTLS (samples/lab/README.md): nnrpd
+# discards the pipelined DATE (no 111 in cleartext, TLS established);
+# nntplib and the raw client drop the buffered line: every session gets TLS.
+INJECTED_KW = {}
 
 
 # --- truth -------------------------------------------------------------------------
@@ -232,10 +261,10 @@ def lifecycle(sc_, sess, side):
     server_tls = sc_["server"] == "tls"
     # nnrpd advertises STARTTLS even without a certificate (nntp-no-tls-server).
     offered = not (client_side and mode in ("strip", "mask"))
-    requested = sess["starttls"] and (client_side or mode != "refuse")
+    requested = sess["starttls"] and (client_side or mode not in ("refuse", "rewrite"))
     if not requested:
         accepted = None
-    elif client_side and mode == "refuse":
+    elif client_side and mode in ("refuse", "rewrite"):
         accepted = False
     else:
         accepted = server_tls
@@ -265,6 +294,8 @@ def observe(path):
         if f["starttls_requested"]:
             f["starttls_accepted"] = any(ln.startswith(b"382") for ln in s)
         f["refusal"] = any(ln.startswith(b"580 Can not initiate TLS negotiation (lab") for ln in s)
+        f["rewritten"] = any(ln == b"XXXXXXXX" for ln in c)
+        f["chunks"] = st["chunks"]
         for i, ln in enumerate(c):
             w = ln.split()
             if len(w) == 3 and w[0].upper() == b"AUTHINFO" and w[1].upper() == b"USER" \
@@ -284,5 +315,7 @@ def extra_claims(sc_, side, sess, o):
         yield "no XXXXXXXX capability line in the capture"
     if side == "client" and mode == "refuse" and sess["starttls"] and not o["refusal"]:
         yield "no 580 refusal in the capture"
-    if side == "server" and mode == "refuse" and o["starttls_requested"]:
-        yield "the server saw STARTTLS although the middlebox refused it"
+    if side == "server" and mode in ("refuse", "rewrite") and o["starttls_requested"]:
+        yield "the server saw STARTTLS although the middlebox refused or overwrote it"
+    if side == "server" and mode == "rewrite" and sess["starttls"] and not o["rewritten"]:
+        yield "no XXXXXXXX command in the capture"

@@ -4,7 +4,10 @@ required) and plain authentication allowed, clients through slixmpp 1.8.
 Middlebox modes: pass; strip (the <starttls/> element removed from the
 stream features); mask (its name overwritten `XXXXXXXX`); refuse (the
 client's <starttls/> answered <failure/> and the stream closed by the
-middlebox; the server never sees it).
+middlebox; the server never sees it); rewrite (the client's <starttls/>
+reaches the server renamed <XXXXXXXX .../>); cmdinject (a ping <iq/> after
+the client's <starttls/> in the same segment toward the server);
+respinject (a <message/> after the server's <proceed/>, in its segment).
 """
 import base64
 import os
@@ -16,11 +19,18 @@ from .common import S, sc, USER, PASSWORD
 
 PROTOCOL = "xmpp"
 PORT = 5222
-MODES = ("pass", "strip", "mask", "refuse")
+MODES = ("pass", "strip", "mask", "refuse", "rewrite", "cmdinject", "respinject")
 REFUSAL_IS_NO_OFFER = False
+PENDING = "expected-upgrade-pending.json"
 NS_TLS = b"urn:ietf:params:xml:ns:xmpp-tls"
 STARTTLS_EL = re.compile(rb"<starttls xmlns=['\"]urn:ietf:params:xml:ns:xmpp-tls['\"]\s*(/>|>.*?</starttls>)", re.S)
 FAILURE = b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"
+INJECTED_COMMAND = b"<iq type='get' id='lab-injected'><ping xmlns='urn:xmpp:ping'/></iq>"
+INJECTED_RESPONSE = (b"<message from='lab.example' to='alice@lab.example/lab'>"
+                     b"<body>injected by the lab middlebox</body></message>")
+# For common.check: the request / the go-ahead and an element after it, in one segment.
+INJECTED_RE = (rb"<starttls xmlns=['\"]urn:ietf:params:xml:ns:xmpp-tls['\"]\s*/>\s*<[a-z]",
+               rb"<proceed [^>]*/>\s*<[a-z]")
 
 
 class Tamper:
@@ -35,6 +45,13 @@ class Tamper:
             if self.mode == "refuse":
                 self.actions.append("refused-starttls")
                 return b"", FAILURE, True
+            if self.mode == "rewrite":
+                self.actions.append("rewrote-starttls")
+                data = data.replace(b"<starttls ", b"<XXXXXXXX ").replace(b"</starttls>", b"</XXXXXXXX>")
+                return data, b"", False
+            if self.mode == "cmdinject":
+                self.actions.append("injected-command")
+                data += INJECTED_COMMAND
             self.asked = True
             return data, b"", True
         return data, b"", False
@@ -52,6 +69,9 @@ class Tamper:
             out = out.replace(b"</starttls>", b"</XXXXXXXX>")
             self.actions.append("masked-capability")
         if self.asked and b"<proceed" in out:
+            if self.mode == "respinject":
+                self.actions.append("injected-response")
+                out = re.sub(rb"(<proceed [^>]*/>)", lambda m: m.group(1) + INJECTED_RESPONSE, out, count=1)
             return out, True
         return out, False
 
@@ -103,7 +123,7 @@ CLIENTS = ("slixmpp (default: force_starttls=True)", "slixmpp force_starttls=Fal
 
 def scenarios():
     def tampered(mode):
-        stripped, refused = mode in ("strip", "mask"), mode == "refuse"
+        stripped, refused = mode in ("strip", "mask"), mode in ("refuse", "rewrite")
         return [
             # force_starttls=True does not stop slixmpp 1.8 when the offer is
             # missing: it authenticates (SCRAM-SHA-256) in cleartext.
@@ -122,15 +142,35 @@ def scenarios():
            about="<starttls/> in the stream features renamed <XXXXXXXX/>"),
         sc("xmpp-refuse", PROTOCOL, PORT, tampered("refuse"), server_side=True,
            about="the client's <starttls/> answered <failure/> by the middlebox"),
+        # stripwatch disagrees with these two (reported to the lead, see
+        # samples/lab/README.md): their truth waits in the pending file.
+        dict(sc("xmpp-rewrite", PROTOCOL, PORT, tampered("rewrite"), server_side=True,
+                about="the client's <starttls/> reaches Prosody renamed <XXXXXXXX/>"), truth_file=PENDING),
+        dict(sc("xmpp-injection", PROTOCOL, PORT, [
+            S(f"{label} [{mode}]", client(*opts), mode, starttls=True,
+              **dict(dict(tls=True), **INJECTED_KW.get((label, mode), {})))
+            for mode in ("cmdinject", "respinject")
+            for label, opts in ((CLIENTS[0], ()), (CLIENTS[1], ("--no-force-starttls",)))],
+           server_side=True, about="command injection (an <iq/> after <starttls/>) and response injection "
+                                   "(a <message/> after <proceed/>)"), truth_file=PENDING),
     ]
+
+
+# Measured around an accepted STARTTLS (samples/lab/README.md): Prosody
+# answers <proceed/>, then takes the pipelined <iq/> as the start of the
+# restarted stream and sends, in cleartext in the same segment, a new
+# stream header with <invalid-namespace/> and closes; slixmpp calls that
+# not-well-formed and still sends its ClientHello: no TLS, no session.
+# Under response injection slixmpp drops the buffered <message/>: TLS.
+INJECTED_KW = {(c, "cmdinject"): dict(tls=False, hello=True, ok=False) for c in CLIENTS}
 
 
 def lifecycle(sc_, sess, side):
     mode = sess["mode"]
     client_side = side == "client"
     offered = mode not in ("strip", "mask") or not client_side
-    requested = sess["starttls"] and (client_side or mode != "refuse")
-    accepted = None if not requested else not (client_side and mode == "refuse")
+    requested = sess["starttls"] and (client_side or mode not in ("refuse", "rewrite"))
+    accepted = None if not requested else not (client_side and mode in ("refuse", "rewrite"))
     return offered, requested, accepted
 
 
@@ -155,6 +195,8 @@ def observe(path):
                 user = ""
             f["creds"].append((mech, user))
         f["masked"] = b"<XXXXXXXX" in srv
+        f["rewritten"] = b"<XXXXXXXX" in cli
+        f["chunks"] = st["chunks"]
         out.append(f)
     return out
 
@@ -162,3 +204,5 @@ def observe(path):
 def extra_claims(sc_, side, sess, o):
     if side == "client" and sess["mode"] == "mask" and not o["masked"]:
         yield "no <XXXXXXXX> feature in the capture"
+    if side == "server" and sess["mode"] == "rewrite" and sess["starttls"] and not o["rewritten"]:
+        yield "no <XXXXXXXX/> command in the capture"
