@@ -34,6 +34,8 @@ const MAX_MECHANISMS: usize = 32;
 /// RFC 6120's namespaces of STARTTLS (5.4) and SASL (6.4).
 const TLS_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-tls";
 const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
+/// The streams namespace (RFC 6120 4.8.1), of `<stream:error>`.
+const STREAMS_NS: &[u8] = b"http://etherx.jabber.org/streams";
 
 /// One direction's scanner.
 #[derive(Default)]
@@ -299,15 +301,41 @@ impl XmppDialog {
         }
     }
 
+    /// A stream error or the stream's end where the answer to STARTTLS (or
+    /// to a command that stands where it was) was due: a refusal.
+    fn refused_by_stream(&mut self, tag: &Tag<'_>, ctx: &mut Ctx<'_>) -> bool {
+        if let Some(command) = self.overwritten.take() {
+            ctx.facts
+                .tampered_command
+                .get_or_insert((command, Some(tag.evidence.clone())));
+            return false;
+        }
+        if !self.asked {
+            return false;
+        }
+        self.asked = false;
+        ctx.starttls_answered(StarttlsAnswer::Rejected, tag.evidence.clone());
+        true
+    }
+
     fn server_tag(&mut self, tag: &Tag<'_>, ctx: &mut Ctx<'_>) -> bool {
         let local = tag.local();
         if tag.end {
             if local == b"challenge" {
                 self.challenge_read();
             }
+            // The stream closed instead of an answer (RFC 6120 4.4).
+            if local == b"stream" {
+                return self.refused_by_stream(tag, ctx);
+            }
             return false;
         }
         let ns = tag.xmlns();
+        // A stream error in answer to STARTTLS, or to an overwritten one
+        // (RFC 6120 4.9: `<stream:error>`, then the stream closes).
+        if tag.name == b"stream:error" || (local == b"error" && ns == Some(STREAMS_NS)) {
+            return self.refused_by_stream(tag, ctx);
+        }
         match local {
             b"stream" => {
                 ctx.facts

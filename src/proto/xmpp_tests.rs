@@ -108,6 +108,8 @@ fn upgrade_and_sasl() {
     let sh = server_hello(0xc02f);
     let scram_first = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism=\"SCRAM-SHA-1\">\
         biwsbj1hbGljZSxyPW5vbmNl</auth>";
+    let proceed_and_message =
+        [PROCEED, b"<message to='alice@example.net'><body>pwned</body></message>"].concat();
     let cases: &[(&str, &Script<'_>, &str)] = &[
         (
             "c2s: <starttls><required/> offered, <proceed/>, TLS",
@@ -123,6 +125,22 @@ fn upgrade_and_sasl() {
             "caps=[starttls auth=SCRAM-SHA-1,PLAIN]; \
              stls=<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; \
              ans=ok:<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; ch@6; sh@7",
+        ),
+        (
+            "<proceed/> and an injected <message> in one segment, then TLS",
+            &[
+                (C, C_STREAM),
+                (S, S_STREAM),
+                (S, FEATURES_TLS),
+                (C, STARTTLS),
+                (S, &proceed_and_message),
+                (C, &ch),
+                (S, &sh),
+            ],
+            "caps=[starttls auth=SCRAM-SHA-1,PLAIN]; \
+             stls=<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; \
+             ans=ok:<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; \
+             rinj=<message to='alice@example.net'><body>pwned</body></message>; ch@6; sh@7",
         ),
         (
             "s2s dialback, double quotes, features in the header's segment",
@@ -210,6 +228,50 @@ fn upgrade_and_sasl() {
             "caps=[mask=<starttlx xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>]; \
              tamper=<XXXXXXXX xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>/\
              <failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+        ),
+        (
+            "an overwritten request answered by a stream error (Prosody)",
+            &[
+                (C, C_STREAM),
+                (S, S_STREAM),
+                (S, FEATURES_TLS),
+                (C, b"<XXXXXXXX xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+                (
+                    S,
+                    b"<stream:error><unsupported-stanza-type \
+                      xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>",
+                ),
+            ],
+            "caps=[starttls auth=SCRAM-SHA-1,PLAIN]; \
+             tamper=<XXXXXXXX xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>/<stream:error>",
+        ),
+        (
+            "<starttls/> answered by a stream error: refused",
+            &[
+                (C, C_STREAM),
+                (S, S_STREAM),
+                (S, FEATURES_TLS),
+                (C, STARTTLS),
+                (
+                    S,
+                    b"<stream:error><unsupported-stanza-type \
+                      xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>",
+                ),
+            ],
+            "caps=[starttls auth=SCRAM-SHA-1,PLAIN]; \
+             stls=<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; ans=no:<stream:error>",
+        ),
+        (
+            "<starttls/> answered by the stream's end: refused",
+            &[
+                (C, C_STREAM),
+                (S, S_STREAM),
+                (S, FEATURES_TLS),
+                (C, STARTTLS),
+                (S, b"</stream:stream>"),
+            ],
+            "caps=[starttls auth=SCRAM-SHA-1,PLAIN]; \
+             stls=<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>; ans=no:</stream:stream>",
         ),
         (
             "SCRAM-SHA-1 with a challenge and a response: recorded, no secret",

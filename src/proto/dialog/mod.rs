@@ -487,14 +487,7 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
-            Mode::Lines
-                if matches!(
-                    self.machine,
-                    Machine::Postgres(_) | Machine::Mysql(_) | Machine::Xmpp(_) | Machine::Ldap(_)
-                ) =>
-            {
-                self.messages(side, input, at)
-            }
+            Mode::Lines if self.reads_messages() => self.messages(side, input, at),
             Mode::Lines => self.lines(side, input, at),
         }
     }
@@ -502,6 +495,9 @@ impl MailDialog {
     /// A server line where TLS was expected, before the client spoke: it is
     /// recorded as response injection and skipped, and TLS still expected.
     fn skip_injected_line(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        if self.reads_messages() {
+            return self.skip_injected_bytes(side, input, at);
+        }
         let dir = &mut self.dirs[side];
         let (used, line) = dir.lines.push(input, at.packet, at.offset);
         let Some(line) = line else {
@@ -525,6 +521,56 @@ impl MailDialog {
         }
         self.facts.response_injection.get_or_insert(evidence);
         used
+    }
+
+    /// A protocol read as messages, not lines (PostgreSQL, MySQL, XMPP's
+    /// tags, LDAP).
+    fn reads_messages(&self) -> bool {
+        matches!(
+            self.machine,
+            Machine::Postgres(_) | Machine::Mysql(_) | Machine::Xmpp(_) | Machine::Ldap(_)
+        )
+    }
+
+    /// Server bytes where TLS was expected in a protocol without lines
+    /// (XMPP's `<proceed/><message>...</message>` then the ServerHello):
+    /// they end where a TLS handshake record begins, in this input or a
+    /// later one. Recorded as response injection; TLS is still expected.
+    fn skip_injected_bytes(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        let tls_at = |i: usize| {
+            input.get(i) == Some(&0x16) && input.get(i + 1) == Some(&0x03)
+                || input.get(i..).is_some_and(|rest| rest.len() == 1 && rest == [0x16])
+        };
+        let end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
+        if end == 0 {
+            self.dirs[side].mode = Mode::Sniff;
+            return self.sniff(side, input, at);
+        }
+        let bytes = input.get(..end).unwrap_or(input);
+        // One run of injected bytes, whatever its segmentation, is one piece
+        // of evidence.
+        if let Some(e) = self.facts.response_injection.as_mut().filter(|e| {
+            e.side == side && e.offset.map(|o| o + e.line_len as u64) == Some(at.offset)
+        }) {
+            let room = crate::proto::EVIDENCE_BYTES.saturating_sub(e.bytes.len()).min(bytes.len());
+            e.bytes.extend_from_slice(bytes.get(..room).unwrap_or_default());
+            e.line_len += bytes.len();
+            return end;
+        }
+        let mut evidence = Evidence::new(side, at.packet, bytes);
+        evidence.offset = Some(at.offset);
+        if let Some(tap) = self.tap.as_deref_mut() {
+            let line = Line {
+                bytes,
+                packet: at.packet,
+                offset: at.offset,
+                ending: LineEnding::Cut,
+                secret_from: None,
+            };
+            tap.line(side, &line, TapKind::AfterGoAhead);
+        }
+        self.facts.response_injection.get_or_insert(evidence);
+        end
     }
 
     /// Parks bytes until the upgrade releases them (at most [`HELD_BYTES`]).

@@ -9,8 +9,6 @@ the middlebox with an ExtendedResponse, resultCode unavailable (52); the
 server never sees it). No strip: nothing offers StartTLS before it is
 asked for unless the root DSE is read.
 
-stripwatch's LDAP parser is being merged: this truth goes to
-samples/lab/expected-upgrade-pending.json until then.
 """
 import os
 import subprocess

@@ -11,8 +11,6 @@ cmdinject (`NOOP` after STARTTLS in the same segment toward the server);
 respinject (an extra `OK` line after the server's `OK` to STARTTLS, in its
 segment).
 
-stripwatch's ManageSieve parser is being merged: this truth goes to
-samples/lab/expected-upgrade-pending.json until then.
 """
 import base64
 import os
