@@ -181,7 +181,7 @@ fn described(c: &Change, protocol: Option<Protocol>) -> (String, String) {
             )
         }
         ChangeKind::CommandInjected | ChangeKind::ReplyInjected => {
-            injected(c, &q(c.after.as_ref()))
+            injected(c, &q(c.after.as_ref()), protocol)
         }
         ChangeKind::CommandDropped => {
             let line = q(c.before.as_ref());
@@ -216,11 +216,12 @@ fn described(c: &Change, protocol: Option<Protocol>) -> (String, String) {
 
 /// An injected command or reply; one right after the STARTTLS exchange is
 /// the injection attack itself.
-fn injected(c: &Change, line: &str) -> (String, String) {
+fn injected(c: &Change, line: &str, protocol: Option<Protocol>) -> (String, String) {
+    let keyword = protocol.map_or("STARTTLS", Protocol::starttls_keyword);
     match (c.kind == ChangeKind::CommandInjected, c.around_starttls) {
         (true, true) => (
             format!("command-injected-after-starttls:{line}"),
-            format!("injected `{line}` after the client's STARTTLS (command injection)"),
+            format!("injected `{line}` after the client's {keyword} (command injection)"),
         ),
         (true, false) => (
             format!("command-injected:{line}"),

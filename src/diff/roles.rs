@@ -203,6 +203,17 @@ fn final_answer(p: Option<Protocol>, line: &[u8], tag: &[u8]) -> Option<bool> {
                 .any(|k| words::is(w, k))
                 .then(|| words::is(w, "OK"))
         }
+        // RFC 6120 5.4.2.3: `<proceed/>`, or `<failure/>`; a stream error
+        // ends the stream instead.
+        Some(Protocol::Xmpp) => {
+            let name = words::split_word(line).0;
+            let name = name.strip_suffix(b"/").unwrap_or(name);
+            if words::is(name, "proceed") {
+                Some(true)
+            } else {
+                (words::is(name, "failure") || words::is(name, "stream:error")).then_some(false)
+            }
+        }
         // The one byte after SSLRequest: `S` (go ahead) or `N`.
         Some(Protocol::Postgresql) => match line {
             b"S" => Some(true),

@@ -108,8 +108,11 @@ fn upgrade_and_sasl() {
     let sh = server_hello(0xc02f);
     let scram_first = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism=\"SCRAM-SHA-1\">\
         biwsbj1hbGljZSxyPW5vbmNl</auth>";
-    let proceed_and_message =
-        [PROCEED, b"<message to='alice@example.net'><body>pwned</body></message>"].concat();
+    let proceed_and_message = [
+        PROCEED,
+        b"<message to='alice@example.net'><body>pwned</body></message>",
+    ]
+    .concat();
     let cases: &[(&str, &Script<'_>, &str)] = &[
         (
             "c2s: <starttls><required/> offered, <proceed/>, TLS",

@@ -465,6 +465,7 @@ impl MailDialog {
         if side == Side::Client {
             self.guard_unread_client_bytes(input, at);
         }
+        let messages = self.reads_messages();
         match &mut self.dirs[side].mode {
             Mode::Ignore => input.len(),
             Mode::SkipLine => self.skip_injected_line(side, input, at),
@@ -487,7 +488,7 @@ impl MailDialog {
                 None => input.len(),
             },
             Mode::Literal { .. } => self.literal(side, input, at),
-            Mode::Lines if self.reads_messages() => self.messages(side, input, at),
+            Mode::Lines if messages => self.messages(side, input, at),
             Mode::Lines => self.lines(side, input, at),
         }
     }
@@ -539,7 +540,9 @@ impl MailDialog {
     fn skip_injected_bytes(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let tls_at = |i: usize| {
             input.get(i) == Some(&0x16) && input.get(i + 1) == Some(&0x03)
-                || input.get(i..).is_some_and(|rest| rest.len() == 1 && rest == [0x16])
+                || input
+                    .get(i..)
+                    .is_some_and(|rest| rest.len() == 1 && rest == [0x16])
         };
         let end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
         if end == 0 {
@@ -552,8 +555,11 @@ impl MailDialog {
         if let Some(e) = self.facts.response_injection.as_mut().filter(|e| {
             e.side == side && e.offset.map(|o| o + e.line_len as u64) == Some(at.offset)
         }) {
-            let room = crate::proto::EVIDENCE_BYTES.saturating_sub(e.bytes.len()).min(bytes.len());
-            e.bytes.extend_from_slice(bytes.get(..room).unwrap_or_default());
+            let room = crate::proto::EVIDENCE_BYTES
+                .saturating_sub(e.bytes.len())
+                .min(bytes.len());
+            e.bytes
+                .extend_from_slice(bytes.get(..room).unwrap_or_default());
             e.line_len += bytes.len();
             return end;
         }

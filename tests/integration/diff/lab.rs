@@ -289,9 +289,15 @@ fn lab_injection_commands_and_responses() {
         }
         let sentences = verdict(&json).join("\n");
         let shown = command.trim_start_matches("x ");
+        // Each protocol's own word for the request (POP3's STLS).
+        let keyword = if name.starts_with("pop3") {
+            "STLS"
+        } else {
+            "STARTTLS"
+        };
         assert!(
             sentences.contains(&format!(
-                "injected `{shown}` after the client's STARTTLS (command injection) in {half} of {} sessions",
+                "injected `{shown}` after the client's {keyword} (command injection) in {half} of {} sessions",
                 pairs.len()
             )),
             "{sentences}"

@@ -92,6 +92,51 @@ const SCENARIOS: &[(&str, usize, &str)] = &[
         3,
         "the path between the taps answered the client's starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\" / with `failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/` itself (the server never saw the command) in all 3 sessions",
     ),
+    (
+        "ftp-rewrite",
+        6,
+        "the path between the taps overwrote the client's `AUTH SSL` with `XXXX XXX` in 2 of 6 sessions",
+    ),
+    (
+        "ftp-injection",
+        6,
+        "the path between the taps injected `NOOP` after the client's AUTH TLS (command injection) in 3 of 6 sessions",
+    ),
+    (
+        "lmtp-rewrite",
+        3,
+        "the path between the taps overwrote the client's `STARTTLS` with `XXXXXXXX` in all 3 sessions",
+    ),
+    (
+        "lmtp-injection",
+        4,
+        "the path between the taps injected `RSET` after the client's STARTTLS (command injection) in 2 of 4 sessions",
+    ),
+    (
+        "nntp-rewrite",
+        4,
+        "the path between the taps overwrote the client's `STARTTLS` with `XXXXXXXX` in all 4 sessions",
+    ),
+    (
+        "nntp-injection",
+        8,
+        "the path between the taps injected `DATE` after the client's STARTTLS (command injection) in 4 of 8 sessions",
+    ),
+    (
+        "managesieve-rewrite",
+        3,
+        "the path between the taps overwrote the client's `STARTTLS` with `XXXXXXXX` in all 3 sessions",
+    ),
+    (
+        "managesieve-injection",
+        6,
+        "the path between the taps injected `NOOP` after the client's STARTTLS (command injection) in 3 of 6 sessions",
+    ),
+    (
+        "xmpp-rewrite",
+        3,
+        "the path between the taps overwrote the client's `starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\" /` with `XXXXXXXX xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\" /` in all 3 sessions",
+    ),
 ];
 
 #[test]
