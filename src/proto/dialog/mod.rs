@@ -538,16 +538,20 @@ impl MailDialog {
     /// they end where a TLS handshake record begins, in this input or a
     /// later one. Recorded as response injection; TLS is still expected.
     fn skip_injected_bytes(&mut self, side: Side, input: &[u8], at: At) -> usize {
+        // A handshake record's header, as sniffing will take it.
         let tls_at = |i: usize| {
-            input.get(i) == Some(&0x16) && input.get(i + 1) == Some(&0x03)
-                || input
-                    .get(i..)
-                    .is_some_and(|rest| rest.len() == 1 && rest == [0x16])
+            input.get(i) == Some(&0x16) && input.get(i..).is_some_and(|r| sniff(r) != Sniff::NotTls)
         };
-        let end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
+        let mut end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
         if end == 0 {
             self.dirs[side].mode = Mode::Sniff;
-            return self.sniff(side, input, at);
+            let used = self.sniff(side, input, at);
+            if used > 0 || !matches!(self.dirs[side].mode, Mode::SkipLine) {
+                return used;
+            }
+            // Sniffing sent the bytes back: they are injected too, up to
+            // the next header (never nothing, so reading moves on).
+            end = (1..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
         }
         let bytes = input.get(..end).unwrap_or(input);
         // One run of injected bytes, whatever its segmentation, is one piece
