@@ -418,12 +418,16 @@ pub enum DialogAnomalyKind {
     /// indefinite length, over [`super::ldap::MAX_MESSAGE`]): that side is
     /// read no further.
     LdapUnreadableMessage,
+    /// The dialog's reader stopped moving through a side's bytes (a fault
+    /// of stripwatch's machines that the bytes reached, never expected):
+    /// that side is read no further rather than looping.
+    ReadingStalled,
 }
 
 impl DialogAnomalyKind {
     /// Every kind.
     #[cfg(test)]
-    pub(crate) const ALL: [DialogAnomalyKind; 10] = [
+    pub(crate) const ALL: [DialogAnomalyKind; 11] = [
         DialogAnomalyKind::PipelineOverflow,
         DialogAnomalyKind::SmtpUnparsableReply,
         DialogAnomalyKind::SmtpReplyCodeChanges,
@@ -434,6 +438,7 @@ impl DialogAnomalyKind {
         DialogAnomalyKind::TlsStreamDesynchronised,
         DialogAnomalyKind::UpgradeOutOfOrder,
         DialogAnomalyKind::LdapUnreadableMessage,
+        DialogAnomalyKind::ReadingStalled,
     ];
 
     /// Its name in every output (`pipeline-overflow`, ...).
@@ -449,6 +454,7 @@ impl DialogAnomalyKind {
             DialogAnomalyKind::TlsStreamDesynchronised => "tls-stream-desynchronised",
             DialogAnomalyKind::UpgradeOutOfOrder => "upgrade-out-of-order",
             DialogAnomalyKind::LdapUnreadableMessage => "ldap-unreadable-message",
+            DialogAnomalyKind::ReadingStalled => "reading-stalled",
         }
     }
 }

@@ -12,7 +12,7 @@
 //! on a stack that the feeding loop empties first, so nothing re-enters
 //! the feeder.
 
-use super::facts::{DialogFacts, Evidence, Protocol};
+use super::facts::{DialogAnomalyKind, DialogFacts, Evidence, Protocol};
 use super::ldap::{self, LdapDialog};
 use super::lines::{DotTerminator, Line, LineEnding, LineReader};
 use super::managesieve::ManageSieveDialog;
@@ -43,6 +43,11 @@ pub(crate) use machine::{Ctx, LineMachine, Literal};
 /// nothing there (RFC 3207 4.2); anything is evidence, and a few KiB of it
 /// is plenty.
 pub(crate) const HELD_BYTES: usize = 4096;
+
+/// Steps in a row that may read nothing (each changes how the bytes are
+/// read: a sniff deciding, an upgrade releasing held bytes) before the
+/// reader is taken as stalled. A handful happen; 64 never legitimately.
+const MAX_IDLE_STEPS: u32 = 64;
 
 /// First lines to look at before giving up on recognising the protocol.
 const DETECTION_LINES: u32 = 4;
@@ -80,6 +85,9 @@ struct Direction {
     gaps: u64,
     /// The packet of the first TLS byte (where the hello starts).
     tls_first: Option<PacketRef>,
+    /// The stream offset a sniff last found not TLS: bytes read again from
+    /// there are never taken for a record header once more.
+    not_tls_at: Option<u64>,
     fin: bool,
 }
 
@@ -92,6 +100,7 @@ impl Direction {
             held_at: None,
             gaps: 0,
             tls_first: None,
+            not_tls_at: None,
             fin: false,
         }
     }
@@ -421,19 +430,47 @@ impl MailDialog {
     /// sniff kept) before the rest: those bytes came first.
     fn feed(&mut self, side: Side, bytes: &[u8], at: At) {
         let (mut rest, mut at) = (bytes, at);
+        let mut idle = 0;
         loop {
             self.drain_replays();
             if rest.is_empty() {
                 return;
             }
             let used = self.step_and_apply(side, rest, at);
+            idle = if used == 0 { idle + 1 } else { 0 };
+            if idle > MAX_IDLE_STEPS {
+                self.stall(side, rest, at);
+                return;
+            }
             rest = rest.get(used..).unwrap_or_default();
             at.offset += used as u64;
         }
     }
 
+    /// A reader that keeps reading nothing is a fault of these machines:
+    /// the side is read no further, told as an anomaly, instead of a hang
+    /// on hostile bytes. Debug builds (tests, fuzzing) stop on it.
+    fn stall(&mut self, side: Side, input: &[u8], at: At) {
+        debug_assert!(false, "dialog reading stalled on the {side:?} side");
+        self.replays.retain(|r| r.side != side);
+        self.dirs[side].mode = Mode::Ignore;
+        let mut evidence = Evidence::new(side, at.packet, input);
+        evidence.offset = Some(at.offset);
+        if side == Side::Client {
+            // Unread client bytes may be a password.
+            let end = at.offset + input.len() as u64;
+            self.facts.secret_spans.add(side, at.offset, end);
+            evidence = Evidence::new(side, at.packet, &[]);
+            evidence.offset = Some(at.offset);
+            evidence.line_len = input.len();
+        }
+        self.facts
+            .anomaly(DialogAnomalyKind::ReadingStalled, evidence);
+    }
+
     /// Reads every pending replay, the latest first.
     fn drain_replays(&mut self) {
+        let mut idle = 0;
         while let Some(mut replay) = self.replays.pop() {
             let depth = self.replays.len();
             let input = replay.bytes.get(replay.used..).unwrap_or_default();
@@ -446,6 +483,11 @@ impl MailDialog {
                 continue;
             }
             let used = self.step_and_apply(replay.side, input, replay.at);
+            idle = if used == 0 { idle + 1 } else { 0 };
+            if idle > MAX_IDLE_STEPS {
+                self.stall(replay.side, input, replay.at);
+                continue;
+            }
             replay.used += used;
             replay.at.offset += used as u64;
             // What this step released goes first, then the rest of this.
@@ -538,9 +580,13 @@ impl MailDialog {
     /// they end where a TLS handshake record begins, in this input or a
     /// later one. Recorded as response injection; TLS is still expected.
     fn skip_injected_bytes(&mut self, side: Side, input: &[u8], at: At) -> usize {
-        // A handshake record's header, as sniffing will take it.
+        // A handshake record's header, as sniffing will take it, where no
+        // sniff has already said otherwise (held bytes come back alone).
+        let not_tls_at = self.dirs[side].not_tls_at;
         let tls_at = |i: usize| {
-            input.get(i) == Some(&0x16) && input.get(i..).is_some_and(|r| sniff(r) != Sniff::NotTls)
+            input.get(i) == Some(&0x16)
+                && not_tls_at != Some(at.offset + i as u64)
+                && input.get(i..).is_some_and(|r| sniff(r) != Sniff::NotTls)
         };
         let mut end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
         if end == 0 {
@@ -804,6 +850,9 @@ impl MailDialog {
         probe.truncate(already);
         dir.held_at = None;
         let tls = verdict == Sniff::Tls;
+        if !tls {
+            dir.not_tls_at = Some(first.offset);
+        }
         if tls {
             dir.mode = Mode::Tls(Box::default());
             dir.tls_first = Some(first.packet);
