@@ -160,26 +160,9 @@ impl PgDialog {
         secrets: &mut SecretGuard,
         ctx: &mut Ctx<'_>,
     ) -> usize {
-        let mut used = 0;
-        while used < input.len() {
-            if self.framers[side].lost {
-                if side == Side::Client {
-                    // Unread client bytes may hold anything.
-                    let spans = &mut ctx.facts.secret_spans;
-                    spans.add(side, offset + used as u64, offset + input.len() as u64);
-                }
-                ctx.opaque(side);
-                return input.len();
-            }
-            let rest = input.get(used..).unwrap_or_default();
-            let at = offset + used as u64;
-            let (n, stop) = self.step(side, rest, packet, at, secrets, ctx);
-            used += n;
-            if stop {
-                break;
-            }
-        }
-        used
+        ctx.frame_messages(side, input, offset, |rest, at, ctx| {
+            (!self.framers[side].lost).then(|| self.step(side, rest, packet, at, secrets, ctx))
+        })
     }
 
     /// Frames one piece: returns the bytes used and whether to stop.

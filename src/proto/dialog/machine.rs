@@ -119,4 +119,36 @@ impl Ctx<'_> {
     pub(crate) fn in_body(&self, side: Side) -> bool {
         self.in_body[side]
     }
+
+    /// A message machine's framing loop: `step` frames one piece of the
+    /// rest at its stream offset and says the bytes it used and whether to
+    /// stop (a mode change), or `None` once the side's framing is lost.
+    /// Lost, the side is opaque from there, its client bytes masked:
+    /// unread, they may hold anything. Returns the bytes used.
+    pub(crate) fn frame_messages(
+        &mut self,
+        side: Side,
+        input: &[u8],
+        offset: u64,
+        mut step: impl FnMut(&[u8], u64, &mut Ctx<'_>) -> Option<(usize, bool)>,
+    ) -> usize {
+        let mut used = 0;
+        while used < input.len() {
+            let rest = input.get(used..).unwrap_or_default();
+            let at = offset + used as u64;
+            let Some((n, stop)) = step(rest, at, self) else {
+                if side == Side::Client {
+                    let end = offset + input.len() as u64;
+                    self.facts.secret_spans.add(side, at, end);
+                }
+                self.opaque(side);
+                return input.len();
+            };
+            used += n;
+            if stop {
+                break;
+            }
+        }
+        used
+    }
 }
