@@ -319,23 +319,29 @@ fn wild_samples_agree_with_truth() {
     }
 }
 
-#[test]
-#[ignore = "needs root + apt (Postfix, Dovecot, swaks, curl, tshark): STRIPWATCH_EXTERNAL_TESTS=1"]
-fn fresh_lab_recording_agrees_with_truth() {
+/// Records a lab afresh with `script` (under tests/lab/) into a temp dir
+/// and checks it; or checks the recording in `$env_dir` when set.
+fn check_fresh_recording(script: &str, env_dir: &str) {
     common::require_external(&["bash", "apt-get"]);
-    if let Ok(dir) = std::env::var("STRIPWATCH_LAB_RECORDING") {
+    if let Ok(dir) = std::env::var(env_dir) {
         check_recording(Path::new(&dir));
         return;
     }
-    common::require_root("tests/lab/record.sh: network namespaces, apt-get install");
-    let dir = std::env::temp_dir().join(format!("stripwatch-lab-test-{}", std::process::id()));
+    common::require_root(&format!(
+        "tests/lab/{script}: network namespaces, apt-get install"
+    ));
+    let dir = std::env::temp_dir().join(format!(
+        "stripwatch-{}-test-{}",
+        script.trim_end_matches(".sh"),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let out = Command::new("bash")
-        .arg(repo().join("tests/lab/record.sh"))
+        .arg(repo().join("tests/lab").join(script))
         .arg(&dir)
         .output()
-        .expect("bash runs tests/lab/record.sh");
+        .unwrap_or_else(|e| panic!("bash cannot run tests/lab/{script}: {e}"));
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -343,7 +349,7 @@ fn fresh_lab_recording_agrees_with_truth() {
     );
     assert!(
         out.status.success(),
-        "tests/lab/record.sh failed ({}; it needs root):\n{log}",
+        "tests/lab/{script} failed ({}; it needs root):\n{log}",
         out.status
     );
     check_recording(&dir);
@@ -351,32 +357,13 @@ fn fresh_lab_recording_agrees_with_truth() {
 }
 
 #[test]
+#[ignore = "needs root + apt (Postfix, Dovecot, swaks, curl, tshark): STRIPWATCH_EXTERNAL_TESTS=1"]
+fn fresh_lab_recording_agrees_with_truth() {
+    check_fresh_recording("record.sh", "STRIPWATCH_LAB_RECORDING");
+}
+
+#[test]
 #[ignore = "needs root + apt (ProFTPD, PostgreSQL, MariaDB, Prosody, Dovecot, slapd, clients): STRIPWATCH_EXTERNAL_TESTS=1"]
 fn fresh_upgrade_lab_recording_agrees_with_truth() {
-    common::require_external(&["bash", "apt-get"]);
-    if let Ok(dir) = std::env::var("STRIPWATCH_UPGRADE_LAB_RECORDING") {
-        check_recording(Path::new(&dir));
-        return;
-    }
-    common::require_root("tests/lab/record-upgrade.sh: network namespaces, apt-get install");
-    let dir = std::env::temp_dir().join(format!("stripwatch-uplab-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out = Command::new("bash")
-        .arg(repo().join("tests/lab/record-upgrade.sh"))
-        .arg(&dir)
-        .output()
-        .expect("bash runs tests/lab/record-upgrade.sh");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "tests/lab/record-upgrade.sh failed ({}; it needs root):\n{log}",
-        out.status
-    );
-    check_recording(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
+    check_fresh_recording("record-upgrade.sh", "STRIPWATCH_UPGRADE_LAB_RECORDING");
 }

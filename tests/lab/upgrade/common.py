@@ -120,6 +120,58 @@ def session_truth(module, sc_, side, sess, ev):
     }
 
 
+# --- the middlebox of the line protocols --------------------------------------------
+class LineTamper:
+    """A middlebox that reads the client's bytes as lines (FTP, LMTP,
+    ManageSieve, NNTP): per mode, the upgrade request is refused
+    (`refuse`: REFUSAL to the client, the request dropped), overwritten
+    (`rewrite`) or followed by INJECTED_COMMAND in its segment
+    (`cmdinject`). A subclass sets REFUSAL and INJECTED_COMMAND, may
+    override is_request and rewritten, and writes from_server (what it does
+    to the server's lines, and where `pending`, the request awaiting its
+    answer, ends). Returns (to server, to client, upgrade requested)."""
+    REFUSED_ACTION = "refused-starttls"
+    REFUSAL = b""
+    INJECTED_COMMAND = b""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.actions = []
+        self.cbuf = self.sbuf = b""
+        self.pending = False
+
+    def is_request(self, line):
+        return line.strip().upper() == b"STARTTLS"
+
+    def rewritten(self, line):
+        return line.upper().replace(b"STARTTLS", b"XXXXXXXX")
+
+    def from_client(self, data):
+        self.cbuf += data
+        to_server, to_client = b"", b""
+        while b"\n" in self.cbuf:
+            line, _, self.cbuf = self.cbuf.partition(b"\n")
+            line += b"\n"
+            if self.is_request(line):
+                if self.mode == "refuse":
+                    self.actions.append(self.REFUSED_ACTION)
+                    to_client += self.REFUSAL
+                    continue
+                if self.mode == "rewrite":
+                    to_server += self.rewritten(line)
+                    self.actions.append("rewrote-starttls")
+                    continue
+                if self.mode == "cmdinject":
+                    line += self.INJECTED_COMMAND
+                    self.actions.append("injected-command")
+                self.pending = True
+                # What follows a request the server accepts is a ClientHello.
+                out, self.cbuf = to_server + line + self.cbuf, b""
+                return out, to_client, True
+            to_server += line
+        return to_server, to_client, False
+
+
 # --- the capture, through tshark ---------------------------------------------------
 def tshark(*args):
     p = subprocess.run(["tshark", "-n", *args], capture_output=True, check=True)

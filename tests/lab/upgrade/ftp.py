@@ -31,38 +31,17 @@ INJECTED = (rb"AUTH (TLS|SSL)", rb"234 ")
 
 
 # --- middlebox ---------------------------------------------------------------------
-class Tamper:
-    def __init__(self, mode):
-        self.mode = mode
-        self.actions = []
-        self.cbuf = self.sbuf = b""
-        self.auth_pending = False
+class Tamper(common.LineTamper):
+    REFUSAL = REFUSAL
+    INJECTED_COMMAND = INJECTED_COMMAND
+    REFUSED_ACTION = "refused-auth-tls"
 
-    def from_client(self, data):
-        self.cbuf += data
-        to_server, to_client = b"", b""
-        while b"\n" in self.cbuf:
-            line, _, self.cbuf = self.cbuf.partition(b"\n")
-            line += b"\n"
-            if AUTH_RE.match(line.rstrip(b"\r\n")):
-                if self.mode == "refuse":
-                    to_client += REFUSAL
-                    self.actions.append("refused-auth-tls")
-                    continue
-                if self.mode == "rewrite":
-                    # Same length; the server answers 500, the client may try again.
-                    to_server += b"XXXX XXX" + line[8:]
-                    self.actions.append("rewrote-starttls")
-                    continue
-                if self.mode == "cmdinject":
-                    line += INJECTED_COMMAND
-                    self.actions.append("injected-command")
-                self.auth_pending = True
-                # What follows an AUTH the server accepts is a ClientHello.
-                out, self.cbuf = to_server + line + self.cbuf, b""
-                return out, to_client, True
-            to_server += line
-        return to_server, to_client, False
+    def is_request(self, line):
+        return AUTH_RE.match(line.rstrip(b"\r\n"))
+
+    def rewritten(self, line):
+        # Same length; the server answers 500, the client may try again.
+        return b"XXXX XXX" + line[8:]
 
     def from_server(self, data):
         self.sbuf += data
@@ -81,8 +60,8 @@ class Tamper:
                 line = line.replace(b"AUTH " + m.group(2), b"AUTH XXX")
                 self.actions.append("masked-capability")
             out += line
-            if self.auth_pending and re.match(rb"^\d{3} ", line):
-                self.auth_pending = False
+            if self.pending and re.match(rb"^\d{3} ", line):
+                self.pending = False
                 if line.startswith(b"234"):
                     if self.mode == "respinject":
                         out += INJECTED_RESPONSE

@@ -31,36 +31,9 @@ INJECTED_RESPONSE = b'OK "injected by the lab middlebox"\r\n'
 INJECTED = (rb"STARTTLS", rb"OK")  # for common.check
 
 
-class Tamper:
-    def __init__(self, mode):
-        self.mode = mode
-        self.actions = []
-        self.cbuf = self.sbuf = b""
-        self.pending = False
-
-    def from_client(self, data):
-        self.cbuf += data
-        to_server, to_client = b"", b""
-        while b"\n" in self.cbuf:
-            line, _, self.cbuf = self.cbuf.partition(b"\n")
-            line += b"\n"
-            if line.strip().upper() == b"STARTTLS":
-                if self.mode == "refuse":
-                    self.actions.append("refused-starttls")
-                    to_client += REFUSAL
-                    continue
-                if self.mode == "rewrite":
-                    to_server += line.upper().replace(b"STARTTLS", b"XXXXXXXX")
-                    self.actions.append("rewrote-starttls")
-                    continue
-                if self.mode == "cmdinject":
-                    line += INJECTED_COMMAND
-                    self.actions.append("injected-command")
-                self.pending = True
-                out, self.cbuf = to_server + line + self.cbuf, b""
-                return out, to_client, True
-            to_server += line
-        return to_server, to_client, False
+class Tamper(common.LineTamper):
+    REFUSAL = REFUSAL
+    INJECTED_COMMAND = INJECTED_COMMAND
 
     def from_server(self, data):
         self.sbuf += data
