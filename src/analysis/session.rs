@@ -148,7 +148,7 @@ pub(crate) struct ServerSaid {
     pub banner: Option<Vec<u8>>,
     /// The decisive capability list's items as they crossed, in the order sent (escaped when
     /// written).
-    pub capabilities: Vec<Vec<u8>>,
+    pub capabilities: crate::proto::facts::CapabilityItems,
 }
 
 impl ServerSaid {

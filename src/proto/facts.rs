@@ -226,7 +226,7 @@ pub(crate) struct CapabilityList {
     /// The capabilities as they crossed (SMTP and POP3: each keyword line;
     /// IMAP: each token), for the server's history: at most
     /// [`MAX_CAPABILITY_ITEMS`] of at most [`MAX_CAPABILITY_ITEM_BYTES`].
-    pub items: Vec<Vec<u8>>,
+    pub items: CapabilityItems,
 }
 
 /// Capability items kept per list (RFC 5321, 3501 and 2449 set no limit;
@@ -236,11 +236,37 @@ pub(crate) const MAX_CAPABILITY_ITEMS: usize = 64;
 /// RFC 5321 4.5.3.1.5; the start says what it is).
 pub(crate) const MAX_CAPABILITY_ITEM_BYTES: usize = 128;
 
-/// Adds one capability item to `items`, within the limits.
-pub(crate) fn note_capability_item(items: &mut Vec<Vec<u8>>, item: &[u8]) {
-    if items.len() < MAX_CAPABILITY_ITEMS && !item.is_empty() {
-        let kept = item.get(..MAX_CAPABILITY_ITEM_BYTES).unwrap_or(item);
-        items.push(kept.to_vec());
+/// The items of a capability list as they crossed, in one buffer (a list
+/// is kept per session and cloned into its record: two allocations, not
+/// one per item).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CapabilityItems {
+    bytes: Vec<u8>,
+    /// Where each item ends in `bytes`.
+    ends: Vec<u16>,
+}
+
+impl CapabilityItems {
+    /// Adds one item, within [`MAX_CAPABILITY_ITEMS`] and
+    /// [`MAX_CAPABILITY_ITEM_BYTES`]; an empty one is no item.
+    pub(crate) fn note(&mut self, item: &[u8]) {
+        if self.ends.len() < MAX_CAPABILITY_ITEMS && !item.is_empty() {
+            let kept = item.get(..MAX_CAPABILITY_ITEM_BYTES).unwrap_or(item);
+            self.bytes.extend_from_slice(kept);
+            // At most 64 items of 128 bytes: the end fits.
+            self.ends
+                .push(u16::try_from(self.bytes.len()).unwrap_or(u16::MAX));
+        }
+    }
+
+    /// The items, in the order sent.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(from, to)| {
+            self.bytes
+                .get(usize::from(from)..usize::from(to))
+                .unwrap_or_default()
+        })
     }
 }
 
@@ -639,7 +665,30 @@ impl DialogFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::DialogAnomalyKind;
+    use super::{
+        CapabilityItems, DialogAnomalyKind, MAX_CAPABILITY_ITEM_BYTES, MAX_CAPABILITY_ITEMS,
+    };
+
+    /// Items come back in order, cut at their byte limit, empty ones
+    /// skipped, none past the item limit.
+    #[test]
+    fn capability_items_keep_order_within_limits() {
+        let mut items = CapabilityItems::default();
+        items.note(b"PIPELINING");
+        items.note(b"");
+        items.note(&[b'A'; 300]);
+        items.note(b"STARTTLS");
+        let got: Vec<&[u8]> = items.iter().collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], b"PIPELINING");
+        assert_eq!(got[1], &[b'A'; MAX_CAPABILITY_ITEM_BYTES][..]);
+        assert_eq!(got[2], b"STARTTLS");
+        for _ in 0..100 {
+            items.note(&[b'B'; MAX_CAPABILITY_ITEM_BYTES]);
+        }
+        assert_eq!(items.iter().count(), MAX_CAPABILITY_ITEMS);
+        assert_eq!(items.iter().next(), Some(&b"PIPELINING"[..]));
+    }
 
     /// docs/jsonl.md names every dialog anomaly kind, and no other.
     #[test]

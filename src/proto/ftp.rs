@@ -11,8 +11,8 @@
 
 use super::dialog::{Ctx, LineMachine};
 use super::facts::{
-    CapabilityList, Credential, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer,
-    note_capability_item,
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, Protocol, SecretKind,
+    StarttlsAnswer,
 };
 use super::lines::Line;
 use super::pending::PendingCommands;
@@ -54,7 +54,7 @@ struct Reply {
     /// A feature line that stands where AUTH TLS was, masked or mangled.
     masked: Option<Evidence>,
     /// The feature lines, for the server's history.
-    items: Vec<Vec<u8>>,
+    items: CapabilityItems,
 }
 
 /// The FTP dialog of one control connection.
@@ -191,7 +191,7 @@ impl FtpDialog {
             first: evidence,
             starttls: false,
             masked: None,
-            items: Vec::new(),
+            items: CapabilityItems::default(),
         };
         if last {
             self.complete(reply, ctx);
@@ -245,7 +245,7 @@ impl FtpDialog {
                     auth_mechanisms: Vec::new(),
                     login_disabled: false,
                     refused: true,
-                    items: Vec::new(),
+                    items: CapabilityItems::default(),
                 });
             }
             Command::AuthTls if code == 234 => {
@@ -297,7 +297,7 @@ impl FtpDialog {
 /// it was masked (`XXXX XXX`) or mangled (`AUTH TLX`).
 fn read_feature(reply: &mut Reply, line: &[u8], evidence: &Evidence) {
     let text = trim(line);
-    note_capability_item(&mut reply.items, text);
+    reply.items.note(text);
     let (name, args) = split_word(text);
     let args: Vec<&[u8]> = args
         .split(|b| matches!(b, b' ' | b';' | b','))

@@ -18,8 +18,8 @@
 use super::ber::{self, BerError, Element, Reader};
 use super::dialog::{Ctx, LineMachine};
 use super::facts::{
-    CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind, StarttlsAnswer,
-    note_capability_item,
+    CapabilityItems, CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind,
+    StarttlsAnswer,
 };
 use super::lines::Line;
 use super::sasl::{self, SaslExchange};
@@ -492,7 +492,7 @@ fn root_dse(fields: &mut Reader<'_>, packet: PacketRef, ctx: &mut Ctx<'_>) {
         auth_mechanisms: Vec::new(),
         login_disabled: false,
         refused: false,
-        items: Vec::new(),
+        items: CapabilityItems::default(),
     };
     let mut text = b"root DSE supportedExtension:".to_vec();
     let mut read = false;
@@ -514,7 +514,7 @@ fn root_dse(fields: &mut Reader<'_>, packet: PacketRef, ctx: &mut Ctx<'_>) {
             if !(extensions || mangled) {
                 continue;
             }
-            note_capability_item(&mut list.items, v);
+            list.items.note(v);
             text.push(b' ');
             text.extend_from_slice(v);
             if extensions && v == STARTTLS_OID {

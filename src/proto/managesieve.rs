@@ -13,7 +13,7 @@
 
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{
-    CapabilityList, Credential, Evidence, Outcome, Protocol, StarttlsAnswer, note_capability_item,
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, Protocol, StarttlsAnswer,
 };
 use super::imap::syntax::{Arg, LiteralMarker, astrings, literal_at_end};
 use super::lines::{Line, LineEnding};
@@ -48,7 +48,7 @@ struct Block {
     starttls: bool,
     masked: Option<Evidence>,
     mechanisms: Vec<String>,
-    items: Vec<Vec<u8>>,
+    items: CapabilityItems,
     /// An `IMPLEMENTATION` or `SIEVE` line, which every capability
     /// response has (RFC 5804 1.7): without one, the strings were
     /// something else (a LISTSCRIPTS answer whose command was not seen).
@@ -381,7 +381,7 @@ impl ManageSieveDialog {
                 starttls: false,
                 masked: None,
                 mechanisms: Vec::new(),
-                items: Vec::new(),
+                items: CapabilityItems::default(),
                 capability: false,
             });
             read_capability(block, bytes, &evidence);
@@ -479,7 +479,7 @@ fn push_credential(cred: Credential, ctx: &mut Ctx<'_>) {
 /// string (`"SASL" "PLAIN LOGIN"`), or where a middlebox masked or
 /// mangled `"STARTTLS"` (`"XXXXXXXX"`, `"STARTTLX"`).
 fn read_capability(block: &mut Block, line: &[u8], evidence: &Evidence) {
-    note_capability_item(&mut block.items, trim(line));
+    block.items.note(trim(line));
     let values: Vec<Vec<u8>> = match astrings(line, 0) {
         Ok(args) => args
             .into_iter()

@@ -14,7 +14,9 @@
 //! parses it.
 
 use super::dialog::{Ctx, LineMachine};
-use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
+use super::facts::{
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer,
+};
 use super::lines::Line;
 use super::secrecy::{MysqlSecret, mysql_client_secret};
 use crate::flow::{PacketRef, PerSide, Side};
@@ -494,7 +496,7 @@ impl MysqlDialog {
             auth_mechanisms: Vec::new(),
             login_disabled: false,
             refused: false,
-            items: Vec::new(),
+            items: CapabilityItems::default(),
         });
     }
 

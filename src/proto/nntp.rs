@@ -12,8 +12,8 @@
 
 use super::dialog::{Ctx, LineMachine};
 use super::facts::{
-    CapabilityList, Credential, Evidence, Outcome, Protocol, SecretKind, StarttlsAnswer,
-    note_capability_item,
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, Protocol, SecretKind,
+    StarttlsAnswer,
 };
 use super::lines::Line;
 use super::pending::PendingCommands;
@@ -255,7 +255,7 @@ impl NntpDialog {
                     auth_mechanisms: Vec::new(),
                     login_disabled: false,
                     refused: false,
-                    items: Vec::new(),
+                    items: CapabilityItems::default(),
                 });
             }
             Command::Starttls if code == 382 => {
@@ -339,7 +339,7 @@ fn secret_part(line: &[u8], evidence: Evidence) -> Evidence {
 /// One CAPABILITIES line (RFC 3977 5.2): `STARTTLS`, `AUTHINFO USER SASL`,
 /// `SASL PLAIN LOGIN`, or where a middlebox masked or mangled STARTTLS.
 fn read_capability(list: &mut CapabilityList, line: &[u8], evidence: &Evidence) {
-    note_capability_item(&mut list.items, line);
+    list.items.note(line);
     let (label, args) = split_word(line);
     if is(label, "STARTTLS") {
         list.starttls = true;

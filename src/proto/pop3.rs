@@ -8,7 +8,7 @@
 
 use super::dialog::{Ctx, LineMachine};
 use super::facts::{
-    CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer, note_capability_item,
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer,
 };
 use super::lines::Line;
 use super::pending::PendingCommands;
@@ -283,7 +283,7 @@ impl Pop3Dialog {
                         auth_mechanisms: Vec::new(),
                         login_disabled: false,
                         refused: false,
-                        items: Vec::new(),
+                        items: CapabilityItems::default(),
                     },
                 });
             }
@@ -357,7 +357,7 @@ fn secret_part(verb: &[u8], line: &[u8], evidence: Evidence) -> Evidence {
 
 /// One CAPA line (RFC 2449 5): `STLS`, `SASL PLAIN LOGIN`, `USER`, ...
 fn read_capability(list: &mut CapabilityList, line: &[u8], evidence: &Evidence) {
-    note_capability_item(&mut list.items, line);
+    list.items.note(line);
     let (tag, params) = split_word(line);
     if is(tag, "STLS") {
         list.starttls = true;

@@ -16,7 +16,9 @@
 //! [`SecretGuard`], by its type alone, before anything reads it.
 
 use super::dialog::{Ctx, LineMachine};
-use super::facts::{CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer};
+use super::facts::{
+    CapabilityItems, CapabilityList, Credential, Evidence, Outcome, SecretKind, StarttlsAnswer,
+};
 use super::lines::Line;
 use super::secrecy::SecretGuard;
 use crate::flow::{PacketRef, PerSide, Side};
@@ -421,7 +423,7 @@ impl PgDialog {
             auth_mechanisms: Vec::new(),
             login_disabled: false,
             refused: false,
-            items: Vec::new(),
+            items: CapabilityItems::default(),
         });
     }
 

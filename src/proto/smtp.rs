@@ -7,7 +7,7 @@
 
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{
-    CapabilityList, DialogAnomalyKind, Evidence, Outcome, StarttlsAnswer, note_capability_item,
+    CapabilityItems, CapabilityList, DialogAnomalyKind, Evidence, Outcome, StarttlsAnswer,
 };
 use super::lines::Line;
 use super::pending::PendingCommands;
@@ -56,7 +56,7 @@ struct Reply {
     masked: Option<Evidence>,
     auth: Vec<String>,
     /// The keyword lines, for the server's history.
-    items: Vec<Vec<u8>>,
+    items: CapabilityItems,
     lines: u32,
 }
 
@@ -208,7 +208,7 @@ impl SmtpDialog {
             starttls: false,
             masked: None,
             auth: Vec::new(),
-            items: Vec::new(),
+            items: CapabilityItems::default(),
             lines: 0,
         });
         reply.lines += 1;
@@ -355,7 +355,7 @@ impl SmtpDialog {
                 auth_mechanisms: Vec::new(),
                 login_disabled: false,
                 refused: true,
-                items: Vec::new(),
+                items: CapabilityItems::default(),
             });
         }
     }
@@ -363,7 +363,7 @@ impl SmtpDialog {
 
 /// Reads one EHLO keyword line into the reply's capability facts.
 fn read_keyword(reply: &mut Reply, text: &[u8], evidence: &Evidence) {
-    note_capability_item(&mut reply.items, text);
+    reply.items.note(text);
     let (keyword, params) = split_word(text);
     if is(keyword, "STARTTLS") {
         reply.starttls = true;

@@ -69,8 +69,19 @@ pub(crate) fn is_mangled_token(token: &[u8], keyword: &str, known: &[&str]) -> b
     {
         return false;
     }
-    let upper: Vec<u8> = token.iter().map(u8::to_ascii_uppercase).collect();
-    one_edit_apart(&upper, keyword.as_bytes())
+    // One edit apart means lengths one apart at most: longer tokens (most
+    // of them) are out before any copy.
+    if token.len().abs_diff(keyword.len()) > 1 {
+        return false;
+    }
+    let mut upper = [0u8; 64];
+    let Some(upper) = upper.get_mut(..token.len()) else {
+        return false;
+    };
+    for (u, t) in upper.iter_mut().zip(token) {
+        *u = t.to_ascii_uppercase();
+    }
+    one_edit_apart(upper, keyword.as_bytes())
 }
 
 /// A token that stands where `keyword` was: masked ([`is_masked_token`])

@@ -14,7 +14,7 @@
 //! alone.
 
 use super::dialog::{Ctx, LineMachine};
-use super::facts::{CapabilityList, Evidence, Outcome, StarttlsAnswer, note_capability_item};
+use super::facts::{CapabilityItems, CapabilityList, Evidence, Outcome, StarttlsAnswer};
 use super::lines::Line;
 use super::sasl::{self, SaslExchange};
 use super::secrecy::{SecretGuard, local_name};
@@ -82,7 +82,7 @@ struct Features {
     starttls: bool,
     masked: Option<Evidence>,
     mechanisms: Vec<String>,
-    items: Vec<Vec<u8>>,
+    items: CapabilityItems,
     /// Child elements open inside it.
     depth: u32,
     in_starttls: bool,
@@ -348,7 +348,7 @@ impl XmppDialog {
                     starttls: false,
                     masked: None,
                     mechanisms: Vec::new(),
-                    items: Vec::new(),
+                    items: CapabilityItems::default(),
                     depth: 0,
                     in_starttls: false,
                 });
@@ -431,7 +431,7 @@ impl XmppDialog {
             return;
         }
         if f.depth == 0 {
-            note_capability_item(&mut f.items, tag.name);
+            f.items.note(tag.name);
             if local == b"starttls" {
                 f.starttls = true;
                 f.in_starttls = !tag.empty;
@@ -441,7 +441,7 @@ impl XmppDialog {
                 f.masked = Some(tag.evidence.clone());
             }
         } else if f.in_starttls && local == b"required" {
-            note_capability_item(&mut f.items, b"starttls required");
+            f.items.note(b"starttls required");
         }
         if !tag.empty {
             f.depth = f.depth.saturating_add(1);

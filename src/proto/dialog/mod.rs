@@ -797,11 +797,22 @@ impl MailDialog {
     /// upgrade told.
     fn sniff(&mut self, side: Side, input: &[u8], at: At) -> usize {
         let dir = &mut self.dirs[side];
-        let mut probe = std::mem::take(&mut dir.held);
+        let mut held = std::mem::take(&mut dir.held);
         let first = *dir.held_at.get_or_insert(at);
-        let already = probe.len();
-        probe.extend_from_slice(input.get(..8).unwrap_or(input));
-        let verdict = sniff(&probe);
+        let already = held.len();
+        let head = input.get(..8).unwrap_or(input);
+        // Usually nothing is held: the probe is the input's first bytes, on
+        // the stack.
+        let mut stack = [0u8; 8];
+        let probe: &[u8] = if already == 0 {
+            let probe = stack.get_mut(..head.len()).unwrap_or_default();
+            probe.copy_from_slice(head);
+            probe
+        } else {
+            held.extend_from_slice(head);
+            &held
+        };
+        let verdict = sniff(probe);
         // A client's first bytes may be a PostgreSQL startup packet: its
         // first 8 bytes tell.
         let first_client = side == Side::Client
@@ -829,7 +840,7 @@ impl MailDialog {
             || xmpp.is_none()
             || ldap.is_none();
         if wait && probe.len() < 8 && input.len() < 8 {
-            dir.held = probe;
+            dir.held = probe.to_vec();
             return input.len();
         }
         if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
@@ -847,7 +858,7 @@ impl MailDialog {
             self.facts.protocol = Some(Protocol::Mysql);
         }
         let dir = &mut self.dirs[side];
-        probe.truncate(already);
+        held.truncate(already);
         dir.held_at = None;
         let tls = verdict == Sniff::Tls;
         if !tls {
@@ -871,8 +882,8 @@ impl MailDialog {
         self.upgrade_event(event, Some(first.packet));
         // Read what was kept again, then go on with this input in the new
         // mode.
-        if !probe.is_empty() {
-            self.replay(side, probe, first, AfterReplay::Nothing);
+        if !held.is_empty() {
+            self.replay(side, held, first, AfterReplay::Nothing);
         }
         0
     }

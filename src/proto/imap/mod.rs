@@ -14,8 +14,8 @@ pub(crate) mod syntax;
 
 use super::dialog::{Ctx, LineMachine, Literal};
 use super::facts::{
-    CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind, StarttlsAnswer,
-    note_capability_item,
+    CapabilityItems, CapabilityList, Credential, DialogAnomalyKind, Evidence, Outcome, SecretKind,
+    StarttlsAnswer,
 };
 use super::lines::{Line, LineEnding};
 use super::pending::PendingCommands;
@@ -629,10 +629,10 @@ impl ImapDialog {
             auth_mechanisms: Vec::new(),
             login_disabled: false,
             refused: false,
-            items: Vec::new(),
+            items: CapabilityItems::default(),
         };
         for token in tokens(list) {
-            note_capability_item(&mut caps.items, token);
+            caps.items.note(token);
             if is(token, "STARTTLS") {
                 caps.starttls = true;
             } else if is(token, "LOGINDISABLED") {

@@ -109,7 +109,7 @@ fn capabilities(frame: u64, line: &[u8], starttls: bool, masked: bool) -> Capabi
         auth_mechanisms: Vec::new(),
         login_disabled: false,
         refused: false,
-        items: Vec::new(),
+        items: Default::default(),
     }
 }
 
