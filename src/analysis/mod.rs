@@ -185,8 +185,12 @@ impl ReportBuilder {
 
 impl Reporter for ReportBuilder {
     fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
+        self.session_owned(record.clone())
+    }
+
+    fn session_owned(&mut self, record: SessionRecord) -> io::Result<()> {
         self.index.insert(record.id, self.sessions.len());
-        self.sessions.push(record.clone());
+        self.sessions.push(record);
         Ok(())
     }
 
@@ -203,9 +207,8 @@ impl Reporter for ReportBuilder {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
-        let mut sessions = std::mem::take(&mut self.sessions);
+        let sessions = by_id(std::mem::take(&mut self.sessions));
         self.index = Default::default();
-        sessions.sort_by_key(|s| s.id);
         let findings = sessions
             .iter()
             .flat_map(|s| s.findings.iter().cloned())
@@ -220,6 +223,21 @@ impl Reporter for ReportBuilder {
         });
         Ok(())
     }
+}
+
+/// `sessions` in id order. A record is large: it is moved once to its
+/// place, not once per comparison as a sort of the records would.
+fn by_id(sessions: Vec<SessionRecord>) -> Vec<SessionRecord> {
+    if sessions.is_sorted_by_key(|s| s.id) {
+        return sessions;
+    }
+    let mut order: Vec<(u64, usize)> = sessions.iter().map(|s| s.id).zip(0..).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<SessionRecord>> = sessions.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
 /// Analyzes the inputs in order and returns the whole report, sessions in

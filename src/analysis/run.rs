@@ -18,6 +18,12 @@ use std::net::IpAddr;
 pub trait Reporter {
     /// A session ended (its findings are final, but for late ones).
     fn session(&mut self, record: &SessionRecord) -> io::Result<()>;
+    /// The same, for the run's last reporter, which may keep the record
+    /// without copying it (a reporter that keeps every record, for a
+    /// document written at the end, saves a copy of each).
+    fn session_owned(&mut self, record: SessionRecord) -> io::Result<()> {
+        self.session(&record)
+    }
     /// A finding about a session reported earlier (the cross-session proof
     /// of stripping, made when a later session showed the offer).
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()>;
@@ -186,7 +192,7 @@ impl<'r> Run<'r> {
             self.note(record.findings.iter());
             self.profiles.count(&record);
             self.reported += 1;
-            self.each(|r| r.session(&record));
+            self.each_then_last(record);
         }
         self.report_late(late);
     }
@@ -260,6 +266,21 @@ impl<'r> Run<'r> {
         for f in findings {
             self.worst = self.worst.max(Some(f.severity));
         }
+    }
+
+    /// Hands `record` to every reporter, the last one keeping it.
+    fn each_then_last(&mut self, record: SessionRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some((last, others)) = self.reporters.split_last_mut() else {
+            return;
+        };
+        let result = others
+            .iter_mut()
+            .try_for_each(|r| r.session(&record))
+            .and_then(|()| last.session_owned(record));
+        self.error = result.err();
     }
 
     fn each(&mut self, mut call: impl FnMut(&mut dyn Reporter) -> io::Result<()>) {

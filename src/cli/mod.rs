@@ -509,6 +509,10 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         Ok(out) => out,
         Err(code) => return code,
     };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let mut main_reporter: Box<dyn Reporter> = match args.format {
         Format::Table => Box::new(TableReport::new(
             out,
@@ -517,7 +521,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
                 palette: palette().filter(|_| terminal),
             },
         )),
-        Format::Json => Box::new(JsonDocument::new(out, terminal)),
+        Format::Json => Box::new(JsonDocument::new(out, terminal, threads)),
         // Standard input may be a live pipe (`tcpdump -w - | ...`): every
         // line goes out at once. Files are read fast: lines go out in
         // batches, milliseconds apart.
@@ -526,22 +530,20 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         Format::Html => Box::new(HtmlReport::new(out)),
     };
     let mut evidence = EvidencePlan::default();
-    let mut reporters: Vec<&mut dyn Reporter> = vec![main_reporter.as_mut()];
+    let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if evidence_target.is_some() {
         reporters.push(&mut evidence);
     }
     if let Some(h) = hashes.as_mut() {
         reporters.push(h);
     }
+    // Last: a JSON document or HTML report keeps each record without a copy.
+    reporters.push(main_reporter.as_mut());
     let mut run = Run::new(args.filter(), reporters).with_history(history);
     if let Some(policy) = policy {
         run = run.with_policy(policy);
     }
     let progress = Progress::new(args, &inputs);
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
     let (summaries, stats) = analysis::run_inputs(
         &inputs,
         args.flow_config(),

@@ -137,7 +137,7 @@ pub(crate) fn analyze_bytes(
     let (mut json, mut jsonl, mut table) = (Vec::new(), Vec::new(), Vec::new());
     let mut builder = ReportBuilder::default();
     {
-        let mut json_doc = JsonDocument::new(&mut json, pretty);
+        let mut json_doc = JsonDocument::new(&mut json, pretty, threads);
         let mut lines = JsonLines::new(&mut jsonl);
         let options_table = TableOptions {
             all: true,

@@ -170,6 +170,10 @@ impl<W: Write> Reporter for HtmlReport<W> {
         self.builder.session(record)
     }
 
+    fn session_owned(&mut self, record: SessionRecord) -> io::Result<()> {
+        self.builder.session_owned(record)
+    }
+
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
         self.builder.late_finding(late)
     }

@@ -2,6 +2,7 @@
 //! every finding, server profiles and counters.
 
 use crate::analysis::{LateFinding, Report, ReportBuilder, Reporter, RunEnd, SessionRecord};
+use serde::Serialize;
 use std::io::{self, Write};
 
 /// Collects the run, writes the document at its end.
@@ -9,33 +10,138 @@ pub struct JsonDocument<W: Write> {
     out: W,
     builder: ReportBuilder,
     pretty: bool,
+    threads: usize,
 }
 
 impl<W: Write> JsonDocument<W> {
     /// `pretty` indents the document (for a person at a terminal; tools
-    /// read the compact form faster).
-    pub fn new(out: W, pretty: bool) -> Self {
+    /// read the compact form faster). `threads` may serialize the compact
+    /// form's sessions and findings at the end of the run (1: this thread
+    /// alone); the document is the same byte for byte.
+    pub fn new(out: W, pretty: bool, threads: usize) -> Self {
         JsonDocument {
             out,
             builder: ReportBuilder::default(),
             pretty,
+            threads: threads.max(1),
         }
     }
 }
 
-/// Writes a report as one document.
-pub(crate) fn write_report(report: &Report, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+/// Items serialized per round of [`write_array`]: what waits in memory as
+/// text is bounded by this, whatever the run's size.
+const ROUND_ITEMS: usize = 8192;
+
+/// Fewer sessions than this are written on one thread (starting threads
+/// costs more than it saves).
+const PARALLEL_MIN_SESSIONS: usize = 256;
+
+/// Writes a report as one document. The compact form, on `threads` > 1,
+/// serializes the sessions and findings (nearly all of it) in parallel:
+/// each piece is what serde_json writes for it, so the whole is too.
+pub(crate) fn write_report(
+    report: Report,
+    out: &mut dyn Write,
+    pretty: bool,
+    threads: usize,
+) -> io::Result<()> {
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, report)?;
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+    } else if threads <= 1 || report.sessions.len() < PARALLEL_MIN_SESSIONS {
+        serde_json::to_writer(&mut *out, &report)?;
     } else {
-        serde_json::to_writer(&mut *out, report)?;
+        // Every field, in the order `Report` declares (and serializes) them:
+        // a new field fails to compile here.
+        let Report {
+            schema_version,
+            inputs,
+            sessions,
+            findings,
+            servers,
+            stats,
+        } = report;
+        write!(out, "{{\"schema_version\":{schema_version},\"inputs\":")?;
+        serde_json::to_writer(&mut *out, &inputs)?;
+        out.write_all(b",\"sessions\":")?;
+        write_array(sessions, out, threads, ROUND_ITEMS)?;
+        out.write_all(b",\"findings\":")?;
+        write_array(findings, out, threads, ROUND_ITEMS)?;
+        out.write_all(b",\"servers\":")?;
+        serde_json::to_writer(&mut *out, &servers)?;
+        out.write_all(b",\"stats\":")?;
+        serde_json::to_writer(&mut *out, &stats)?;
+        out.write_all(b"}")?;
     }
     writeln!(out)
+}
+
+/// Writes `items` as a compact JSON array, serialized by up to `threads`
+/// threads, `round` items at a time. Each thread drops the items it wrote:
+/// freeing a large run's records is parallel too.
+fn write_array<T: Serialize + Send>(
+    items: Vec<T>,
+    out: &mut dyn Write,
+    threads: usize,
+    round: usize,
+) -> io::Result<()> {
+    out.write_all(b"[")?;
+    let (round, mut first) = (round.max(1), true);
+    let mut items = items.into_iter();
+    loop {
+        // Each item is moved once into its thread's part (splitting the
+        // vector instead would copy what remains at every round).
+        let this_round = items.len().min(round);
+        if this_round == 0 {
+            break;
+        }
+        let share = this_round.div_ceil(threads).max(1);
+        let mut parts = Vec::new();
+        let mut left = this_round;
+        while left > 0 {
+            let n = share.min(left);
+            parts.push(items.by_ref().take(n).collect::<Vec<T>>());
+            left -= n;
+        }
+        let texts = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| scope.spawn(move || serialize_run(&part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect::<Vec<_>>()
+        });
+        for text in texts {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            out.write_all(&text?)?;
+        }
+    }
+    out.write_all(b"]")
+}
+
+/// `items` as compact JSON values separated by commas.
+fn serialize_run<T: Serialize>(items: &[T]) -> io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            text.push(b',');
+        }
+        serde_json::to_writer(&mut text, item)?;
+    }
+    Ok(text)
 }
 
 impl<W: Write> Reporter for JsonDocument<W> {
     fn session(&mut self, record: &SessionRecord) -> io::Result<()> {
         self.builder.session(record)
+    }
+
+    fn session_owned(&mut self, record: SessionRecord) -> io::Result<()> {
+        self.builder.session_owned(record)
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
@@ -46,8 +152,38 @@ impl<W: Write> Reporter for JsonDocument<W> {
         self.builder.finish(end)?;
         let builder = std::mem::take(&mut self.builder);
         if let Some(report) = builder.into_report() {
-            write_report(&report, &mut self.out, self.pretty)?;
+            write_report(report, &mut self.out, self.pretty, self.threads)?;
         }
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::write_array;
+
+    /// An array written by any number of threads, in rounds of any size,
+    /// is serde_json's, byte for byte (tests/integration/threads.rs checks
+    /// whole documents).
+    #[test]
+    fn parallel_array_is_serde_jsons() {
+        let items: Vec<serde_json::Value> = (0..100)
+            .map(|i| serde_json::json!({"id": i, "text": format!("\u{202e}line {i}\n"), "list": [i, null]}))
+            .collect();
+        for len in [0, 1, 2, 7, 100] {
+            let items = &items[..len];
+            let expected = serde_json::to_vec(items).unwrap();
+            for threads in [1, 2, 3, 8] {
+                for round in [1, 3, 64, 8192] {
+                    let mut got = Vec::new();
+                    write_array(items.to_vec(), &mut got, threads, round).unwrap();
+                    assert!(
+                        got == expected,
+                        "{len} items, {threads} threads, rounds of {round}"
+                    );
+                }
+            }
+        }
     }
 }
