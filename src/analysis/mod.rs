@@ -259,6 +259,24 @@ fn sorted_in_place<T>(mut items: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
     items
 }
 
+/// Analyzes the inputs in order and returns the whole report, sessions in
+/// id order.
+pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOptions) -> Report {
+    let mut builder = ReportBuilder::default();
+    let mut run = Run::new(Filter::default(), vec![&mut builder]);
+    let (summaries, stats) = run_inputs(inputs, config, options, 1, &mut run, &|_, _| {});
+    // The builder does no I/O: finishing cannot fail.
+    let _ = run.finish(&summaries, &stats);
+    builder.into_report().unwrap_or_else(|| Report {
+        schema_version: SCHEMA_VERSION,
+        inputs: summaries,
+        sessions: Vec::new(),
+        findings: Vec::new(),
+        servers: Vec::new(),
+        stats,
+    })
+}
+
 #[cfg(test)]
 mod sort_tests {
     /// Every order of a few keys, and pseudo-random ones with repeats,
@@ -280,22 +298,4 @@ mod sort_tests {
             assert_eq!(super::sorted_in_place(items, |p| p.0), expected, "{len}");
         }
     }
-}
-
-/// Analyzes the inputs in order and returns the whole report, sessions in
-/// id order.
-pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOptions) -> Report {
-    let mut builder = ReportBuilder::default();
-    let mut run = Run::new(Filter::default(), vec![&mut builder]);
-    let (summaries, stats) = run_inputs(inputs, config, options, 1, &mut run, &|_, _| {});
-    // The builder does no I/O: finishing cannot fail.
-    let _ = run.finish(&summaries, &stats);
-    builder.into_report().unwrap_or_else(|| Report {
-        schema_version: SCHEMA_VERSION,
-        inputs: summaries,
-        sessions: Vec::new(),
-        findings: Vec::new(),
-        servers: Vec::new(),
-        stats,
-    })
 }

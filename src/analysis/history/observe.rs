@@ -160,7 +160,7 @@ struct Shapes {
 impl Shapes {
     fn of(said: &ServerSaid) -> Self {
         let empty = || Arc::<str>::from("");
-        let capabilities: Vec<String> = said.capabilities.iter().map(|i| text::escape(i)).collect();
+        let capabilities: Vec<String> = said.capabilities.iter().map(text::escape).collect();
         Shapes {
             banner_sha256: said.banner.as_deref().map_or_else(empty, |b| {
                 sha256_hex(banner_shape(&text::escape(b)).as_bytes()).into()

@@ -817,20 +817,20 @@ impl MailDialog {
         // first 8 bytes tell.
         let first_client = side == Side::Client
             && matches!(self.machine, Machine::Undetected { .. })
-            && postgres::may_be_startup(&probe);
+            && postgres::may_be_startup(probe);
         // A server's first bytes may be a MySQL packet: 6 bytes tell.
         let first_server = side == Side::Server
             && matches!(self.machine, Machine::Undetected { .. })
-            && mysql::may_be_packet(&probe);
+            && mysql::may_be_packet(probe);
         // Either side's first bytes may open an XMPP stream.
         let xmpp = if matches!(self.machine, Machine::Undetected { .. }) && verdict != Sniff::Tls {
-            detect::xmpp_start(&probe, self.port_hint)
+            detect::xmpp_start(probe, self.port_hint)
         } else {
             Some(false)
         };
         // Either side's first bytes may be an LDAPMessage.
         let ldap = if matches!(self.machine, Machine::Undetected { .. }) && verdict != Sniff::Tls {
-            ldap::message_start(&probe)
+            ldap::message_start(probe)
         } else {
             Some(false)
         };
@@ -843,7 +843,7 @@ impl MailDialog {
             dir.held = probe.to_vec();
             return input.len();
         }
-        if first_client && verdict != Sniff::Tls && postgres::is_startup(&probe) {
+        if first_client && verdict != Sniff::Tls && postgres::is_startup(probe) {
             self.machine = Machine::Postgres(PgDialog::default());
             self.facts.protocol = Some(Protocol::Postgresql);
         } else if xmpp == Some(true) {
@@ -853,7 +853,7 @@ impl MailDialog {
             self.machine = Machine::Ldap(LdapDialog::default());
             self.facts.protocol = Some(Protocol::Ldap);
         }
-        if side == Side::Server && verdict != Sniff::Tls && self.is_mysql_start(&probe) {
+        if side == Side::Server && verdict != Sniff::Tls && self.is_mysql_start(probe) {
             self.machine = Machine::Mysql(MysqlDialog::default());
             self.facts.protocol = Some(Protocol::Mysql);
         }
