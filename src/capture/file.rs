@@ -266,7 +266,8 @@ impl CaptureFile {
                             });
                         }
                     };
-                    self.reader.consume(consumed);
+                    // No shift per record: refill shifts the unread tail once.
+                    self.reader.consume_noshift(consumed);
                     if !keep_going {
                         return Ok(());
                     }

@@ -32,13 +32,25 @@ impl<W: Write> JsonDocument<W> {
 /// text is bounded by this, whatever the run's size.
 const ROUND_ITEMS: usize = 8192;
 
-/// Fewer sessions than this are written on one thread (starting threads
-/// costs more than it saves).
-const PARALLEL_MIN_SESSIONS: usize = 256;
+/// An array of fewer items than this is serialized on the calling thread
+/// (starting threads would cost more than it saves).
+const PARALLEL_MIN_ITEMS: usize = 256;
 
-/// Writes a report as one document. The compact form, on `threads` > 1,
-/// serializes the sessions and findings (nearly all of it) in parallel:
-/// each piece is what serde_json writes for it, so the whole is too.
+/// The threads to serialize `items` with.
+fn threads_for<T>(items: &[T], threads: usize) -> usize {
+    if items.len() < PARALLEL_MIN_ITEMS {
+        1
+    } else {
+        threads.max(1)
+    }
+}
+
+/// Writes a report as one document. The compact form is serialized piece
+/// by piece into memory, a round of items at a time (serde_json writes a
+/// buffer faster than many small writes through `dyn Write`); with more
+/// than one of `threads`, the sessions and findings (nearly all of it) in
+/// parallel. Each piece is what serde_json writes for it, so the whole is
+/// too.
 pub(crate) fn write_report(
     report: Report,
     out: &mut dyn Write,
@@ -47,8 +59,6 @@ pub(crate) fn write_report(
 ) -> io::Result<()> {
     if pretty {
         serde_json::to_writer_pretty(&mut *out, &report)?;
-    } else if threads <= 1 || report.sessions.len() < PARALLEL_MIN_SESSIONS {
-        serde_json::to_writer(&mut *out, &report)?;
     } else {
         // Every field, in the order `Report` declares (and serializes) them:
         // a new field fails to compile here.
@@ -63,9 +73,13 @@ pub(crate) fn write_report(
         write!(out, "{{\"schema_version\":{schema_version},\"inputs\":")?;
         serde_json::to_writer(&mut *out, &inputs)?;
         out.write_all(b",\"sessions\":")?;
-        write_array(sessions, out, threads, ROUND_ITEMS)?;
+        let (session_threads, finding_threads) = (
+            threads_for(&sessions, threads),
+            threads_for(&findings, threads),
+        );
+        write_array(sessions, out, session_threads, ROUND_ITEMS)?;
         out.write_all(b",\"findings\":")?;
-        write_array(findings, out, threads, ROUND_ITEMS)?;
+        write_array(findings, out, finding_threads, ROUND_ITEMS)?;
         out.write_all(b",\"servers\":")?;
         serde_json::to_writer(&mut *out, &servers)?;
         out.write_all(b",\"stats\":")?;
@@ -102,16 +116,11 @@ fn write_array<T: Serialize + Send>(
             parts.push(items.by_ref().take(n).collect::<Vec<T>>());
             left -= n;
         }
-        let texts = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|part| scope.spawn(move || serialize_run(&part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect::<Vec<_>>()
-        });
+        let texts = if parts.len() == 1 {
+            parts.iter().map(|part| serialize_run(part)).collect()
+        } else {
+            serialize_parts(parts)
+        };
         for text in texts {
             if !first {
                 out.write_all(b",")?;
@@ -121,6 +130,20 @@ fn write_array<T: Serialize + Send>(
         }
     }
     out.write_all(b"]")
+}
+
+/// Each part serialized by a thread of its own, which then frees it.
+fn serialize_parts<T: Serialize + Send>(parts: Vec<Vec<T>>) -> Vec<io::Result<Vec<u8>>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || serialize_run(&part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// `items` as compact JSON values separated by commas.
@@ -161,7 +184,45 @@ impl<W: Write> Reporter for JsonDocument<W> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::write_array;
+    use super::{PARALLEL_MIN_ITEMS, write_array, write_report};
+    use crate::analysis::{AnalysisOptions, Report, analyze};
+    use crate::capture::InputSpec;
+    use crate::flow::FlowConfig;
+
+    /// The committed lab's captures, analyzed in name order.
+    fn lab_report() -> Report {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+            .collect();
+        paths.sort();
+        let inputs: Vec<InputSpec> = paths
+            .into_iter()
+            .map(|path| InputSpec {
+                name: path.display().to_string(),
+                path,
+                stream: false,
+            })
+            .collect();
+        analyze(&inputs, FlowConfig::default(), AnalysisOptions::default())
+    }
+
+    /// A whole document, on one thread or several, is serde_json's for the
+    /// report, byte for byte.
+    #[test]
+    fn document_is_serde_jsons() {
+        let report = lab_report();
+        assert!(report.sessions.len() >= PARALLEL_MIN_ITEMS);
+        let mut expected = serde_json::to_vec(&report).unwrap();
+        expected.push(b'\n');
+        for threads in [1, 2, 5] {
+            let mut got = Vec::new();
+            write_report(lab_report(), &mut got, false, threads).unwrap();
+            assert!(got == expected, "{threads} threads");
+        }
+    }
 
     /// An array written by any number of threads, in rounds of any size,
     /// is serde_json's, byte for byte (tests/integration/threads.rs checks
