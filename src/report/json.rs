@@ -30,7 +30,7 @@ impl<W: Write> JsonDocument<W> {
 
 /// Items serialized per round of [`write_array`]: what waits in memory as
 /// text is bounded by this, whatever the run's size.
-const ROUND_ITEMS: usize = 8192;
+const ROUND_ITEMS: usize = 1024;
 
 /// An array of fewer items than this is serialized on the calling thread
 /// (starting threads would cost more than it saves).
