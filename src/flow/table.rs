@@ -27,14 +27,14 @@ impl PortSet {
 
     /// The other protocols with an in-band TLS upgrade: FTP (21, implicit
     /// 990), PostgreSQL (5432), MySQL (3306), XMPP (5222, 5269), LMTP (24),
-    /// LDAP (389, implicit 636).
-    /// ManageSieve (4190), NNTP (119, implicit 563).
+    /// LDAP (389, implicit 636; Active Directory's Global Catalog 3268,
+    /// implicit 3269), ManageSieve (4190), NNTP (119, implicit 563).
     /// Not XMPP's old implicit-TLS 5223: Apple's push service owns it in
     /// practice, and TLS there says nothing of XMPP (`--port 5223` adds it).
     /// A session on them is reported only when its dialog speaks that
     /// protocol; mail-only traffic never reaches them.
-    pub const UPGRADE_PORTS: [u16; 12] = [
-        21, 990, 5432, 3306, 5222, 5269, 24, 389, 636, 4190, 119, 563,
+    pub const UPGRADE_PORTS: [u16; 14] = [
+        21, 990, 5432, 3306, 5222, 5269, 24, 389, 636, 3268, 3269, 4190, 119, 563,
     ];
 
     /// No port.

@@ -42,7 +42,8 @@ pub enum Protocol {
     /// not tell).
     Lmtp,
     /// LDAP with the StartTLS extended operation (RFC 4511 4.14, RFC 4513; port 389, and 636
-    /// in TLS from the first byte, when the dialog does not tell).
+    /// in TLS from the first byte; Active Directory's Global Catalog 3268, and 3269 in TLS;
+    /// when the dialog does not tell).
     Ldap,
     /// ManageSieve (RFC 5804) with STARTTLS (port 4190 when the dialog does not tell).
     ManageSieve,
@@ -63,7 +64,7 @@ impl Protocol {
             3306 => Some(Protocol::Mysql),
             5222 | 5269 | 5223 => Some(Protocol::Xmpp),
             24 => Some(Protocol::Lmtp),
-            389 | 636 => Some(Protocol::Ldap),
+            389 | 636 | 3268 | 3269 => Some(Protocol::Ldap),
             4190 => Some(Protocol::ManageSieve),
             119 | 563 => Some(Protocol::Nntp),
             _ => None,
@@ -72,9 +73,10 @@ impl Protocol {
 
     /// Ports where the protocol runs inside TLS from the first byte
     /// (RFC 8314; FTPS 990, RFC 4217 does not define it but IANA lists it;
-    /// XMPP's old-style SSL 5223; LDAPS 636; NNTPS 563).
+    /// XMPP's old-style SSL 5223; LDAPS 636 and the Global Catalog's 3269;
+    /// NNTPS 563).
     pub(crate) fn implicit_tls_port(port: u16) -> bool {
-        matches!(port, 465 | 993 | 995 | 990 | 5223 | 636 | 563)
+        matches!(port, 465 | 993 | 995 | 990 | 5223 | 636 | 3269 | 563)
     }
 
     /// Every protocol.

@@ -485,6 +485,12 @@ fn detection_and_ports() {
     }
     assert_eq!(Protocol::from_port(389), Some(Protocol::Ldap));
     assert!(Protocol::implicit_tls_port(636));
+    // Active Directory's Global Catalog: StartTLS on 3268, TLS on 3269.
+    assert_eq!(Protocol::from_port(3268), Some(Protocol::Ldap));
+    assert!(!Protocol::implicit_tls_port(3268));
+    assert_eq!(Protocol::from_port(3269), Some(Protocol::Ldap));
+    assert!(Protocol::implicit_tls_port(3269));
+    assert!(crate::flow::PortSet::mail().contains(3268));
     assert_eq!(Protocol::from_name("ldap"), Some(Protocol::Ldap));
     // On any port, from the first bytes; a server's mail greeting is not.
     let f = run(&[(C, &starttls(1)), (S, &extended_response(1, 0, None))]);

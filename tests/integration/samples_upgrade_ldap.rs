@@ -97,3 +97,73 @@ fn ldap_sessions_of_the_upgrade_corpus() {
         }
     }
 }
+
+/// Active Directory's Global Catalog speaks LDAP on 3268 (StartTLS) and
+/// 3269 (TLS): a simple bind in cleartext there is found, the password
+/// masked; a session on 3269 that is not TLS is plaintext on an
+/// implicit-TLS port.
+#[test]
+fn global_catalog_ports_are_ldap() {
+    use crate::adversarial_support::{Capture, TempFile};
+    use crate::gen_samples::conversation::Conversation;
+    // BindRequest (messageID 1, version 3, simple): DN then password.
+    let dn = b"cn=alice,dc=example,dc=org";
+    let password = b"pw-gc-secret";
+    let bind_body = [
+        &[0x02, 0x01, 0x03, 0x04, dn.len() as u8][..],
+        dn,
+        &[0x80, password.len() as u8],
+        password,
+    ]
+    .concat();
+    let message = [
+        &[0x02, 0x01, 0x01, 0x60, bind_body.len() as u8][..],
+        &bind_body,
+    ]
+    .concat();
+    let bind = [&[0x30, message.len() as u8][..], &message].concat();
+    // BindResponse: success.
+    let ok = [
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
+    ];
+    let mut cap = Capture::default();
+    for (port, client) in [(3268, "192.0.2.10:40001"), (3269, "192.0.2.10:40002")] {
+        let mut c = Conversation::new(client, &format!("198.51.100.5:{port}"));
+        c.handshake();
+        c.client_sends(&bind);
+        c.server_sends(ok);
+        c.close(crate::gen_samples::conversation::Dir::Client);
+        cap.conversation(&c);
+    }
+    let file = TempFile::new("global-catalog.pcap", &cap.pcap());
+    let out = Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+        .args(["analyze", "--format", "json"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("pw-gc-secret"), "the password leaked");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let sessions = json["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{text}");
+    for s in sessions {
+        assert_eq!(s["protocol"], "ldap", "{s}");
+        let creds = s["credentials"].as_array().unwrap();
+        assert_eq!(creds.len(), 1, "{s}");
+        assert_eq!(creds[0]["mechanism"], "LDAP-SIMPLE", "{s}");
+    }
+    let kinds = |s: &Value| -> Vec<String> {
+        s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(kinds(&sessions[0]).contains(&"cleartext-credentials".to_string()));
+    assert!(
+        kinds(&sessions[1]).contains(&"plaintext-on-implicit-tls-port".to_string()),
+        "{}",
+        sessions[1]
+    );
+}
