@@ -454,15 +454,14 @@ impl MailDialog {
         debug_assert!(false, "dialog reading stalled on the {side:?} side");
         self.replays.retain(|r| r.side != side);
         self.dirs[side].mode = Mode::Ignore;
-        let mut evidence = Evidence::new(side, at.packet, input);
+        // Where, not what: bytes no machine understood may hold a secret
+        // (or a server's echo of one).
+        let mut evidence = Evidence::new(side, at.packet, &[]);
         evidence.offset = Some(at.offset);
+        evidence.line_len = input.len();
         if side == Side::Client {
-            // Unread client bytes may be a password.
             let end = at.offset + input.len() as u64;
             self.facts.secret_spans.add(side, at.offset, end);
-            evidence = Evidence::new(side, at.packet, &[]);
-            evidence.offset = Some(at.offset);
-            evidence.line_len = input.len();
         }
         self.facts
             .anomaly(DialogAnomalyKind::ReadingStalled, evidence);
