@@ -587,16 +587,12 @@ impl MailDialog {
                 && not_tls_at != Some(at.offset + i as u64)
                 && input.get(i..).is_some_and(|r| sniff(r) != Sniff::NotTls)
         };
-        let mut end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
+        let end = (0..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
         if end == 0 {
+            // A sniff that finds it not TLS marks it (`not_tls_at`): read
+            // again, it is injected bytes up to the next header.
             self.dirs[side].mode = Mode::Sniff;
-            let used = self.sniff(side, input, at);
-            if used > 0 || !matches!(self.dirs[side].mode, Mode::SkipLine) {
-                return used;
-            }
-            // Sniffing sent the bytes back: they are injected too, up to
-            // the next header (never nothing, so reading moves on).
-            end = (1..input.len()).find(|&i| tls_at(i)).unwrap_or(input.len());
+            return self.sniff(side, input, at);
         }
         let bytes = input.get(..end).unwrap_or(input);
         // One run of injected bytes, whatever its segmentation, is one piece
