@@ -72,11 +72,6 @@ impl MailSessions {
             outbox: Vec::new(),
         }
     }
-
-    /// Whether ended sessions wait in the outbox for the run to take them.
-    pub fn has_ended(&self) -> bool {
-        !self.outbox.is_empty()
-    }
 }
 
 impl SessionHandler for MailSessions {
@@ -170,9 +165,10 @@ impl Report {
 #[derive(Default)]
 pub(crate) struct ReportBuilder {
     sessions: Vec<SessionRecord>,
-    /// Session id -> index in `sessions`: a late finding may concern any
-    /// earlier session, and a million of them must not make it quadratic.
-    index: std::collections::HashMap<u64, usize>,
+    /// Late findings, put in their sessions at the end, in the order they
+    /// came: few, and each session is found then by its id in the sorted
+    /// sessions (no index of every session kept for them).
+    late: Vec<(Option<FindingKind>, Finding)>,
     report: Option<Report>,
 }
 
@@ -181,6 +177,46 @@ impl ReportBuilder {
     pub(crate) fn into_report(self) -> Option<Report> {
         self.report
     }
+
+    /// The report of the run that just ended, its sessions in id order with
+    /// their late findings. With `flat_findings` its `findings` too: a copy
+    /// of every session's findings (a writer that moves them out of the
+    /// sessions as it goes asks for none).
+    pub(crate) fn build(&mut self, end: &RunEnd<'_>, flat_findings: bool) -> Report {
+        let mut sessions = by_id(std::mem::take(&mut self.sessions));
+        for (replaces, finding) in std::mem::take(&mut self.late) {
+            let Ok(at) = sessions.binary_search_by_key(&finding.session, |s| s.id) else {
+                continue;
+            };
+            if let Some(s) = sessions.get_mut(at) {
+                if let Some(replaced) = replaces {
+                    s.findings.retain(|f| f.kind != replaced);
+                }
+                s.findings.push(finding);
+                s.findings.sort_by_key(|f| f.kind);
+            }
+        }
+        let findings = match flat_findings {
+            true => flat_findings_of(&sessions),
+            false => Vec::new(),
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            inputs: end.inputs.to_vec(),
+            sessions,
+            findings,
+            servers: end.servers.iter().map(|p| (*p).clone()).collect(),
+            stats: *end.stats,
+        }
+    }
+}
+
+/// Every finding of `sessions`, by session then kind: [`Report::findings`].
+pub(crate) fn flat_findings_of(sessions: &[SessionRecord]) -> Vec<Finding> {
+    sessions
+        .iter()
+        .flat_map(|s| s.findings.iter().cloned())
+        .collect()
 }
 
 impl Reporter for ReportBuilder {
@@ -189,38 +225,17 @@ impl Reporter for ReportBuilder {
     }
 
     fn session_owned(&mut self, record: SessionRecord) -> io::Result<()> {
-        self.index.insert(record.id, self.sessions.len());
         self.sessions.push(record);
         Ok(())
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
-        let at = self.index.get(&late.finding.session).copied();
-        if let Some(s) = at.and_then(|i| self.sessions.get_mut(i)) {
-            if let Some(replaced) = late.replaces {
-                s.findings.retain(|f| f.kind != replaced);
-            }
-            s.findings.push(late.finding.clone());
-            s.findings.sort_by_key(|f| f.kind);
-        }
+        self.late.push((late.replaces, late.finding.clone()));
         Ok(())
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
-        let sessions = by_id(std::mem::take(&mut self.sessions));
-        self.index = Default::default();
-        let findings = sessions
-            .iter()
-            .flat_map(|s| s.findings.iter().cloned())
-            .collect();
-        self.report = Some(Report {
-            schema_version: SCHEMA_VERSION,
-            inputs: end.inputs.to_vec(),
-            sessions,
-            findings,
-            servers: end.servers.iter().map(|p| (*p).clone()).collect(),
-            stats: *end.stats,
-        });
+        self.report = Some(self.build(end, true));
         Ok(())
     }
 }
@@ -275,6 +290,63 @@ pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOption
         servers: Vec::new(),
         stats,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod thread_count_tests {
+    use super::*;
+
+    /// The report of `dir`'s captures (in name order) on exactly `workers`
+    /// worker threads, with the one counter that may differ (the sum of
+    /// each worker's peak flows) zeroed.
+    fn report_on(dir: &str, workers: usize) -> String {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+            .collect();
+        paths.sort();
+        let inputs: Vec<InputSpec> = paths
+            .into_iter()
+            .map(|path| InputSpec {
+                name: path.display().to_string(),
+                path,
+                stream: false,
+            })
+            .collect();
+        let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+        let new_handler = || MailSessions::new(&names, AnalysisOptions::default());
+        let mut builder = ReportBuilder::default();
+        let mut run = Run::new(Filter::default(), vec![&mut builder]);
+        let (summaries, stats) = parallel::run_inputs_exactly(
+            &inputs,
+            FlowConfig::default(),
+            workers,
+            &new_handler,
+            &mut run,
+            &|_, _| {},
+        );
+        let _ = run.finish(&summaries, &stats);
+        let mut report = builder.into_report().unwrap();
+        report.stats.peak_flows = 0;
+        serde_json::to_string(&report).unwrap()
+    }
+
+    /// Worker counts past the cores (which `--threads` no longer starts)
+    /// still give one thread's report: the merge, not the machine, makes
+    /// the order.
+    #[test]
+    fn any_worker_count_gives_one_threads_report() {
+        for dir in ["samples/findings", "samples/transport", "samples/lab"] {
+            let one = report_on(dir, 1);
+            assert!(one.matches("\"protocol\":").count() > 20, "{dir}");
+            for workers in [2, 3, 5] {
+                assert!(report_on(dir, workers) == one, "{dir} on {workers} workers");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -105,7 +105,9 @@ struct ServerState {
 /// All servers of the run.
 #[derive(Default)]
 pub(crate) struct ServerProfiles {
-    servers: HashMap<Endpoint, ServerState>,
+    /// foldhash, seeded at random: one lookup per session, on the thread
+    /// that merges the workers' sessions.
+    servers: HashMap<Endpoint, ServerState, foldhash::fast::RandomState>,
     pending: usize,
     /// Absences not kept because of [`MAX_PENDING_ABSENCES`].
     pub dropped_absences: u64,

@@ -163,9 +163,9 @@ pub(crate) struct LiveArgs {
     pub quiet: bool,
 
     /// Worker threads analyzing the packets, beside the capture thread
-    /// (default 1: everything else on one thread). With N > 1 the packets
-    /// go through the pipeline `analyze --threads N` runs; the findings
-    /// are the same.
+    /// (default 1: everything else on one thread; never more than the
+    /// cores). With N > 1 the packets go through the pipeline `analyze
+    /// --threads N` runs; the findings are the same.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
@@ -434,7 +434,11 @@ fn capture_all(
         let write_failed = feed_events(args, (&running, link, evidence), started, feed, &counted);
         (running, write_failed)
     };
-    let config = (args.flow_config(), usize::from(args.threads));
+    let threads = stripwatch::parallel::usable_threads(usize::from(args.threads));
+    if usize::from(args.threads) > threads {
+        args.note(&super::threads_note(usize::from(args.threads), threads));
+    }
+    let config = (args.flow_config(), threads);
     let (fed, mut summaries, stats) =
         stripwatch::parallel::run_fed(&name, config, &new_handler, &mut collect, feed);
     let tally = count().0;

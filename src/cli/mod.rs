@@ -244,8 +244,9 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Worker threads (default: all cores). Results are the same with any
-    /// number; 1 runs everything on one thread.
+    /// Worker threads (default: all cores; never more than the cores this
+    /// process may run on, as more only take turns on them). Results are
+    /// the same with any number; 1 runs everything on one thread.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -464,6 +465,21 @@ fn note(args: &AnalyzeArgs, text: &str) {
     }
 }
 
+/// The threads `--threads` asks for, no more than the cores (the default),
+/// with a note when it asked for more.
+fn usable_threads(args: &AnalyzeArgs) -> usize {
+    let usable = stripwatch::parallel::usable_threads(args.threads.unwrap_or(usize::MAX));
+    if let Some(asked) = args.threads.filter(|&n| n > usable) {
+        note(args, &threads_note(asked, usable));
+    }
+    usable
+}
+
+/// What `--threads` gets when it asks for more than the cores.
+pub(crate) fn threads_note(asked: usize, usable: usize) -> String {
+    format!("--threads {asked}: {usable}, the cores this process may run on")
+}
+
 fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
     let resolved = resolve_inputs(&args.paths);
     for (path, why) in &resolved.skipped {
@@ -509,10 +525,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         Ok(out) => out,
         Err(code) => return code,
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = usable_threads(args);
     let mut main_reporter: Box<dyn Reporter> = match args.format {
         Format::Table => Box::new(TableReport::new(
             out,

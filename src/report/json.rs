@@ -1,7 +1,10 @@
 //! One JSON document: schema version, inputs, sessions (in id order),
 //! every finding, server profiles and counters.
 
-use crate::analysis::{LateFinding, Report, ReportBuilder, Reporter, RunEnd, SessionRecord};
+use crate::analysis::{
+    Finding, LateFinding, Report, ReportBuilder, Reporter, RunEnd, SessionRecord, flat_findings_of,
+};
+use crate::parallel::usable_threads;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -17,13 +20,14 @@ impl<W: Write> JsonDocument<W> {
     /// `pretty` indents the document (for a person at a terminal; tools
     /// read the compact form faster). `threads` may serialize the compact
     /// form's sessions and findings at the end of the run (1: this thread
-    /// alone); the document is the same byte for byte.
+    /// alone; no more than [`usable_threads`]); the document is the same
+    /// byte for byte.
     pub fn new(out: W, pretty: bool, threads: usize) -> Self {
         JsonDocument {
             out,
             builder: ReportBuilder::default(),
             pretty,
-            threads: threads.max(1),
+            threads: usable_threads(threads),
         }
     }
 }
@@ -45,19 +49,21 @@ fn threads_for<T>(items: &[T], threads: usize) -> usize {
     }
 }
 
-/// Writes a report as one document. The compact form is serialized piece
-/// by piece into memory, a round of items at a time (serde_json writes a
-/// buffer faster than many small writes through `dyn Write`); with more
-/// than one of `threads`, the sessions and findings (nearly all of it) in
-/// parallel. Each piece is what serde_json writes for it, so the whole is
-/// too.
+/// Writes a report as one document. Its `findings` are its sessions'
+/// (by session, then kind), whatever `report.findings` holds. The compact
+/// form is serialized piece by piece into memory, a round of items at a
+/// time (serde_json writes a buffer faster than many small writes through
+/// `dyn Write`); with more than one of `threads`, the sessions and findings
+/// (nearly all of it) in parallel. Each piece is what serde_json writes for
+/// it, so the whole is too.
 pub(crate) fn write_report(
-    report: Report,
+    mut report: Report,
     out: &mut dyn Write,
     pretty: bool,
     threads: usize,
 ) -> io::Result<()> {
     if pretty {
+        report.findings = flat_findings_of(&report.sessions);
         serde_json::to_writer_pretty(&mut *out, &report)?;
     } else {
         // Every field, in the order `Report` declares (and serializes) them:
@@ -66,20 +72,21 @@ pub(crate) fn write_report(
             schema_version,
             inputs,
             sessions,
-            findings,
+            findings: _,
             servers,
             stats,
         } = report;
         write!(out, "{{\"schema_version\":{schema_version},\"inputs\":")?;
         serde_json::to_writer(&mut *out, &inputs)?;
         out.write_all(b",\"sessions\":")?;
-        let (session_threads, finding_threads) = (
-            threads_for(&sessions, threads),
-            threads_for(&findings, threads),
-        );
-        write_array(sessions, out, session_threads, ROUND_ITEMS)?;
+        // The findings are moved out of each session once it is written.
+        let threads_now = threads_for(&sessions, threads);
+        let take_findings = |s: SessionRecord| s.findings;
+        let findings = write_array(sessions, out, threads_now, ROUND_ITEMS, take_findings)?;
+        let findings: Vec<Finding> = findings.into_iter().flatten().collect();
         out.write_all(b",\"findings\":")?;
-        write_array(findings, out, finding_threads, ROUND_ITEMS)?;
+        let threads_now = threads_for(&findings, threads);
+        write_array(findings, out, threads_now, ROUND_ITEMS, drop)?;
         out.write_all(b",\"servers\":")?;
         serde_json::to_writer(&mut *out, &servers)?;
         out.write_all(b",\"stats\":")?;
@@ -90,16 +97,19 @@ pub(crate) fn write_report(
 }
 
 /// Writes `items` as a compact JSON array, serialized by up to `threads`
-/// threads, `round` items at a time. Each thread drops the items it wrote:
-/// freeing a large run's records is parallel too.
-fn write_array<T: Serialize + Send>(
+/// threads, `round` items at a time. Each thread then hands each item it
+/// wrote to `keep` and frees the rest (freeing a large run's records is
+/// parallel too); returns what `keep` kept, in order.
+fn write_array<T: Serialize + Send, K: Send>(
     items: Vec<T>,
     out: &mut dyn Write,
     threads: usize,
     round: usize,
-) -> io::Result<()> {
+    keep: fn(T) -> K,
+) -> io::Result<Vec<K>> {
     out.write_all(b"[")?;
     let (round, mut first) = (round.max(1), true);
+    let mut kept = Vec::with_capacity(items.len());
     let mut items = items.into_iter();
     loop {
         // Each item is moved once into its thread's part (splitting the
@@ -116,28 +126,40 @@ fn write_array<T: Serialize + Send>(
             parts.push(items.by_ref().take(n).collect::<Vec<T>>());
             left -= n;
         }
-        let texts = if parts.len() == 1 {
-            parts.iter().map(|part| serialize_run(part)).collect()
+        let done = if parts.len() == 1 {
+            parts
+                .into_iter()
+                .map(|part| serialize_run(part, keep))
+                .collect()
         } else {
-            serialize_parts(parts)
+            serialize_parts(parts, keep)
         };
-        for text in texts {
+        for (text, part_kept) in done {
             if !first {
                 out.write_all(b",")?;
             }
             first = false;
             out.write_all(&text?)?;
+            kept.extend(part_kept);
         }
     }
-    out.write_all(b"]")
+    out.write_all(b"]")?;
+    Ok(kept)
 }
 
-/// Each part serialized by a thread of its own, which then frees it.
-fn serialize_parts<T: Serialize + Send>(parts: Vec<Vec<T>>) -> Vec<io::Result<Vec<u8>>> {
+/// What a part of an array became: its text, and what was kept of it.
+type Serialized<K> = (io::Result<Vec<u8>>, Vec<K>);
+
+/// Each part serialized by a thread of its own, which then keeps what
+/// `keep` keeps of it and frees the rest.
+fn serialize_parts<T: Serialize + Send, K: Send>(
+    parts: Vec<Vec<T>>,
+    keep: fn(T) -> K,
+) -> Vec<Serialized<K>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| scope.spawn(move || serialize_run(&part)))
+            .map(|part| scope.spawn(move || serialize_run(part, keep)))
             .collect();
         handles
             .into_iter()
@@ -146,16 +168,19 @@ fn serialize_parts<T: Serialize + Send>(parts: Vec<Vec<T>>) -> Vec<io::Result<Ve
     })
 }
 
-/// `items` as compact JSON values separated by commas.
-fn serialize_run<T: Serialize>(items: &[T]) -> io::Result<Vec<u8>> {
+/// `items` as compact JSON values separated by commas, and what `keep`
+/// keeps of each.
+fn serialize_run<T: Serialize, K>(items: Vec<T>, keep: fn(T) -> K) -> Serialized<K> {
     let mut text = Vec::new();
     for (n, item) in items.iter().enumerate() {
         if n > 0 {
             text.push(b',');
         }
-        serde_json::to_writer(&mut text, item)?;
+        if let Err(e) = serde_json::to_writer(&mut text, item) {
+            return (Err(e.into()), Vec::new());
+        }
     }
-    Ok(text)
+    (Ok(text), items.into_iter().map(keep).collect())
 }
 
 impl<W: Write> Reporter for JsonDocument<W> {
@@ -172,11 +197,10 @@ impl<W: Write> Reporter for JsonDocument<W> {
     }
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
-        self.builder.finish(end)?;
-        let builder = std::mem::take(&mut self.builder);
-        if let Some(report) = builder.into_report() {
-            write_report(report, &mut self.out, self.pretty, self.threads)?;
-        }
+        // write_report takes the findings from the sessions.
+        let report = self.builder.build(end, false);
+        self.builder = ReportBuilder::default();
+        write_report(report, &mut self.out, self.pretty, self.threads)?;
         self.out.flush()
     }
 }
@@ -221,6 +245,12 @@ mod tests {
             let mut got = Vec::new();
             write_report(lab_report(), &mut got, false, threads).unwrap();
             assert!(got == expected, "{threads} threads");
+            // As JsonDocument hands it over: the findings are the sessions'.
+            let mut without_flat = lab_report();
+            without_flat.findings.clear();
+            let mut got = Vec::new();
+            write_report(without_flat, &mut got, false, threads).unwrap();
+            assert!(got == expected, "{threads} threads, no flat findings");
         }
     }
 
@@ -238,7 +268,8 @@ mod tests {
             for threads in [1, 2, 3, 8] {
                 for round in [1, 3, 64, 8192] {
                     let mut got = Vec::new();
-                    write_array(items.to_vec(), &mut got, threads, round).unwrap();
+                    let kept = write_array(items.to_vec(), &mut got, threads, round, |v| v);
+                    assert_eq!(kept.unwrap(), items, "what is kept, in order");
                     assert!(
                         got == expected,
                         "{len} items, {threads} threads, rounds of {round}"

@@ -42,6 +42,8 @@ fn peak_blanked(json: &str) -> String {
     format!("{}{}", &json[..at], &json[end..])
 }
 
+/// (Counts past the cores get the cores; the library's
+/// `any_worker_count_gives_one_threads_report` runs them exactly.)
 #[test]
 fn same_json_report_with_any_thread_count() {
     for path in ["samples/findings", "samples/transport"] {
@@ -172,4 +174,37 @@ fn same_json_report_over_many_batch_rounds() {
     assert!(stats["timed_out"].as_u64() > Some(10), "{stats}");
     assert_eq!(stats["port_reused"].as_u64(), Some(20), "{stats}");
     assert_eq!(one["sessions"].as_array().map(Vec::len), Some(454));
+}
+
+/// `--threads` past the cores gets the cores (more only take turns on
+/// them), says so unless `--quiet`, and reports what one thread does.
+#[test]
+fn threads_past_the_cores_get_the_cores() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let out = Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+        .args(["analyze", "--format", "json", "--threads", "4096"])
+        .arg("samples/findings")
+        .output()
+        .unwrap();
+    let said = String::from_utf8(out.stderr).unwrap();
+    let note = format!("stripwatch: --threads 4096: {cores}, the cores this process may run on");
+    assert!(said.lines().any(|l| l == note), "{said}");
+    let many = without_peak(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(many, without_peak(&report("1", "json", "samples/findings")));
+    let exactly = Command::new(env!("CARGO_BIN_EXE_stripwatch"))
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--threads",
+            &cores.to_string(),
+        ])
+        .arg("samples/findings")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8(exactly.stderr)
+            .unwrap()
+            .contains("--threads")
+    );
 }
