@@ -34,6 +34,10 @@ pub struct JsonLines<W: Write> {
     /// Flush after every line (live capture: a line must not wait for
     /// the next packet), rather than when reading pauses.
     flush_each_line: bool,
+    /// The line being made: serde_json writes a buffer faster than the
+    /// many small writes of a line through `out` (often a `dyn Write`).
+    /// A line is one record's, so this is bounded by a record's limits.
+    text: Vec<u8>,
 }
 
 impl<W: Write> JsonLines<W> {
@@ -42,6 +46,7 @@ impl<W: Write> JsonLines<W> {
         JsonLines {
             out,
             flush_each_line: true,
+            text: Vec::new(),
         }
     }
 
@@ -52,12 +57,15 @@ impl<W: Write> JsonLines<W> {
         JsonLines {
             out,
             flush_each_line: false,
+            text: Vec::new(),
         }
     }
 
     fn line(&mut self, value: &impl Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, value)?;
-        self.out.write_all(b"\n")?;
+        self.text.clear();
+        serde_json::to_writer(&mut self.text, value)?;
+        self.text.push(b'\n');
+        self.out.write_all(&self.text)?;
         if self.flush_each_line {
             self.out.flush()?;
         }
