@@ -539,7 +539,7 @@ fn run_analyze(args: &AnalyzeArgs) -> ExitCode {
         // line goes out at once. Files are read fast: lines go out in
         // batches, milliseconds apart.
         Format::Jsonl if reads_stream => Box::new(JsonLines::new(out)),
-        Format::Jsonl => Box::new(JsonLines::batched(out)),
+        Format::Jsonl => Box::new(JsonLines::batched(out, threads)),
         Format::Html => Box::new(HtmlReport::new(out)),
     };
     let mut evidence = EvidencePlan::default();
