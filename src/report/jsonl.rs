@@ -67,7 +67,10 @@ impl<W: Write> JsonLines<W> {
         // One maker per 8 of the run's threads: at 2 threads the lines are
         // about a tenth of the work, a core's worth at 8 to 10 threads.
         let threads = usable_threads(threads);
-        let makers = (threads > 1).then(|| LineMakers::start(threads.div_ceil(8), BATCH_ITEMS));
+        // No thread to be had: the lines are made here, as with one.
+        let makers = (threads > 1)
+            .then(|| LineMakers::start(threads.div_ceil(8), BATCH_ITEMS))
+            .and_then(Result::ok);
         JsonLines {
             out,
             flush_each_line: false,
@@ -84,6 +87,19 @@ impl<W: Write> JsonLines<W> {
         self.out.write_all(&self.text)?;
         if self.flush_each_line {
             self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Adds `pending` to the batch, handed over once full.
+    fn wait(&mut self, pending: Pending) -> io::Result<()> {
+        self.waiting.push(pending);
+        if self
+            .makers
+            .as_ref()
+            .is_some_and(|m| self.waiting.len() >= m.batch_items)
+        {
+            self.hand_over(false)?;
         }
         Ok(())
     }
@@ -142,13 +158,16 @@ struct LineMakers {
 }
 
 impl LineMakers {
-    /// `makers` threads (at least 1), handed batches of `batch_items`.
-    fn start(makers: usize, batch_items: usize) -> Self {
+    /// `makers` threads (at least 1), handed batches of `batch_items`; an
+    /// error if a thread could not be started (those started end as the
+    /// channels close).
+    fn start(makers: usize, batch_items: usize) -> io::Result<Self> {
         let (mut to, mut from) = (Vec::new(), Vec::new());
         for _ in 0..makers.max(1) {
             let (job_tx, job_rx) = std::sync::mpsc::channel::<Vec<Pending>>();
             let (text_tx, text_rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
+            let thread = std::thread::Builder::new().name("jsonl lines".into());
+            thread.spawn(move || {
                 for batch in job_rx {
                     let mut text = Vec::new();
                     let made = batch.iter().try_for_each(|p| p.write_lines(&mut text));
@@ -158,17 +177,17 @@ impl LineMakers {
                         break;
                     }
                 }
-            });
+            })?;
             to.push(job_tx);
             from.push(text_rx);
         }
-        LineMakers {
+        Ok(LineMakers {
             batch_items: batch_items.max(1),
             to,
             from,
             sent: 0,
             received: 0,
-        }
+        })
     }
 
     fn in_flight(&self) -> usize {
@@ -454,21 +473,12 @@ impl<W: Write> Reporter for JsonLines<W> {
         if self.makers.is_none() {
             return self.session(&record);
         }
-        self.waiting.push(Pending::Session(record));
-        if self
-            .makers
-            .as_ref()
-            .is_some_and(|m| self.waiting.len() >= m.batch_items)
-        {
-            self.hand_over(false)?;
-        }
-        Ok(())
+        self.wait(Pending::Session(record))
     }
 
     fn late_finding(&mut self, late: &LateFinding) -> io::Result<()> {
         if self.makers.is_some() {
-            self.waiting.push(Pending::Late(late.clone()));
-            return Ok(());
+            return self.wait(Pending::Late(late.clone()));
         }
         self.line(&late_line(late))
     }
@@ -557,7 +567,7 @@ mod tests {
         let mut here = JsonLines::new(Vec::new());
         let mut made = JsonLines::new(Vec::new());
         made.flush_each_line = false;
-        made.makers = Some(LineMakers::start(makers, batch));
+        made.makers = Some(LineMakers::start(makers, batch).unwrap());
         {
             let mut run = Run::new(Filter::default(), vec![&mut here, &mut made]);
             let config = FlowConfig::default();
