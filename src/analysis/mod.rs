@@ -121,9 +121,9 @@ impl Ended for SessionRecord {
 }
 
 /// Reads the inputs in order, handing every ended session to `run` as soon
-/// as it ends, on `threads` worker threads (1: on this thread alone; the
-/// results are the same). `progress` is told the bytes of each input read
-/// so far.
+/// as it ends, on `threads` worker threads, no more than
+/// [`parallel::usable_threads`] (1: on this thread alone; the results are
+/// the same). `progress` is told the bytes of each input read so far.
 pub fn run_inputs(
     inputs: &[InputSpec],
     config: FlowConfig,
@@ -134,6 +134,7 @@ pub fn run_inputs(
 ) -> (Vec<InputSummary>, TableStats) {
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let new_handler = || MailSessions::new(&names, options);
+    let threads = parallel::usable_threads(threads);
     parallel::run_inputs(inputs, config, threads, &new_handler, run, progress)
 }
 
@@ -297,30 +298,18 @@ pub fn analyze(inputs: &[InputSpec], config: FlowConfig, options: AnalysisOption
 mod thread_count_tests {
     use super::*;
 
-    /// The report of `dir`'s captures (in name order) on exactly `workers`
+    /// The report of `dir`'s captures on exactly `workers`
     /// worker threads, with the one counter that may differ (the sum of
     /// each worker's peak flows) zeroed.
     fn report_on(dir: &str, workers: usize) -> String {
+        // As the command line reads a directory.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-            .collect();
-        paths.sort();
-        let inputs: Vec<InputSpec> = paths
-            .into_iter()
-            .map(|path| InputSpec {
-                name: path.display().to_string(),
-                path,
-                stream: false,
-            })
-            .collect();
+        let inputs = crate::capture::resolve_inputs(&[dir]).inputs;
         let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
         let new_handler = || MailSessions::new(&names, AnalysisOptions::default());
         let mut builder = ReportBuilder::default();
         let mut run = Run::new(Filter::default(), vec![&mut builder]);
-        let (summaries, stats) = parallel::run_inputs_exactly(
+        let (summaries, stats) = parallel::run_inputs(
             &inputs,
             FlowConfig::default(),
             workers,

@@ -97,7 +97,7 @@ enum Report<T> {
 /// this process may run on (`available_parallelism`: its CPU affinity and
 /// cgroup quota), and at least 1. Threads past the cores only take turns
 /// on them, and each round's merge waits for whichever is not running: 3
-/// and 4 threads on 2 cores were 5-15% slower than 2. With this, adding
+/// and 4 threads on 2 cores were 5-35% slower than 2. With this, adding
 /// threads never slows a run down, and the default (the cores) is the
 /// fastest count. The results are the same with any number.
 pub fn usable_threads(requested: usize) -> usize {
@@ -106,25 +106,12 @@ pub fn usable_threads(requested: usize) -> usize {
 }
 
 /// Reads the inputs in order and hands every ended session to `collector`
-/// as soon as it is known, on `threads` worker threads, no more than
-/// [`usable_threads`] (1: on this thread alone; the results are the same).
-/// `new_handler` makes the handler of each worker. `progress` is told the
-/// bytes of each input read so far.
+/// as soon as it is known, on exactly `threads` worker threads (1: on this
+/// thread alone; the results are the same; callers give the run no more
+/// than [`usable_threads`], tests run counts past them). `new_handler`
+/// makes the handler of each worker. `progress` is told the bytes of each
+/// input read so far.
 pub(crate) fn run_inputs<H: SessionOutbox>(
-    inputs: &[InputSpec],
-    config: FlowConfig,
-    threads: usize,
-    new_handler: &dyn Fn() -> H,
-    collector: &mut dyn Collector<H::Ended>,
-    progress: &(dyn Fn(usize, u64) + Sync),
-) -> (Vec<InputSummary>, TableStats) {
-    let threads = usable_threads(threads);
-    run_inputs_exactly(inputs, config, threads, new_handler, collector, progress)
-}
-
-/// [`run_inputs`] on exactly `threads` workers, however many cores there
-/// are (tests run counts past them: the results must not depend on it).
-pub(crate) fn run_inputs_exactly<H: SessionOutbox>(
     inputs: &[InputSpec],
     config: FlowConfig,
     threads: usize,

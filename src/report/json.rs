@@ -210,26 +210,13 @@ impl<W: Write> Reporter for JsonDocument<W> {
 mod tests {
     use super::{PARALLEL_MIN_ITEMS, write_array, write_report};
     use crate::analysis::{AnalysisOptions, Report, analyze};
-    use crate::capture::InputSpec;
     use crate::flow::FlowConfig;
 
-    /// The committed lab's captures, analyzed in name order.
+    /// The committed lab's captures, analyzed as one run.
     fn lab_report() -> Report {
+        // As the command line reads a directory.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab");
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-            .collect();
-        paths.sort();
-        let inputs: Vec<InputSpec> = paths
-            .into_iter()
-            .map(|path| InputSpec {
-                name: path.display().to_string(),
-                path,
-                stream: false,
-            })
-            .collect();
+        let inputs = crate::capture::resolve_inputs(&[dir]).inputs;
         analyze(&inputs, FlowConfig::default(), AnalysisOptions::default())
     }
 

@@ -541,7 +541,6 @@ impl<W: Write> Reporter for JsonLines<W> {
 mod tests {
     use super::{JsonLines, LineMakers};
     use crate::analysis::{AnalysisOptions, Filter, Run, run_inputs};
-    use crate::capture::InputSpec;
     use crate::flow::FlowConfig;
 
     /// `dir`'s captures through one run whose reporters are JSON lines
@@ -549,21 +548,9 @@ mod tests {
     /// batches of `batch` (the first gets each record by reference, the
     /// last owns it). Returns both texts.
     fn both(dir: &str, makers: usize, batch: usize) -> (Vec<u8>, Vec<u8>) {
+        // As the command line reads a directory.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-            .collect();
-        paths.sort();
-        let inputs: Vec<InputSpec> = paths
-            .into_iter()
-            .map(|path| InputSpec {
-                name: path.display().to_string(),
-                path,
-                stream: false,
-            })
-            .collect();
+        let inputs = crate::capture::resolve_inputs(&[dir]).inputs;
         let mut here = JsonLines::new(Vec::new());
         let mut made = JsonLines::new(Vec::new());
         made.flush_each_line = false;
